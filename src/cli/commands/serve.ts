@@ -1,0 +1,72 @@
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createCore } from '../../core/core';
+import { createSelfSignedIdentity, formatFingerprint } from '../../core/crypto/self-signed';
+import { isLoopback, startWebServer } from '../../server/web-server';
+import { parseCommandArgs, parsePort } from '../args';
+import { CliError, type CliCommand } from '../command';
+
+/** The built renderer: next to the bundled CLI (out/cli → out/renderer). */
+export function defaultRendererDir(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const candidates = [resolve(here, '../renderer'), resolve(here, '../../out/renderer'), resolve(here, '../../../out/renderer')];
+  return candidates.find((dir) => existsSync(join(dir, 'index.html'))) ?? candidates[0]!;
+}
+
+export const serveCommand: CliCommand = {
+  name: 'serve',
+  summary: 'serve the UI and API to a browser (headless mode)',
+  usage: 'gpu-bridge serve [--port N] [--listen ADDR] [--token T] [--renderer-dir DIR]',
+  async run(argv) {
+    const { values } = parseCommandArgs(
+      argv,
+      {
+        port: { type: 'string' },
+        listen: { type: 'string' },
+        token: { type: 'string' },
+        'renderer-dir': { type: 'string' },
+      },
+      this.usage,
+    );
+    const port = parsePort(values.port, 8765);
+    const host = values.listen ?? '127.0.0.1';
+    if (values.token !== undefined && !/^[A-Za-z0-9_-]{16,128}$/.test(values.token)) {
+      throw new CliError('--token must be 16 to 128 characters of A-Z a-z 0-9 _ -', 2);
+    }
+    const rendererDir = values['renderer-dir'] ?? defaultRendererDir();
+    if (!existsSync(join(rendererDir, 'index.html'))) {
+      process.stderr.write(`gpu-bridge serve: warning: no built UI in ${rendererDir} (run \`npm run build\`); the API still works.\n`);
+    }
+    let tls: { keyPem: string; certPem: string } | undefined;
+    if (!isLoopback(host)) {
+      const identity = await createSelfSignedIdentity({ commonName: 'gpu-bridge serve', altNames: [host, 'localhost'], validDays: 30 });
+      tls = identity;
+      process.stdout.write(`TLS 1.3 with a self-signed certificate, SHA-256 fingerprint ${formatFingerprint(identity.fingerprint)}\n`);
+    }
+    const core = createCore({ shell: 'web' });
+    let server;
+    try {
+      server = await startWebServer({ core, rendererDir, host, port, tls, token: values.token });
+    } catch (error) {
+      await core.dispose();
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EADDRINUSE') throw new CliError(`port ${port} on ${host} is already in use; pick another with --port (0 = any free port)`);
+      if (code === 'EADDRNOTAVAIL') throw new CliError(`${host} is not an address of this machine`);
+      throw new CliError((error as Error).message);
+    }
+    process.stdout.write(`GPU Bridge is serving its UI. Open:\n  ${server.url}\n`);
+    process.stdout.write(`listening on ${server.origin}\n`);
+    await new Promise<void>((resolveStop) => {
+      const stop = (signal: string) => {
+        process.stdout.write(`received ${signal}, stopping\n`);
+        resolveStop();
+      };
+      process.once('SIGINT', () => stop('SIGINT'));
+      process.once('SIGTERM', () => stop('SIGTERM'));
+    });
+    await server.close();
+    await core.dispose();
+    return 0;
+  },
+};

@@ -1,0 +1,84 @@
+import type { Capabilities } from '../shared/contract';
+import { probeCapabilities } from './app/capabilities';
+import { appHandlers } from './app/handlers';
+import { AuditLog } from './audit/audit-log';
+import { SharingService } from './sharing/sharing-service';
+import { join } from 'node:path';
+import { defaultPaths, type AppPaths } from './paths';
+import { Dispatcher } from './rpc/dispatcher';
+import { EventHub } from './rpc/event-hub';
+import type { Handlers } from './rpc/handlers';
+import { memoizeAsync } from './util/memo';
+
+export interface CoreOptions {
+  shell: 'desktop' | 'web';
+  paths?: AppPaths;
+  env?: NodeJS.ProcessEnv;
+  heartbeatMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface Core {
+  readonly dispatcher: Dispatcher;
+  readonly audit: AuditLog;
+  readonly sharing: SharingService;
+  readonly events: EventHub;
+  readonly paths: AppPaths;
+  /** Connected clients across shells, for the heartbeat. */
+  clientConnected(): () => void;
+  dispose(): Promise<void>;
+}
+
+/** Builds every core service once; the shells (Electron, web) only carry messages to and from it. */
+export function createCore(options: CoreOptions): Core {
+  const startedAt = new Date();
+  const env = options.env ?? process.env;
+  const paths = options.paths ?? defaultPaths(env);
+  const events = new EventHub();
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const capabilities: () => Promise<Capabilities> = memoizeAsync(() => probeCapabilities({ env }), 60_000);
+  const disposers: Array<() => void | Promise<void>> = [];
+  let clients = 0;
+
+  const audit = new AuditLog(join(paths.stateDir, 'audit.jsonl'));
+  const sharing = new SharingService(events, audit);
+
+  const handlers: Handlers = {
+    ...appHandlers({ shell: options.shell, startedAt, capabilities }),
+    ...sharing.handlers(),
+  };
+
+  const dispatcher = new Dispatcher(handlers, {
+    onInternalError: (method, error) => log(`gpu-bridge: ${method} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),
+  });
+
+  const heartbeat = setInterval(() => {
+    if (events.size === 0) return;
+    events.emit('app.heartbeat', {
+      time: new Date().toISOString(),
+      uptimeSeconds: (Date.now() - startedAt.getTime()) / 1000,
+      clients,
+    });
+  }, options.heartbeatMs ?? 5_000);
+  heartbeat.unref();
+  disposers.push(() => clearInterval(heartbeat));
+
+  return {
+    dispatcher,
+    events,
+    paths,
+    audit,
+    sharing,
+    clientConnected() {
+      clients += 1;
+      let done = false;
+      return () => {
+        if (!done) clients -= 1;
+        done = true;
+      };
+    },
+    async dispose() {
+      for (const dispose of disposers.reverse()) await dispose();
+    },
+  };
+}

@@ -1,0 +1,176 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Core } from '../core/core';
+import { SECURITY_HEADERS } from './content-security';
+import { hostAllowed, originAllowed, presentedToken, TOKEN_COOKIE, tokenMatches } from './auth';
+import { serveStatic } from './static-files';
+import { MAX_MESSAGE_BYTES } from '../shared/protocol';
+
+/** Extra HTTP routes other services add (e.g. `/metrics`). They run after the token check. */
+export type HttpRoute = (request: IncomingMessage, response: ServerResponse, url: URL) => Promise<void> | void;
+
+export interface WebServerOptions {
+  core: Core;
+  rendererDir: string;
+  host?: string;
+  port?: number;
+  /** Required for any host that is not loopback: TLS 1.3 only. */
+  tls?: { keyPem: string; certPem: string };
+  token?: string;
+  routes?: Record<string, HttpRoute>;
+  /** Frames beyond this are cut by the socket layer; up to it the dispatcher answers MESSAGE_TOO_LARGE. */
+  maxFrameBytes?: number;
+}
+
+export interface WebServer {
+  readonly host: string;
+  readonly port: number;
+  readonly token: string;
+  /** Base URL, e.g. http://127.0.0.1:8765 */
+  readonly origin: string;
+  /** The URL to open: origin plus `/?token=…`. */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+export function isLoopback(host: string): boolean {
+  return host === '127.0.0.1' || host === '::1' || host === 'localhost' || /^127\./.test(host);
+}
+
+function formatHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+function refuse(response: ServerResponse, status: number, message: string): void {
+  response.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', ...SECURITY_HEADERS });
+  response.end(`${message}\n`);
+}
+
+/** The headless shell: the built renderer over HTTP(S) and the same contract over a WebSocket at /ws. */
+export async function startWebServer(options: WebServerOptions): Promise<WebServer> {
+  const host = options.host ?? '127.0.0.1';
+  if (!isLoopback(host) && !options.tls) {
+    throw new Error(`refusing to listen on ${host} without TLS: only loopback may be served in the clear`);
+  }
+  const token = options.token ?? randomBytes(24).toString('base64url');
+  const scheme = options.tls ? 'https' : 'http';
+  const { core } = options;
+  const routes = options.routes ?? {};
+  const sockets = new Set<Socket>();
+  let allowedHosts: string[] = [];
+  // Loopback is plain HTTP, so the Host header is checked against DNS rebinding. Beyond loopback the
+  // TLS certificate already binds the name, and users reach the host by whatever address they have.
+  const hostOk = (value: string | undefined) => value !== undefined && (!isLoopback(host) || hostAllowed(value, allowedHosts));
+
+  const onRequest = (request: IncomingMessage, response: ServerResponse): void => {
+    handleRequest(request, response).catch((error: unknown) => {
+      if (!response.headersSent) refuse(response, 500, `internal error: ${(error as Error).message}`);
+      else response.destroy();
+    });
+  };
+
+  const handleRequest = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
+    if (!hostOk(request.headers.host)) {
+      refuse(response, 421, 'unexpected Host header: open the URL gpu-bridge printed');
+      return;
+    }
+    const url = new URL(request.url ?? '/', `${scheme}://${request.headers.host}`);
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      refuse(response, 405, 'only GET is served here; the API is on the WebSocket at /ws');
+      return;
+    }
+    if (!tokenMatches(presentedToken(request, url), token)) {
+      refuse(response, 401, 'GPU Bridge needs its access token: open the URL that `gpu-bridge serve` printed (it ends in ?token=…).');
+      return;
+    }
+    const route = routes[url.pathname];
+    if (route) {
+      await route(request, response, url);
+      return;
+    }
+    const cookie: Record<string, string> = url.searchParams.has('token')
+      ? { 'Set-Cookie': `${TOKEN_COOKIE}=${token}; Path=/; HttpOnly; SameSite=Strict${options.tls ? '; Secure' : ''}` }
+      : {};
+    await serveStatic(options.rendererDir, url.pathname, response, cookie);
+  };
+
+  const server = options.tls
+    ? createHttpsServer({ key: options.tls.keyPem, cert: options.tls.certPem, minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' }, onRequest)
+    : createHttpServer(onRequest);
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  server.on('tlsClientError', (_error, socket) => socket.destroy());
+
+  const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxFrameBytes ?? 16 * MAX_MESSAGE_BYTES });
+
+  server.on('upgrade', (request: IncomingMessage, socket, head) => {
+    const deny = (status: number, text: string) => {
+      socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\n${text}\n`);
+    };
+    const url = new URL(request.url ?? '/', `${scheme}://${request.headers.host ?? 'invalid'}`);
+    if (url.pathname !== '/ws') return deny(404, 'Not Found');
+    if (!hostOk(request.headers.host)) return deny(421, 'Misdirected Request');
+    // Our own page's origin is the Host it was loaded from; anything else is a foreign site.
+    if (!originAllowed(request.headers.origin, [`${scheme}://${(request.headers.host ?? '').toLowerCase()}`])) return deny(403, 'Forbidden');
+    if (!tokenMatches(presentedToken(request, url), token)) return deny(401, 'Unauthorized');
+    wss.handleUpgrade(request, socket, head, (ws) => attach(ws));
+  });
+
+  const attach = (ws: WebSocket): void => {
+    const clientId = randomUUID();
+    const released = core.clientConnected();
+    const send = (message: unknown) => {
+      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
+    };
+    const unsubscribe = core.events.subscribe((message) => {
+      // A client that cannot keep up loses events (never requests' replies) rather than growing memory.
+      if (ws.bufferedAmount < 8 * MAX_MESSAGE_BYTES) send(message);
+    });
+    ws.on('message', (data, isBinary) => {
+      const raw = isBinary ? (data as Buffer) : data.toString();
+      void core.dispatcher.handleRaw(raw as string | Buffer, { shell: 'web', clientId }).then(send);
+    });
+    ws.on('error', () => ws.terminate());
+    ws.on('close', () => {
+      unsubscribe();
+      released();
+    });
+  };
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 8765, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const port = address.port;
+  const hostNames = new Set([formatHost(host)]);
+  if (isLoopback(host)) ['127.0.0.1', 'localhost', '[::1]'].forEach((name) => hostNames.add(name));
+  allowedHosts = [...hostNames].map((name) => `${name}:${port}`.toLowerCase());
+  const origin = `${scheme}://${formatHost(host)}:${port}`;
+
+  return {
+    host,
+    port,
+    token,
+    origin,
+    url: `${origin}/?token=${token}`,
+    async close() {
+      for (const client of wss.clients) client.close(1001, 'server shutting down');
+      wss.close();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        setTimeout(() => {
+          for (const socket of sockets) socket.destroy();
+        }, 500).unref();
+      });
+    },
+  };
+}

@@ -1,0 +1,38 @@
+import type { z } from 'zod';
+import { appEvents, appMethods } from './app';
+import { sharingEvents, sharingMethods } from './sharing';
+
+/**
+ * The one contract both shells carry. Each domain adds its own `*Methods` / `*Events` map in its own
+ * file and spreads it here; nothing else needs to change for a new method to be dispatched and typed.
+ */
+export const methods = {
+  ...appMethods,
+  ...sharingMethods,
+} as const;
+
+export const events = {
+  ...appEvents,
+  ...sharingEvents,
+} as const;
+
+export type Methods = typeof methods;
+export type Events = typeof events;
+export type MethodName = keyof Methods;
+export type EventName = keyof Events;
+export type ParamsOf<M extends MethodName> = z.input<Methods[M]['params']>;
+export type ParsedParamsOf<M extends MethodName> = z.output<Methods[M]['params']>;
+export type ResultOf<M extends MethodName> = z.infer<Methods[M]['result']>;
+export type PayloadOf<E extends EventName> = z.infer<Events[E]['payload']>;
+
+export function isMethodName(name: string): name is MethodName {
+  return Object.prototype.hasOwnProperty.call(methods, name);
+}
+
+export function isEventName(name: string): name is EventName {
+  return Object.prototype.hasOwnProperty.call(events, name);
+}
+
+export * from './app';
+export * from './sharing';
+export * from './define';
