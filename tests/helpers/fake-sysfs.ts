@@ -1,0 +1,84 @@
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { join, relative, dirname } from 'node:path';
+
+export interface FakePciDevice {
+  address: string;
+  vendor: string;
+  device: string;
+  class: string;
+  driver?: string;
+  iommuGroup?: number;
+  bootVga?: boolean;
+  subsystemVendor?: string;
+  subsystemDevice?: string;
+  resetMethod?: string;
+  sriovTotalVfs?: number;
+  numaNode?: number;
+  driverOverride?: string;
+}
+
+export interface FakeSysfsSpec {
+  devices: FakePciDevice[];
+  modules?: string[];
+  cmdline?: string;
+  cpuinfo?: string;
+  acpiTables?: string[];
+}
+
+function hex(v: string): string {
+  return v.startsWith('0x') ? v : `0x${v}`;
+}
+
+async function relSymlink(target: string, path: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  await symlink(relative(dirname(path), target), path);
+}
+
+/**
+ * Writes a tree under `root` that mirrors `/` the way the kernel lays it out (see DESIGN.md's host
+ * snapshot): sys/bus/pci/devices/<BDF>/..., driver and iommu_group as symlinks, group entries under
+ * sys/kernel/iommu_groups/N/devices/, sys/module/<name>/, ACPI tables, proc/cmdline and proc/cpuinfo.
+ */
+export async function buildFakeSysfs(root: string, spec: FakeSysfsSpec): Promise<void> {
+  const devicesDir = join(root, 'sys', 'bus', 'pci', 'devices');
+  const realDevicesDir = join(root, 'sys', 'devices', 'pci0000:00');
+  await mkdir(devicesDir, { recursive: true });
+  for (const d of spec.devices) {
+    const real = join(realDevicesDir, d.address);
+    await mkdir(real, { recursive: true });
+    await relSymlink(real, join(devicesDir, d.address));
+    const w = (name: string, value: string) => writeFile(join(real, name), `${value}\n`);
+    await w('vendor', hex(d.vendor));
+    await w('device', hex(d.device));
+    await w('class', hex(d.class.length === 4 ? `${d.class}00` : d.class));
+    if (d.subsystemVendor !== undefined) await w('subsystem_vendor', hex(d.subsystemVendor));
+    if (d.subsystemDevice !== undefined) await w('subsystem_device', hex(d.subsystemDevice));
+    if (d.bootVga !== undefined) await w('boot_vga', d.bootVga ? '1' : '0');
+    if (d.resetMethod !== undefined) await w('reset_method', d.resetMethod);
+    if (d.sriovTotalVfs !== undefined) {
+      await w('sriov_totalvfs', String(d.sriovTotalVfs));
+      await w('sriov_numvfs', '0');
+    }
+    await w('numa_node', String(d.numaNode ?? -1));
+    await w('driver_override', d.driverOverride ?? '(null)');
+    if (d.driver !== undefined) {
+      const drv = join(root, 'sys', 'bus', 'pci', 'drivers', d.driver);
+      await mkdir(drv, { recursive: true });
+      await relSymlink(drv, join(real, 'driver'));
+    }
+    if (d.iommuGroup !== undefined) {
+      const group = join(root, 'sys', 'kernel', 'iommu_groups', String(d.iommuGroup));
+      await mkdir(join(group, 'devices'), { recursive: true });
+      await relSymlink(group, join(real, 'iommu_group'));
+      await relSymlink(real, join(group, 'devices', d.address));
+    }
+  }
+  for (const m of spec.modules ?? []) await mkdir(join(root, 'sys', 'module', m), { recursive: true });
+  for (const t of spec.acpiTables ?? []) {
+    await mkdir(join(root, 'sys', 'firmware', 'acpi', 'tables'), { recursive: true });
+    await writeFile(join(root, 'sys', 'firmware', 'acpi', 'tables', t), 'fake');
+  }
+  if (spec.cmdline !== undefined || spec.cpuinfo !== undefined) await mkdir(join(root, 'proc'), { recursive: true });
+  if (spec.cmdline !== undefined) await writeFile(join(root, 'proc', 'cmdline'), `${spec.cmdline}\n`);
+  if (spec.cpuinfo !== undefined) await writeFile(join(root, 'proc', 'cpuinfo'), spec.cpuinfo);
+}
