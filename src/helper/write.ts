@@ -1,0 +1,47 @@
+// Every sysfs write runs in its own short-lived child process with a deadline. A write the kernel
+// blocks (unbinding vfio-pci while a process holds the device) cannot hang the helper: the child is
+// killed and the helper reports the timeout. Only node: built-ins.
+import { spawn } from 'node:child_process';
+
+export interface WriteResult {
+  ok: boolean;
+  timedOut: boolean;
+  error: string | null;
+  ms: number;
+}
+
+const WRITER = "const fs=require('fs');try{fs.writeFileSync(process.argv[1],process.argv[2]);}catch(e){process.stderr.write(String(e&&e.code||e));process.exit(3);}";
+
+export function killableWrite(path: string, value: string, timeoutMs: number): Promise<WriteResult> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    let settled = false;
+    let stderr = '';
+    const child = spawn(process.execPath, ['-e', WRITER, path, value], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+    const finish = (result: Omit<WriteResult, 'ms'>) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve({ ...result, ms: Date.now() - started });
+    };
+    const timer = setTimeout(() => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      // A task stuck in the kernel stays until the device is released; do not wait for it.
+      child.stderr?.destroy();
+      child.unref();
+      finish({ ok: false, timedOut: true, error: `write of ${JSON.stringify(value)} to ${path} did not finish within ${timeoutMs} ms` });
+    }, timeoutMs);
+    child.stderr?.on('data', (chunk: Buffer) => {
+      if (stderr.length < 400) stderr += chunk.toString('utf8');
+    });
+    child.on('error', (error) => finish({ ok: false, timedOut: false, error: error.message }));
+    child.on('close', (code) => {
+      if (code === 0) finish({ ok: true, timedOut: false, error: null });
+      else finish({ ok: false, timedOut: false, error: `write of ${JSON.stringify(value)} to ${path} failed: ${stderr.trim() || `exit ${code}`}` });
+    });
+  });
+}
