@@ -55,9 +55,8 @@ export const serveCommand: CliCommand = {
       if (code === 'EADDRNOTAVAIL') throw new CliError(`${host} is not an address of this machine`);
       throw new CliError((error as Error).message);
     }
-    process.stdout.write(`GPU Bridge is serving its UI. Open:\n  ${server.url}\n`);
-    process.stdout.write(`listening on ${server.origin}\n`);
-    await new Promise<void>((resolveStop) => {
+    // Handlers first: a script may signal us as soon as it reads the listening line.
+    const stopped = new Promise<void>((resolveStop) => {
       const stop = (signal: string) => {
         process.stdout.write(`received ${signal}, stopping\n`);
         resolveStop();
@@ -65,6 +64,9 @@ export const serveCommand: CliCommand = {
       process.once('SIGINT', () => stop('SIGINT'));
       process.once('SIGTERM', () => stop('SIGTERM'));
     });
+    process.stdout.write(`GPU Bridge is serving its UI. Open:\n  ${server.url}\n`);
+    process.stdout.write(`listening on ${server.origin}\n`);
+    await stopped;
     await server.close();
     await core.dispose();
     return 0;

@@ -1,4 +1,4 @@
-import { isAbsolute, normalize, relative, resolve, sep } from 'node:path';
+import { isAbsolute, normalize, relative, resolve } from 'node:path';
 
 /**
  * Maps a URL path onto a file under `root`, or null when it would escape it (`..`, encoded `%2e%2e`,
@@ -13,8 +13,9 @@ export function resolveUnderRoot(root: string, urlPath: string): string | null {
   }
   if (decoded.includes('\0') || decoded.includes('\\')) return null;
   const cleaned = decoded.split('?')[0]!.split('#')[0]!;
+  // Any `..` segment is refused outright (normalize() would silently clamp `/../x` to `/x`).
+  if (cleaned.split('/').includes('..')) return null;
   const relativePath = normalize(cleaned).replace(/^[/]+/, '');
-  if (relativePath.split(sep).includes('..')) return null;
   const absoluteRoot = resolve(root);
   const target = resolve(absoluteRoot, relativePath === '' ? 'index.html' : relativePath);
   const rel = relative(absoluteRoot, target);

@@ -1,0 +1,23 @@
+import { ApiClient } from './client';
+import { createIpcTransport } from './ipc-transport';
+import { createWsTransport } from './ws-transport';
+
+const TOKEN_KEY = 'gpu-bridge.token';
+
+/** Picks the transport for where the UI runs: Electron's preload bridge, else the web shell's WebSocket. */
+export function connectToHost(): ApiClient {
+  if (window.gpuBridge) return new ApiClient(createIpcTransport(window.gpuBridge));
+  const params = new URLSearchParams(window.location.search);
+  const fromUrl = params.get('token');
+  if (fromUrl) {
+    sessionStorage.setItem(TOKEN_KEY, fromUrl);
+    // Keep the token out of the address bar, history and screenshots; the session keeps it.
+    params.delete('token');
+    const rest = params.toString();
+    window.history.replaceState(null, '', `${window.location.pathname}${rest ? `?${rest}` : ''}${window.location.hash}`);
+  }
+  const token = fromUrl ?? sessionStorage.getItem(TOKEN_KEY) ?? '';
+  const scheme = window.location.protocol === 'https:' ? 'wss' : 'ws';
+  const url = `${scheme}://${window.location.host}/ws?token=${encodeURIComponent(token)}`;
+  return new ApiClient(createWsTransport({ url }));
+}

@@ -1,0 +1,20 @@
+import type { StoreState } from './types';
+
+/** Pure functions of the store: components subscribe to exactly what they show. */
+export const selectConnectionState = (s: StoreState) => s.connection.state;
+export const selectConnectionDetail = (s: StoreState) => s.connection.detail;
+export const selectInfo = (s: StoreState) => s.info;
+export const selectInfoError = (s: StoreState) => s.infoError;
+export const selectPage = (s: StoreState) => s.page;
+export const selectSharing = (s: StoreState) => s.sharing;
+export const selectNotices = (s: StoreState) => s.notices;
+
+export function connectionLabel(state: StoreState['connection']['state']): string {
+  return state === 'open' ? 'Connected' : state === 'connecting' ? 'Connecting…' : 'Disconnected';
+}
+
+export const selectEncoderSummary = (s: StoreState): { hardware: string[]; software: string[] } => {
+  const encoders = s.info?.capabilities.ffmpegEncoders ?? [];
+  const hardware = encoders.filter((name) => /_(nvenc|vaapi|qsv)$/.test(name));
+  return { hardware, software: encoders.filter((name) => !hardware.includes(name)) };
+};
