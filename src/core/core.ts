@@ -2,6 +2,7 @@ import type { Capabilities } from '../shared/contract';
 import { probeCapabilities } from './app/capabilities';
 import { appHandlers } from './app/handlers';
 import { AuditLog } from './audit/audit-log';
+import { createInventoryService } from './inventory/handlers';
 import { SharingService } from './sharing/sharing-service';
 import { join } from 'node:path';
 import { defaultPaths, type AppPaths } from './paths';
@@ -43,7 +44,9 @@ export function createCore(options: CoreOptions): Core {
   const audit = new AuditLog(join(paths.stateDir, 'audit.jsonl'));
   const sharing = new SharingService(events, audit);
 
+  const inventory = createInventoryService();
   const handlers: Handlers = {
+    ...inventory.handlers(),
     ...appHandlers({ shell: options.shell, startedAt, capabilities }),
     ...sharing.handlers(),
   };

@@ -1,6 +1,8 @@
 import type { CliCommand } from '../command';
 import { infoCommand } from './info';
+import { inventoryCommand } from './inventory';
 import { serveCommand } from './serve';
+import { snapshotCommand } from './snapshot';
 
 /** Every `gpu-bridge` command. A new command is a new file in this folder and one line here. */
-export const commands: CliCommand[] = [serveCommand, infoCommand];
+export const commands: CliCommand[] = [serveCommand, infoCommand, inventoryCommand, snapshotCommand];

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { appEvents, appMethods } from './app';
+import { inventoryEvents, inventoryMethods } from './inventory';
 import { sharingEvents, sharingMethods } from './sharing';
 
 /**
@@ -8,11 +9,13 @@ import { sharingEvents, sharingMethods } from './sharing';
  */
 export const methods = {
   ...appMethods,
+  ...inventoryMethods,
   ...sharingMethods,
 } as const;
 
 export const events = {
   ...appEvents,
+  ...inventoryEvents,
   ...sharingEvents,
 } as const;
 
@@ -34,5 +37,6 @@ export function isEventName(name: string): name is EventName {
 }
 
 export * from './app';
+export * from './inventory';
 export * from './sharing';
 export * from './define';
