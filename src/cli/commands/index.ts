@@ -1,8 +1,9 @@
 import type { CliCommand } from '../command';
 import { infoCommand } from './info';
+import { passthroughCommand } from './passthrough';
 import { inventoryCommand } from './inventory';
 import { serveCommand } from './serve';
 import { snapshotCommand } from './snapshot';
 
 /** Every `gpu-bridge` command. A new command is a new file in this folder and one line here. */
-export const commands: CliCommand[] = [serveCommand, infoCommand, inventoryCommand, snapshotCommand];
+export const commands: CliCommand[] = [serveCommand, infoCommand, inventoryCommand, snapshotCommand, passthroughCommand];

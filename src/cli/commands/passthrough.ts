@@ -1,0 +1,84 @@
+import { computePlan, type PassthroughPlan } from '../../core/passthrough/plan';
+import { runHelper } from '../../core/passthrough/helper-client';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCommand } from '../../core/exec/run-command';
+import { isValidBdf } from '../../core/inventory/pci';
+import { parseCommandArgs } from '../args';
+import { CliError, type CliCommand } from '../command';
+
+const USAGE = 'gpu-bridge passthrough plan <address> [--json] [--from SNAPSHOT] | bind <address> [--json] | restore <address> [--json] | rollback [--json]';
+
+/** A snapshot directory as it is, or a .tar.gz of one unpacked into a temporary directory. */
+async function openSnapshotRoot(path: string): Promise<{ root: string; close(): Promise<void> }> {
+  if (!/\.(tar\.gz|tgz)$/.test(path)) {
+    const { stat } = await import('node:fs/promises');
+    const st = await stat(path).catch(() => null);
+    if (!st?.isDirectory()) throw new CliError(`cannot open snapshot ${path}: not a directory or .tar.gz`);
+    return { root: path, close: async () => undefined };
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'gpu-bridge-snapshot-'));
+  const res = await runCommand('tar', ['-xzf', path, '-C', dir, '--no-same-owner', '--no-same-permissions'], { timeoutMs: 60_000 });
+  if (res.code !== 0) {
+    await rm(dir, { recursive: true, force: true });
+    throw new CliError(`cannot open snapshot ${path}: ${res.spawnError ?? res.stderr.trim().slice(0, 200)}`);
+  }
+  return { root: dir, close: () => rm(dir, { recursive: true, force: true }) };
+}
+
+export function renderPlan(plan: PassthroughPlan): string {
+  const out = [`${plan.target}: ${plan.viable ? 'can be passed through' : 'cannot be passed through'}`];
+  if (plan.devices.length) {
+    out.push('moves to vfio-pci:');
+    for (const d of plan.devices) out.push(`  ${d.address}  ${d.role.padEnd(6)}  ${d.driver ?? '(no driver)'}`);
+  }
+  for (const b of plan.blockers) out.push(`blocker ${b.code}: ${b.message}`);
+  for (const w of plan.warnings) out.push(`warning ${w.code}: ${w.message}`);
+  return `${out.join('\n')}\n`;
+}
+
+export const passthroughCommand: CliCommand = {
+  name: 'passthrough',
+  summary: 'plan, bind and restore a GPU for VFIO passthrough (through the privileged helper)',
+  usage: USAGE,
+  async run(argv) {
+    const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' }, from: { type: 'string' } }, this.usage, true);
+    const [sub, address, ...extra] = positionals;
+    if (extra.length > 0) throw new CliError(`unexpected argument ${extra[0]}\nusage: ${USAGE}`, 2);
+    if (sub !== 'rollback' && (address === undefined || !isValidBdf(address))) {
+      throw new CliError(`${address === undefined ? 'missing PCI address' : `"${address}" is not a PCI address like 0000:01:00.0`}\nusage: ${USAGE}`, 2);
+    }
+    if (sub === 'plan') {
+      let plan: PassthroughPlan;
+      if (values.from !== undefined) {
+        const snap = await openSnapshotRoot(values.from);
+        try {
+          plan = await computePlan(snap.root, address as string);
+        } finally {
+          await snap.close();
+        }
+      } else {
+        plan = await computePlan('/', address as string);
+      }
+      process.stdout.write(values.json ? `${JSON.stringify(plan, null, 2)}\n` : renderPlan(plan));
+      return plan.viable ? 0 : 3;
+    }
+    if (sub === 'bind' || sub === 'restore' || sub === 'rollback') {
+      if (values.from !== undefined) throw new CliError('--from only applies to plan', 2);
+      const answer = await runHelper(sub === 'rollback' ? ['rollback'] : [sub, address as string]);
+      if (values.json) process.stdout.write(`${JSON.stringify(answer, null, 2)}\n`);
+      else {
+        if (answer.recovered) process.stdout.write(`${answer.recovered}\n`);
+        for (const s of answer.steps) process.stdout.write(`${s.ok ? 'ok  ' : 'FAIL'} ${s.what} (${s.ms} ms)${s.error ? `: ${s.error}` : ''}\n`);
+        for (const d of answer.devices) process.stdout.write(`${d.address}: ${d.before ?? '(none)'} -> ${d.after ?? '(none)'}\n`);
+      }
+      if (!answer.ok) {
+        if (values.json) return answer.error?.code === 'REFUSED' || answer.error?.code === 'BUSY' ? 2 : 1;
+        throw new CliError(`${sub} ${answer.error?.code ?? 'FAILED'}: ${answer.error?.message ?? 'unknown failure'}`, answer.error?.code === 'REFUSED' || answer.error?.code === 'BUSY' ? 2 : 1);
+      }
+      return 0;
+    }
+    throw new CliError(`unknown subcommand ${sub ?? '(none)'}\nusage: ${USAGE}`, 2);
+  },
+};

@@ -1,0 +1,69 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildFakeSysfs } from '../helpers/fake-sysfs';
+import { B550, fixtureDevices } from '../unit/passthrough/fixture-host';
+
+let dir: string;
+beforeAll(async () => {
+  execFileSync('node', ['scripts/build-cli.mjs'], { stdio: 'ignore' });
+  dir = await mkdtemp(join(tmpdir(), 'gb-pt-cli-'));
+  await buildFakeSysfs(join(dir, 'host'), { devices: await fixtureDevices(B550), cmdline: 'root=/dev/sda1 amd_iommu=on' });
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function cli(args: string[]) {
+  return spawnSync('node', ['out/cli/index.mjs', ...args], { encoding: 'utf8', timeout: 30_000 });
+}
+
+describe('gpu-bridge passthrough plan', () => {
+  it('prints the plan of a good group as JSON', () => {
+    const res = cli(['passthrough', 'plan', '0000:2b:00.0', '--json', '--from', join(dir, 'host')]);
+    expect(res.status).toBe(0);
+    const plan = JSON.parse(res.stdout);
+    expect(Object.keys(plan).sort()).toEqual(['blockers', 'devices', 'target', 'viable', 'warnings']);
+    expect(plan.viable).toBe(true);
+    expect(plan.devices.map((d: { role: string }) => d.role)).toEqual(['gpu', 'audio', 'usb', 'serial']);
+  });
+
+  it('exits 3 and names the devices sharing a bad group', () => {
+    const res = cli(['passthrough', 'plan', '0000:04:00.0', '--from', join(dir, 'host')]);
+    expect(res.status).toBe(3);
+    expect(res.stdout).toContain('blocker GROUP_SHARED');
+    for (const d of ['0000:02:00.0', '0000:02:00.1', '0000:2a:00.0']) expect(res.stdout).toContain(d);
+  });
+
+  it('refuses a malformed address with usage', () => {
+    const res = cli(['passthrough', 'plan', '../etc', '--from', join(dir, 'host')]);
+    expect(res.status).toBe(2);
+    expect(res.stderr).toContain('not a PCI address');
+  });
+});
+
+describe('bundled helper', () => {
+  it('refuses the test-only sysfs root under pkexec, writing nothing', () => {
+    const res = spawnSync('node', ['out/helper/index.mjs', 'bind', '0000:2b:00.0'], {
+      encoding: 'utf8',
+      timeout: 30_000,
+      env: { ...process.env, PKEXEC_UID: '1000', GPU_BRIDGE_HELPER_ROOT: join(dir, 'host'), GPU_BRIDGE_HELPER_STATE_DIR: join(dir, 'state') },
+    });
+    expect(res.status).toBe(2);
+    const out = JSON.parse(res.stdout);
+    expect(out.error.code).toBe('REFUSED');
+    expect(out.error.message).toContain('refused under pkexec');
+  });
+
+  it('answers JSON for a hostile argument', () => {
+    const res = spawnSync('node', ['out/helper/index.mjs', 'bind', '$(reboot)'], {
+      encoding: 'utf8',
+      timeout: 30_000,
+      env: { ...process.env, GPU_BRIDGE_HELPER_ROOT: join(dir, 'host'), GPU_BRIDGE_HELPER_STATE_DIR: join(dir, 'state') },
+    });
+    expect(res.status).toBe(2);
+    expect(JSON.parse(res.stdout).error.code).toBe('REFUSED');
+  });
+});
