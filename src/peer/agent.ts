@@ -1,0 +1,214 @@
+import { hostname, networkInterfaces } from 'node:os';
+import { join } from 'node:path';
+import { createServer, type Server, type TLSSocket } from 'node:tls';
+import { z } from 'zod';
+import type { ControlMessage, InputEvent } from '../shared/contract/peers';
+import { AuditLog } from '../core/audit/audit-log';
+import { ControlChannel, preciseNow } from '../core/pairing/channel';
+import { loadOrCreateIdentity } from '../core/pairing/identity';
+import { PartyStore } from '../core/pairing/party-store';
+import { peerFingerprint, tlsServerOptions } from '../core/pairing/tls-options';
+import { TokenStore } from '../core/pairing/tokens';
+import { readJsonStore, writeJsonAtomic } from '../core/store/atomic-json';
+import type { SelfSignedIdentity } from '../core/crypto/self-signed';
+
+export const RunInfo = z.object({ addr: z.string(), pid: z.number(), fingerprint: z.string() });
+export type RunInfo = z.infer<typeof RunInfo>;
+
+export interface PeerAgentOptions {
+  configDir: string;
+  listen: string;
+  port: number;
+  /** HOST:PORT put into pairing URIs; default: the listen address, or this machine's first external IPv4. */
+  advertise?: string;
+  name?: string;
+  log?: (event: Record<string, unknown>) => void;
+}
+
+interface HostSession {
+  fingerprint: string;
+  name: string;
+  channel: ControlChannel;
+}
+
+/** The cloud-side agent: listens for paired hosts (mutual TLS 1.3, pinned), pairs new ones with one-time tokens. */
+export class PeerAgent {
+  private server: Server | null = null;
+  readonly hosts: PartyStore;
+  readonly tokens: TokenStore;
+  readonly audit: AuditLog;
+  private identity!: SelfSignedIdentity;
+  private readonly sessions = new Set<HostSession>();
+  private recheck: NodeJS.Timeout | null = null;
+  addr = '';
+
+  constructor(private readonly options: PeerAgentOptions) {
+    this.hosts = new PartyStore(options.configDir, 'hosts');
+    this.tokens = new TokenStore(options.configDir);
+    this.audit = new AuditLog(join(options.configDir, 'audit.jsonl'));
+  }
+
+  private log(event: Record<string, unknown>): void {
+    this.options.log?.(event);
+  }
+
+  get fingerprint(): string {
+    return this.identity.fingerprint;
+  }
+
+  async start(): Promise<string> {
+    this.identity = await loadOrCreateIdentity(this.options.configDir, `gpu-bridge peer ${this.options.name ?? hostname()}`);
+    const server = createServer(tlsServerOptions(this.identity), (socket) => void this.onConnection(socket));
+    server.on('tlsClientError', (error) => this.log({ event: 'tls-refused', reason: error.message }));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.port, this.options.listen, () => resolve());
+    });
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : this.options.port;
+    this.addr = this.options.advertise ?? `${advertiseHost(this.options.listen)}:${port}`;
+    await writeJsonAtomic(join(this.options.configDir, 'run.json'), { addr: this.addr, pid: process.pid, fingerprint: this.identity.fingerprint } satisfies RunInfo);
+    // a revoke by `peer revoke` (another process) closes live sessions within a second
+    this.recheck = setInterval(() => void this.recheckSessions(), 1000);
+    this.recheck.unref();
+    const bound = `${this.options.listen.includes(':') ? `[${this.options.listen}]` : this.options.listen}:${port}`;
+    return bound;
+  }
+
+  async stop(): Promise<void> {
+    if (this.recheck) clearInterval(this.recheck);
+    for (const session of this.sessions) session.channel.close();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+
+  /** Sends an input event to every connected host. Returns how many hosts it went to. */
+  sendInput(event: InputEvent): number {
+    let sent = 0;
+    for (const session of this.sessions) {
+      session.channel.send({ type: 'input', event });
+      sent += 1;
+    }
+    return sent;
+  }
+
+  get connectedHosts(): number {
+    return this.sessions.size;
+  }
+
+  private async recheckSessions(): Promise<void> {
+    for (const session of this.sessions) {
+      const record = await this.hosts.get(session.fingerprint).catch(() => null);
+      if (!record || record.revokedAt !== null) {
+        session.channel.send({ type: 'revoked' });
+        session.channel.close('REFUSED', 'this host was revoked');
+      }
+    }
+  }
+
+  private async onConnection(socket: TLSSocket): Promise<void> {
+    const remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    const fingerprint = peerFingerprint(socket);
+    if (fingerprint === null) {
+      const channel = new ControlChannel(socket);
+      this.log({ event: 'refused', remote, reason: 'no client certificate' });
+      channel.close('UNAUTHORIZED', 'a client certificate is required');
+      return;
+    }
+    // the socket stays paused (no data listener) until the channel exists, so no message is lost meanwhile
+    socket.on('error', () => undefined);
+    let record;
+    try {
+      record = await this.hosts.get(fingerprint);
+    } catch (error) {
+      this.log({ event: 'store-error', reason: (error as Error).message });
+      socket.destroy();
+      return;
+    }
+    const channel = new ControlChannel(socket);
+    if (record && record.revokedAt === null) {
+      this.startSession(channel, fingerprint, record.name, remote);
+      return;
+    }
+    // not (or no longer) paired: the only thing it may do is pair with a token, within 10 seconds
+    const timer = setTimeout(() => channel.close('TIMEOUT', 'no pairing request'), 10_000);
+    channel.once('close', () => clearTimeout(timer));
+    channel.once('message', (message: ControlMessage) => {
+      clearTimeout(timer);
+      void this.onPairRequest(channel, fingerprint, remote, message, record?.revokedAt ? 'revoked' : 'unknown');
+    });
+  }
+
+  private async onPairRequest(channel: ControlChannel, fingerprint: string, remote: string, message: ControlMessage, status: 'revoked' | 'unknown'): Promise<void> {
+    if (message.type !== 'pair') {
+      this.log({ event: 'refused', remote, fingerprint, reason: `${status} host` });
+      await this.audit.append({ who: `host:${fingerprint.slice(0, 16)}`, action: 'peer.connect', target: remote, result: 'refused', detail: `${status} certificate` });
+      channel.close('UNAUTHORIZED', status === 'revoked' ? 'this host was revoked; pair again' : 'this host is not paired; pair first');
+      return;
+    }
+    const check = await this.tokens.consume(message.token);
+    if (!check.ok) {
+      this.log({ event: 'pair-refused', remote, fingerprint, reason: check.reason });
+      await this.audit.append({ who: `host:${fingerprint.slice(0, 16)}`, action: 'peer.pair', target: remote, result: 'refused', detail: `token ${check.reason}` });
+      const text = { unknown: 'the pairing token is not valid', used: 'the pairing token was already used', expired: 'the pairing token has expired' }[check.reason];
+      channel.close('REFUSED', `${text}; run \`gpu-bridge peer pair\` for a new one`);
+      return;
+    }
+    const host = await this.hosts.upsert({ fingerprint, name: message.name, addr: null, scopes: ['view', 'input'] });
+    await this.audit.append({ who: `host:${host.name}`, action: 'peer.pair', target: fingerprint, result: 'ok', detail: remote });
+    this.log({ event: 'paired', name: host.name, fingerprint });
+    channel.send({ type: 'paired', name: this.options.name ?? hostname() });
+    this.startSession(channel, fingerprint, host.name, remote);
+  }
+
+  private startSession(channel: ControlChannel, fingerprint: string, name: string, remote: string): void {
+    const session: HostSession = { fingerprint, name, channel };
+    this.sessions.add(session);
+    void this.hosts.touch(fingerprint);
+    void this.audit.append({ who: `host:${name}`, action: 'peer.connect', target: fingerprint, result: 'ok', detail: remote });
+    this.log({ event: 'connected', name, fingerprint });
+    // a host that goes silent (no ping) for 5 s is offline
+    channel.socket.setTimeout(5_000, () => channel.close('TIMEOUT', 'no heartbeat'));
+    channel.on('message', (message: ControlMessage) => {
+      switch (message.type) {
+        case 'ping': {
+          const t1 = preciseNow();
+          channel.send({ type: 'pong', id: message.id, t0: message.t0, t1, t2: preciseNow() });
+          return;
+        }
+        case 'hello':
+          channel.send({ type: 'welcome', name: this.options.name ?? hostname() });
+          return;
+        case 'pong':
+        case 'error':
+          return;
+        default:
+          channel.send({ type: 'error', code: 'INVALID_REQUEST', message: `unexpected message ${message.type} from a host` });
+      }
+    });
+    channel.once('close', (reason: string) => {
+      this.sessions.delete(session);
+      void this.hosts.touch(fingerprint).catch(() => undefined);
+      this.log({ event: 'disconnected', name, fingerprint, reason });
+    });
+  }
+}
+
+export async function readRunInfo(configDir: string): Promise<RunInfo | null> {
+  const { value } = await readJsonStore(join(configDir, 'run.json'), RunInfo.nullable(), () => null);
+  if (!value) return null;
+  try {
+    process.kill(value.pid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return null;
+  }
+  return value;
+}
+
+function advertiseHost(listen: string): string {
+  if (listen !== '0.0.0.0' && listen !== '::' && listen !== '') return listen.includes(':') ? `[${listen}]` : listen;
+  for (const list of Object.values(networkInterfaces())) {
+    for (const entry of list ?? []) if (entry.family === 'IPv4' && !entry.internal) return entry.address;
+  }
+  return '127.0.0.1';
+}

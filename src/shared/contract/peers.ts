@@ -1,0 +1,77 @@
+import { z } from 'zod';
+import { event, method } from './define';
+
+/** What a paired party may do. `input` is off by default. */
+export const PeerScope = z.enum(['view', 'input']);
+export type PeerScope = z.infer<typeof PeerScope>;
+
+export const Fingerprint = z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 fingerprint: 64 lowercase hex digits');
+
+/** One paired party, as stored on either side (the host's peers, the peer's hosts). */
+export const PeerRecord = z.object({
+  fingerprint: Fingerprint,
+  name: z.string().min(1).max(128),
+  /** HOST:PORT to dial (host side only). */
+  addr: z.string().max(300).nullable(),
+  scopes: z.array(PeerScope),
+  pairedAt: z.string(),
+  lastSeen: z.string().nullable(),
+  revokedAt: z.string().nullable(),
+});
+export type PeerRecord = z.infer<typeof PeerRecord>;
+
+export const PeerStatus = PeerRecord.extend({
+  online: z.boolean(),
+  rttMs: z.number().nullable(),
+  clockOffsetMs: z.number().nullable(),
+});
+export type PeerStatus = z.infer<typeof PeerStatus>;
+
+// ---- control channel messages (newline-delimited JSON over mutual TLS 1.3) ----
+
+export const MAX_CONTROL_LINE_BYTES = 64 * 1024;
+
+export const InputEvent = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('mouse.move'), x: z.number().int().min(0).max(65535), y: z.number().int().min(0).max(65535) }).strict(),
+  z.object({ kind: z.literal('mouse.button'), button: z.enum(['left', 'middle', 'right']), down: z.boolean() }).strict(),
+  z.object({ kind: z.literal('mouse.wheel'), dx: z.number().int().min(-100).max(100), dy: z.number().int().min(-100).max(100) }).strict(),
+  z.object({ kind: z.literal('key'), key: z.string().min(1).max(32), down: z.boolean() }).strict(),
+  z.object({ kind: z.literal('text'), text: z.string().min(1).max(1000) }).strict(),
+]);
+export type InputEvent = z.infer<typeof InputEvent>;
+
+export const ControlMessage = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('pair'), token: z.string().min(16).max(128), name: z.string().min(1).max(128) }).strict(),
+  z.object({ type: z.literal('paired'), name: z.string().min(1).max(128) }).strict(),
+  z.object({ type: z.literal('hello'), name: z.string().min(1).max(128) }).strict(),
+  z.object({ type: z.literal('welcome'), name: z.string().min(1).max(128) }).strict(),
+  z.object({ type: z.literal('ping'), id: z.number().int().nonnegative(), t0: z.number() }).strict(),
+  z.object({ type: z.literal('pong'), id: z.number().int().nonnegative(), t0: z.number(), t1: z.number(), t2: z.number() }).strict(),
+  z.object({ type: z.literal('input'), event: InputEvent }).strict(),
+  z.object({ type: z.literal('revoked') }).strict(),
+  z.object({ type: z.literal('error'), code: z.string().max(64), message: z.string().max(1000) }).strict(),
+]);
+export type ControlMessage = z.infer<typeof ControlMessage>;
+
+// ---- API methods (the Peers page) ----
+
+const PeerRef = z.object({ peer: z.string().min(1).max(128).describe('name or fingerprint') }).strict();
+
+export const peersMethods = {
+  'peers.list': method({ description: 'Paired peers with online state, RTT and scopes.', params: z.object({}).strict().optional(), result: z.array(PeerStatus) }),
+  'peers.pair': method({
+    description: 'Pair with a peer from its gpubridge://pair URI.',
+    params: z.object({ uri: z.string().min(1).max(2000) }).strict(),
+    result: PeerRecord,
+  }),
+  'peers.setScopes': method({
+    description: 'Grant or withdraw scopes (view, input) of a paired peer.',
+    params: PeerRef.extend({ scopes: z.array(PeerScope) }).strict(),
+    result: PeerRecord,
+  }),
+  'peers.revoke': method({ description: 'Revoke a paired peer: it can no longer connect.', params: PeerRef, result: PeerRecord }),
+};
+
+export const peersEvents = {
+  'peers.changed': event({ description: 'A peer was paired, changed, revoked, came online or went offline.', payload: z.array(PeerStatus) }),
+};
