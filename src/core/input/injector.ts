@@ -122,8 +122,14 @@ export async function createNutBackend(): Promise<InputBackend> {
   });
   const toButton = (button: 'left' | 'middle' | 'right') => (button === 'left' ? nut.Button.LEFT : button === 'middle' ? nut.Button.MIDDLE : nut.Button.RIGHT);
   return {
-    keyDown: async (names) => void (await nut.keyboard.pressKey(...toKeys(names))),
-    keyUp: async (names) => void (await nut.keyboard.releaseKey(...toKeys(names))),
+    // one key per call: with several keys nut-js treats all but the last as modifiers and drops
+    // non-modifier ones, so a multi-key release would leave keys held
+    keyDown: async (names) => {
+      for (const key of toKeys(names)) await nut.keyboard.pressKey(key);
+    },
+    keyUp: async (names) => {
+      for (const key of toKeys(names)) await nut.keyboard.releaseKey(key);
+    },
     move: async (x, y) => void (await nut.mouse.setPosition(new nut.Point(x, y))),
     button: async (button, down) => void (down ? await nut.mouse.pressButton(toButton(button)) : await nut.mouse.releaseButton(toButton(button))),
     wheel: async (dx, dy) => {
