@@ -16,6 +16,8 @@ export interface HelperConfig {
   stateDir: string;
   timeoutMs: number;
   who: string;
+  /** Tests only (the crash-rollback test): stop forever after this many successful writes. */
+  pauseAfterSteps: number | null;
 }
 
 export interface StepRecord {
@@ -56,7 +58,7 @@ export interface HelperResult {
   error: { code: 'REFUSED' | 'FAILED' | 'TIMEOUT' | 'BUSY'; message: string } | null;
 }
 
-const TEST_ENV = ['GPU_BRIDGE_HELPER_ROOT', 'GPU_BRIDGE_HELPER_STATE_DIR'] as const;
+const TEST_ENV = ['GPU_BRIDGE_HELPER_ROOT', 'GPU_BRIDGE_HELPER_STATE_DIR', 'GPU_BRIDGE_HELPER_PAUSE_AFTER_STEPS'] as const;
 
 /** Reads the helper's configuration. Test overrides are refused when the helper runs through pkexec. */
 export function configFromEnv(env: NodeJS.ProcessEnv, argvTimeout: number | null): HelperConfig {
@@ -77,6 +79,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv, argvTimeout: number | null
     stateDir: env.GPU_BRIDGE_HELPER_STATE_DIR || '/var/lib/gpu-bridge',
     timeoutMs: argvTimeout ?? 10_000,
     who,
+    pauseAfterSteps: /^\d{1,3}$/.test(env.GPU_BRIDGE_HELPER_PAUSE_AFTER_STEPS ?? '') ? Number(env.GPU_BRIDGE_HELPER_PAUSE_AFTER_STEPS) : null,
   };
 }
 
@@ -187,6 +190,10 @@ async function step(cfg: HelperConfig, result: HelperResult, journal: Journal | 
   }
   const w = await killableWrite(path, value, cfg.timeoutMs);
   result.steps.push({ what, path, value: value.trim(), ok: w.ok, ms: w.ms, error: w.error });
+  if (w.ok && cfg.pauseAfterSteps !== null && result.steps.filter((s) => s.ok).length === cfg.pauseAfterSteps) {
+    process.stderr.write(`gpu-bridge-helper: paused after ${cfg.pauseAfterSteps} steps (test hook)\n`);
+    await new Promise(() => setInterval(() => undefined, 60_000));
+  }
   if (!w.ok) throw new StepFailure(w.timedOut ? `${what} timed out after ${cfg.timeoutMs} ms (the kernel is waiting for a process to release the device): ${w.error}` : `${what} failed: ${w.error}`, w.timedOut);
 }
 
