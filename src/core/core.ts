@@ -3,6 +3,8 @@ import { probeCapabilities } from './app/capabilities';
 import { appHandlers } from './app/handlers';
 import { AuditLog } from './audit/audit-log';
 import { createInventoryService } from './inventory/handlers';
+import { detectMetricsSource, metricsHandlers } from './metrics/handlers';
+import { MetricsSampler } from './metrics/sampler';
 import { SharingService } from './sharing/sharing-service';
 import { join } from 'node:path';
 import { defaultPaths, type AppPaths } from './paths';
@@ -23,6 +25,8 @@ export interface Core {
   readonly dispatcher: Dispatcher;
   readonly audit: AuditLog;
   readonly sharing: SharingService;
+  /** GPU metrics: ring buffers, batched events, and `metrics.exporter.render()` for GET /metrics. */
+  readonly metrics: MetricsSampler;
   readonly events: EventHub;
   readonly paths: AppPaths;
   /** Connected clients across shells, for the heartbeat. */
@@ -45,8 +49,12 @@ export function createCore(options: CoreOptions): Core {
   const sharing = new SharingService(events, audit);
 
   const inventory = createInventoryService();
+  const metrics = new MetricsSampler({ source: detectMetricsSource(env.PATH), onBatch: (samples) => events.emit('metrics.batch', { samples }) });
+  metrics.start().catch((error: unknown) => log(`gpu-bridge: metrics sampler did not start: ${String(error)}`));
+  disposers.push(() => metrics.stop());
   const handlers: Handlers = {
     ...inventory.handlers(),
+    ...metricsHandlers(metrics),
     ...appHandlers({ shell: options.shell, startedAt, capabilities }),
     ...sharing.handlers(),
   };
@@ -72,6 +80,7 @@ export function createCore(options: CoreOptions): Core {
     paths,
     audit,
     sharing,
+    metrics,
     clientConnected() {
       clients += 1;
       let done = false;

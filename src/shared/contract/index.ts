@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { appEvents, appMethods } from './app';
 import { inventoryEvents, inventoryMethods } from './inventory';
+import { metricsEvents, metricsMethods } from './metrics';
 import { sharingEvents, sharingMethods } from './sharing';
 
 /**
@@ -10,12 +11,14 @@ import { sharingEvents, sharingMethods } from './sharing';
 export const methods = {
   ...appMethods,
   ...inventoryMethods,
+  ...metricsMethods,
   ...sharingMethods,
 } as const;
 
 export const events = {
   ...appEvents,
   ...inventoryEvents,
+  ...metricsEvents,
   ...sharingEvents,
 } as const;
 
@@ -38,5 +41,6 @@ export function isEventName(name: string): name is EventName {
 
 export * from './app';
 export * from './inventory';
+export * from './metrics';
 export * from './sharing';
 export * from './define';
