@@ -6,6 +6,8 @@ import { which } from '../exec/which';
 import { encoderSessionLimit, encodersForArch, nvidiaArchFromDeviceId, nvidiaArchFromName } from './encoders';
 import { readHostInfo, readLiveHostInfo } from './host';
 import { normaliseBusId, parseNvidiaSmiXml, type NvidiaSmiGpu, type NvidiaSmiLog } from './nvidia-smi-xml';
+import { nvmlLog } from '../nvml/inventory';
+import { Nvml } from '../nvml/nvml';
 import { PciIds } from './pci-ids';
 import { readIommuGroups, readPciFunctions, type PciFunction } from './pci';
 
@@ -16,6 +18,8 @@ export interface InventoryOptions {
   live: boolean;
   /** Test seam: the `nvidia-smi -q -x` text to use instead of running or reading it. */
   nvidiaSmiXml?: string | null;
+  /** NVML library path (live only; default libnvidia-ml.so.1, or GPU_BRIDGE_NVML_LIB). */
+  nvmlLibrary?: string;
 }
 
 const VENDORS: Record<string, Gpu['vendor']> = { '10de': 'nvidia', '1002': 'amd', '8086': 'intel' };
@@ -58,7 +62,7 @@ async function readSysfsExtras(root: string, address: string): Promise<{ pcie: G
   };
 }
 
-function nvidiaDetails(x: NvidiaSmiGpu, log: NvidiaSmiLog): NvidiaDetails {
+function nvidiaDetails(x: NvidiaSmiGpu, log: NvidiaSmiLog & { source?: 'nvml' }): NvidiaDetails {
   return {
     uuid: x.uuid,
     driverVersion: log.driverVersion,
@@ -75,7 +79,7 @@ function nvidiaDetails(x: NvidiaSmiGpu, log: NvidiaSmiLog): NvidiaDetails {
     powerLimitW: x.powerLimitW,
     clocksMHz: x.clocksMHz,
     encoderSessions: x.encoderSessions,
-    source: 'nvidia-smi',
+    source: log.source ?? 'nvidia-smi',
   };
 }
 
@@ -99,19 +103,28 @@ async function nvidiaSmiText(options: InventoryOptions, warnings: string[]): Pro
   return r.stdout;
 }
 
-/** Builds one Gpu record per display controller (PCI class 0x03xx), merged with nvidia-smi's view. */
+/** Builds one Gpu record per display controller (PCI class 0x03xx), merged with NVML's view (live) or nvidia-smi's XML. */
 export async function buildInventory(options: InventoryOptions): Promise<Inventory> {
   const { root } = options;
   const warnings: string[] = [];
+  let log: (NvidiaSmiLog & { source?: 'nvml' }) | null = null;
+  // Live: NVML in-process first; nvidia-smi's XML is the fallback where NVML cannot load.
+  const nvml = options.live && options.nvidiaSmiXml === undefined ? Nvml.open(options.nvmlLibrary) : null;
+  if (nvml) {
+    try {
+      log = nvmlLog(nvml);
+    } finally {
+      nvml.close();
+    }
+  }
   const [fns, groups, pciIds, host, xmlText] = await Promise.all([
     readPciFunctions(root),
     readIommuGroups(root),
     PciIds.load(root),
     options.live ? readLiveHostInfo() : readHostInfo(root),
-    nvidiaSmiText(options, warnings),
+    log === null ? nvidiaSmiText(options, warnings) : Promise.resolve(null),
   ]);
-  let log: NvidiaSmiLog | null = null;
-  if (xmlText !== null) {
+  if (log === null && xmlText !== null) {
     try {
       log = parseNvidiaSmiXml(xmlText);
     } catch (error) {
@@ -136,7 +149,7 @@ export async function buildInventory(options: InventoryOptions): Promise<Invento
     const vendor = VENDORS[f.vendorId] ?? 'other';
     const sources: Gpu['sources'] = ['sysfs'];
     let name = x?.name ?? null;
-    if (name) sources.push('nvidia-smi');
+    if (name) sources.push(log?.source ?? 'nvidia-smi');
     if (!name) {
       name = pciIds.deviceName(f.vendorId, f.deviceId);
       if (name) sources.push('pci.ids');
@@ -202,7 +215,7 @@ export async function buildInventory(options: InventoryOptions): Promise<Invento
       encoders,
       encoderSessionLimit: encoderSessionLimit(encoders, x.brand, x.name, log.driverVersion),
       nvidia: nvidiaDetails(x, log),
-      sources: encoders.h264 !== null ? ['nvidia-smi', 'chip-table'] : ['nvidia-smi'],
+      sources: encoders.h264 !== null ? [log.source ?? 'nvidia-smi', 'chip-table'] : [log.source ?? 'nvidia-smi'],
     });
   }
   gpus.sort((a, b) => a.address.localeCompare(b.address));

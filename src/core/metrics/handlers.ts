@@ -1,10 +1,13 @@
 import { which } from '../exec/which';
+import { NvmlSource } from '../nvml/source';
 import type { HandlerGroup } from '../rpc/handlers';
 import type { MetricsSampler } from './sampler';
 import { NvidiaSmiStreamSource, type MetricsSource } from './sources';
 
-/** The live source for this host: nvidia-smi's stream where it exists, else none. */
+/** The live source for this host: NVML in-process, else one nvidia-smi stream, else none. */
 export function detectMetricsSource(pathEnv = process.env.PATH): MetricsSource | null {
+  const nvml = NvmlSource.open();
+  if (nvml) return nvml;
   const smi = which('nvidia-smi', pathEnv);
   return smi ? new NvidiaSmiStreamSource(smi) : null;
 }
