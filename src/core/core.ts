@@ -5,6 +5,7 @@ import { AuditLog } from './audit/audit-log';
 import { createInventoryService } from './inventory/handlers';
 import { detectMetricsSource, metricsHandlers } from './metrics/handlers';
 import { MetricsSampler } from './metrics/sampler';
+import { PeersService } from './pairing/peers-service';
 import { SharingService } from './sharing/sharing-service';
 import { join } from 'node:path';
 import { defaultPaths, type AppPaths } from './paths';
@@ -25,6 +26,8 @@ export interface Core {
   readonly dispatcher: Dispatcher;
   readonly audit: AuditLog;
   readonly sharing: SharingService;
+  /** Paired peers (Peers page): pair, scopes, revoke, control channels; `peers.connectAll()` dials them. */
+  readonly peers: PeersService;
   /** GPU metrics: ring buffers, batched events, and `metrics.exporter.render()` for GET /metrics. */
   readonly metrics: MetricsSampler;
   readonly events: EventHub;
@@ -47,6 +50,8 @@ export function createCore(options: CoreOptions): Core {
 
   const audit = new AuditLog(join(paths.stateDir, 'audit.jsonl'));
   const sharing = new SharingService(events, audit);
+  const peers = new PeersService({ configDir: paths.configDir, audit, events, sharing, log });
+  disposers.push(() => peers.stopAll('shutdown'));
 
   const inventory = createInventoryService();
   const metrics = new MetricsSampler({ source: detectMetricsSource(env.PATH), onBatch: (samples) => events.emit('metrics.batch', { samples }) });
@@ -57,6 +62,7 @@ export function createCore(options: CoreOptions): Core {
     ...metricsHandlers(metrics),
     ...appHandlers({ shell: options.shell, startedAt, capabilities }),
     ...sharing.handlers(),
+    ...peers.handlers(),
   };
 
   const dispatcher = new Dispatcher(handlers, {
@@ -80,6 +86,7 @@ export function createCore(options: CoreOptions): Core {
     paths,
     audit,
     sharing,
+    peers,
     metrics,
     clientConnected() {
       clients += 1;

@@ -150,8 +150,7 @@ export class PeerAgent {
     if (!check.ok) {
       this.log({ event: 'pair-refused', remote, fingerprint, reason: check.reason });
       await this.audit.append({ who: `host:${fingerprint.slice(0, 16)}`, action: 'peer.pair', target: remote, result: 'refused', detail: `token ${check.reason}` });
-      const text = { unknown: 'the pairing token is not valid', used: 'the pairing token was already used', expired: 'the pairing token has expired' }[check.reason];
-      channel.close('REFUSED', `${text}; run \`gpu-bridge peer pair\` for a new one`);
+      channel.close('REFUSED', tokenRefusal(check.reason));
       return;
     }
     const host = await this.hosts.upsert({ fingerprint, name: message.name, addr: null, scopes: ['view', 'input'] });
@@ -179,6 +178,19 @@ export class PeerAgent {
         case 'hello':
           channel.send({ type: 'welcome', name: this.options.name ?? hostname() });
           return;
+        case 'pair':
+          // an already paired host pairing again (e.g. after a host-side revoke): the token must still be valid
+          void this.tokens.consume(message.token).then(async (check) => {
+            if (!check.ok) {
+              await this.audit.append({ who: `host:${name}`, action: 'peer.pair', target: remote, result: 'refused', detail: `token ${check.reason}` });
+              channel.send({ type: 'error', code: 'REFUSED', message: tokenRefusal(check.reason) });
+              return;
+            }
+            await this.hosts.upsert({ fingerprint, name: message.name, addr: null });
+            await this.audit.append({ who: `host:${name}`, action: 'peer.pair', target: fingerprint, result: 'ok', detail: remote });
+            channel.send({ type: 'paired', name: this.options.name ?? hostname() });
+          });
+          return;
         case 'pong':
         case 'error':
           return;
@@ -203,6 +215,11 @@ export async function readRunInfo(configDir: string): Promise<RunInfo | null> {
     if ((error as NodeJS.ErrnoException).code === 'ESRCH') return null;
   }
   return value;
+}
+
+function tokenRefusal(reason: 'unknown' | 'used' | 'expired'): string {
+  const text = { unknown: 'the pairing token is not valid', used: 'the pairing token was already used', expired: 'the pairing token has expired' }[reason];
+  return `${text}; run \`gpu-bridge peer pair\` for a new one`;
 }
 
 function advertiseHost(listen: string): string {

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { appEvents, appMethods } from './app';
 import { inventoryEvents, inventoryMethods } from './inventory';
 import { metricsEvents, metricsMethods } from './metrics';
+import { peersEvents, peersMethods } from './peers';
 import { sharingEvents, sharingMethods } from './sharing';
 
 /**
@@ -13,6 +14,7 @@ export const methods = {
   ...inventoryMethods,
   ...metricsMethods,
   ...sharingMethods,
+  ...peersMethods,
 } as const;
 
 export const events = {
@@ -20,6 +22,7 @@ export const events = {
   ...inventoryEvents,
   ...metricsEvents,
   ...sharingEvents,
+  ...peersEvents,
 } as const;
 
 export type Methods = typeof methods;
@@ -43,4 +46,5 @@ export * from './app';
 export * from './inventory';
 export * from './metrics';
 export * from './sharing';
+export * from './peers';
 export * from './define';

@@ -1,0 +1,169 @@
+import type { PeerRecord, PeerScope, PeerStatus } from '../../shared/contract/peers';
+import { ApiError, ErrorCode } from '../../shared/errors';
+import type { AuditLog } from '../audit/audit-log';
+import { createNutBackend, InputInjector, type InputBackend } from '../input/injector';
+import type { EventHub } from '../rpc/event-hub';
+import type { HandlerGroup } from '../rpc/handlers';
+import type { SharingService } from '../sharing/sharing-service';
+import { StoreCorruptError } from '../store/atomic-json';
+import { HostConnection, pairWithPeer } from './host';
+import { loadOrCreateIdentity } from './identity';
+import { PartyStore } from './party-store';
+
+export interface PeersServiceOptions {
+  configDir: string;
+  audit: AuditLog;
+  events: EventHub;
+  sharing: SharingService;
+  /** Injects input (default: nut-js, loaded on first use). */
+  inputBackend?: () => Promise<InputBackend>;
+  log?: (line: string) => void;
+}
+
+interface Live {
+  connection: HostConnection;
+  injector: InputInjector;
+}
+
+/**
+ * The host's paired peers for the API (Peers page): pair by URI, scopes, revoke, and the control
+ * channels with online state, RTT and clock offset. Input from a peer is injected only while it has
+ * the `input` scope, its session is live and sharing is on; the kill switch stops every channel and
+ * releases every held key.
+ */
+export class PeersService {
+  readonly store: PartyStore;
+  private readonly live = new Map<string, Live>();
+  private scopes = new Map<string, PeerScope[]>();
+  private backend: Promise<InputBackend> | null = null;
+
+  constructor(private readonly options: PeersServiceOptions) {
+    this.store = new PartyStore(options.configDir, 'peers');
+    options.sharing.onKill(() => this.stopAll('kill switch'));
+  }
+
+  private identity() {
+    return loadOrCreateIdentity(this.options.configDir, 'gpu-bridge host');
+  }
+
+  private async wrap<T>(task: () => Promise<T>): Promise<T> {
+    try {
+      return await task();
+    } catch (error) {
+      if (error instanceof StoreCorruptError) throw new ApiError(ErrorCode.Internal, error.message);
+      throw error;
+    }
+  }
+
+  async list(): Promise<PeerStatus[]> {
+    const records = await this.wrap(() => this.store.list());
+    for (const record of records) this.scopes.set(record.fingerprint, record.revokedAt ? [] : record.scopes);
+    return records.map((record) => {
+      const status = this.live.get(record.fingerprint)?.connection.status();
+      return { ...record, online: status?.online ?? false, rttMs: status?.rttMs ?? null, clockOffsetMs: status?.clockOffsetMs ?? null };
+    });
+  }
+
+  private async changed(): Promise<void> {
+    this.options.events.emit('peers.changed', await this.list());
+  }
+
+  private async resolve(ref: string): Promise<PeerRecord> {
+    const record = await this.wrap(() => this.store.find(ref));
+    if (!record) throw new ApiError(ErrorCode.NotFound, `no paired peer "${ref}"`);
+    return record;
+  }
+
+  async pair(uri: string, who: string): Promise<PeerRecord> {
+    const record = await this.wrap(async () => pairWithPeer({ identity: await this.identity(), peers: this.store, audit: this.options.audit, uri }));
+    void who;
+    await this.changed();
+    return record;
+  }
+
+  async setScopes(ref: string, scopes: PeerScope[], who: string): Promise<PeerRecord> {
+    const before = await this.resolve(ref);
+    const updated = await this.wrap(() => this.store.setScopes(before.fingerprint, scopes));
+    if (!updated) throw new ApiError(ErrorCode.Conflict, `peer ${before.name} is revoked; pair again first`);
+    this.scopes.set(updated.fingerprint, updated.scopes);
+    const added = updated.scopes.filter((s) => !before.scopes.includes(s));
+    const removed = before.scopes.filter((s) => !updated.scopes.includes(s));
+    await this.options.audit.append({ who, action: 'peer.scopes', target: `${updated.name} ${updated.fingerprint}`, result: 'ok', detail: `grant [${added.join(',')}] withdraw [${removed.join(',')}]` });
+    if (!updated.scopes.includes('input')) await this.live.get(updated.fingerprint)?.injector.releaseAll();
+    await this.changed();
+    return updated;
+  }
+
+  async revoke(ref: string, who: string): Promise<PeerRecord> {
+    const record = await this.resolve(ref);
+    const revoked = (await this.wrap(() => this.store.revoke(record.fingerprint)))!;
+    this.scopes.set(record.fingerprint, []);
+    await this.disconnect(record.fingerprint);
+    await this.options.audit.append({ who, action: 'peer.revoke', target: `${record.name} ${record.fingerprint}`, result: 'ok', detail: null });
+    await this.changed();
+    return revoked;
+  }
+
+  /** Opens (and keeps reopening) the control channel to one paired peer. */
+  async connect(ref: string): Promise<void> {
+    const record = await this.resolve(ref);
+    if (record.revokedAt) throw new ApiError(ErrorCode.Refused, `peer ${record.name} is revoked`);
+    if (this.live.has(record.fingerprint)) return;
+    this.scopes.set(record.fingerprint, record.scopes);
+    const connection = new HostConnection(await this.identity(), record, { peers: this.store, audit: this.options.audit });
+    const backend: InputBackend = {
+      keyDown: async (k) => (await this.inputBackend()).keyDown(k),
+      keyUp: async (k) => (await this.inputBackend()).keyUp(k),
+      move: async (x, y) => (await this.inputBackend()).move(x, y),
+      button: async (b, d) => (await this.inputBackend()).button(b, d),
+      wheel: async (x, y) => (await this.inputBackend()).wheel(x, y),
+    };
+    const injector = new InputInjector(backend, {
+      allowed: () => {
+        if (!this.options.sharing.sharing) return { ok: false, reason: 'sharing is off' };
+        if (!connection.status().online) return { ok: false, reason: 'no live session' };
+        if (!(this.scopes.get(record.fingerprint) ?? []).includes('input')) return { ok: false, reason: 'peer lacks the input scope' };
+        return { ok: true };
+      },
+    });
+    connection.on('input', (event) => void injector.inject(event).catch((error: unknown) => this.options.log?.(`input from ${record.name} failed: ${(error as Error).message}`)));
+    connection.on('online', () => void this.changed());
+    connection.on('offline', () => {
+      void injector.releaseAll();
+      void this.changed();
+    });
+    connection.on('refused', () => void this.disconnect(record.fingerprint).then(() => this.changed()));
+    this.live.set(record.fingerprint, { connection, injector });
+    connection.start();
+  }
+
+  async connectAll(): Promise<void> {
+    for (const record of await this.list()) if (!record.revokedAt) await this.connect(record.fingerprint);
+  }
+
+  private async disconnect(fingerprint: string): Promise<void> {
+    const live = this.live.get(fingerprint);
+    if (!live) return;
+    this.live.delete(fingerprint);
+    live.connection.stop();
+    await live.injector.releaseAll();
+  }
+
+  async stopAll(_reason: string): Promise<void> {
+    for (const fingerprint of [...this.live.keys()]) await this.disconnect(fingerprint);
+  }
+
+  private inputBackend(): Promise<InputBackend> {
+    this.backend ??= (this.options.inputBackend ?? createNutBackend)();
+    return this.backend;
+  }
+
+  handlers(): HandlerGroup<'peers.list' | 'peers.pair' | 'peers.setScopes' | 'peers.revoke'> {
+    return {
+      'peers.list': () => this.list(),
+      'peers.pair': (params, ctx) => this.pair(params.uri, `${ctx.shell}:${ctx.clientId}`),
+      'peers.setScopes': (params, ctx) => this.setScopes(params.peer, params.scopes, `${ctx.shell}:${ctx.clientId}`),
+      'peers.revoke': (params, ctx) => this.revoke(params.peer, `${ctx.shell}:${ctx.clientId}`),
+    };
+  }
+}
