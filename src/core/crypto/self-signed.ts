@@ -1,6 +1,7 @@
 import { createHash, webcrypto, X509Certificate } from 'node:crypto';
+import type * as X509 from '@peculiar/x509';
 
-type X509Module = typeof import('@peculiar/x509');
+type X509Module = typeof X509;
 let x509Module: Promise<X509Module> | null = null;
 
 /** Loaded on first use: it pulls in a reflection polyfill that commands without TLS never need. */
@@ -8,7 +9,8 @@ function loadX509(): Promise<X509Module> {
   x509Module ??= (async () => {
     await import('reflect-metadata');
     const x509 = await import('@peculiar/x509');
-    x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+    // Node's webcrypto is the standard Crypto; the lib types differ between DOM and Node builds.
+    x509.cryptoProvider.set(webcrypto as never);
     return x509;
   })();
   return x509Module;

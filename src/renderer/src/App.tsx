@@ -1,5 +1,6 @@
 import { useEffect, type ComponentType } from 'react';
 import { ConnectionBadge } from './components/ConnectionBadge';
+import { ErrorBoundary } from './components/ErrorBoundary';
 import { Nav, PAGE_TITLES } from './components/Nav';
 import { Notices } from './components/Notices';
 import { DashboardPage } from './pages/DashboardPage';
@@ -48,7 +49,9 @@ export function App() {
       <main id="main" tabIndex={-1} aria-labelledby="page-title">
         <h1 id="page-title">{PAGE_TITLES[page]}</h1>
         <Notices />
-        <Page />
+        <ErrorBoundary resetKey={page}>
+          <Page />
+        </ErrorBoundary>
       </main>
     </div>
   );

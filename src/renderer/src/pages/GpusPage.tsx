@@ -1,10 +1,10 @@
 import { Empty, Section } from '../components/Section';
 import { useStore } from '../store';
-import { selectEncoderSummary, selectInfo } from '../store/selectors';
+import { encoderSummary, selectInfo } from '../store/selectors';
 
 export function GpusPage() {
   const info = useStore(selectInfo);
-  const encoders = useStore(selectEncoderSummary);
+  const encoders = encoderSummary(info);
   return (
     <>
       <Section title="Encoders this ffmpeg build offers">

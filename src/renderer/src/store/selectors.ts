@@ -13,8 +13,9 @@ export function connectionLabel(state: StoreState['connection']['state']): strin
   return state === 'open' ? 'Connected' : state === 'connecting' ? 'Connecting…' : 'Disconnected';
 }
 
-export const selectEncoderSummary = (s: StoreState): { hardware: string[]; software: string[] } => {
-  const encoders = s.info?.capabilities.ffmpegEncoders ?? [];
+/** Pure derivation; call it on a selected value (selectors must return stable references). */
+export function encoderSummary(info: StoreState['info']): { hardware: string[]; software: string[] } {
+  const encoders = info?.capabilities.ffmpegEncoders ?? [];
   const hardware = encoders.filter((name) => /_(nvenc|vaapi|qsv)$/.test(name));
   return { hardware, software: encoders.filter((name) => !hardware.includes(name)) };
-};
+}
