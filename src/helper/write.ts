@@ -2,6 +2,7 @@
 // blocks (unbinding vfio-pci while a process holds the device) cannot hang the helper: the child is
 // killed and the helper reports the timeout. Only node: built-ins.
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 
 export interface WriteResult {
   ok: boolean;
@@ -10,6 +11,8 @@ export interface WriteResult {
   ms: number;
 }
 
+/** coreutils or busybox `tee`: a tiny process to start (node would take seconds on a slow machine). */
+const TEE = ['/usr/bin/tee', '/bin/tee'].find((p) => existsSync(p)) ?? null;
 const WRITER = "const fs=require('fs');try{fs.writeFileSync(process.argv[1],process.argv[2]);}catch(e){process.stderr.write(String(e&&e.code||e));process.exit(3);}";
 
 export function killableWrite(path: string, value: string, timeoutMs: number): Promise<WriteResult> {
@@ -17,7 +20,14 @@ export function killableWrite(path: string, value: string, timeoutMs: number): P
   return new Promise((resolve) => {
     let settled = false;
     let stderr = '';
-    const child = spawn(process.execPath, ['-e', WRITER, path, value], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+    // The value goes through stdin, the path as one argv element: no shell anywhere.
+    const child = TEE
+      ? spawn(TEE, [path], { stdio: ['pipe', 'ignore', 'pipe'], detached: true })
+      : spawn(process.execPath, ['-e', WRITER, path, value], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+    if (TEE) {
+      child.stdin?.on('error', () => undefined);
+      child.stdin?.end(value);
+    }
     const finish = (result: Omit<WriteResult, 'ms'>) => {
       if (settled) return;
       settled = true;

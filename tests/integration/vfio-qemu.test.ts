@@ -23,7 +23,7 @@ interface Answer {
   devices: Array<{ address: string; before: string | null; after: string | null }>;
   verification: { drivers: boolean; vfioNodes: boolean; viable: boolean } | null;
   recovered: string | null;
-  steps: Array<{ what: string; ok: boolean }>;
+  steps: Array<{ what: string; ok: boolean; ms: number }>;
 }
 
 function line(key: string): string {
@@ -66,6 +66,7 @@ beforeAll(() => {
   const res = spawnSync('timeout', ['-k', '5', '170', 'qemu-system-x86_64', ...qemu], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   wallSeconds = (Date.now() - started) / 1000;
   console_ = `${res.stdout}\n${res.stderr}`;
+  writeFileSync(join(cache, 'console.log'), console_);
   lines = new Map();
   for (const l of console_.split(/\r?\n/)) {
     const m = /GBTEST (\S+) ?(.*)$/.exec(l);
@@ -130,8 +131,14 @@ describe('VFIO toggle on a real kernel (QEMU, emulated VT-d)', () => {
     const m = /^rc=(\d+) secs=(\d+) (.*)$/.exec(line('C.timeout'));
     expect(m).not.toBeNull();
     expect(Number(m?.[1])).toBe(1);
-    expect(Number(m?.[2])).toBeLessThanOrEqual(10);
+    // node itself takes seconds to start under TCG; "not hanging" is the blocked write given up at its
+    // 3 s deadline, and the helper back within a minute although the kernel still waits for the holder
+    expect(Number(m?.[2])).toBeLessThan(60);
     const json = JSON.parse(m?.[3] as string) as Answer;
+    const blocked = json.steps.find((s) => !s.ok);
+    expect(blocked?.what).toMatch(/unbind from vfio-pci/);
+    expect(blocked?.ms).toBeGreaterThanOrEqual(3000);
+    expect(blocked?.ms).toBeLessThan(6000);
     expect(json.error?.code).toBe('TIMEOUT');
     expect(json.error?.message).toMatch(/timed out.*holds the device open/);
     const rb = answer('C.rollback');
