@@ -245,6 +245,27 @@ describe('pairing and the control channel (host and peer as separate processes)'
     await stop(conn);
   });
 
+  it('marks a peer that goes silent (no RST, no FIN) offline within a few seconds', async () => {
+    const conn = start(['connect', 'cloudbox', '--config-dir', hostDir, '--json']);
+    others.push(conn);
+    await conn.waitFor(/"event":"online"/);
+    const frozenAt = Date.now();
+    peer!.proc.child.kill('SIGSTOP');
+    try {
+      await conn.waitFor(/"event":"offline"/, 8000);
+      const took = Date.now() - frozenAt;
+      console.log(`silent peer marked offline after ${took} ms`);
+      expect(took).toBeLessThan(7000);
+    } finally {
+      peer!.proc.child.kill('SIGCONT');
+    }
+    await conn.waitFor(/"event":"online"/, 15_000).then(async () => {
+      for (let i = 0; i < 150 && conn.lines.filter((line) => line.includes('"online"')).length < 2; i += 1) await new Promise((r) => setTimeout(r, 100));
+    });
+    expect(conn.lines.filter((line) => line.includes('"online"')).length).toBe(2);
+    await stop(conn);
+  });
+
   it('refuses a revoked host, from the peer side and from the host side', async () => {
     const uri = newUri(peerDir);
     const dir = join(root, 'host-revoke');
