@@ -4,6 +4,7 @@ import { appHandlers } from './app/handlers';
 import { AuditLog } from './audit/audit-log';
 import { createInventoryService } from './inventory/handlers';
 import { detectMetricsSource, metricsHandlers } from './metrics/handlers';
+import { passthroughHandlers } from './passthrough/handlers';
 import { MetricsSampler } from './metrics/sampler';
 import { PeersService } from './pairing/peers-service';
 import { SharingService } from './sharing/sharing-service';
@@ -63,6 +64,7 @@ export function createCore(options: CoreOptions): Core {
     ...appHandlers({ shell: options.shell, startedAt, capabilities }),
     ...sharing.handlers(),
     ...peers.handlers(),
+    ...passthroughHandlers({ audit }),
   };
 
   const dispatcher = new Dispatcher(handlers, {

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { appEvents, appMethods } from './app';
 import { inventoryEvents, inventoryMethods } from './inventory';
 import { metricsEvents, metricsMethods } from './metrics';
+import { passthroughEvents, passthroughMethods } from './passthrough';
 import { peersEvents, peersMethods } from './peers';
 import { sharingEvents, sharingMethods } from './sharing';
 
@@ -15,6 +16,7 @@ export const methods = {
   ...metricsMethods,
   ...sharingMethods,
   ...peersMethods,
+  ...passthroughMethods,
 } as const;
 
 export const events = {
@@ -23,6 +25,7 @@ export const events = {
   ...metricsEvents,
   ...sharingEvents,
   ...peersEvents,
+  ...passthroughEvents,
 } as const;
 
 export type Methods = typeof methods;
@@ -47,4 +50,5 @@ export * from './inventory';
 export * from './metrics';
 export * from './sharing';
 export * from './peers';
+export * from './passthrough';
 export * from './define';

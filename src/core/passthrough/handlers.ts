@@ -1,0 +1,33 @@
+import type { AuditLog } from '../audit/audit-log';
+import type { HandlerGroup } from '../rpc/handlers';
+import { runChecks } from './checks';
+import { runHelper, type HelperAnswer } from './helper-client';
+import { computePlan } from './plan';
+
+export interface PassthroughDeps {
+  audit: AuditLog;
+  /** `/` in production; a fake tree in tests. */
+  root?: string;
+  helper?: (args: string[]) => Promise<HelperAnswer>;
+}
+
+export function passthroughHandlers(deps: PassthroughDeps): HandlerGroup<'passthrough.plan' | 'passthrough.checks' | 'passthrough.bind' | 'passthrough.restore'> {
+  const root = deps.root ?? '/';
+  const helper = deps.helper ?? ((args: string[]) => runHelper(args));
+  const toggle = async (verb: 'bind' | 'restore', address: string, clientId: string) => {
+    const answer = await helper([verb, address]);
+    await deps.audit.append({
+      action: `passthrough.${verb}`,
+      target: address,
+      result: answer.ok ? 'ok' : answer.error?.code === 'REFUSED' || answer.error?.code === 'BUSY' ? 'refused' : 'failed',
+      detail: answer.ok ? answer.devices.map((d) => `${d.address}: ${d.before ?? '-'} -> ${d.after ?? '-'}`).join(', ') : `${answer.error?.message ?? 'failed'} (client ${clientId})`,
+    });
+    return answer;
+  };
+  return {
+    'passthrough.plan': (params) => computePlan(root, params.address),
+    'passthrough.checks': (params) => runChecks(root, params?.address),
+    'passthrough.bind': (params, ctx) => toggle('bind', params.address, ctx.clientId),
+    'passthrough.restore': (params, ctx) => toggle('restore', params.address, ctx.clientId),
+  };
+}
