@@ -23,7 +23,7 @@ function table(rows: string[][]): string {
 export function renderInventory(inv: Inventory): string {
   const out: string[] = [];
   if (inv.gpus.length === 0) {
-    out.push('No GPU found.');
+    out.push('No GPU found: the host shows no PCI display controller (class 0x03xx) and NVIDIA\'s tools report none.');
   } else {
     const rows = [['ADDRESS', 'VENDOR', 'NAME', 'DRIVER', 'GROUP', 'BOOT', 'MEMORY', 'NVENC', 'SESSIONS']];
     for (const g of inv.gpus) {

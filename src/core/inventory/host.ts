@@ -81,6 +81,8 @@ export async function readHostInfo(root: string): Promise<HostInfo> {
 /** On a live host, fill what the proc files did not say through systeminformation. */
 export async function readLiveHostInfo(): Promise<HostInfo> {
   const base = await readHostInfo('/');
+  // The proc files say it all on Linux; systeminformation (slow: it runs programs) only fills the gaps.
+  if (base.cpuModel && base.cpuCores && base.memoryTotalBytes && base.os && base.kernel) return base;
   try {
     const si = await import('systeminformation');
     const [cpu, mem, os] = await Promise.all([si.cpu(), si.mem(), si.osInfo()]);

@@ -117,10 +117,9 @@ export async function buildInventory(options: InventoryOptions): Promise<Invento
       nvml.close();
     }
   }
-  const [fns, groups, pciIds, host, xmlText] = await Promise.all([
+  const [fns, groups, host, xmlText] = await Promise.all([
     readPciFunctions(root),
     readIommuGroups(root),
-    PciIds.load(root),
     options.live ? readLiveHostInfo() : readHostInfo(root),
     log === null ? nvidiaSmiText(options, warnings) : Promise.resolve(null),
   ]);
@@ -134,6 +133,7 @@ export async function buildInventory(options: InventoryOptions): Promise<Invento
   const byAddress = new Map(fns.map((f) => [f.address, f]));
   const smiByAddress = new Map((log?.gpus ?? []).map((g) => [g.address, g]));
   const display = fns.filter((f) => f.classCode.startsWith('03'));
+  let pciIds: PciIds | null = null;
   const gpus: Gpu[] = [];
 
   for (const f of display) {
@@ -151,6 +151,7 @@ export async function buildInventory(options: InventoryOptions): Promise<Invento
     let name = x?.name ?? null;
     if (name) sources.push(log?.source ?? 'nvidia-smi');
     if (!name) {
+      pciIds ??= await PciIds.load(root); // 1 MB+ file: read only when a GPU needs a name from it
       name = pciIds.deviceName(f.vendorId, f.deviceId);
       if (name) sources.push('pci.ids');
     }
