@@ -54,6 +54,10 @@ export function renderInventory(inv: Inventory): string {
   const h = inv.host;
   out.push(`host: ${h.cpuModel ?? 'CPU ?'} (${h.cpuCores ?? '?'} CPUs), ${gib(h.memoryTotalBytes)}, ${h.os ?? 'OS ?'}, kernel ${h.kernel ?? '?'}, ` +
     `VT-x ${h.virtualization.vmx ? 'yes' : 'no'}, AMD-V ${h.virtualization.svm ? 'yes' : 'no'}, IOMMU table ${h.firmwareIommu ?? 'none'}`);
+  if (inv.ffmpegNvenc) {
+    const list = (['h264', 'hevc', 'av1'] as const).filter((k) => inv.ffmpegNvenc?.[k]);
+    out.push(`ffmpeg NVENC encoders: ${list.length ? list.map((k) => `${k}_nvenc`).join(', ') : 'none'}`);
+  }
   for (const w of inv.warnings) out.push(`warning: ${w}`);
   return `${out.join('\n')}\n`;
 }

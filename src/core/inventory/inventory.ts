@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Encoders, Gpu, HostInfo, Inventory, NvidiaDetails, PciMember } from '../../shared/contract/inventory';
 import { runCommand } from '../exec/run-command';
 import { which } from '../exec/which';
-import { encoderSessionLimit, encodersForArch, nvidiaArchFromDeviceId, nvidiaArchFromName } from './encoders';
+import { encoderSessionLimit, encodersForArch, nvidiaArchFromDeviceId, nvidiaArchFromName, parseFfmpegNvencEncoders } from './encoders';
 import { readHostInfo, readLiveHostInfo } from './host';
 import { normaliseBusId, parseNvidiaSmiXml, type NvidiaSmiGpu, type NvidiaSmiLog } from './nvidia-smi-xml';
 import { nvmlLog } from '../nvml/inventory';
@@ -103,6 +103,14 @@ async function nvidiaSmiText(options: InventoryOptions, warnings: string[]): Pro
   return r.stdout;
 }
 
+async function ffmpegEncodersText(options: InventoryOptions): Promise<string | null> {
+  if (!options.live) return readText(join(options.root, 'cmd', 'ffmpeg-encoders.txt'));
+  const exe = which('ffmpeg');
+  if (!exe) return null;
+  const r = await runCommand(exe, ['-hide_banner', '-encoders'], { timeoutMs: 20_000 });
+  return r.code === 0 ? r.stdout : null;
+}
+
 /** Builds one Gpu record per display controller (PCI class 0x03xx), merged with NVML's view (live) or nvidia-smi's XML. */
 export async function buildInventory(options: InventoryOptions): Promise<Inventory> {
   const { root } = options;
@@ -117,11 +125,12 @@ export async function buildInventory(options: InventoryOptions): Promise<Invento
       nvml.close();
     }
   }
-  const [fns, groups, host, xmlText] = await Promise.all([
+  const [fns, groups, host, xmlText, ffmpegText] = await Promise.all([
     readPciFunctions(root),
     readIommuGroups(root),
     options.live ? readLiveHostInfo() : readHostInfo(root),
     log === null ? nvidiaSmiText(options, warnings) : Promise.resolve(null),
+    ffmpegEncodersText(options),
   ]);
   if (log === null && xmlText !== null) {
     try {
@@ -220,7 +229,11 @@ export async function buildInventory(options: InventoryOptions): Promise<Invento
     });
   }
   gpus.sort((a, b) => a.address.localeCompare(b.address));
-  return { gpus, host: host satisfies HostInfo, displayControllers: display.map(member), warnings };
+  const ffmpegNvenc = ffmpegText === null ? null : parseFfmpegNvencEncoders(ffmpegText);
+  if (ffmpegNvenc && gpus.some((g) => g.encoders.h264) && !ffmpegNvenc.h264) {
+    warnings.push('this ffmpeg has no h264_nvenc encoder: hardware encoding will fall back to software');
+  }
+  return { gpus, host: host satisfies HostInfo, displayControllers: display.map(member), ffmpegNvenc, warnings };
 }
 
 export { normaliseBusId };

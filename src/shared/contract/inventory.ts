@@ -109,6 +109,9 @@ export const Inventory = z.object({
   gpus: z.array(Gpu),
   host: HostInfo,
   displayControllers: z.array(PciMember).describe('every PCI display controller (class 0x03xx) seen'),
+  ffmpegNvenc: Encoders.nullable().describe(
+    'NVENC encoders the installed ffmpeg offers (`ffmpeg -encoders`), to cross-check the chip table; null where ffmpeg was not found',
+  ),
   warnings: z.array(z.string()).describe('files that could not be read or parsed'),
 });
 export type Inventory = z.infer<typeof Inventory>;

@@ -85,9 +85,20 @@ describe('buildInventory', () => {
     expect(inv.gpus[0]).toMatchObject({ address: '0000:01:00.0', vendor: 'nvidia', name: null, nvidia: null, encoders: { h264: true, hevc: true, av1: false } });
   });
 
+  it('cross-checks NVENC with cmd/ffmpeg-encoders.txt', async () => {
+    await buildFakeSysfs(root, { devices: [{ address: '0000:01:00.0', vendor: '10de', device: '26b9', class: '030200', driver: 'nvidia' }] });
+    mkdirSync(join(root, 'cmd'));
+    writeFileSync(join(root, 'cmd', 'ffmpeg-encoders.txt'), ' V....D libx264              libx264 H.264 / AVC\n V....D libx265              libx265 H.265 / HEVC\n');
+    const inv = await buildInventory({ root, live: false });
+    expect(inv.ffmpegNvenc).toEqual({ h264: false, hevc: false, av1: false });
+    expect(inv.gpus[0]?.encoders).toEqual({ h264: true, hevc: true, av1: true });
+    expect(inv.warnings).toEqual(['this ffmpeg has no h264_nvenc encoder: hardware encoding will fall back to software']);
+  });
+
   it('an empty directory yields no GPU and an all-null host', async () => {
     const inv = await buildInventory({ root, live: false });
     expect(inv.gpus).toEqual([]);
+    expect(inv.ffmpegNvenc).toBeNull();
     expect(inv.host.cpuModel).toBeNull();
     expect(inv.host.virtualization.vmx).toBeNull();
   });
