@@ -37,6 +37,16 @@ describe('gpu-bridge passthrough plan', () => {
     for (const d of ['0000:02:00.0', '0000:02:00.1', '0000:2a:00.0']) expect(res.stdout).toContain(d);
   });
 
+  it('prints libvirt hostdevs for every planned device, and refuses a blocked plan', () => {
+    const res = cli(['passthrough', 'libvirt', '0000:2b:00.0', '--from', join(dir, 'host')]);
+    expect(res.status).toBe(0);
+    expect(res.stdout.match(/<hostdev mode='subsystem' type='pci' managed='yes'>/g)).toHaveLength(4);
+    expect(res.stdout).toContain("function='0x3'");
+    const bad = cli(['passthrough', 'libvirt', '0000:04:00.0', '--from', join(dir, 'host')]);
+    expect(bad.status).toBe(3);
+    expect(bad.stderr).toContain('0000:2a:00.0');
+  });
+
   it('refuses a malformed address with usage', () => {
     const res = cli(['passthrough', 'plan', '../etc', '--from', join(dir, 'host')]);
     expect(res.status).toBe(2);

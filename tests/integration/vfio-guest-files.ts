@@ -3,7 +3,7 @@
 // that holds the device open.
 
 export const GUEST_SH = String.raw`
-H="node /project/out/helper/index.mjs"
+H="node --jitless /project/out/helper/index.mjs"
 P="/usr/bin/python3 /project/.cache/vfio-kernel/holder.py"
 export GPU_BRIDGE_HELPER_STATE_DIR=/tmp/gb-state
 GPU=""; AUD=""
@@ -14,6 +14,7 @@ drv() { l=$(readlink /sys/bus/pci/devices/$1/driver); if [ -n "$l" ]; then basen
 l=$(readlink /sys/bus/pci/devices/$GPU/iommu_group); GROUP=$(basename $l)
 node_state() { if [ -e /dev/vfio/$GROUP ]; then echo node; else echo nonode; fi; }
 journal() { if [ -e /tmp/gb-state/journal.json ]; then echo journal; else echo nojournal; fi; }
+echo "GBTEST T.start $(cut -d' ' -f1 /proc/uptime)"
 echo "GBTEST topology $GPU $AUD $GROUP $(drv $GPU) $(drv $AUD)"
 echo "GBTEST members $(ls /sys/kernel/iommu_groups/$GROUP/devices | tr '\n' ' ')"
 
@@ -25,6 +26,7 @@ echo "GBTEST A.viable $($P status $GROUP)"
 out=$($H restore $GPU); echo "GBTEST A.restore rc=$? $out"
 echo "GBTEST A.restored $(drv $GPU) $(drv $AUD) $(node_state) $(journal) secs=$(( $(date +%s) - t0 ))"
 
+echo "GBTEST T.A $(cut -d' ' -f1 /proc/uptime)"
 # B: the helper dies mid-way (audio moved, GPU not yet); the journal rolls it back
 GPU_BRIDGE_HELPER_PAUSE_AFTER_STEPS=3 $H bind $GPU >/tmp/b.out 2>/tmp/b.err &
 pid=$!
@@ -34,6 +36,7 @@ echo "GBTEST B.killed $(drv $GPU) $(drv $AUD) $(journal)"
 out=$($H rollback); echo "GBTEST B.rollback rc=$? $out"
 echo "GBTEST B.after $(drv $GPU) $(drv $AUD) $(node_state) $(journal)"
 
+echo "GBTEST T.B $(cut -d' ' -f1 /proc/uptime)"
 # C: a process holds the device: restore refuses (group fd visible) or times out (only the device fd held)
 out=$($H bind $GPU); echo "GBTEST C.bind rc=$? $(echo "$out" | head -c 60)"
 rm -f /tmp/hold1 /tmp/hold2
@@ -52,6 +55,7 @@ kill $hp; wait $hp 2>/dev/null
 sleep 2
 out=$($H rollback); echo "GBTEST C.rollback rc=$? $out"
 echo "GBTEST C.after $(drv $GPU) $(drv $AUD) $(node_state) $(journal)"
+echo "GBTEST T.C $(cut -d' ' -f1 /proc/uptime)"
 `;
 
 export const HOLDER_PY = String.raw`

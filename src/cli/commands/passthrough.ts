@@ -1,5 +1,6 @@
 import { computePlan, type PassthroughPlan } from '../../core/passthrough/plan';
 import { runHelper } from '../../core/passthrough/helper-client';
+import { planHostdevs, virshHostdevs } from '../../core/passthrough/libvirt';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +9,7 @@ import { isValidBdf } from '../../core/inventory/pci';
 import { parseCommandArgs } from '../args';
 import { CliError, type CliCommand } from '../command';
 
-const USAGE = 'gpu-bridge passthrough plan <address> [--json] [--from SNAPSHOT] | bind <address> [--json] | restore <address> [--json] | rollback [--json]';
+const USAGE = 'gpu-bridge passthrough plan <address> [--json] [--from SNAPSHOT] | libvirt <address> [--from SNAPSHOT] [--attach DOMAIN | --detach DOMAIN] | bind <address> [--json] | restore <address> [--json] | rollback [--json]';
 
 /** A snapshot directory as it is, or a .tar.gz of one unpacked into a temporary directory. */
 async function openSnapshotRoot(path: string): Promise<{ root: string; close(): Promise<void> }> {
@@ -43,13 +44,13 @@ export const passthroughCommand: CliCommand = {
   summary: 'plan, bind and restore a GPU for VFIO passthrough (through the privileged helper)',
   usage: USAGE,
   async run(argv) {
-    const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' }, from: { type: 'string' } }, this.usage, true);
+    const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' }, from: { type: 'string' }, attach: { type: 'string' }, detach: { type: 'string' } }, this.usage, true);
     const [sub, address, ...extra] = positionals;
     if (extra.length > 0) throw new CliError(`unexpected argument ${extra[0]}\nusage: ${USAGE}`, 2);
     if (sub !== 'rollback' && (address === undefined || !isValidBdf(address))) {
       throw new CliError(`${address === undefined ? 'missing PCI address' : `"${address}" is not a PCI address like 0000:01:00.0`}\nusage: ${USAGE}`, 2);
     }
-    if (sub === 'plan') {
+    if (sub === 'plan' || sub === 'libvirt') {
       let plan: PassthroughPlan;
       if (values.from !== undefined) {
         const snap = await openSnapshotRoot(values.from);
@@ -60,6 +61,18 @@ export const passthroughCommand: CliCommand = {
         }
       } else {
         plan = await computePlan('/', address as string);
+      }
+      if (sub === 'libvirt') {
+        if (!plan.viable) throw new CliError(`${address} cannot be passed through: ${plan.blockers.map((b) => b.message).join('; ')}`, 3);
+        const hostdevs = planHostdevs(plan);
+        const domain = values.attach ?? values.detach;
+        if (domain === undefined) {
+          process.stdout.write(`${hostdevs.join('\n')}\n`);
+          return 0;
+        }
+        const results = await virshHostdevs(values.attach !== undefined ? 'attach' : 'detach', domain, hostdevs, false);
+        for (const r of results) process.stdout.write(`${r.ok ? 'ok  ' : 'FAIL'} ${r.message}\n`);
+        return results.every((r) => r.ok) ? 0 : 1;
       }
       process.stdout.write(values.json ? `${JSON.stringify(plan, null, 2)}\n` : renderPlan(plan));
       return plan.viable ? 0 : 3;
