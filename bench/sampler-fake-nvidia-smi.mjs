@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // A stand-in for nvidia-smi on machines without a GPU: answers --help-query-gpu from a real capture and
-// --query-gpu=… [-lms=N] with rows built from a real --query-gpu CSV capture (fields looked up by name).
+// --query-gpu=… [--loop-ms=N] with rows built from a real --query-gpu CSV capture (fields looked up by name).
 // Env: FAKE_SMI_CAPTURE (capture .txt with a help-query-gpu section), FAKE_SMI_CSV (header + one row),
 // FAKE_SMI_GPUS (how many GPUs to report, default 1; bus ids 0000:0N:00.0).
 import { readFileSync } from 'node:fs';
@@ -30,8 +30,8 @@ if (unknown.length) {
   process.exit(2);
 }
 const gpus = Number(process.env.FAKE_SMI_GPUS ?? 1);
-const lms = args.find((a) => a.startsWith('-lms='));
-const period = lms ? Number(lms.slice(5)) : 0;
+const loop = args.find((a) => a.startsWith('-lms=') || a.startsWith('--loop-ms='));
+const period = loop ? Number(loop.split('=')[1]) : 0;
 process.stdout.write(`${fields.map((f) => byField.get(f).header).join(', ')}\n`);
 const emit = () => {
   let out = '';

@@ -21,7 +21,7 @@ export interface MetricsSource {
 }
 
 /**
- * One long-running `nvidia-smi --query-gpu=… --format=csv,nounits -lms N`, parsed as it streams; read()
+ * One long-running `nvidia-smi --query-gpu=… --format=csv --loop-ms=N`, parsed as it streams; read()
  * returns the latest row per GPU. The field list is chosen from `--help-query-gpu` once at start.
  */
 export class NvidiaSmiStreamSource implements MetricsSource {
@@ -40,7 +40,7 @@ export class NvidiaSmiStreamSource implements MetricsSource {
     const parser = new QueryGpuCsvParser((row) => {
       if (row.address) this.latest.set(row.address, { address: row.address, name: row.name, values: row.values });
     });
-    const child = spawn(this.exe, [`--query-gpu=${fields.join(',')}`, '--format=csv', `-lms=${Math.max(100, Math.round(periodMs))}`], {
+    const child = spawn(this.exe, [`--query-gpu=${fields.join(',')}`, '--format=csv', `--loop-ms=${Math.max(100, Math.round(periodMs))}`], {
       stdio: ['ignore', 'pipe', 'ignore'],
       detached: true,
     });
