@@ -1,4 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,6 +46,15 @@ describe('gpu-bridge passthrough plan', () => {
     const bad = cli(['passthrough', 'libvirt', '0000:04:00.0', '--from', join(dir, 'host')]);
     expect(bad.status).toBe(3);
     expect(bad.stderr).toContain('0000:2a:00.0');
+  });
+
+  it('persist prints a dry-run diff and writes nothing', () => {
+    const res = cli(['passthrough', 'persist', '0000:2b:00.0', '--from', join(dir, 'host')]);
+    expect(res.status).toBe(0);
+    expect(res.stdout).toContain('# dry run: nothing was written');
+    expect(res.stdout).toContain('+++ b/etc/modprobe.d/gpu-bridge-vfio.conf');
+    expect(res.stdout).toContain('+options vfio-pci ids=10de:1e84,10de:10f8,10de:1ad8,10de:1ad9');
+    expect(existsSync(join(dir, 'host', 'etc', 'modprobe.d'))).toBe(false);
   });
 
   it('refuses a malformed address with usage', () => {

@@ -1,6 +1,7 @@
 import { computePlan, type PassthroughPlan } from '../../core/passthrough/plan';
 import { runHelper } from '../../core/passthrough/helper-client';
 import { planHostdevs, virshHostdevs } from '../../core/passthrough/libvirt';
+import { planPersistentSetup, unifiedDiff } from '../../core/passthrough/persistent';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +10,7 @@ import { isValidBdf } from '../../core/inventory/pci';
 import { parseCommandArgs } from '../args';
 import { CliError, type CliCommand } from '../command';
 
-const USAGE = 'gpu-bridge passthrough plan <address> [--json] [--from SNAPSHOT] | libvirt <address> [--from SNAPSHOT] [--attach DOMAIN | --detach DOMAIN] | bind <address> [--json] | restore <address> [--json] | rollback [--json]';
+const USAGE = 'gpu-bridge passthrough plan <address> [--json] [--from SNAPSHOT] | persist <address> [--from SNAPSHOT] (dry run: the diff) | libvirt <address> [--from SNAPSHOT] [--attach DOMAIN | --detach DOMAIN] | bind <address> [--json] | restore <address> [--json] | rollback [--json]';
 
 /** A snapshot directory as it is, or a .tar.gz of one unpacked into a temporary directory. */
 async function openSnapshotRoot(path: string): Promise<{ root: string; close(): Promise<void> }> {
@@ -50,17 +51,26 @@ export const passthroughCommand: CliCommand = {
     if (sub !== 'rollback' && (address === undefined || !isValidBdf(address))) {
       throw new CliError(`${address === undefined ? 'missing PCI address' : `"${address}" is not a PCI address like 0000:01:00.0`}\nusage: ${USAGE}`, 2);
     }
-    if (sub === 'plan' || sub === 'libvirt') {
+    if (sub === 'plan' || sub === 'libvirt' || sub === 'persist') {
+      const snap = values.from !== undefined ? await openSnapshotRoot(values.from) : { root: '/', close: async () => undefined };
       let plan: PassthroughPlan;
-      if (values.from !== undefined) {
-        const snap = await openSnapshotRoot(values.from);
-        try {
-          plan = await computePlan(snap.root, address as string);
-        } finally {
-          await snap.close();
+      let setup: Awaited<ReturnType<typeof planPersistentSetup>> | null = null;
+      try {
+        plan = await computePlan(snap.root, address as string);
+        if (sub === 'persist' && plan.viable) setup = await planPersistentSetup(snap.root, plan);
+      } finally {
+        await snap.close();
+      }
+      if (sub === 'persist') {
+        if (!plan.viable || !setup) throw new CliError(`${address} cannot be passed through: ${plan.blockers.map((b) => b.message).join('; ')}`, 3);
+        if (values.json) process.stdout.write(`${JSON.stringify(setup, null, 2)}\n`);
+        else {
+          process.stdout.write(`# dry run: nothing was written (${setup.boot.distro ?? 'unknown distro'}, ${setup.boot.bootloader}, ${setup.boot.initramfs})\n`);
+          for (const c of setup.changes) process.stdout.write(unifiedDiff(c));
+          for (const cmd of setup.commands) process.stdout.write(`# then run: ${cmd.join(' ')}\n`);
+          for (const n of setup.notes) process.stdout.write(`# note: ${n}\n`);
         }
-      } else {
-        plan = await computePlan('/', address as string);
+        return 0;
       }
       if (sub === 'libvirt') {
         if (!plan.viable) throw new CliError(`${address} cannot be passed through: ${plan.blockers.map((b) => b.message).join('; ')}`, 3);
