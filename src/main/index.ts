@@ -57,6 +57,7 @@ if (!app.requestSingleInstanceLock()) {
     installSecurity(rendererDir);
     const core = createCore({ shell: 'desktop' });
     installIpcBridge(core);
+    void core.peers.connectAll();
     const state: TrayHostState = { sharing: core.sharing.sharing, sessions: [], error: null, killSwitchAvailable: true };
     const onAction = (action: TrayAction) => {
       switch (action.type) {

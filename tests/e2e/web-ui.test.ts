@@ -8,7 +8,7 @@ const PAGES = [
   ['GPUs', 'Encoders this ffmpeg build offers'],
   ['Passthrough', 'VFIO passthrough'],
   ['Sessions', 'Sharing'],
-  ['Peers', 'Paired peers'],
+  ['Peers', 'Pair a cloud instance'],
   ['Settings', 'About'],
 ] as const;
 

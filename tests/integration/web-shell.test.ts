@@ -49,6 +49,14 @@ describe('gpu-bridge serve (web shell)', () => {
     expect(await withToken.text()).toContain('<div id="root">');
   });
 
+  it('exports Prometheus metrics at /metrics with the token as a bearer, and refuses without it', async () => {
+    expect((await fetch(`${serve.origin}/metrics`)).status).toBe(401);
+    const response = await fetch(`${serve.origin}/metrics`, { headers: { authorization: `Bearer ${serve.token}` } });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
+    expect(await response.text()).toContain('# HELP gpu_bridge_gpu_utilization_ratio');
+  });
+
   it('refuses a rebinding Host header', async () => {
     const { request } = await import('node:http');
     const status = await new Promise<number>((resolve, reject) => {

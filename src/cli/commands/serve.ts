@@ -47,7 +47,22 @@ export const serveCommand: CliCommand = {
     const core = createCore({ shell: 'web' });
     let server;
     try {
-      server = await startWebServer({ core, rendererDir, host, port, tls, token: values.token });
+      server = await startWebServer({
+        core,
+        rendererDir,
+        host,
+        port,
+        tls,
+        token: values.token,
+        routes: {
+          // Prometheus scrapes with `Authorization: Bearer <token>` (or ?token=).
+          '/metrics': async (_request, response) => {
+            const body = await core.metrics.exporter.render();
+            response.writeHead(200, { 'Content-Type': core.metrics.exporter.contentType, 'Cache-Control': 'no-store' });
+            response.end(body);
+          },
+        },
+      });
     } catch (error) {
       await core.dispose();
       const code = (error as NodeJS.ErrnoException).code;
@@ -55,6 +70,8 @@ export const serveCommand: CliCommand = {
       if (code === 'EADDRNOTAVAIL') throw new CliError(`${host} is not an address of this machine`);
       throw new CliError((error as Error).message);
     }
+    // The host dials its paired peers (the cloud side listens, so this host needs no open port).
+    core.peers.connectAll().catch((error: unknown) => process.stderr.write(`gpu-bridge serve: could not dial paired peers: ${String(error)}\n`));
     // Handlers first: a script may signal us as soon as it reads the listening line.
     const stopped = new Promise<void>((resolveStop) => {
       const stop = (signal: string) => {

@@ -23,6 +23,8 @@ export class ApiClient {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private readonly listeners = new Map<string, Set<(payload: unknown) => void>>();
+  /** Requests made while (re)connecting: sent once the transport opens, or timed out. */
+  private outbox: Array<{ id: number; text: string }> = [];
 
   constructor(
     readonly transport: Transport,
@@ -30,6 +32,7 @@ export class ApiClient {
   ) {
     transport.onMessage((text) => this.receive(text));
     transport.onState((state) => {
+      if (state === 'open') return this.flush();
       if (state !== 'closed') return;
       for (const [id, pending] of this.pending) {
         clearTimeout(pending.timer);
@@ -47,14 +50,32 @@ export class ApiClient {
         reject(new RemoteError({ code: ErrorCode.Timeout, message: `${method} did not answer within ${this.timeoutMs / 1000} s` }));
       }, this.timeoutMs);
       this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject, timer });
+      const text = JSON.stringify({ id, method, params: args[0] });
+      if (this.transport.state !== 'open') {
+        this.outbox.push({ id, text });
+        return;
+      }
       try {
-        this.transport.send(JSON.stringify({ id, method, params: args[0] }));
+        this.transport.send(text);
       } catch (error) {
         clearTimeout(timer);
         this.pending.delete(id);
         reject(new RemoteError({ code: ErrorCode.Unavailable, message: (error as Error).message }));
       }
     });
+  }
+
+  private flush(): void {
+    const queued = this.outbox;
+    this.outbox = [];
+    for (const { id, text } of queued) {
+      if (!this.pending.has(id)) continue;
+      try {
+        this.transport.send(text);
+      } catch {
+        this.outbox.push({ id, text });
+      }
+    }
   }
 
   on<E extends EventName>(event: E, listener: (payload: PayloadOf<E>) => void): () => void {

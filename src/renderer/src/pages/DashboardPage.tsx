@@ -1,32 +1,131 @@
+import { useEffect, useMemo, useState } from 'react';
+import type { Gpu, Inventory } from '../../../shared/contract';
+import { useApi } from '../api/context';
+import { LiveChart, type ChartSeries } from '../components/LiveChart';
 import { Empty, Section } from '../components/Section';
+import { formatBytes, orDash } from '../format';
+import { LiveSeries } from '../metrics/live-series';
 import { useStore } from '../store';
 import { selectInfo, selectInfoError } from '../store/selectors';
 
+const WINDOWS = [
+  { label: '1 min', seconds: 60 },
+  { label: '10 min', seconds: 600 },
+  { label: '1 h', seconds: 3600 },
+];
+
+const GIB = 1 / 1024 ** 3;
+const CHARTS: Array<{ title: string; series: ChartSeries[]; yRange?: [number, number] }> = [
+  {
+    title: 'Utilization',
+    yRange: [0, 100],
+    series: [
+      { key: 'gpuUtilPercent', label: 'GPU', unit: '%', colour: '#1f6feb' },
+      { key: 'memoryUtilPercent', label: 'Memory', unit: '%', colour: '#8250df' },
+    ],
+  },
+  { title: 'Memory used', series: [{ key: 'memoryUsedBytes', label: 'Used', unit: 'GiB', colour: '#bf8700', scale: GIB }] },
+  {
+    title: 'Temperature and power',
+    series: [
+      { key: 'temperatureC', label: 'Temperature', unit: '°C', colour: '#cf222e' },
+      { key: 'powerW', label: 'Power', unit: 'W', colour: '#1a7f37' },
+    ],
+  },
+  {
+    title: 'Encoder',
+    series: [
+      { key: 'encoderUtilPercent', label: 'Encoder', unit: '%', colour: '#0969da' },
+      { key: 'decoderUtilPercent', label: 'Decoder', unit: '%', colour: '#6e7781' },
+      { key: 'encoderSessions', label: 'Sessions', unit: '', colour: '#d4a72c' },
+    ],
+  },
+];
+
+function GpuLiveCard({ gpu, live, windowS, paused }: { gpu: Gpu; live: LiveSeries; windowS: number; paused: boolean }) {
+  return (
+    <section className="card gpu-card" aria-label={gpu.name ?? gpu.address}>
+      <h2>{gpu.name ?? `${gpu.vendor} GPU`}</h2>
+      <p className="hint">
+        <code>{gpu.address}</code> · driver {orDash(gpu.driver)} · {formatBytes(gpu.memoryTotalBytes)}
+        {gpu.nvidia?.encoderSessions !== null && gpu.nvidia?.encoderSessions !== undefined ? ` · ${gpu.nvidia.encoderSessions} encoder sessions` : ''}
+      </p>
+      <div className="charts">
+        {CHARTS.map((chart) => (
+          <LiveChart key={chart.title} title={chart.title} address={gpu.address} live={live} series={chart.series} windowS={windowS} paused={paused} yRange={chart.yRange} />
+        ))}
+      </div>
+    </section>
+  );
+}
+
 export function DashboardPage() {
+  const api = useApi();
+  // Read again after every (re)connection: the host may have changed while we were away.
+  const connected = useStore((s) => s.connection.state === 'open');
   const info = useStore(selectInfo);
-  const error = useStore(selectInfoError);
-  if (error) return <p role="alert">Could not read the host: {error}</p>;
-  if (!info) return <p aria-busy="true">Reading the host…</p>;
-  const caps = info.capabilities;
-  const nvidia = caps.nvml ? 'NVML loads in-process' : caps.nvidiaSmi ? 'nvidia-smi found (no NVML)' : 'no NVIDIA driver found';
+  const infoError = useStore(selectInfoError);
+  const live = useMemo(() => new LiveSeries(), []);
+  const [inventory, setInventory] = useState<Inventory | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [windowS, setWindowS] = useState(60);
+  const [paused, setPaused] = useState(false);
+
+  useEffect(() => {
+    if (!connected) return;
+    api.call('inventory.get').then(setInventory, (failure: Error) => setError(failure.message));
+    api.call('metrics.history', { seconds: 3600 }).then(
+      (history) => live.load(history.series),
+      () => undefined,
+    );
+    return api.on('metrics.batch', (batch) => live.append(batch.samples));
+  }, [api, live, connected]);
+
+  if (infoError) return <p role="alert">Could not read the host: {infoError}</p>;
   return (
     <>
+      <div className="toolbar" role="toolbar" aria-label="Chart controls">
+        <div role="group" aria-label="Time window">
+          {WINDOWS.map((w) => (
+            <button key={w.seconds} type="button" aria-pressed={windowS === w.seconds} onClick={() => setWindowS(w.seconds)}>
+              {w.label}
+            </button>
+          ))}
+        </div>
+        <button type="button" aria-pressed={paused} onClick={() => setPaused(!paused)}>
+          {paused ? 'Resume' : 'Pause'}
+        </button>
+      </div>
+      {error ? <p role="alert">Could not read the GPU inventory: {error}</p> : null}
+      {inventory === null && !error ? <p aria-busy="true">Reading the GPUs…</p> : null}
+      {inventory && inventory.gpus.length === 0 ? (
+        <Section title="No GPU found">
+          <Empty>
+            Nothing to chart: no GPU on this host.
+            {inventory.displayControllers.length === 0
+              ? ' The PCI bus shows no display controller (class 0x03xx): this may be a VM or container without a GPU passed in.'
+              : ` Display controllers seen: ${inventory.displayControllers.map((d) => `${d.address} (${d.driver ?? 'no driver'})`).join(', ')}.`}
+          </Empty>
+        </Section>
+      ) : null}
+      {inventory?.gpus.map((gpu) => <GpuLiveCard key={gpu.address} gpu={gpu} live={live} windowS={windowS} paused={paused} />)}
       <Section title="This host">
-        <dl className="facts">
-          <dt>Host</dt>
-          <dd>{info.hostname}</dd>
-          <dt>GPU Bridge</dt>
-          <dd>
-            {info.version} ({info.shell} shell, {info.platform}/{info.arch})
-          </dd>
-          <dt>NVIDIA</dt>
-          <dd>{nvidia}</dd>
-          <dt>Capture</dt>
-          <dd>{caps.xDisplay ? `X display ${caps.xDisplay}` : 'no X display'}</dd>
-        </dl>
-      </Section>
-      <Section title="GPUs">
-        <Empty>Live GPU cards and charts appear here once the inventory and metrics service is running on this host.</Empty>
+        {info ? (
+          <dl className="facts">
+            <dt>Host</dt>
+            <dd>{info.hostname}</dd>
+            <dt>GPU Bridge</dt>
+            <dd>
+              {info.version} ({info.shell} shell, {info.platform}/{info.arch})
+            </dd>
+            <dt>NVIDIA</dt>
+            <dd>{info.capabilities.nvml ? 'NVML loads in-process' : info.capabilities.nvidiaSmi ? 'nvidia-smi found (no NVML)' : 'no NVIDIA driver found'}</dd>
+            <dt>Capture</dt>
+            <dd>{info.capabilities.xDisplay ? `X display ${info.capabilities.xDisplay}` : 'no X display'}</dd>
+          </dl>
+        ) : (
+          <p aria-busy="true">Reading the host…</p>
+        )}
       </Section>
     </>
   );
