@@ -45,17 +45,17 @@ describe.skipIf(!stubLib || !haveChromium)('dashboard with live charts from the 
 
   it('draws new points as batches arrive, without re-rendering the page', async () => {
     await page.waitForTimeout(2500);
-    const first = await page.evaluate(() => document.querySelector('[aria-label="NVIDIA L40S"] canvas')?.toDataURL());
+    const first = await page.evaluate(() => document.querySelector<HTMLCanvasElement>('[aria-label="NVIDIA L40S"] canvas')?.toDataURL());
     await page.waitForTimeout(2500);
-    const second = await page.evaluate(() => document.querySelector('[aria-label="NVIDIA L40S"] canvas')?.toDataURL());
+    const second = await page.evaluate(() => document.querySelector<HTMLCanvasElement>('[aria-label="NVIDIA L40S"] canvas')?.toDataURL());
     expect(second).not.toBe(first);
   });
 
   it('pauses and switches the window', async () => {
     await page.getByRole('button', { name: 'Pause' }).click();
-    const frozen = await page.evaluate(() => document.querySelector('[aria-label="NVIDIA L40S"] canvas')?.toDataURL());
+    const frozen = await page.evaluate(() => document.querySelector<HTMLCanvasElement>('[aria-label="NVIDIA L40S"] canvas')?.toDataURL());
     await page.waitForTimeout(2000);
-    expect(await page.evaluate(() => document.querySelector('[aria-label="NVIDIA L40S"] canvas')?.toDataURL())).toBe(frozen);
+    expect(await page.evaluate(() => document.querySelector<HTMLCanvasElement>('[aria-label="NVIDIA L40S"] canvas')?.toDataURL())).toBe(frozen);
     await page.getByRole('button', { name: 'Resume' }).click();
     await page.getByRole('button', { name: '10 min' }).click();
     expect(await page.getByRole('button', { name: '10 min' }).getAttribute('aria-pressed')).toBe('true');
