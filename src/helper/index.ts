@@ -2,6 +2,10 @@
 //   bind <gpu-address> [--devices a,b,...] [--timeout-ms N]
 //   restore <gpu-address> [--devices a,b,...] [--timeout-ms N]
 //   rollback
+// Exit 0 done, 1 failed (rolled back where it could), 2 refused (nothing written).
+// Test-only environment (each refused when PKEXEC_UID is set): GPU_BRIDGE_HELPER_ROOT (a tree that mirrors /),
+// GPU_BRIDGE_HELPER_STATE_DIR (journal, audit.jsonl; default /var/lib/gpu-bridge),
+// GPU_BRIDGE_HELPER_PAUSE_AFTER_STEPS (stop after N writes, for the kill-mid-way test).
 import { runHelper } from './helper';
 
 const { exitCode, result } = await runHelper(process.argv.slice(2), process.env);
