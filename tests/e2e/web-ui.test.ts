@@ -6,7 +6,7 @@ import { startServe, type ServeHandle } from '../helpers/spawn-cli';
 const PAGES = [
   ['Dashboard', 'This host'],
   ['GPUs', 'Encoders this ffmpeg build offers'],
-  ['Passthrough', 'VFIO passthrough'],
+  ['Passthrough', '1. Host checks'],
   ['Sessions', 'Sharing'],
   ['Peers', 'Pair a cloud instance'],
   ['Settings', 'About'],
@@ -91,6 +91,17 @@ describe.skipIf(!haveChromium)('web UI in Chromium', () => {
     await page.getByRole('button', { name: 'Stop all sharing' }).click();
     await expect.poll(() => toggle.isChecked()).toBe(false);
     await page.getByText('Kill switch: all sharing and remote input stopped.').waitFor();
+  });
+
+  it('walks the passthrough wizard: host checks with evidence, re-check, and an honest empty GPU list', async () => {
+    await page.goto(`${serve.url}#/passthrough`);
+    const checks = page.getByRole('region', { name: '1. Host checks' });
+    await checks.locator('.check').first().waitFor();
+    expect(await checks.locator('.check').count()).toBeGreaterThan(2);
+    expect(await checks.textContent()).toMatch(/bootloader/);
+    await checks.getByRole('button', { name: 'Re-check' }).click();
+    await checks.locator('.check').first().waitFor();
+    await page.getByRole('region', { name: '2. Choose the GPU' }).getByText(/No GPU on this host|IOMMU group/).first().waitFor();
   });
 
   it('is refused without the token', async () => {
