@@ -139,7 +139,8 @@ describe('VFIO toggle on a real kernel (QEMU, emulated VT-d)', () => {
     const blocked = json.steps.find((s) => !s.ok);
     expect(blocked?.what).toMatch(/unbind from vfio-pci/);
     expect(blocked?.ms).toBeGreaterThanOrEqual(3000);
-    expect(blocked?.ms).toBeLessThan(6000);
+    // generous: under emulation on a loaded 2-core machine the guest clock itself runs late
+    expect(blocked?.ms).toBeLessThan(20_000);
     expect(json.error?.code).toBe('TIMEOUT');
     expect(json.error?.message).toMatch(/timed out.*holds the device open/);
     const rb = answer('C.rollback');
