@@ -1,4 +1,5 @@
 // The pure half of the security module: no electron import, so it is unit-tested in plain Node.
+import { CONTENT_SECURITY_POLICY } from '../shared/csp';
 
 export const APP_SCHEME = 'app';
 export const APP_HOST = 'gpu-bridge';
@@ -40,16 +41,5 @@ export function isTrustedSender(facts: SenderFacts): boolean {
   return facts.isTopFrame && typeof facts.frameUrl === 'string' && isAppUrl(facts.frameUrl);
 }
 
-/** The CSP set on every response of the app protocol (no inline script, no eval, nothing remote). */
-export const APP_CSP = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "font-src 'self'",
-  "connect-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-  "object-src 'none'",
-].join('; ');
+/** The CSP set on every response of the app protocol (shared with the web shell). */
+export const APP_CSP = CONTENT_SECURITY_POLICY;

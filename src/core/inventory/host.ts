@@ -1,23 +1,9 @@
-import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { HostInfo } from '../../shared/contract/inventory';
+import { pathExists, readTextOrNull } from '../util/fs-read';
 
-async function readText(path: string): Promise<string | null> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch {
-    return null;
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const readText = readTextOrNull;
+const exists = pathExists;
 
 export function parseCpuinfo(text: string | null): { model: string | null; cores: number | null; flags: Set<string> | null } {
   if (text === null) return { model: null, cores: null, flags: null };

@@ -1,7 +1,8 @@
-import { readdir, readFile, readlink, stat } from 'node:fs/promises';
+import { readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readIommuGroups, readPciFunctions } from '../inventory/pci';
 import { computePlan, readCmdline } from './plan';
+import { pathExists, readTextOrNull } from '../util/fs-read';
 
 export type CheckStatus = 'pass' | 'warn' | 'fail' | 'unknown';
 
@@ -25,22 +26,8 @@ export interface HostBoot {
   initramfs: 'initramfs-tools' | 'dracut' | 'mkinitcpio' | 'unknown';
 }
 
-async function text(path: string): Promise<string | null> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch {
-    return null;
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const text = readTextOrNull;
+const exists = pathExists;
 
 export async function detectBoot(root: string): Promise<HostBoot> {
   const osRelease = await text(join(root, 'etc', 'os-release'));
