@@ -86,7 +86,7 @@ describe.skipIf(!haveChromium)('web UI in Chromium', () => {
     await page.goto(`${serve.url}#/sessions`);
     const toggle = page.getByRole('checkbox', { name: 'Share GPU' });
     await expect.poll(() => toggle.isEnabled()).toBe(true);
-    await toggle.check();
+    await toggle.click(); // the box shows the host's state: it turns on when the host confirms
     await expect.poll(() => toggle.isChecked()).toBe(true);
     await page.getByRole('button', { name: 'Stop all sharing' }).click();
     await expect.poll(() => toggle.isChecked()).toBe(false);

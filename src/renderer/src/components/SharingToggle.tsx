@@ -8,6 +8,7 @@ export function SharingToggle() {
   const sharing = useStore(selectSharing);
   const connected = useStore(selectConnectionState) === 'open';
   const notify = useStore((s) => s.notify);
+  const setSharing = useStore((s) => s.setSharing);
   const fail = (what: string) => (error: Error) => notify('error', `${what}: ${error.message}`);
   return (
     <div className="sharing">
@@ -16,7 +17,7 @@ export function SharingToggle() {
           type="checkbox"
           checked={sharing?.sharing ?? false}
           disabled={!connected || sharing === null}
-          onChange={(event) => api.call('sharing.set', { sharing: event.target.checked }).catch(fail('Could not change sharing'))}
+          onChange={(event) => api.call('sharing.set', { sharing: event.target.checked }).then(setSharing, fail('Could not change sharing'))}
         />
         Share GPU
       </label>
@@ -24,7 +25,12 @@ export function SharingToggle() {
         type="button"
         className="danger"
         disabled={!connected}
-        onClick={() => api.call('sharing.kill').then(() => notify('info', 'Kill switch: all sharing and remote input stopped.'), fail('Kill switch failed'))}
+        onClick={() =>
+          api.call('sharing.kill').then((state) => {
+            setSharing(state);
+            notify('info', 'Kill switch: all sharing and remote input stopped.');
+          }, fail('Kill switch failed'))
+        }
       >
         Stop all sharing
       </button>
