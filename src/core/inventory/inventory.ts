@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Encoders, Gpu, HostInfo, Inventory, NvidiaDetails, PciMember } from '../../shared/contract/inventory';
 import { runCommand } from '../exec/run-command';
@@ -10,6 +9,7 @@ import { nvmlLog } from '../nvml/inventory';
 import { Nvml } from '../nvml/nvml';
 import { PciIds } from './pci-ids';
 import { readIommuGroups, readPciFunctions, type PciFunction } from './pci';
+import { readTrimmedOrNull } from '../util/fs-read';
 
 export interface InventoryOptions {
   /** '/' for the live host, or a snapshot directory mirroring '/'. */
@@ -28,13 +28,7 @@ function member(f: PciFunction): PciMember {
   return { address: f.address, vendorId: f.vendorId, deviceId: f.deviceId, classCode: f.classCode, driver: f.driver, isBridge: f.isBridge };
 }
 
-async function readText(path: string): Promise<string | null> {
-  try {
-    return (await readFile(path, 'utf8')).trim();
-  } catch {
-    return null;
-  }
-}
+const readText = readTrimmedOrNull;
 
 const GT_PER_GEN: Record<string, number> = { '2.5': 1, '5': 2, '5.0': 2, '8': 3, '8.0': 3, '16': 4, '16.0': 4, '32': 5, '32.0': 5, '64': 6, '64.0': 6 };
 

@@ -1,5 +1,6 @@
-import { readdir, readFile, readlink } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { linkNameOrNull, readTrimmedOrNull } from '../util/fs-read';
 
 /** One PCI function as sysfs (or a host snapshot mirroring `/`) describes it. Missing files read as null. */
 export interface PciFunction {
@@ -35,21 +36,9 @@ export function pciDevicesDir(root: string): string {
   return join(root, 'sys', 'bus', 'pci', 'devices');
 }
 
-async function readText(path: string): Promise<string | null> {
-  try {
-    return (await readFile(path, 'utf8')).trim();
-  } catch {
-    return null;
-  }
-}
+const readText = readTrimmedOrNull;
 
-async function readLinkName(path: string): Promise<string | null> {
-  try {
-    return basename(await readlink(path));
-  } catch {
-    return null;
-  }
-}
+const readLinkName = linkNameOrNull;
 
 function hexId(raw: string | null, digits: number): string | null {
   if (raw === null) return null;

@@ -1,9 +1,10 @@
-import { copyFile, mkdir, mkdtemp, readdir, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { runCommand } from '../exec/run-command';
 import { which } from '../exec/which';
 import { isValidBdf, pciDevicesDir } from './pci';
+import { linkNameOrNull } from '../util/fs-read';
 
 /** Files copied from each PCI function's sysfs directory (DESIGN.md's host-snapshot format). */
 export const PCI_FILES = [
@@ -26,13 +27,7 @@ async function copyIfReadable(from: string, to: string): Promise<boolean> {
   }
 }
 
-async function linkName(path: string): Promise<string | null> {
-  try {
-    return basename(await readlink(path));
-  } catch {
-    return null;
-  }
-}
+const linkName = linkNameOrNull;
 
 async function list(path: string): Promise<string[]> {
   try {
