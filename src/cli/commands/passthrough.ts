@@ -1,7 +1,7 @@
 import { computePlan, type PassthroughPlan } from '../../core/passthrough/plan';
 import { runHelper } from '../../core/passthrough/helper-client';
 import { planHostdevs, virshHostdevs } from '../../core/passthrough/libvirt';
-import { planPersistentSetup, unifiedDiff } from '../../core/passthrough/persistent';
+import { runPersist } from './passthrough-persist';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +10,7 @@ import { isValidBdf } from '../../core/inventory/pci';
 import { parseCommandArgs } from '../args';
 import { CliError, type CliCommand } from '../command';
 
-const USAGE = 'gpu-bridge passthrough plan <address> [--json] [--from SNAPSHOT] | persist <address> [--from SNAPSHOT] (dry run: the diff) | libvirt <address> [--from SNAPSHOT] [--attach DOMAIN | --detach DOMAIN] | bind <address> [--json] | restore <address> [--json] | rollback [--json]';
+const USAGE = 'gpu-bridge passthrough plan <address> [--json] [--from SNAPSHOT] | persist <address> [--from SNAPSHOT | --root DIR] [--apply [--yes]] (dry run by default: the diff) | persist --undo [--root DIR] [--force] | libvirt <address> [--from SNAPSHOT] [--attach DOMAIN | --detach DOMAIN] | bind <address> [--json] | restore <address> [--json] | rollback [--json]';
 
 /** A snapshot directory as it is, or a .tar.gz of one unpacked into a temporary directory. */
 async function openSnapshotRoot(path: string): Promise<{ root: string; close(): Promise<void> }> {
@@ -45,32 +45,24 @@ export const passthroughCommand: CliCommand = {
   summary: 'plan, bind and restore a GPU for VFIO passthrough (through the privileged helper)',
   usage: USAGE,
   async run(argv) {
-    const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' }, from: { type: 'string' }, attach: { type: 'string' }, detach: { type: 'string' } }, this.usage, true);
+    const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' }, from: { type: 'string' }, attach: { type: 'string' }, detach: { type: 'string' }, root: { type: 'string' }, apply: { type: 'boolean' }, yes: { type: 'boolean' }, undo: { type: 'boolean' }, force: { type: 'boolean' } }, this.usage, true);
     const [sub, address, ...extra] = positionals;
     if (extra.length > 0) throw new CliError(`unexpected argument ${extra[0]}\nusage: ${USAGE}`, 2);
-    if (sub !== 'rollback' && (address === undefined || !isValidBdf(address))) {
+    const undo = sub === 'persist' && values.undo === true && address === undefined;
+    if (sub !== 'rollback' && !undo && (address === undefined || !isValidBdf(address))) {
       throw new CliError(`${address === undefined ? 'missing PCI address' : `"${address}" is not a PCI address like 0000:01:00.0`}\nusage: ${USAGE}`, 2);
     }
-    if (sub === 'plan' || sub === 'libvirt' || sub === 'persist') {
+    if (sub !== 'persist' && (values.root !== undefined || values.apply || values.yes || values.undo || values.force)) throw new CliError('--root, --apply, --yes, --undo and --force only apply to persist', 2);
+    if (sub === 'persist') {
+      return runPersist({ address, json: values.json === true, from: values.from, root: values.root, apply: values.apply === true, yes: values.yes === true, undo: values.undo === true, force: values.force === true });
+    }
+    if (sub === 'plan' || sub === 'libvirt') {
       const snap = values.from !== undefined ? await openSnapshotRoot(values.from) : { root: '/', close: async () => undefined };
       let plan: PassthroughPlan;
-      let setup: Awaited<ReturnType<typeof planPersistentSetup>> | null = null;
       try {
         plan = await computePlan(snap.root, address as string);
-        if (sub === 'persist' && plan.viable) setup = await planPersistentSetup(snap.root, plan);
       } finally {
         await snap.close();
-      }
-      if (sub === 'persist') {
-        if (!plan.viable || !setup) throw new CliError(`${address} cannot be passed through: ${plan.blockers.map((b) => b.message).join('; ')}`, 3);
-        if (values.json) process.stdout.write(`${JSON.stringify(setup, null, 2)}\n`);
-        else {
-          process.stdout.write(`# dry run: nothing was written (${setup.boot.distro ?? 'unknown distro'}, ${setup.boot.bootloader}, ${setup.boot.initramfs})\n`);
-          for (const c of setup.changes) process.stdout.write(unifiedDiff(c));
-          for (const cmd of setup.commands) process.stdout.write(`# then run: ${cmd.join(' ')}\n`);
-          for (const n of setup.notes) process.stdout.write(`# note: ${n}\n`);
-        }
-        return 0;
       }
       if (sub === 'libvirt') {
         if (!plan.viable) throw new CliError(`${address} cannot be passed through: ${plan.blockers.map((b) => b.message).join('; ')}`, 3);

@@ -1,5 +1,5 @@
-import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { readPciFunctions } from '../inventory/pci';
 import { detectBoot, type HostBoot } from './checks';
 import { readCmdline, type PassthroughPlan } from './plan';
@@ -34,7 +34,7 @@ function addParams(line: string, params: string[]): string {
   return words.join(' ');
 }
 
-/** The files persistent passthrough changes on this host, and the commands that make them take effect. Reads only. */
+/** The files persistent passthrough changes on this host, and the commands that make them take effect. Reads only (persist-apply.ts writes). */
 export async function planPersistentSetup(root: string, plan: PassthroughPlan): Promise<PersistentSetup> {
   const boot = await detectBoot(root);
   const fns = await readPciFunctions(root);
@@ -126,37 +126,4 @@ export function unifiedDiff(change: FileChange): string {
     }
   }
   return `${out.join('\n')}\n`;
-}
-
-interface Manifest {
-  files: Array<{ path: string; existed: boolean; backup: string | null }>;
-}
-
-/** Writes the changes under `root`, first copying every file it touches into `backupDir` (byte for byte). */
-export async function applyChanges(root: string, changes: FileChange[], backupDir: string): Promise<void> {
-  await mkdir(backupDir, { recursive: true, mode: 0o700 });
-  const manifest: Manifest = { files: [] };
-  for (const [i, c] of changes.entries()) {
-    const target = join(root, c.path);
-    const backup = join(backupDir, `${i}.orig`);
-    const existed = await copyFile(target, backup).then(() => true, () => false);
-    manifest.files.push({ path: c.path, existed, backup: existed ? backup : null });
-  }
-  await writeFile(join(backupDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
-  for (const c of changes) {
-    await mkdir(dirname(join(root, c.path)), { recursive: true });
-    await writeFile(join(root, c.path), c.after);
-  }
-}
-
-/** Puts back every file `applyChanges` touched exactly as it was; files it created are removed. */
-export async function undoChanges(root: string, backupDir: string): Promise<string[]> {
-  const manifest = JSON.parse(await readFile(join(backupDir, 'manifest.json'), 'utf8')) as Manifest;
-  const restored: string[] = [];
-  for (const f of manifest.files) {
-    if (f.existed && f.backup) await copyFile(f.backup, join(root, f.path));
-    else await rm(join(root, f.path), { force: true });
-    restored.push(f.path);
-  }
-  return restored;
 }

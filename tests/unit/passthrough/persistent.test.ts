@@ -2,7 +2,8 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { applyChanges, planPersistentSetup, undoChanges, unifiedDiff } from '../../../src/core/passthrough/persistent';
+import { applyPersistent, undoPersistent } from '../../../src/core/passthrough/persist-apply';
+import { planPersistentSetup, unifiedDiff } from '../../../src/core/passthrough/persistent';
 import { computePlan } from '../../../src/core/passthrough/plan';
 import { buildFakeSysfs } from '../../helpers/fake-sysfs';
 import { B550, Z170, fixtureDevices } from './fixture-host';
@@ -38,11 +39,10 @@ describe('persistent setup', () => {
     // dry run wrote nothing
     expect(await readFile(join(root, 'etc', 'default', 'grub'), 'utf8')).toBe(grub);
 
-    const backups = join(root, 'backup');
-    await applyChanges(root, setup.changes, backups);
+    await applyPersistent(root, setup, '0000:01:00.0');
     expect(await readFile(join(root, 'etc', 'default', 'grub'), 'utf8')).toContain('intel_iommu=on');
     expect(await readFile(join(root, 'etc', 'initramfs-tools', 'modules'), 'utf8')).toMatch(/vfio\nvfio_iommu_type1\nvfio_pci\n$/);
-    await undoChanges(root, backups);
+    await undoPersistent(root);
     expect(await readFile(join(root, 'etc', 'default', 'grub'))).toEqual(Buffer.from(grub));
     expect(await readFile(join(root, 'etc', 'initramfs-tools', 'modules'))).toEqual(Buffer.from(modules));
     await expect(readFile(join(root, 'etc', 'modprobe.d', 'gpu-bridge-vfio.conf'))).rejects.toThrow();
