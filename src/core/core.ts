@@ -54,7 +54,9 @@ export function createCore(options: CoreOptions): Core {
   const peers = new PeersService({ configDir: paths.configDir, audit, events, sharing, log });
   disposers.push(() => peers.stopAll('shutdown'));
 
-  const inventory = createInventoryService();
+  // GPU_BRIDGE_HOST_ROOT: a tree that mirrors / (DESIGN.md's snapshot layout) read instead of the live host; tests.
+  const hostRoot = env.GPU_BRIDGE_HOST_ROOT || undefined;
+  const inventory = createInventoryService({ root: hostRoot });
   const metrics = new MetricsSampler({ source: detectMetricsSource(env.PATH), onBatch: (samples) => events.emit('metrics.batch', { samples }) });
   metrics.start().catch((error: unknown) => log(`gpu-bridge: metrics sampler did not start: ${String(error)}`));
   disposers.push(() => metrics.stop());
@@ -64,7 +66,7 @@ export function createCore(options: CoreOptions): Core {
     ...appHandlers({ shell: options.shell, startedAt, capabilities }),
     ...sharing.handlers(),
     ...peers.handlers(),
-    ...passthroughHandlers({ audit }),
+    ...passthroughHandlers({ audit, root: hostRoot }),
   };
 
   const dispatcher = new Dispatcher(handlers, {

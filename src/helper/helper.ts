@@ -4,7 +4,7 @@
 // Only node: built-ins and this folder's files: it runs as root.
 import { appendFileSync, fsyncSync, mkdirSync, openSync, closeSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { Refusal, checkBdf, computePlan, existsPath, groupMembers, linkName, readDevice, vfioHolders, type HelperPlan } from './sysfs';
 import { killableWrite } from './write';
 
@@ -18,6 +18,8 @@ export interface HelperConfig {
   who: string;
   /** Tests only (the crash-rollback test): stop forever after this many successful writes. */
   pauseAfterSteps: number | null;
+  /** Tests only (the fake-sysfs wizard test): the program that performs each write instead of tee, a fake kernel. */
+  writer: string | null;
 }
 
 export interface StepRecord {
@@ -58,7 +60,15 @@ export interface HelperResult {
   error: { code: 'REFUSED' | 'FAILED' | 'TIMEOUT' | 'BUSY'; message: string } | null;
 }
 
-const TEST_ENV = ['GPU_BRIDGE_HELPER_ROOT', 'GPU_BRIDGE_HELPER_STATE_DIR', 'GPU_BRIDGE_HELPER_PAUSE_AFTER_STEPS'] as const;
+const TEST_ENV = ['GPU_BRIDGE_HELPER_ROOT', 'GPU_BRIDGE_HELPER_STATE_DIR', 'GPU_BRIDGE_HELPER_PAUSE_AFTER_STEPS', 'GPU_BRIDGE_HELPER_WRITER'] as const;
+
+/** The test-only writer: only with a fake tree, an absolute path to an existing program, run with argv, never a shell. */
+function writerFromEnv(value: string | undefined, root: string | undefined): string | null {
+  if (value === undefined || value === '') return null;
+  if (root === undefined || root === '' || root === '/') throw new Refusal('GPU_BRIDGE_HELPER_WRITER only works on a fake tree (GPU_BRIDGE_HELPER_ROOT)');
+  if (!isAbsolute(value) || !existsPath(value)) throw new Refusal('GPU_BRIDGE_HELPER_WRITER must be an absolute path to a program');
+  return value;
+}
 
 /** Reads the helper's configuration. Test overrides are refused when the helper runs through pkexec. */
 export function configFromEnv(env: NodeJS.ProcessEnv, argvTimeout: number | null): HelperConfig {
@@ -80,6 +90,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv, argvTimeout: number | null
     timeoutMs: argvTimeout ?? 10_000,
     who,
     pauseAfterSteps: /^\d{1,3}$/.test(env.GPU_BRIDGE_HELPER_PAUSE_AFTER_STEPS ?? '') ? Number(env.GPU_BRIDGE_HELPER_PAUSE_AFTER_STEPS) : null,
+    writer: writerFromEnv(env.GPU_BRIDGE_HELPER_WRITER, env.GPU_BRIDGE_HELPER_ROOT),
   };
 }
 
@@ -188,7 +199,7 @@ async function step(cfg: HelperConfig, result: HelperResult, journal: Journal | 
     journal.step = what;
     saveJournal(cfg, journal);
   }
-  const w = await killableWrite(path, value, cfg.timeoutMs);
+  const w = await killableWrite(path, value, cfg.timeoutMs, cfg.writer);
   result.steps.push({ what, path, value: value.trim(), ok: w.ok, ms: w.ms, error: w.error });
   if (w.ok && cfg.pauseAfterSteps !== null && result.steps.filter((s) => s.ok).length === cfg.pauseAfterSteps) {
     process.stderr.write(`gpu-bridge-helper: paused after ${cfg.pauseAfterSteps} steps (test hook)\n`);

@@ -15,16 +15,18 @@ export interface WriteResult {
 const TEE = ['/usr/bin/tee', '/bin/tee'].find((p) => existsSync(p)) ?? null;
 const WRITER = "const fs=require('fs');try{fs.writeFileSync(process.argv[1],process.argv[2]);}catch(e){process.stderr.write(String(e&&e.code||e));process.exit(3);}";
 
-export function killableWrite(path: string, value: string, timeoutMs: number): Promise<WriteResult> {
+/** `writer` (tests only, see HelperConfig.writer) replaces tee: the same argv and stdin, a fake kernel behind it. */
+export function killableWrite(path: string, value: string, timeoutMs: number, writer: string | null = null): Promise<WriteResult> {
   const started = Date.now();
   return new Promise((resolve) => {
     let settled = false;
     let stderr = '';
     // The value goes through stdin, the path as one argv element: no shell anywhere.
-    const child = TEE
-      ? spawn(TEE, [path], { stdio: ['pipe', 'ignore', 'pipe'], detached: true })
+    const tee = writer ?? TEE;
+    const child = tee
+      ? spawn(tee, [path], { stdio: ['pipe', 'ignore', 'pipe'], detached: true })
       : spawn(process.execPath, ['-e', WRITER, path, value], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
-    if (TEE) {
+    if (tee) {
       child.stdin?.on('error', () => undefined);
       child.stdin?.end(value);
     }

@@ -28,13 +28,17 @@ export function helperPath(): string {
   return INSTALLED_HELPER;
 }
 
-/** Runs the helper: directly when already root, else through pkexec (the polkit policy names the installed path). */
+/**
+ * Runs the helper: directly when already root, else through pkexec (the polkit policy names the installed path).
+ * With GPU_BRIDGE_HELPER_ROOT set (tests: a fake tree) it runs directly as this user: pkexec would refuse it.
+ */
 export async function runHelper(args: string[], options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<HelperAnswer> {
   const helper = helperPath();
-  const asRoot = process.getuid?.() === 0;
+  const env = options.env ?? process.env;
+  const asRoot = process.getuid?.() === 0 || (env.GPU_BRIDGE_HELPER_ROOT !== undefined && env.GPU_BRIDGE_HELPER_ROOT !== '' && env.GPU_BRIDGE_HELPER_ROOT !== '/');
   const argv = helper.endsWith('.mjs') ? [process.execPath, helper, ...args] : [helper, ...args];
   const [file, ...rest] = asRoot ? argv : ['pkexec', ...argv];
-  const res = await runCommand(file as string, rest, { timeoutMs: options.timeoutMs ?? 120_000, env: options.env ?? process.env });
+  const res = await runCommand(file as string, rest, { timeoutMs: options.timeoutMs ?? 120_000, env });
   const line = res.stdout.trim().split('\n').pop() ?? '';
   try {
     return JSON.parse(line) as HelperAnswer;

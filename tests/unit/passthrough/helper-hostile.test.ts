@@ -118,4 +118,11 @@ describe('privileged helper: hostile inputs', () => {
     expect(() => configFromEnv({ GPU_BRIDGE_HELPER_STATE_DIR: state, PKEXEC_UID: '1000' }, null)).toThrow(Refusal);
     expect(configFromEnv({ PKEXEC_UID: '1000' }, null)).toMatchObject({ root: '/', who: 'uid:1000' });
   });
+
+  it('takes the test-only writer (a fake kernel) only on a fake root, never under pkexec', () => {
+    expect(() => configFromEnv({ GPU_BRIDGE_HELPER_ROOT: root, GPU_BRIDGE_HELPER_WRITER: '/usr/bin/tee', PKEXEC_UID: '1000' }, null)).toThrow(Refusal);
+    expect(() => configFromEnv({ GPU_BRIDGE_HELPER_WRITER: '/usr/bin/tee' }, null)).toThrow(/only works on a fake tree/);
+    expect(() => configFromEnv({ GPU_BRIDGE_HELPER_ROOT: root, GPU_BRIDGE_HELPER_WRITER: 'tee' }, null)).toThrow(/absolute path/);
+    expect(configFromEnv({ GPU_BRIDGE_HELPER_ROOT: root, GPU_BRIDGE_HELPER_WRITER: process.execPath }, null).writer).toBe(process.execPath);
+  });
 });
