@@ -51,6 +51,23 @@ describe.skipIf(!stubLib || !haveChromium)('dashboard with live charts from the 
     expect(second).not.toBe(first);
   });
 
+  it('hovering a chart shows the values under the cursor, with their units', async () => {
+    const card = page.getByRole('region', { name: 'NVIDIA L40S' });
+    const hover = async (title: string) => {
+      const chart = card.getByRole('img', { name: `${title} chart for 0000:01:00.0` });
+      const box = await chart.locator('.u-over').boundingBox();
+      expect(box).not.toBeNull();
+      await page.mouse.move(box!.x + box!.width * 0.9, box!.y + box!.height / 2);
+      return chart.locator('.u-legend');
+    };
+    // The stub's known readings for this GPU: 54 °C, 110.23 W, memory utilization 2 %.
+    const power = await hover('Temperature and power');
+    await expect.poll(() => power.innerText()).toMatch(/Temperature\s*54 °C[\s\S]*Power\s*110\.2 W/);
+    const utilization = await hover('Utilization');
+    await expect.poll(() => utilization.innerText()).toMatch(/GPU\s*\d+ %[\s\S]*Memory\s*2 %/);
+    await page.mouse.move(0, 0);
+  });
+
   it('pauses and switches the window', async () => {
     await page.getByRole('button', { name: 'Pause' }).click();
     const frozen = await page.evaluate(() => document.querySelector<HTMLCanvasElement>('[aria-label="NVIDIA L40S"] canvas')?.toDataURL());

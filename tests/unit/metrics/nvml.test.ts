@@ -46,6 +46,19 @@ describe('NVML through koffi against a compiled stub', () => {
     }
   });
 
+  it('one user closing NVML leaves another user\'s session working (init/shutdown are reference-counted)', (ctx) => {
+    if (!lib) return ctx.skip();
+    const sampler = Nvml.open(lib);
+    const inventory = Nvml.open(lib);
+    expect(sampler && inventory).toBeTruthy();
+    inventory?.close();
+    try {
+      expect(sampler?.sample(0)).toMatchObject({ temperatureC: 54, powerW: 110.23, memoryUsedBytes: 1235 * 1024 ** 2 });
+    } finally {
+      sampler?.close();
+    }
+  });
+
   it('returns null where the library is missing', () => {
     expect(Nvml.open(join(dir, 'nope.so'))).toBeNull();
   });
