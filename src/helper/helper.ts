@@ -341,7 +341,8 @@ export async function runHelper(argv: readonly string[], env: NodeJS.ProcessEnv)
         }
       } catch (error) {
         const rolled = await rollbackJournal(cfg, result, journal);
-        result.rolledBack = true;
+        // Only a complete rollback counts: the UI tells the owner every device is back when this is true.
+        result.rolledBack = rolled;
         const message = `${(error as Error).message}; ${rolled ? 'every device is back on its original driver' : 'rollback incomplete, see steps'}`;
         result.error = { code: error instanceof StepFailure && error.timedOut ? 'TIMEOUT' : 'FAILED', message };
         result.devices = states.map((d) => ({ address: d.address, before: d.originalDriver, after: currentDriver(cfg as HelperConfig, d.address) }));

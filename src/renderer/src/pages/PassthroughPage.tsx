@@ -70,6 +70,7 @@ function PlanView({ plan }: { plan: PassthroughPlan }) {
 function ResultView({ result }: { result: ToggleResult }) {
   return (
     <div role="status">
+      {result.recovered ? <p>{result.recovered}</p> : null}
       <p>
         <strong>{result.ok ? `${result.verb} done` : `${result.verb} failed`}</strong>
         {result.error ? `: ${result.error.message}` : ''}
