@@ -126,6 +126,10 @@ async function persist(a: PersistArgs): Promise<number> {
   if (!a.json) printDiff(setup, '# apply');
   await confirm(a, setup.changes.length);
   const r = await applyPersistent(root, setup, a.address as string);
+  if (r.files.length === 0) {
+    out(a.json ? `${JSON.stringify({ applied: false, target: a.address, files: [], commands: [], notes: setup.notes }, null, 2)}\n` : 'nothing to write: these files already have the setup\n');
+    return 0;
+  }
   const commands = await runAfter(root, setup.commands);
   if (a.json) out(`${JSON.stringify({ applied: true, target: a.address, backupDir: r.backupDir, files: r.files, commands, notes: setup.notes }, null, 2)}\n`);
   else {
