@@ -2,7 +2,9 @@ import { useEffect, useRef } from 'react';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import type { MetricKey } from '../../../shared/contract';
+import { ChartWindow } from '../metrics/chart-window';
 import type { LiveSeries } from '../metrics/live-series';
+import { RedrawPacer } from '../metrics/redraw-pacer';
 
 export interface ChartSeries {
   key: MetricKey;
@@ -23,9 +25,26 @@ interface Props {
   yRange?: [number, number];
 }
 
-/** One uPlot chart, redrawn from LiveSeries on each batch: React renders it once, not per point. */
+const pad = (n: number) => (n < 10 ? `0${n}` : String(n));
+
+/** Local wall-clock tick labels (HH:MM, or HH:MM:SS for short windows): cheaper than uPlot's date templates on every redraw. */
+function clockLabels(windowS: number) {
+  return (_u: uPlot, splits: number[]) =>
+    splits.map((s) => {
+      const d = new Date(s * 1000);
+      const hm = `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+      return windowS <= 120 ? `${hm}:${pad(d.getSeconds())}` : hm;
+    });
+}
+
+/**
+ * One uPlot chart fed from LiveSeries outside React (React renders it once, not per point). Its columns
+ * are updated in place (ChartWindow) and it redraws only while on screen, at most once per pixel's worth
+ * of time (RedrawPacer): with 8 GPUs × 4 charts most batches redraw only the few charts that need it.
+ */
 export function LiveChart({ title, address, live, series, windowS, paused, yRange }: Props) {
   const host = useRef<HTMLDivElement>(null);
+  const pacerRef = useRef<RedrawPacer | null>(null);
   const pausedRef = useRef(paused);
   pausedRef.current = paused;
 
@@ -34,6 +53,7 @@ export function LiveChart({ title, address, live, series, windowS, paused, yRang
     if (!element) return;
     const keys = series.map((s) => s.key);
     const scale = Object.fromEntries(series.filter((s) => s.scale).map((s) => [s.key, s.scale!]));
+    const columns = new ChartWindow(live, address, keys, windowS, scale);
     const styles = getComputedStyle(document.documentElement);
     const axisColour = styles.getPropertyValue('--muted').trim() || '#888';
     const plot = new uPlot(
@@ -42,7 +62,7 @@ export function LiveChart({ title, address, live, series, windowS, paused, yRang
         width: Math.max(280, element.clientWidth),
         height: 160,
         scales: { x: { time: true }, y: yRange ? { range: yRange } : { auto: true } },
-        axes: [{ stroke: axisColour }, { stroke: axisColour, size: 50 }],
+        axes: [{ stroke: axisColour, values: clockLabels(windowS) }, { stroke: axisColour, size: 50 }],
         series: [
           {},
           ...series.map((s) => ({
@@ -54,23 +74,34 @@ export function LiveChart({ title, address, live, series, windowS, paused, yRang
           })),
         ],
       },
-      live.columns(address, keys, windowS, scale) as uPlot.AlignedData,
+      (columns.sync(), columns.data) as uPlot.AlignedData,
       element,
     );
-    const redraw = () => {
-      if (!pausedRef.current) plot.setData(live.columns(address, keys, windowS, scale) as uPlot.AlignedData);
-    };
+    // The time one pixel spans (1 h over ~250 px: ~14 s): a redraw sooner would not move the line.
+    const msPerPixel = () => (windowS * 1000) / Math.max(1, plot.bbox.width / devicePixelRatio);
+    const pacer = new RedrawPacer(() => {
+      if (columns.sync()) plot.setData(columns.data as uPlot.AlignedData);
+    }, msPerPixel);
+    pacer.setPaused(pausedRef.current);
+    pacerRef.current = pacer;
     const off = live.subscribe((changed) => {
-      if (changed === address) redraw();
+      if (changed === address) pacer.invalidate();
     });
     const resize = new ResizeObserver(() => plot.setSize({ width: Math.max(280, element.clientWidth), height: 160 }));
     resize.observe(element);
+    const onScreen = new IntersectionObserver((entries) => pacer.setVisible(entries.some((e) => e.isIntersecting)), { rootMargin: '100px' });
+    onScreen.observe(element);
     return () => {
       off();
+      pacer.dispose();
+      pacerRef.current = null;
       resize.disconnect();
+      onScreen.disconnect();
       plot.destroy();
     };
   }, [address, live, series, windowS, title, yRange]);
+
+  useEffect(() => pacerRef.current?.setPaused(paused), [paused]);
 
   return <div ref={host} className="chart" role="img" aria-label={`${title} chart for ${address}`} />;
 }

@@ -5,6 +5,16 @@ const CAPACITY = 3600;
 interface GpuSeries {
   t: number[];
   values: Partial<Record<MetricKey, Array<number | null>>>;
+  /** Bumped when load() replaces the history: readers that follow appends must start over. */
+  generation: number;
+  /** Points appended since the last load(): a reader takes the last (appended − what it saw). */
+  appended: number;
+}
+
+/** Where a reader stands: compare with a later `position()` to learn what changed. */
+export interface SeriesPosition {
+  generation: number;
+  appended: number;
 }
 
 /**
@@ -17,7 +27,8 @@ export class LiveSeries {
 
   load(series: MetricsSeries[]): void {
     for (const s of series) {
-      this.gpus.set(s.address, { t: [...s.t], values: Object.fromEntries(Object.entries(s.values).map(([k, v]) => [k, [...(v ?? [])]])) });
+      const generation = (this.gpus.get(s.address)?.generation ?? 0) + 1;
+      this.gpus.set(s.address, { t: [...s.t], values: Object.fromEntries(Object.entries(s.values).map(([k, v]) => [k, [...(v ?? [])]])), generation, appended: 0 });
       this.emit(s.address);
     }
   }
@@ -26,9 +37,10 @@ export class LiveSeries {
     const touched = new Set<string>();
     for (const sample of samples) {
       let gpu = this.gpus.get(sample.address);
-      if (!gpu) this.gpus.set(sample.address, (gpu = { t: [], values: {} }));
+      if (!gpu) this.gpus.set(sample.address, (gpu = { t: [], values: {}, generation: 1, appended: 0 }));
       const length = gpu.t.length;
       gpu.t.push(sample.t);
+      gpu.appended += 1;
       const keys = new Set([...Object.keys(gpu.values), ...Object.keys(sample.values)] as MetricKey[]);
       for (const key of keys) {
         let column = gpu.values[key];
@@ -60,6 +72,16 @@ export class LiveSeries {
         return (gpu.values[key] ?? []).slice(start).map((v) => (v === null ? null : v * factor));
       }),
     ];
+  }
+
+  position(address: string): SeriesPosition | null {
+    const gpu = this.gpus.get(address);
+    return gpu ? { generation: gpu.generation, appended: gpu.appended } : null;
+  }
+
+  /** The kept points of one GPU, oldest first (read-only: the arrays are live). */
+  raw(address: string): { t: readonly number[]; values: Partial<Record<MetricKey, readonly (number | null)[]>> } | null {
+    return this.gpus.get(address) ?? null;
   }
 
   latest(address: string, key: MetricKey): number | null {
