@@ -7,6 +7,7 @@ import { detectMetricsSource, metricsHandlers } from './metrics/handlers';
 import { passthroughHandlers } from './passthrough/handlers';
 import { MetricsSampler } from './metrics/sampler';
 import { PeersService } from './pairing/peers-service';
+import { SessionManager } from './sessions/session-manager';
 import { SharingService } from './sharing/sharing-service';
 import { join } from 'node:path';
 import { defaultPaths, type AppPaths } from './paths';
@@ -21,6 +22,8 @@ export interface CoreOptions {
   env?: NodeJS.ProcessEnv;
   heartbeatMs?: number;
   log?: (line: string) => void;
+  /** How to start a local `gpu-bridge peer receive` (the self-test's peer); null where the shell cannot. */
+  peerReceiveCommand?: { file: string; args: string[]; env?: NodeJS.ProcessEnv } | null;
 }
 
 export interface Core {
@@ -31,6 +34,8 @@ export interface Core {
   readonly peers: PeersService;
   /** GPU metrics: ring buffers, batched events, and `metrics.exporter.render()` for GET /metrics. */
   readonly metrics: MetricsSampler;
+  /** Streaming sessions (Sessions page, `gpu-bridge session`). */
+  readonly sessions: SessionManager;
   readonly events: EventHub;
   readonly paths: AppPaths;
   /** Connected clients across shells, for the heartbeat. */
@@ -60,6 +65,19 @@ export function createCore(options: CoreOptions): Core {
   const metrics = new MetricsSampler({ source: detectMetricsSource(env.PATH), onBatch: (samples) => events.emit('metrics.batch', { samples }) });
   metrics.start().catch((error: unknown) => log(`gpu-bridge: metrics sampler did not start: ${String(error)}`));
   disposers.push(() => metrics.stop());
+  const maxSessions = Number(env.GPU_BRIDGE_MAX_SESSIONS ?? 4);
+  const sessions = new SessionManager({
+    peers, sharing, audit, events,
+    maxSessions: Number.isInteger(maxSessions) && maxSessions > 0 ? maxSessions : 4,
+    defaultDisplay: env.DISPLAY || null,
+    peerReceiveCommand: options.peerReceiveCommand ?? null,
+    gpuCaps: async () => {
+      const gpu = (await inventory.get()).gpus.find((g) => g.vendor === 'nvidia');
+      if (!gpu) return null;
+      return { vendor: gpu.vendor, encoders: gpu.encoders, nvencSessions: gpu.nvidia?.encoderSessions ?? null, nvencLimit: typeof gpu.encoderSessionLimit === 'number' ? gpu.encoderSessionLimit : null };
+    },
+  });
+  disposers.push(() => sessions.stopAll('shutdown'));
   const handlers: Handlers = {
     ...inventory.handlers(),
     ...metricsHandlers(metrics),
@@ -67,6 +85,7 @@ export function createCore(options: CoreOptions): Core {
     ...sharing.handlers(),
     ...peers.handlers(),
     ...passthroughHandlers({ audit, root: hostRoot }),
+    ...sessions.handlers(),
   };
 
   const dispatcher = new Dispatcher(handlers, {
@@ -92,6 +111,7 @@ export function createCore(options: CoreOptions): Core {
     sharing,
     peers,
     metrics,
+    sessions,
     clientConnected() {
       clients += 1;
       let done = false;

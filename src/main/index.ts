@@ -55,7 +55,11 @@ if (!app.requestSingleInstanceLock()) {
 
   void app.whenReady().then(() => {
     installSecurity(rendererDir);
-    const core = createCore({ shell: 'desktop' });
+    const core = createCore({
+      shell: 'desktop',
+      // the self-test's local peer: the bundled CLI run by Electron's own Node
+      peerReceiveCommand: { file: process.execPath, args: [join(__dirname, '../cli/index.mjs'), 'peer', 'receive', '--headless'], env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } },
+    });
     installIpcBridge(core);
     void core.peers.connectAll();
     const state: TrayHostState = { sharing: core.sharing.sharing, sessions: [], error: null, killSwitchAvailable: true };

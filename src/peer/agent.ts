@@ -2,7 +2,8 @@ import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type Server, type TLSSocket } from 'node:tls';
 import { z } from 'zod';
-import type { ControlMessage, InputEvent } from '../shared/contract/peers';
+import type { ControlMessage, InputEvent, StreamRequest } from '../shared/contract/peers';
+import { PeerStreams } from './peer-streams';
 import { AuditLog } from '../core/audit/audit-log';
 import { ControlChannel, preciseNow } from '../core/pairing/channel';
 import { loadOrCreateIdentity } from '../core/pairing/identity';
@@ -23,12 +24,17 @@ export interface PeerAgentOptions {
   advertise?: string;
   name?: string;
   log?: (event: Record<string, unknown>) => void;
+  /** Show received streams in a window (a display is present). */
+  display?: boolean;
+  /** Ask every connected host for a stream (needs the view scope and sharing on at the host). */
+  watch?: StreamRequest;
 }
 
 interface HostSession {
   fingerprint: string;
   name: string;
   channel: ControlChannel;
+  streams: PeerStreams;
 }
 
 /** The cloud-side agent: listens for paired hosts (mutual TLS 1.3, pinned), pairs new ones with one-time tokens. */
@@ -161,7 +167,15 @@ export class PeerAgent {
   }
 
   private startSession(channel: ControlChannel, fingerprint: string, name: string, remote: string): void {
-    const session: HostSession = { fingerprint, name, channel };
+    const listenIp = channel.socket.localAddress?.replace(/^::ffff:/, '') ?? '0.0.0.0';
+    const streams = new PeerStreams({
+      listen: listenIp,
+      display: this.options.display ?? false,
+      title: `GPU Bridge — ${name}`,
+      send: (message) => channel.send(message),
+      log: (event) => this.log({ ...event, host: name }),
+    });
+    const session: HostSession = { fingerprint, name, channel, streams };
     this.sessions.add(session);
     void this.hosts.touch(fingerprint);
     void this.audit.append({ who: `host:${name}`, action: 'peer.connect', target: fingerprint, result: 'ok', detail: remote });
@@ -177,6 +191,19 @@ export class PeerAgent {
         }
         case 'hello':
           channel.send({ type: 'welcome', name: this.options.name ?? hostname() });
+          if (this.options.watch) channel.send(this.options.watch);
+          return;
+        case 'stream.open':
+          streams.open(message).then(
+            (port) => channel.send({ type: 'stream.ready', streamId: message.streamId, port }),
+            (error: Error) => channel.send({ type: 'stream.ended', streamId: message.streamId, reason: `the peer could not listen: ${error.message}` }),
+          );
+          return;
+        case 'stream.close':
+          void streams.close(message.streamId);
+          return;
+        case 'stream.refused':
+          this.log({ event: 'stream-refused', host: name, reason: message.reason });
           return;
         case 'pair':
           // an already paired host pairing again (e.g. after a host-side revoke): the token must still be valid
@@ -200,6 +227,7 @@ export class PeerAgent {
     });
     channel.once('close', (reason: string) => {
       this.sessions.delete(session);
+      void streams.closeAll();
       void this.hosts.touch(fingerprint).catch(() => undefined);
       this.log({ event: 'disconnected', name, fingerprint, reason });
     });

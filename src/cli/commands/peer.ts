@@ -10,15 +10,18 @@ import { formatPairUri } from '../../core/pairing/uri';
 import { StoreCorruptError } from '../../core/store/atomic-json';
 import { defaultPaths } from '../../core/paths';
 import { PeerAgent, readRunInfo } from '../../peer/agent';
+import { receiveOverStdio } from '../../peer/receive-stdio';
+import { parseWatch } from '../../peer/watch';
 import { parseCommandArgs, parsePort } from '../args';
 import { CliError, type CliCommand } from '../command';
 import { join } from 'node:path';
 
 const USAGE = [
-  'gpu-bridge peer run [--port N] [--listen ADDR] [--advertise HOST:PORT] [--input-from-stdin] [--config-dir DIR] [--json]',
+  'gpu-bridge peer run [--port N] [--listen ADDR] [--advertise HOST:PORT] [--watch WxH@FPS] [--headless] [--input-from-stdin] [--config-dir DIR] [--json]',
   '       gpu-bridge peer pair [--ttl SECONDS] [--config-dir DIR] [--json]',
   '       gpu-bridge peer list [--config-dir DIR] [--json]',
   '       gpu-bridge peer revoke <name|fingerprint> [--config-dir DIR] [--json]',
+  '       gpu-bridge peer receive [--listen ADDR] [--headless]   (stream messages as JSON lines on stdin/stdout; the self-test uses it)',
 ].join('\n');
 
 const OPTIONS = {
@@ -30,6 +33,8 @@ const OPTIONS = {
   ttl: { type: 'string' },
   name: { type: 'string' },
   'input-from-stdin': { type: 'boolean' },
+  headless: { type: 'boolean' },
+  watch: { type: 'string' },
 } as const;
 
 function out(json: boolean | undefined, value: unknown, human: string): void {
@@ -57,6 +62,8 @@ export const peerCommand: CliCommand = {
       switch (sub) {
         case 'run':
           return runAgent(configDir, values);
+        case 'receive':
+          return receiveOverStdio({ listen: values.listen ?? '127.0.0.1', display: !values.headless && Boolean(process.env.DISPLAY) });
         case 'pair': {
           const ttl = values.ttl === undefined ? TOKEN_TTL_MS : Number(values.ttl) * 1000;
           if (!Number.isFinite(ttl) || ttl <= 0 || ttl > TOKEN_TTL_MS) throw new CliError('--ttl must be 1 to 600 seconds', 2);
@@ -98,8 +105,16 @@ export const peerCommand: CliCommand = {
   },
 };
 
-async function runAgent(configDir: string, values: { port?: string; listen?: string; advertise?: string; name?: string; json?: boolean; 'input-from-stdin'?: boolean }): Promise<number> {
+async function runAgent(configDir: string, values: { port?: string; listen?: string; advertise?: string; name?: string; json?: boolean; 'input-from-stdin'?: boolean; headless?: boolean; watch?: string }): Promise<number> {
+  let watch;
+  try {
+    watch = values.watch === undefined ? undefined : parseWatch(values.watch);
+  } catch (error) {
+    throw new CliError((error as Error).message, 2);
+  }
   const agent = new PeerAgent({
+    display: !values.headless && Boolean(process.env.DISPLAY),
+    watch,
     configDir,
     port: parsePort(values.port, 47800),
     listen: values.listen ?? '0.0.0.0',

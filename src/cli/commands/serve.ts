@@ -44,7 +44,7 @@ export const serveCommand: CliCommand = {
       tls = identity;
       process.stdout.write(`TLS 1.3 with a self-signed certificate, SHA-256 fingerprint ${formatFingerprint(identity.fingerprint)}\n`);
     }
-    const core = createCore({ shell: 'web' });
+    const core = createCore({ shell: 'web', peerReceiveCommand: { file: process.execPath, args: [process.argv[1]!, 'peer', 'receive', '--headless'] } });
     let server;
     try {
       server = await startWebServer({

@@ -107,7 +107,8 @@ export interface HostConnectionStatus {
 /**
  * The host's long-lived control channel to one paired peer: heartbeats every second, RTT and clock
  * offset, reconnect with exponential backoff and jitter. A peer silent for `offlineAfterMs` is offline.
- * Events: 'online', 'offline' (reason), 'input' (InputEvent), 'sample' ({rttMs, offsetMs}), 'refused' (reason).
+ * Events: 'online', 'offline' (reason), 'input' (InputEvent), 'stream' (stream.ready|frames|ended),
+ * 'stream-request' (StreamRequest), 'sample' ({rttMs, offsetMs}), 'refused' (reason).
  */
 export class HostConnection extends EventEmitter {
   private channel: ControlChannel | null = null;
@@ -125,6 +126,13 @@ export class HostConnection extends EventEmitter {
     private readonly options: { peers: PartyStore; audit: AuditLog; heartbeatMs?: number; offlineAfterMs?: number; maxBackoffMs?: number },
   ) {
     super();
+  }
+
+  /** Sends on the live channel; false when offline. */
+  send(message: ControlMessage): boolean {
+    if (!this.channel || this.channel.isClosed) return false;
+    this.channel.send(message);
+    return true;
   }
 
   status(): HostConnectionStatus {
@@ -199,6 +207,14 @@ export class HostConnection extends EventEmitter {
         }
         case 'input':
           if (welcomed) this.emit('input', message.event as InputEvent);
+          return;
+        case 'stream.ready':
+        case 'stream.frames':
+        case 'stream.ended':
+          if (welcomed) this.emit('stream', message);
+          return;
+        case 'stream.request':
+          if (welcomed) this.emit('stream-request', message);
           return;
         case 'revoked':
           this.emit('refused', 'the peer revoked this host');

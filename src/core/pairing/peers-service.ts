@@ -1,4 +1,7 @@
-import type { PeerRecord, PeerScope, PeerStatus } from '../../shared/contract/peers';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import type { PeerRecord, PeerScope, PeerStatus, StreamMessage, StreamRequest } from '../../shared/contract/peers';
+import { MessageViewerLink } from '../sessions/message-viewer-link';
 import { ApiError, ErrorCode } from '../../shared/errors';
 import type { AuditLog } from '../audit/audit-log';
 import { createNutBackend, InputInjector, type InputBackend } from '../input/injector';
@@ -23,7 +26,10 @@ export interface PeersServiceOptions {
 interface Live {
   connection: HostConnection;
   injector: InputInjector;
+  link: MessageViewerLink | null;
 }
+
+export type StreamRequestHandler = (peer: PeerRecord, request: StreamRequest) => Promise<void>;
 
 /**
  * The host's paired peers for the API (Peers page): pair by URI, scopes, revoke, and the control
@@ -36,6 +42,7 @@ export class PeersService {
   private readonly live = new Map<string, Live>();
   private scopes = new Map<string, PeerScope[]>();
   private backend: Promise<InputBackend> | null = null;
+  private streamRequestHandler: StreamRequestHandler | null = null;
 
   constructor(private readonly options: PeersServiceOptions) {
     this.store = new PartyStore(options.configDir, 'peers');
@@ -90,6 +97,7 @@ export class PeersService {
     const removed = before.scopes.filter((s) => !updated.scopes.includes(s));
     await this.options.audit.append({ who, action: 'peer.scopes', target: `${updated.name} ${updated.fingerprint}`, result: 'ok', detail: `grant [${added.join(',')}] withdraw [${removed.join(',')}]` });
     if (!updated.scopes.includes('input')) await this.live.get(updated.fingerprint)?.injector.releaseAll();
+    if (!updated.scopes.includes('view')) this.dropLink(updated.fingerprint, 'the view scope was withdrawn');
     await this.changed();
     return updated;
   }
@@ -128,12 +136,15 @@ export class PeersService {
     });
     connection.on('input', (event) => void injector.inject(event).catch((error: unknown) => this.options.log?.(`input from ${record.name} failed: ${(error as Error).message}`)));
     connection.on('online', () => void this.changed());
-    connection.on('offline', () => {
+    connection.on('offline', (reason: string) => {
       void injector.releaseAll();
+      this.dropLink(record.fingerprint, `${record.name} went offline (${reason})`);
       void this.changed();
     });
+    connection.on('stream', (message: StreamMessage) => this.live.get(record.fingerprint)?.link?.receive(message));
+    connection.on('stream-request', (request: StreamRequest) => void this.onStreamRequest(record.fingerprint, connection, request));
     connection.on('refused', () => void this.disconnect(record.fingerprint).then(() => this.changed()));
-    this.live.set(record.fingerprint, { connection, injector });
+    this.live.set(record.fingerprint, { connection, injector, link: null });
     connection.start();
   }
 
@@ -141,9 +152,63 @@ export class PeersService {
     for (const record of await this.list()) if (!record.revokedAt) await this.connect(record.fingerprint);
   }
 
+  /** Who handles a peer's own request for a stream (the session manager). */
+  setStreamRequestHandler(handler: StreamRequestHandler): void {
+    this.streamRequestHandler = handler;
+  }
+
+  private async onStreamRequest(fingerprint: string, connection: HostConnection, request: StreamRequest): Promise<void> {
+    const refuse = (reason: string): void => void connection.send({ type: 'stream.refused', reason });
+    const record = await this.store.get(fingerprint).catch(() => null);
+    if (!record || record.revokedAt) return refuse('this peer is not paired');
+    if (!this.streamRequestHandler) return refuse('this host does not stream');
+    try {
+      await this.streamRequestHandler(record, request);
+    } catch (error) {
+      refuse((error as Error).message.slice(0, 500));
+    }
+  }
+
+  /**
+   * The viewer link for a paired peer: it must not be revoked, must hold the view scope and be online.
+   * One link per peer; it goes away with the peer's connection.
+   */
+  async viewerLink(ref: string): Promise<MessageViewerLink> {
+    const record = await this.resolve(ref);
+    if (record.revokedAt) throw new ApiError(ErrorCode.Refused, `peer ${record.name} is revoked`);
+    if (!record.scopes.includes('view')) throw new ApiError(ErrorCode.Refused, `peer ${record.name} lacks the view scope; grant it on the Peers page`);
+    const live = this.live.get(record.fingerprint);
+    if (!live || !live.connection.status().online) throw new ApiError(ErrorCode.Unavailable, `peer ${record.name} is offline`);
+    if (live.link) return live.link;
+    const hostPart = /^\[?([^\]]+?)\]?:\d+$/.exec(record.addr ?? '')?.[1];
+    if (!hostPart) throw new ApiError(ErrorCode.Unavailable, `peer ${record.name} has no address to stream to`);
+    const ip = isIP(hostPart) ? hostPart : (await lookup(hostPart)).address;
+    const connection = live.connection;
+    const link = new MessageViewerLink({
+      name: record.name,
+      host: ip,
+      send: (message) => void connection.send(message),
+      clock: () => {
+        const status = connection.status();
+        return { offsetMs: status.clockOffsetMs, rttMs: status.rttMs };
+      },
+    });
+    live.link = link;
+    return link;
+  }
+
+  private dropLink(fingerprint: string, reason: string): void {
+    const live = this.live.get(fingerprint);
+    if (!live?.link) return;
+    const link = live.link;
+    live.link = null;
+    link.gone(reason);
+  }
+
   private async disconnect(fingerprint: string): Promise<void> {
     const live = this.live.get(fingerprint);
     if (!live) return;
+    this.dropLink(fingerprint, 'disconnected');
     this.live.delete(fingerprint);
     live.connection.stop();
     await live.injector.releaseAll();

@@ -4,6 +4,7 @@ import { inventoryEvents, inventoryMethods } from './inventory';
 import { metricsEvents, metricsMethods } from './metrics';
 import { passthroughEvents, passthroughMethods } from './passthrough';
 import { peersEvents, peersMethods } from './peers';
+import { sessionsEvents, sessionsMethods } from './sessions';
 import { sharingEvents, sharingMethods } from './sharing';
 
 /**
@@ -17,6 +18,7 @@ export const methods = {
   ...sharingMethods,
   ...peersMethods,
   ...passthroughMethods,
+  ...sessionsMethods,
 } as const;
 
 export const events = {
@@ -26,6 +28,7 @@ export const events = {
   ...sharingEvents,
   ...peersEvents,
   ...passthroughEvents,
+  ...sessionsEvents,
 } as const;
 
 export type Methods = typeof methods;
@@ -48,6 +51,7 @@ export function isEventName(name: string): name is EventName {
 export * from './app';
 export * from './inventory';
 export * from './metrics';
+export * from './sessions';
 export * from './sharing';
 export * from './peers';
 export * from './passthrough';

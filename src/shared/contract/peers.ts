@@ -40,7 +40,53 @@ export const InputEvent = z.discriminatedUnion('kind', [
 ]);
 export type InputEvent = z.infer<typeof InputEvent>;
 
+// ---- streams (host → peer video over SRT; the control channel carries the set-up and the stamps) ----
+
+export const StreamId = z.string().regex(/^[0-9a-f-]{36}$/, 'a stream id (UUID)');
+export const StreamCodec = z.enum(['h264', 'hevc', 'av1']);
+
+export const StreamOpen = z
+  .object({
+    type: z.literal('stream.open'),
+    streamId: StreamId,
+    passphrase: z.string().regex(/^[A-Za-z0-9]{32}$/),
+    latencyMs: z.number().min(0).max(5000),
+    width: z.number().int().min(256).max(7680),
+    height: z.number().int().min(144).max(4320),
+    fps: z.number().int().min(1).max(240),
+    codec: StreamCodec,
+  })
+  .strict();
+export type StreamOpen = z.infer<typeof StreamOpen>;
+
+/** Per decoded frame: [capture stamp (host ms mod 2^32) or null when unreadable, decode time on the peer's clock]. */
+export const StreamFrames = z.array(z.tuple([z.number().int().min(0).max(2 ** 32 - 1).nullable(), z.number()])).max(1000);
+
+export const StreamRequest = z
+  .object({
+    type: z.literal('stream.request'),
+    width: z.number().int().min(256).max(7680),
+    height: z.number().int().min(144).max(4320),
+    fps: z.number().int().min(1).max(240),
+    bitrateKbps: z.number().int().min(100).max(500_000).optional(),
+    codec: StreamCodec.optional(),
+  })
+  .strict();
+export type StreamRequest = z.infer<typeof StreamRequest>;
+
+export const StreamMessage = z.discriminatedUnion('type', [
+  StreamOpen,
+  z.object({ type: z.literal('stream.ready'), streamId: StreamId, port: z.number().int().min(1).max(65535) }).strict(),
+  z.object({ type: z.literal('stream.close'), streamId: StreamId, reason: z.string().max(500) }).strict(),
+  z.object({ type: z.literal('stream.frames'), streamId: StreamId, frames: StreamFrames }).strict(),
+  z.object({ type: z.literal('stream.ended'), streamId: StreamId, reason: z.string().max(500) }).strict(),
+  StreamRequest,
+  z.object({ type: z.literal('stream.refused'), reason: z.string().max(500) }).strict(),
+]);
+export type StreamMessage = z.infer<typeof StreamMessage>;
+
 export const ControlMessage = z.discriminatedUnion('type', [
+  ...StreamMessage.options,
   z.object({ type: z.literal('pair'), token: z.string().min(16).max(128), name: z.string().min(1).max(128) }).strict(),
   z.object({ type: z.literal('paired'), name: z.string().min(1).max(128) }).strict(),
   z.object({ type: z.literal('hello'), name: z.string().min(1).max(128) }).strict(),

@@ -1,0 +1,59 @@
+/** What the controller sees each second for one stream. */
+export interface LinkSample {
+  /** Frames the encoder sent and the viewer could not read or never got, as a fraction (0..1). */
+  lossRatio: number;
+  /** p95 latency this second, ms. */
+  p95Ms: number | null;
+  rttMs: number | null;
+}
+
+export interface BitrateStep {
+  from: number;
+  to: number;
+  reason: string;
+}
+
+/**
+ * Adaptive bitrate: steps down 25% when frames are lost (over 2%) or latency climbs well above its
+ * settled floor (the queue is growing), steps back up 10% after 10 clean seconds, never below
+ * `minKbps` or above the requested rate, and at most once per `holdMs`.
+ */
+export class BitrateController {
+  current: number;
+  private lastChange = -Infinity;
+  private cleanSeconds = 0;
+  private floorP95: number | null = null;
+
+  constructor(
+    readonly targetKbps: number,
+    readonly minKbps = Math.max(100, Math.round(targetKbps / 5)),
+    readonly holdMs = 4000,
+  ) {
+    this.current = targetKbps;
+  }
+
+  /** Returns a step when the bitrate should change now. */
+  observe(sample: LinkSample, nowMs: number): BitrateStep | null {
+    if (sample.p95Ms !== null) this.floorP95 = this.floorP95 === null ? sample.p95Ms : Math.min(this.floorP95 * 1.01 + 0.1, sample.p95Ms);
+    const congested = sample.lossRatio > 0.02 || (sample.p95Ms !== null && this.floorP95 !== null && sample.p95Ms > this.floorP95 * 3 + 50);
+    this.cleanSeconds = congested ? 0 : this.cleanSeconds + 1;
+    if (nowMs - this.lastChange < this.holdMs) return null;
+    if (congested && this.current > this.minKbps) {
+      const to = Math.max(this.minKbps, Math.round(this.current * 0.75));
+      return this.apply(to, nowMs, sample.lossRatio > 0.02 ? `loss ${(sample.lossRatio * 100).toFixed(1)}%` : `latency p95 ${sample.p95Ms} ms`);
+    }
+    if (this.cleanSeconds >= 10 && this.current < this.targetKbps) {
+      const to = Math.min(this.targetKbps, Math.round(this.current * 1.1));
+      return this.apply(to, nowMs, '10 s without loss');
+    }
+    return null;
+  }
+
+  private apply(to: number, nowMs: number, reason: string): BitrateStep {
+    const step = { from: this.current, to, reason };
+    this.current = to;
+    this.lastChange = nowMs;
+    this.cleanSeconds = 0;
+    return step;
+  }
+}

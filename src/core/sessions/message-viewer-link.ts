@@ -1,0 +1,86 @@
+import { EventEmitter } from 'node:events';
+import type { StreamMessage } from '../../shared/contract/peers';
+import type { OpenRequest, ViewerLink } from './viewer-link';
+
+export interface MessageViewerLinkOptions {
+  name: string;
+  /** IP the viewer's SRT listener is reached at. */
+  host: string;
+  send: (message: StreamMessage) => void;
+  clock: () => { offsetMs: number | null; rttMs: number | null };
+  openTimeoutMs?: number;
+}
+
+/**
+ * A viewer reached through stream messages (the control channel to a paired peer, or the stdio of a
+ * local `peer receive`). The owner feeds incoming messages to `receive` and calls `gone` when the
+ * transport closes.
+ */
+export class MessageViewerLink extends EventEmitter implements ViewerLink {
+  readonly name: string;
+  private readonly waiting = new Map<string, { resolve: (port: number) => void; reject: (error: Error) => void; timer: NodeJS.Timeout }>();
+
+  constructor(private readonly options: MessageViewerLinkOptions) {
+    super();
+    this.name = options.name;
+  }
+
+  open(request: OpenRequest): Promise<{ host: string; port: number }> {
+    return new Promise((resolve, reject) => {
+      const timeoutMs = this.options.openTimeoutMs ?? 10_000;
+      const timer = setTimeout(() => {
+        this.waiting.delete(request.streamId);
+        reject(new Error(`${this.name} did not open a receiver within ${timeoutMs / 1000} s`));
+      }, timeoutMs);
+      this.waiting.set(request.streamId, { resolve: (port) => resolve({ host: this.options.host, port }), reject, timer });
+      this.options.send({ type: 'stream.open', ...request });
+    });
+  }
+
+  async close(streamId: string, reason: string): Promise<void> {
+    this.options.send({ type: 'stream.close', streamId, reason: reason.slice(0, 500) });
+  }
+
+  clock(): { offsetMs: number | null; rttMs: number | null } {
+    return this.options.clock();
+  }
+
+  /** An incoming stream message from this viewer. */
+  receive(message: StreamMessage): void {
+    switch (message.type) {
+      case 'stream.ready': {
+        const pending = this.waiting.get(message.streamId);
+        if (!pending) return;
+        clearTimeout(pending.timer);
+        this.waiting.delete(message.streamId);
+        pending.resolve(message.port);
+        return;
+      }
+      case 'stream.ended': {
+        const pending = this.waiting.get(message.streamId);
+        if (pending) {
+          clearTimeout(pending.timer);
+          this.waiting.delete(message.streamId);
+          pending.reject(new Error(message.reason));
+        }
+        this.emit('stream-ended', message.streamId, message.reason);
+        return;
+      }
+      case 'stream.frames':
+        this.emit('frames', message.frames.map(([stampMs, decodedAt]) => ({ stampMs, decodedAt })));
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** The viewer vanished (transport closed). */
+  gone(reason: string): void {
+    for (const [, pending] of this.waiting) {
+      clearTimeout(pending.timer);
+      pending.reject(new Error(`${this.name} went away: ${reason}`));
+    }
+    this.waiting.clear();
+    this.emit('gone', reason);
+  }
+}

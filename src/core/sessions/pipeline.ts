@@ -1,0 +1,116 @@
+import { encoderArgs, type EncoderSettings } from './encoder-args';
+import { srtCallerUrl, srtListenerUrl, type SrtEndpoint } from './srt-url';
+import { stampCropFilter, stampFilters, viewCropFilter } from './stamp';
+
+export type CaptureSource =
+  /** An X display region, e.g. display ":0", offset 0,0. */
+  | { kind: 'x11'; display: string; x: number; y: number; width: number; height: number }
+  /** KMS scanout (needs CAP_SYS_ADMIN), downloaded to system memory for the encoder. */
+  | { kind: 'kms'; device: string; width: number; height: number }
+  /** ffmpeg's moving test pattern, paced in real time: the self-test's source. */
+  | { kind: 'test'; width: number; height: number };
+
+export interface SenderSpec extends EncoderSettings {
+  source: CaptureSource;
+  /** One or more peers (several viewers of one source share this encoder). */
+  outputs: SrtEndpoint[];
+}
+
+const DISPLAY_PATTERN = /^[A-Za-z0-9._-]*:\d{1,4}(\.\d{1,2})?$/;
+const DEVICE_PATTERN = /^\/dev\/dri\/card\d{1,2}$/;
+
+export function validateSize(width: number, height: number): void {
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 256 || height < 144 || width > 7680 || height > 4320 || width % 2 || height % 2) {
+    throw new Error(`bad picture size ${width}x${height}: even numbers from 256x144 to 7680x4320`);
+  }
+}
+
+function captureArgs(source: CaptureSource, fps: number): string[] {
+  validateSize(source.width, source.height);
+  // the frame timestamp becomes the wall clock at capture: the stamp is drawn from it
+  const wallclock = ['-use_wallclock_as_timestamps', '1'];
+  switch (source.kind) {
+    case 'x11':
+      if (!DISPLAY_PATTERN.test(source.display)) throw new Error(`bad X display "${source.display.slice(0, 40)}"`);
+      if (!Number.isInteger(source.x) || !Number.isInteger(source.y) || source.x < 0 || source.y < 0) throw new Error('bad capture offset');
+      return [...wallclock, '-f', 'x11grab', '-draw_mouse', '1', '-framerate', String(fps), '-video_size', `${source.width}x${source.height}`, '-i', `${source.display}+${source.x},${source.y}`];
+    case 'kms':
+      if (!DEVICE_PATTERN.test(source.device)) throw new Error(`bad DRM device "${source.device.slice(0, 40)}"`);
+      return [...wallclock, '-device', source.device, '-f', 'kmsgrab', '-framerate', String(fps), '-i', '-'];
+    case 'test':
+      return [...wallclock, '-f', 'lavfi', '-i', `testsrc2=size=${source.width}x${source.height}:rate=${fps},settb=1/1000000,realtime`];
+  }
+}
+
+function checkFps(fps: number): void {
+  if (!Number.isInteger(fps) || fps < 1 || fps > 240) throw new Error(`bad frame rate ${fps}: 1 to 240`);
+}
+
+function checkBitrate(kbps: number): void {
+  if (!Number.isInteger(kbps) || kbps < 100 || kbps > 500_000) throw new Error(`bad bitrate ${kbps} kbit/s: 100 to 500000`);
+}
+
+/** MPEG-TS muxer options that keep a frame from waiting for the next one. */
+const TS_OPTIONS = { omit_video_pes_length: '0', muxdelay: '0', muxpreload: '0' } as const;
+
+function escapeTee(text: string): string {
+  return text.replace(/[\\|[\]]/g, (c) => `\\${c}`);
+}
+
+/**
+ * The host's ffmpeg argv: capture → yuv420p → stamp strip → low-latency encoder → MPEG-TS → SRT
+ * (caller, AES-256). Progress goes to stdout as `-progress` key=value blocks once a second.
+ */
+export function buildSenderArgs(spec: SenderSpec): string[] {
+  checkFps(spec.fps);
+  checkBitrate(spec.bitrateKbps);
+  if (spec.outputs.length === 0 || spec.outputs.length > 16) throw new Error('a sender needs 1 to 16 outputs');
+  const filters = [...(spec.source.kind === 'kms' ? ['hwdownload', 'format=bgr0'] : []), 'format=yuv420p', ...stampFilters()];
+  const args = [
+    '-hide_banner', '-nostdin', '-loglevel', 'warning', '-nostats', '-progress', 'pipe:1', '-stats_period', '1',
+    ...captureArgs(spec.source, spec.fps),
+    // keep the capture timestamps (-copyts) and every frame (passthrough); -r tells the encoder the rate
+    '-copyts', '-r', String(spec.fps), '-fps_mode', 'passthrough', '-enc_time_base', '1:90000',
+    '-vf', filters.join(','),
+    ...encoderArgs(spec),
+    '-flush_packets', '1',
+  ];
+  const urls = spec.outputs.map((output) => srtCallerUrl(output));
+  if (urls.length === 1) {
+    args.push('-f', 'mpegts', ...Object.entries(TS_OPTIONS).flatMap(([k, v]) => [`-${k}`, v]), urls[0]!);
+  } else {
+    const options = Object.entries(TS_OPTIONS).map(([k, v]) => `${k}=${v}`).join(':');
+    args.push('-map', '0:v', '-f', 'tee', urls.map((url) => `[f=mpegts:${options}:onfail=ignore]${escapeTee(url)}`).join('|'));
+  }
+  return args;
+}
+
+export interface ReceiverSpec {
+  listen: SrtEndpoint;
+  /** Also show the picture (SDL window) when a display is present. */
+  display: boolean;
+  title?: string;
+  listenTimeoutMs?: number;
+}
+
+/**
+ * The peer's ffmpeg argv: SRT listener → MPEG-TS → decoder (no frame threads) → the stamp strip as gray
+ * rawvideo on stdout, flushed per frame; and, with a display, the picture without the strip in a window.
+ * Probing is cut to the minimum so the first frame is not held back.
+ */
+export function buildReceiverArgs(spec: ReceiverSpec): string[] {
+  const input = [
+    '-hide_banner', '-nostdin', '-loglevel', 'warning', '-nostats',
+    '-fflags', 'noparse+nofillin', '-flags', 'low_delay', '-probesize', '32', '-analyzeduration', '1', '-fpsprobesize', '0',
+    '-threads', '1', '-f', 'mpegts', '-i', srtListenerUrl(spec.listen, spec.listenTimeoutMs),
+  ];
+  const stampOut = ['-threads', '1', '-fps_mode', 'passthrough', '-f', 'rawvideo', '-flush_packets', '1', 'pipe:1'];
+  if (!spec.display) return [...input, '-vf', stampCropFilter(), ...stampOut];
+  const title = (spec.title ?? 'GPU Bridge').replace(/[^\w .:-]/g, '').slice(0, 80) || 'GPU Bridge';
+  return [
+    ...input,
+    '-filter_complex', `[0:v]split=2[s][v];[s]${stampCropFilter()}[stamp];[v]${viewCropFilter()},format=yuv420p[view]`,
+    '-map', '[stamp]', ...stampOut,
+    '-map', '[view]', '-fps_mode', 'passthrough', '-f', 'sdl2', '-window_title', title, title,
+  ];
+}

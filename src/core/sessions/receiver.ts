@@ -1,0 +1,83 @@
+import { createSocket } from 'node:dgram';
+import { EventEmitter } from 'node:events';
+import { buildReceiverArgs } from './pipeline';
+import { spawnTied, type SupervisedSpawn } from './child-process';
+import { readStamps, type DecodedFrame } from './stamp-reader';
+import { waitUdpBound } from './udp-bound';
+
+export interface ReceiverOptions {
+  /** Address to listen on (an IP). */
+  listen: string;
+  /** UDP port; 0 picks a free one. */
+  port: number;
+  passphrase: string;
+  latencyMs: number;
+  display: boolean;
+  title?: string;
+  listenTimeoutMs?: number;
+  ffmpeg?: string;
+}
+
+/** A free UDP port on `host` (bound and released; ffmpeg binds it right after). */
+export function freeUdpPort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = createSocket(host.includes(':') ? 'udp6' : 'udp4');
+    socket.once('error', reject);
+    socket.bind(0, host, () => {
+      const { port } = socket.address();
+      socket.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * The peer's receiving end of one session: an SRT listener that decodes and reads every frame's stamp.
+ * Events: 'frame' (DecodedFrame), 'exit' ({code, reason}). The SRT listener exits when the host hangs up.
+ */
+export class Receiver extends EventEmitter {
+  private process: SupervisedSpawn | null = null;
+  private stderrTail = '';
+  port = 0;
+
+  constructor(private readonly options: ReceiverOptions) {
+    super();
+  }
+
+  async start(): Promise<number> {
+    this.port = this.options.port || (await freeUdpPort(this.options.listen));
+    const args = buildReceiverArgs({
+      listen: { host: this.options.listen, port: this.port, passphrase: this.options.passphrase, latencyMs: this.options.latencyMs },
+      display: this.options.display,
+      title: this.options.title,
+      listenTimeoutMs: this.options.listenTimeoutMs,
+    });
+    const process = spawnTied(this.options.ffmpeg ?? 'ffmpeg', args);
+    this.process = process;
+    readStamps(process.child.stdout!, (frame: DecodedFrame) => this.emit('frame', frame));
+    process.child.stderr!.setEncoding('utf8');
+    process.child.stderr!.on('data', (text: string) => (this.stderrTail = (this.stderrTail + text).slice(-2000)));
+    void process.exited.then(({ code, signal, error }) => {
+      const reason = error ?? (signal ? `receiver stopped by ${signal}` : code === 0 ? 'stream ended' : `receiver exited with code ${code}: ${lastLine(this.stderrTail)}`);
+      this.emit('exit', { code, reason });
+    });
+    // the host may call as soon as we answer: answer once the listener is really there
+    const alive = () => process.child.exitCode === null && process.child.signalCode === null;
+    if (!(await waitUdpBound(this.port, 5000, alive))) {
+      await process.stop(500);
+      throw new Error(`the SRT listener did not start: ${lastLine(this.stderrTail)}`);
+    }
+    return this.port;
+  }
+
+  async stop(): Promise<void> {
+    await this.process?.stop(1000);
+  }
+
+  get pid(): number | undefined {
+    return this.process?.child.pid;
+  }
+}
+
+function lastLine(text: string): string {
+  return text.trim().split('\n').filter(Boolean).at(-1)?.slice(0, 300) ?? '(no message)';
+}

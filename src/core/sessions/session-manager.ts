@@ -1,0 +1,201 @@
+import type { PeerRecord, StreamRequest } from '../../shared/contract/peers';
+import type { SelftestResult, SessionInfo, SessionSecond } from '../../shared/contract/sessions';
+import { ApiError, ErrorCode } from '../../shared/errors';
+import type { AuditLog } from '../audit/audit-log';
+import type { PeersService } from '../pairing/peers-service';
+import type { EventHub } from '../rpc/event-hub';
+import type { HandlerGroup } from '../rpc/handlers';
+import type { SharingService } from '../sharing/sharing-service';
+import { chooseEncoder, ffmpegEncoders, type GpuEncodeCaps } from './encoder-choice';
+import type { Codec, EncoderName } from './encoder-args';
+import type { CaptureSource } from './pipeline';
+import { defaultBitrateKbps, runSelftest } from './selftest';
+import { StreamSession, type StreamSecond } from './stream-session';
+
+export interface SessionManagerOptions {
+  peers: PeersService;
+  sharing: SharingService;
+  audit: AuditLog;
+  events: EventHub;
+  /** Encoders at once (each may feed several viewers). */
+  maxSessions?: number;
+  /** The GPU's encode capabilities and NVENC sessions in use (inventory + NVML); null: no NVIDIA GPU. */
+  gpuCaps?: () => Promise<GpuEncodeCaps | null>;
+  /** X display captured when a request names none. */
+  defaultDisplay?: string | null;
+  /** How to start a local `peer receive` for the self-test; null where this shell cannot. */
+  peerReceiveCommand?: { file: string; args: string[]; env?: NodeJS.ProcessEnv } | null;
+  ffmpeg?: string;
+}
+
+interface Entry {
+  session: StreamSession;
+  key: string;
+  codec: Codec;
+  encoderReason: string;
+  sourceLabel: string;
+  requestedKbps: number;
+  steps: { t: number; from: number; to: number; reason: string }[];
+  last: SessionSecond | null;
+}
+
+export interface StartRequest {
+  peer: string;
+  width: number;
+  height: number;
+  fps: number;
+  bitrateKbps?: number;
+  codec?: Codec;
+  source?: { kind: 'x11'; display: string; x?: number; y?: number } | { kind: 'test' };
+}
+
+/**
+ * Streaming sessions of this host: start (owner or a peer's request), stop, list; fan-out of viewers
+ * with the same source and settings onto one encoder; a cap on encoders; the NVENC budget; everything
+ * stops with sharing off or the kill switch. Publishes `sessions.changed` and `sessions.second`.
+ */
+export class SessionManager {
+  private readonly entries = new Map<string, Entry>();
+  private encoders: Promise<Set<EncoderName>> | null = null;
+  private selftestRunning = false;
+
+  constructor(private readonly options: SessionManagerOptions) {
+    options.sharing.onKill((reason) => this.stopAll(reason));
+    options.events.subscribe((message) => {
+      if (message.event === 'sharing.changed' && !(message.payload as { sharing: boolean }).sharing) void this.stopAll('sharing was turned off');
+    });
+    options.peers.setStreamRequestHandler((peer, request) => this.onPeerRequest(peer, request));
+  }
+
+  get count(): number {
+    return this.entries.size;
+  }
+
+  list(): SessionInfo[] {
+    return [...this.entries.values()].map((entry) => this.info(entry));
+  }
+
+  private info(entry: Entry): SessionInfo {
+    const s = entry.session;
+    return {
+      id: s.id, viewers: s.viewerNames, state: s.state, reason: s.reason, encoder: s.encoder, encoderReason: entry.encoderReason,
+      fallbackReason: s.fallbackReason, source: entry.sourceLabel, width: s.settings.source.width, height: s.settings.source.height,
+      fps: s.settings.fps, requestedKbps: entry.requestedKbps, targetKbps: s.targetKbps, startedAt: new Date(s.startedAt).toISOString(),
+      firstFrameMs: s.firstFrameMs, restarts: s.restarts, framesSent: s.framesSent, bitrateSteps: entry.steps.slice(-20), last: entry.last,
+    };
+  }
+
+  private changed(): void {
+    this.options.events.emit('sessions.changed', this.list());
+  }
+
+  private availableEncoders(): Promise<Set<EncoderName>> {
+    this.encoders ??= ffmpegEncoders(this.options.ffmpeg).catch(() => new Set<EncoderName>());
+    return this.encoders;
+  }
+
+  private source(request: StartRequest): CaptureSource {
+    const { width, height } = request;
+    const source = request.source ?? (this.options.defaultDisplay ? { kind: 'x11' as const, display: this.options.defaultDisplay } : null);
+    if (!source) throw new ApiError(ErrorCode.Unavailable, 'no X display to capture (DISPLAY is not set); name one, e.g. source {kind: "x11", display: ":0"}');
+    if (source.kind === 'test') return { kind: 'test', width, height };
+    return { kind: 'x11', display: source.display, x: source.x ?? 0, y: source.y ?? 0, width, height };
+  }
+
+  async start(request: StartRequest, who: string): Promise<SessionInfo> {
+    if (!this.options.sharing.sharing) throw new ApiError(ErrorCode.Refused, 'sharing is off: turn it on (tray or Sessions page) before starting a session');
+    const link = await this.options.peers.viewerLink(request.peer);
+    const codec = request.codec ?? 'h264';
+    const source = this.source(request);
+    const bitrateKbps = request.bitrateKbps ?? defaultBitrateKbps(request.width, request.height, request.fps);
+    const key = JSON.stringify({ source, fps: request.fps, bitrateKbps, codec });
+    const shared = [...this.entries.values()].find((entry) => entry.key === key && (entry.session.state === 'running' || entry.session.state === 'starting'));
+    if (shared) {
+      await shared.session.addViewer(link);
+      await this.options.audit.append({ who, action: 'session.join', target: link.name, result: 'ok', detail: `${shared.session.id} (shared encoder)` });
+      this.changed();
+      return this.info(shared);
+    }
+    const maxSessions = this.options.maxSessions ?? 4;
+    if (this.entries.size >= maxSessions) throw new ApiError(ErrorCode.Conflict, `already ${this.entries.size} sessions (the maximum is ${maxSessions}); stop one first`);
+    const caps = (await this.options.gpuCaps?.().catch(() => null)) ?? null;
+    let choice;
+    try {
+      choice = chooseEncoder(codec, caps, await this.availableEncoders());
+    } catch (error) {
+      throw new ApiError(ErrorCode.Unavailable, (error as Error).message);
+    }
+    const session = new StreamSession({ source, fps: request.fps, bitrateKbps, encoder: choice.encoder, fallback: choice.fallback, ffmpeg: this.options.ffmpeg });
+    const entry: Entry = {
+      session, key, codec, encoderReason: choice.reason, requestedKbps: bitrateKbps, steps: [], last: null,
+      sourceLabel: source.kind === 'x11' ? `X display ${source.display}` : 'test pattern',
+    };
+    this.entries.set(session.id, entry);
+    session.on('state', () => this.changed());
+    session.on('fallback', () => this.changed());
+    session.on('second', (second: StreamSecond) => {
+      entry.last = { ...second, sessionId: session.id };
+      this.options.events.emit('sessions.second', entry.last);
+    });
+    session.on('bitrate', (step: { from: number; to: number; reason: string }) => {
+      entry.steps.push({ t: Date.now(), ...step });
+      if (entry.steps.length > 100) entry.steps.shift();
+      this.changed();
+    });
+    session.once('ended', (reason: string) => {
+      void this.options.audit.append({ who: 'gpu-bridge', action: 'session.end', target: session.viewerNames.join(',') || link.name, result: session.state === 'failed' ? 'failed' : 'ok', detail: `${session.id}: ${reason}` });
+      this.changed();
+      // keep the ended session listed for a minute so its reason can be read
+      setTimeout(() => {
+        this.entries.delete(session.id);
+        this.changed();
+      }, 60_000).unref();
+    });
+    await this.options.audit.append({ who, action: 'session.start', target: link.name, result: 'ok', detail: `${session.id} ${request.width}x${request.height}@${request.fps} ${bitrateKbps} kbit/s ${choice.reason}` });
+    this.changed();
+    await session.addViewer(link);
+    return this.info(entry);
+  }
+
+  async stop(id: string, who: string, reason = 'stopped by the owner'): Promise<SessionInfo> {
+    const entry = this.entries.get(id);
+    if (!entry) throw new ApiError(ErrorCode.NotFound, `no session ${id}`);
+    await entry.session.stop(reason);
+    await this.options.audit.append({ who, action: 'session.stop', target: entry.session.viewerNames.join(','), result: 'ok', detail: id });
+    return this.info(entry);
+  }
+
+  async stopAll(reason: string): Promise<void> {
+    await Promise.all([...this.entries.values()].map((entry) => entry.session.stop(reason)));
+  }
+
+  private async onPeerRequest(peer: PeerRecord, request: StreamRequest): Promise<void> {
+    if (!this.options.sharing.sharing) throw new Error('the host is not sharing right now (its owner has sharing off)');
+    await this.start({ peer: peer.fingerprint, width: request.width, height: request.height, fps: request.fps, bitrateKbps: request.bitrateKbps, codec: request.codec }, `peer:${peer.name}`);
+  }
+
+  async selftest(params: { width: number; height: number; fps: number; seconds: number; encoder?: EncoderName }): Promise<SelftestResult> {
+    const command = this.options.peerReceiveCommand;
+    if (!command) throw new ApiError(ErrorCode.Unavailable, 'this shell cannot start a local peer process for the self-test; run `gpu-bridge session selftest` instead');
+    if (this.selftestRunning) throw new ApiError(ErrorCode.Conflict, 'a self-test is already running');
+    this.selftestRunning = true;
+    try {
+      const available = await this.availableEncoders();
+      const caps = (await this.options.gpuCaps?.().catch(() => null)) ?? null;
+      const choice = params.encoder ? { encoder: params.encoder, fallback: params.encoder.endsWith('_nvenc') ? ('libx264' as const) : undefined } : chooseEncoder('h264', caps, available);
+      if (!available.has(choice.encoder)) throw new ApiError(ErrorCode.Unavailable, `this ffmpeg has no ${choice.encoder}`);
+      return await runSelftest({ ...params, encoder: choice.encoder, fallback: choice.fallback, peerCommand: command, ffmpeg: this.options.ffmpeg });
+    } finally {
+      this.selftestRunning = false;
+    }
+  }
+
+  handlers(): HandlerGroup<'sessions.list' | 'sessions.start' | 'sessions.stop' | 'sessions.selftest'> {
+    return {
+      'sessions.list': () => this.list(),
+      'sessions.start': (params, ctx) => this.start(params, `${ctx.shell}:${ctx.clientId}`),
+      'sessions.stop': (params, ctx) => this.stop(params.id, `${ctx.shell}:${ctx.clientId}`),
+      'sessions.selftest': (params) => this.selftest(params),
+    };
+  }
+}

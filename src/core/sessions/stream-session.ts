@@ -1,0 +1,319 @@
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { BitrateController, type BitrateStep } from './bitrate-controller';
+import { spawnTied, type SupervisedSpawn } from './child-process';
+import { ENCODER_CODEC, isHardware, type EncoderName } from './encoder-args';
+import { buildSenderArgs, type CaptureSource } from './pipeline';
+import { cpuSeconds } from './proc-stat';
+import { ProgressParser, type EncoderProgress } from './progress';
+import { summarize } from './quantiles';
+import { newPassphrase, srtLatencyFromRtt } from './srt-url';
+import { stampAgeMs } from './stamp';
+import type { DecodedFrame, ViewerLink } from './viewer-link';
+
+export interface StreamSettings {
+  source: CaptureSource;
+  fps: number;
+  bitrateKbps: number;
+  encoder: EncoderName;
+  gpuIndex?: number;
+  threads?: number;
+  /** Software encoder to fall back to when the hardware one fails to open. */
+  fallback?: EncoderName;
+  adaptive?: boolean;
+  /** SRT latency; default: from the viewer's measured RTT. */
+  srtLatencyMs?: number;
+  maxRestarts?: number;
+  ffmpeg?: string;
+}
+
+export type StreamState = 'starting' | 'running' | 'restarting' | 'failed' | 'stopped';
+
+/** One second of a viewer's figures: what the Sessions page charts and Prometheus exports. */
+export interface StreamSecond {
+  t: number;
+  viewer: string;
+  p50Ms: number | null;
+  p95Ms: number | null;
+  fpsSent: number;
+  fpsReceived: number;
+  bitrateKbps: number | null;
+  targetKbps: number;
+  rttMs: number | null;
+  dropped: number;
+  duplicated: number;
+  unreadable: number;
+}
+
+interface Viewer {
+  link: ViewerLink;
+  latencies: number[];
+  allLatencies: number[];
+  decoded: number;
+  decodedThisSecond: number;
+  unreadable: number;
+  unreadableThisSecond: number;
+  firstFrameAt: number | null;
+  onFrames: (frames: DecodedFrame[]) => void;
+  onGone: (reason: string) => void;
+}
+
+const ALL_LATENCIES_CAP = 100_000;
+const WARMUP_MS = 1000;
+
+/**
+ * One encoder feeding one or more viewers (fan-out through ffmpeg's tee muxer). Supervises ffmpeg:
+ * parses its progress, restarts a crashed encoder with backoff up to a limit (then fails with the
+ * reason), falls back from NVENC to software when NVENC cannot open, steps the bitrate with the
+ * viewers' loss and latency, and ends cleanly when the last viewer vanishes.
+ * Events: 'state' (StreamState), 'second' (StreamSecond), 'bitrate' (BitrateStep), 'ended' (reason).
+ */
+export class StreamSession extends EventEmitter {
+  readonly id = randomUUID();
+  state: StreamState = 'starting';
+  reason: string | null = null;
+  encoder: EncoderName;
+  fallbackReason: string | null = null;
+  readonly startedAt = Date.now();
+  firstFrameMs: number | null = null;
+  restarts = 0;
+  framesSent = 0;
+  private passphrase = newPassphrase();
+  private readonly viewers = new Map<string, Viewer>();
+  private sender: SupervisedSpawn | null = null;
+  private senderStartedAt = 0;
+  private stderrTail = '';
+  private progress: EncoderProgress | null = null;
+  private lastProgressFrame = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private restartTimer: NodeJS.Timeout | null = null;
+  private readonly bitrate: BitrateController;
+  /** Encoder CPU over its life so far, percent of one core (cumulative CPU time / wall time). */
+  private cpuPercent: number | null = null;
+  private generation = 0;
+
+  constructor(readonly settings: StreamSettings) {
+    super();
+    this.encoder = settings.encoder;
+    this.bitrate = new BitrateController(settings.bitrateKbps);
+  }
+
+  get targetKbps(): number {
+    return this.bitrate.current;
+  }
+
+  get viewerNames(): string[] {
+    return [...this.viewers.keys()];
+  }
+
+  /** Adds a viewer; when the encoder already runs, it restarts with one more output (a fresh IDR for all). */
+  async addViewer(link: ViewerLink): Promise<void> {
+    if (this.viewers.has(link.name)) throw new Error(`${link.name} already watches this stream`);
+    const viewer: Viewer = {
+      link, latencies: [], allLatencies: [], decoded: 0, decodedThisSecond: 0, unreadable: 0, unreadableThisSecond: 0, firstFrameAt: null,
+      onFrames: (frames) => this.onFrames(viewer, frames),
+      onGone: (reason) => void this.removeViewer(link.name, `viewer left: ${reason}`),
+    };
+    link.on('frames', viewer.onFrames);
+    link.on('gone', viewer.onGone);
+    this.viewers.set(link.name, viewer);
+    if (!this.timer) {
+      this.timer = setInterval(() => void this.tick(), 1000);
+      this.timer.unref();
+    }
+    await this.launch();
+  }
+
+  async removeViewer(name: string, reason: string): Promise<void> {
+    const viewer = this.viewers.get(name);
+    if (!viewer) return;
+    this.viewers.delete(name);
+    viewer.link.off('frames', viewer.onFrames);
+    viewer.link.off('gone', viewer.onGone);
+    await viewer.link.close(this.id, reason).catch(() => undefined);
+    if (this.viewers.size === 0) await this.finish('stopped', reason);
+    else await this.launch();
+  }
+
+  async stop(reason = 'stopped'): Promise<void> {
+    await this.finish('stopped', reason);
+  }
+
+  /** Latency over the whole session (self-test figures). */
+  totals(): { framesDecoded: number; unreadable: number; latency: ReturnType<typeof summarize>; cpuPercent: number | null } {
+    const all = [...this.viewers.values()];
+    const latencies = all.flatMap((v) => v.allLatencies);
+    return {
+      framesDecoded: all.reduce((n, v) => n + v.decoded, 0),
+      unreadable: all.reduce((n, v) => n + v.unreadable, 0),
+      latency: summarize(latencies),
+      cpuPercent: this.cpuPercent,
+    };
+  }
+
+  private setState(state: StreamState, reason: string | null = this.reason): void {
+    this.state = state;
+    this.reason = reason;
+    this.emit('state', state);
+  }
+
+  private async finish(state: 'stopped' | 'failed', reason: string): Promise<void> {
+    if (this.state === 'stopped' || this.state === 'failed') return;
+    this.generation += 1;
+    if (this.timer) clearInterval(this.timer);
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.setState(state, reason);
+    const hadSender = this.sender !== null;
+    await this.sender?.stop();
+    this.sender = null;
+    // the viewers' last batches of decoded frames are still on their way
+    if (hadSender && state === 'stopped') await new Promise((resolve) => setTimeout(resolve, 300));
+    for (const [name] of this.viewers) {
+      const viewer = this.viewers.get(name)!;
+      viewer.link.off('frames', viewer.onFrames);
+      viewer.link.off('gone', viewer.onGone);
+      await viewer.link.close(this.id, reason).catch(() => undefined);
+    }
+    this.emit('ended', reason);
+  }
+
+  /** (Re)opens every viewer's listener with a fresh passphrase, then starts the encoder towards them. */
+  private async launch(): Promise<void> {
+    const generation = ++this.generation;
+    await this.sender?.stop();
+    this.sender = null;
+    this.passphrase = newPassphrase();
+    for (const viewer of this.viewers.values()) viewer.firstFrameAt = null;
+    const codec = ENCODER_CODEC[this.encoder];
+    const outputs = [];
+    for (const viewer of this.viewers.values()) {
+      const latencyMs = this.settings.srtLatencyMs ?? srtLatencyFromRtt(viewer.link.clock().rttMs);
+      try {
+        const where = await viewer.link.open({
+          streamId: this.id, passphrase: this.passphrase, latencyMs, codec,
+          width: this.settings.source.width, height: this.settings.source.height, fps: this.settings.fps,
+        });
+        outputs.push({ host: where.host, port: where.port, passphrase: this.passphrase, latencyMs });
+      } catch (error) {
+        await this.finish('failed', `${viewer.link.name} could not open its receiver: ${(error as Error).message}`);
+        return;
+      }
+    }
+    if (generation !== this.generation) return;
+    const args = buildSenderArgs({ ...this.settings, encoder: this.encoder, bitrateKbps: this.bitrate.current, outputs });
+    this.stderrTail = '';
+    this.lastProgressFrame = 0;
+    this.senderStartedAt = Date.now();
+    const sender = spawnTied(this.settings.ffmpeg ?? 'ffmpeg', args);
+    this.sender = sender;
+    const parser = new ProgressParser((progress) => this.onProgress(progress));
+    sender.child.stdout!.setEncoding('utf8');
+    sender.child.stdout!.on('data', (text: string) => parser.push(text));
+    sender.child.stderr!.setEncoding('utf8');
+    sender.child.stderr!.on('data', (text: string) => (this.stderrTail = (this.stderrTail + text).slice(-4000)));
+    if (this.state !== 'running') this.setState(this.state === 'restarting' ? 'restarting' : 'starting');
+    void sender.exited.then((exit) => {
+      if (generation !== this.generation) return;
+      void this.onSenderExit(exit.error ?? (exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`));
+    });
+  }
+
+  private async onSenderExit(how: string): Promise<void> {
+    const detail = lastLines(this.stderrTail);
+    const quickFailure = Date.now() - this.senderStartedAt < 5000 && this.framesSent === 0;
+    if (isHardware(this.encoder) && quickFailure && this.settings.fallback) {
+      this.fallbackReason = `${this.encoder} could not open (${detail || how}); using ${this.settings.fallback}`;
+      this.encoder = this.settings.fallback;
+      this.emit('fallback', this.fallbackReason);
+      await this.launch();
+      return;
+    }
+    this.restarts += 1;
+    const limit = this.settings.maxRestarts ?? 5;
+    if (this.restarts > limit) {
+      await this.finish('failed', `the encoder failed ${this.restarts} times; last: ${how}${detail ? `: ${detail}` : ''}`);
+      return;
+    }
+    this.setState('restarting', `encoder ${how}${detail ? `: ${detail}` : ''}; restart ${this.restarts} of ${limit}`);
+    const delay = Math.min(4000, 250 * 2 ** (this.restarts - 1));
+    const generation = this.generation;
+    this.restartTimer = setTimeout(() => {
+      if (generation === this.generation) void this.launch();
+    }, delay);
+  }
+
+  private onProgress(progress: EncoderProgress): void {
+    // ffmpeg's frame counter restarts with each encoder process
+    const delta = progress.frame >= this.lastProgressFrame ? progress.frame - this.lastProgressFrame : progress.frame;
+    this.lastProgressFrame = progress.frame;
+    this.framesSent += delta;
+    this.progress = progress;
+  }
+
+  private onFrames(viewer: Viewer, frames: DecodedFrame[]): void {
+    const { offsetMs } = viewer.link.clock();
+    for (const frame of frames) {
+      viewer.decoded += 1;
+      viewer.decodedThisSecond += 1;
+      if (frame.stampMs === null) {
+        viewer.unreadable += 1;
+        viewer.unreadableThisSecond += 1;
+        continue;
+      }
+      const hostTime = frame.decodedAt - (offsetMs ?? 0);
+      const age = stampAgeMs(frame.stampMs, hostTime);
+      if (age < -1000 || age > 60_000) continue;
+      viewer.latencies.push(age);
+      if (viewer.firstFrameAt === null) {
+        viewer.firstFrameAt = hostTime;
+        if (this.firstFrameMs === null) this.firstFrameMs = Math.round(hostTime - this.startedAt);
+      }
+      // whole-session figures leave out the start-up backlog: frames captured before the first frame
+      // reached the viewer (queued while SRT connected) measure start-up, reported as firstFrameMs
+      const capturedAt = hostTime - age;
+      if (viewer.allLatencies.length < ALL_LATENCIES_CAP && capturedAt >= viewer.firstFrameAt) viewer.allLatencies.push(age);
+    }
+    if (this.state === 'starting' || this.state === 'restarting') this.setState('running', null);
+  }
+
+  private async tick(): Promise<void> {
+    if (this.sender?.child.pid) {
+      const seconds = await cpuSeconds(this.sender.child.pid);
+      if (seconds !== null) {
+        const elapsed = (Date.now() - this.senderStartedAt) / 1000;
+        if (elapsed > 1) this.cpuPercent = Math.round((seconds / elapsed) * 1000) / 10;
+      }
+    }
+    const progress = this.progress;
+    for (const [name, viewer] of this.viewers) {
+      const summary = summarize(viewer.latencies);
+      const second: StreamSecond = {
+        t: Date.now(), viewer: name, p50Ms: summary.p50Ms, p95Ms: summary.p95Ms,
+        fpsSent: progress?.fps ?? 0, fpsReceived: viewer.decodedThisSecond,
+        bitrateKbps: progress?.bitrateKbps ?? null, targetKbps: this.bitrate.current,
+        rttMs: viewer.link.clock().rttMs, dropped: progress?.dropped ?? 0, duplicated: progress?.duplicated ?? 0,
+        unreadable: viewer.unreadableThisSecond,
+      };
+      this.emit('second', second);
+      if (this.settings.adaptive !== false && this.state === 'running' && progress && progress.fps > 0 && Date.now() - this.senderStartedAt > 3 * WARMUP_MS) {
+        const expected = Math.max(1, Math.min(progress.fps, this.settings.fps));
+        const lossRatio = Math.max(0, 1 - (viewer.decodedThisSecond - viewer.unreadableThisSecond) / expected);
+        const step = this.bitrate.observe({ lossRatio, p95Ms: summary.p95Ms, rttMs: second.rttMs }, Date.now());
+        if (step) void this.applyStep(step);
+      }
+      viewer.latencies = [];
+      viewer.decodedThisSecond = 0;
+      viewer.unreadableThisSecond = 0;
+    }
+  }
+
+  private async applyStep(step: BitrateStep): Promise<void> {
+    this.emit('bitrate', step);
+    // x264 and NVENC through the ffmpeg CLI cannot change rate live: restart with an IDR
+    await this.launch();
+  }
+}
+
+function lastLines(text: string): string {
+  return text.trim().split('\n').filter((line) => line.trim() && !/Last message repeated/.test(line)).slice(-2).join(' / ').slice(0, 400);
+}

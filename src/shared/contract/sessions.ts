@@ -1,0 +1,104 @@
+import { z } from 'zod';
+import { event, method } from './define';
+import { StreamCodec } from './peers';
+
+export const EncoderName = z.enum(['h264_nvenc', 'hevc_nvenc', 'av1_nvenc', 'libx264', 'libx265']);
+
+export const SessionSource = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('x11'), display: z.string().regex(/^[A-Za-z0-9._-]*:\d{1,4}(\.\d{1,2})?$/, 'an X display like :0'), x: z.number().int().min(0).max(16384).default(0), y: z.number().int().min(0).max(16384).default(0) }).strict(),
+  z.object({ kind: z.literal('test') }).strict(),
+]);
+
+/** One second of one viewer's stream: what the Sessions page charts. */
+export const SessionSecond = z.object({
+  sessionId: z.string(),
+  t: z.number(),
+  viewer: z.string(),
+  p50Ms: z.number().nullable(),
+  p95Ms: z.number().nullable(),
+  fpsSent: z.number(),
+  fpsReceived: z.number(),
+  bitrateKbps: z.number().nullable(),
+  targetKbps: z.number(),
+  rttMs: z.number().nullable(),
+  dropped: z.number(),
+  duplicated: z.number(),
+  unreadable: z.number(),
+});
+export type SessionSecond = z.infer<typeof SessionSecond>;
+
+export const SessionInfo = z.object({
+  id: z.string(),
+  viewers: z.array(z.string()),
+  state: z.enum(['starting', 'running', 'restarting', 'failed', 'stopped']),
+  reason: z.string().nullable(),
+  encoder: EncoderName,
+  encoderReason: z.string().describe('why this encoder (NVENC, or why software)'),
+  fallbackReason: z.string().nullable(),
+  source: z.string(),
+  width: z.number(),
+  height: z.number(),
+  fps: z.number(),
+  requestedKbps: z.number(),
+  targetKbps: z.number().describe('the adaptive bitrate now'),
+  startedAt: z.string(),
+  firstFrameMs: z.number().nullable(),
+  restarts: z.number(),
+  framesSent: z.number(),
+  bitrateSteps: z.array(z.object({ t: z.number(), from: z.number(), to: z.number(), reason: z.string() })),
+  last: SessionSecond.nullable(),
+});
+export type SessionInfo = z.infer<typeof SessionInfo>;
+
+export const SelftestResult = z.object({
+  p50Ms: z.number().nullable(),
+  p95Ms: z.number().nullable(),
+  p99Ms: z.number().nullable(),
+  fpsReceived: z.number(),
+  framesSent: z.number(),
+  framesDecoded: z.number(),
+  unreadableFrames: z.number(),
+  encoder: EncoderName,
+  fallbackReason: z.string().nullable(),
+  cpuPercent: z.number().nullable(),
+  startMs: z.number().nullable(),
+  size: z.string(),
+  fps: z.number(),
+  seconds: z.number(),
+  bitrateKbps: z.number(),
+  restarts: z.number(),
+  ok: z.boolean(),
+  reason: z.string().nullable(),
+});
+export type SelftestResult = z.infer<typeof SelftestResult>;
+
+const Size = { width: z.number().int().min(256).max(7680).multipleOf(2), height: z.number().int().min(144).max(4320).multipleOf(2) };
+
+export const sessionsMethods = {
+  'sessions.list': method({ description: 'Streaming sessions with their state and last second of figures.', params: z.object({}).strict().optional(), result: z.array(SessionInfo) }),
+  'sessions.start': method({
+    description: 'Stream to a paired peer (view scope, online, sharing on). Viewers of the same source and settings share one encoder.',
+    params: z
+      .object({
+        peer: z.string().min(1).max(128),
+        ...Size,
+        fps: z.number().int().min(1).max(240),
+        bitrateKbps: z.number().int().min(100).max(500_000).optional(),
+        codec: StreamCodec.default('h264'),
+        source: SessionSource.optional(),
+      })
+      .strict(),
+    result: SessionInfo,
+  }),
+  'sessions.stop': method({ description: 'Stop a session (every viewer of it).', params: z.object({ id: z.string().min(1).max(64) }).strict(), result: SessionInfo }),
+  'sessions.selftest': method({
+    description: 'How fast is this machine: the real pipeline to a local peer process on loopback, with latency p50/p95/p99.',
+    params: z.object({ ...Size, fps: z.number().int().min(1).max(240), seconds: z.number().int().min(2).max(60), encoder: EncoderName.optional() }).strict(),
+    result: SelftestResult,
+  }),
+};
+
+export const sessionsEvents = {
+  'sessions.changed': event({ description: 'A session started, changed state or ended.', payload: z.array(SessionInfo) }),
+  'sessions.second': event({ description: 'One second of a viewer\'s figures (latency p50/p95, fps, bitrate, RTT).', payload: SessionSecond }),
+};
