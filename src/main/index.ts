@@ -1,11 +1,13 @@
 import { join } from 'node:path';
 import { app, BrowserWindow, globalShortcut } from 'electron';
 import { createCore } from '../core/core';
+import { startConfiguredMetricsEndpoint } from '../core/metrics/metrics-endpoint-config';
 import { installIpcBridge } from './ipc-bridge';
 import { installSecurity, registerAppScheme } from './security';
 import { APP_ORIGIN } from './security-policy';
 import { AppTray } from './tray';
-import type { TrayAction, TrayHostState } from './tray-menu';
+import type { SessionInfo } from '../shared/contract/sessions';
+import { traySessions, type TrayAction, type TrayHostState } from './tray-menu';
 
 const rendererDir = join(__dirname, '../renderer');
 const preloadPath = join(__dirname, '../preload/index.cjs');
@@ -61,6 +63,8 @@ if (!app.requestSingleInstanceLock()) {
       peerReceiveCommand: { file: process.execPath, args: [join(__dirname, '../cli/index.mjs'), 'peer', 'receive', '--headless'], env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } },
     });
     installIpcBridge(core);
+    // Prometheus /metrics on a local port when set (GPU_BRIDGE_METRICS_PORT or metrics-endpoint.json).
+    const metricsEndpoint = startConfiguredMetricsEndpoint(core.metrics.exporter, { env: process.env, configDir: core.paths.configDir, log: (line) => console.log(line) });
     void core.peers.connectAll();
     const state: TrayHostState = { sharing: core.sharing.sharing, sessions: [], error: null, killSwitchAvailable: true };
     const onAction = (action: TrayAction) => {
@@ -72,7 +76,9 @@ if (!app.requestSingleInstanceLock()) {
         case 'kill-switch':
           return void core.sharing.kill('tray');
         case 'stop-session':
-          return undefined;
+          return void core.sessions.stop(action.sessionId, 'tray').catch((error: Error) => console.error(`gpu-bridge: could not stop session ${action.sessionId}: ${error.message}`));
+        case 'stop-all-sessions':
+          return void core.sessions.stopAll('stopped from the tray');
         case 'quit':
           quitting = true;
           return app.quit();
@@ -85,6 +91,10 @@ if (!app.requestSingleInstanceLock()) {
         state.sharing = (message.payload as { sharing: boolean }).sharing;
         tray.update(state);
       }
+      if (message.event === 'sessions.changed') {
+        state.sessions = traySessions(message.payload as SessionInfo[]);
+        tray.update(state);
+      }
     });
     globalShortcut.register('CommandOrControl+Alt+Shift+K', () => void core.sharing.kill('global shortcut'));
     openDashboard();
@@ -92,6 +102,7 @@ if (!app.requestSingleInstanceLock()) {
       quitting = true;
       globalShortcut.unregisterAll();
       tray.destroy();
+      void metricsEndpoint.then((endpoint) => endpoint?.close());
       void core.dispose();
     });
   });
