@@ -6,6 +6,7 @@ import { createInventoryService } from './inventory/handlers';
 import { detectMetricsSource, metricsHandlers } from './metrics/handlers';
 import { passthroughHandlers } from './passthrough/handlers';
 import { MetricsSampler } from './metrics/sampler';
+import { followSessions } from './metrics/session-series';
 import { PeersService } from './pairing/peers-service';
 import { SessionManager } from './sessions/session-manager';
 import { SharingService } from './sharing/sharing-service';
@@ -78,6 +79,8 @@ export function createCore(options: CoreOptions): Core {
     },
   });
   disposers.push(() => sessions.stopAll('shutdown'));
+  // Prometheus session series (GET /metrics) from the manager's sessions.second / sessions.changed
+  disposers.push(followSessions(events, metrics.exporter.sessions));
   const handlers: Handlers = {
     ...inventory.handlers(),
     ...metricsHandlers(metrics),

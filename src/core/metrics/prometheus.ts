@@ -1,5 +1,6 @@
 import { Gauge, Registry } from 'prom-client';
 import type { MetricKey } from '../../shared/contract/metrics';
+import { SessionSeries } from './session-series';
 import type { GpuReading } from './sources';
 
 const PROM: Record<MetricKey, { name: string; help: string; scale?: number }> = {
@@ -18,9 +19,13 @@ const PROM: Record<MetricKey, { name: string; help: string; scale?: number }> = 
   encoderSessions: { name: 'gpu_bridge_gpu_encoder_sessions', help: 'Active NVENC sessions' },
 };
 
-/** A prom-client registry with one gauge per series, labelled by GPU address and name. */
+/**
+ * A prom-client registry with one gauge per series, labelled by GPU address and name; and the streaming
+ * sessions' series (`sessions`, labelled by session id and viewer), fed from `sessions.second` events.
+ */
 export class MetricsExporter {
   readonly registry = new Registry();
+  readonly sessions = new SessionSeries(this.registry);
   private readonly gauges = new Map<MetricKey, Gauge<'address' | 'name'>>();
 
   constructor() {

@@ -1,0 +1,80 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { SessionInfo, SessionSecond } from '../../shared/contract/sessions';
+import type { EventHub } from '../rpc/event-hub';
+
+type Labels = 'session' | 'viewer';
+
+/**
+ * The streaming sessions' Prometheus series, fed one second of one viewer at a time (`sessions.second`),
+ * in base units like the GPU series: latency and RTT in seconds, bitrates in bits per second. A figure
+ * the second did not have (no frame decoded, no RTT yet) is removed, not exported as 0; `retain` drops
+ * the series of sessions that ended.
+ */
+export class SessionSeries {
+  private readonly latency: Gauge<Labels | 'quantile'>;
+  private readonly fpsSent: Gauge<Labels>;
+  private readonly fpsReceived: Gauge<Labels>;
+  private readonly bitrate: Gauge<Labels>;
+  private readonly target: Gauge<Labels>;
+  private readonly rtt: Gauge<Labels>;
+  private readonly decoded: Counter<Labels>;
+  /** session id → viewers seen, to remove their series when the session ends. */
+  private readonly seen = new Map<string, Set<string>>();
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    const labelNames = ['session', 'viewer'] as const;
+    this.latency = new Gauge({ name: 'gpu_bridge_session_latency_seconds', help: 'Capture-to-decode latency over the last second, by quantile (0.5, 0.95)', labelNames: [...labelNames, 'quantile'], registers });
+    this.fpsSent = new Gauge({ name: 'gpu_bridge_session_fps_sent', help: 'Frames per second the encoder sent', labelNames, registers });
+    this.fpsReceived = new Gauge({ name: 'gpu_bridge_session_fps_received', help: 'Frames per second the viewer decoded', labelNames, registers });
+    this.bitrate = new Gauge({ name: 'gpu_bridge_session_bitrate_bits_per_second', help: 'Encoder output bitrate', labelNames, registers });
+    this.target = new Gauge({ name: 'gpu_bridge_session_target_bitrate_bits_per_second', help: 'Adaptive bitrate target', labelNames, registers });
+    this.rtt = new Gauge({ name: 'gpu_bridge_session_rtt_seconds', help: 'Round-trip time to the viewer (control channel)', labelNames, registers });
+    this.decoded = new Counter({ name: 'gpu_bridge_session_frames_decoded_total', help: 'Frames the viewer decoded', labelNames, registers });
+  }
+
+  update(second: SessionSecond): void {
+    const labels = { session: second.sessionId, viewer: second.viewer };
+    let viewers = this.seen.get(second.sessionId);
+    if (!viewers) this.seen.set(second.sessionId, (viewers = new Set()));
+    viewers.add(second.viewer);
+    setOrRemove(this.latency, { ...labels, quantile: '0.5' }, second.p50Ms, 1e-3);
+    setOrRemove(this.latency, { ...labels, quantile: '0.95' }, second.p95Ms, 1e-3);
+    this.fpsSent.set(labels, second.fpsSent);
+    this.fpsReceived.set(labels, second.fpsReceived);
+    setOrRemove(this.bitrate, labels, second.bitrateKbps, 1000);
+    this.target.set(labels, second.targetKbps * 1000);
+    setOrRemove(this.rtt, labels, second.rttMs, 1e-3);
+    this.decoded.inc(labels, Math.max(0, second.fpsReceived));
+  }
+
+  /** Keeps the series of these sessions only (the live ones); the rest are removed. */
+  retain(liveSessionIds: Iterable<string>): void {
+    const live = new Set(liveSessionIds);
+    for (const [session, viewers] of this.seen) {
+      if (live.has(session)) continue;
+      for (const viewer of viewers) {
+        const labels = { session, viewer };
+        for (const gauge of [this.fpsSent, this.fpsReceived, this.bitrate, this.target, this.rtt]) gauge.remove(labels);
+        for (const quantile of ['0.5', '0.95']) this.latency.remove({ ...labels, quantile });
+        this.decoded.remove(labels);
+      }
+      this.seen.delete(session);
+    }
+  }
+}
+
+function setOrRemove<L extends string>(gauge: Gauge<L>, labels: Partial<Record<L, string>>, value: number | null, scale: number): void {
+  if (value === null || !Number.isFinite(value)) gauge.remove(labels);
+  else gauge.set(labels, value * scale);
+}
+
+const LIVE = new Set<SessionInfo['state']>(['starting', 'running', 'restarting']);
+
+/** Feeds the series from the session manager's events (`sessions.second`, `sessions.changed`); returns an unsubscribe. */
+export function followSessions(events: Pick<EventHub, 'subscribe'>, series: SessionSeries): () => void {
+  return events.subscribe((message) => {
+    if (message.event === 'sessions.second') series.update(message.payload as SessionSecond);
+    else if (message.event === 'sessions.changed') series.retain((message.payload as SessionInfo[]).filter((s) => LIVE.has(s.state)).map((s) => s.id));
+  });
+}

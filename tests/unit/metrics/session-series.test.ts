@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import type { SessionInfo, SessionSecond } from '../../../src/shared/contract/sessions';
+import { MetricsExporter } from '../../../src/core/metrics/prometheus';
+import { followSessions } from '../../../src/core/metrics/session-series';
+import { EventHub } from '../../../src/core/rpc/event-hub';
+
+const second = (over: Partial<SessionSecond> = {}): SessionSecond => ({
+  sessionId: 'sess-1', t: 1_700_000_000_000, viewer: 'cloud-a', p50Ms: 21.5, p95Ms: 30, fpsSent: 60, fpsReceived: 59,
+  bitrateKbps: 7800, targetKbps: 8000, rttMs: 4, dropped: 0, duplicated: 0, unreadable: 0, ...over,
+});
+
+const info = (id: string, state: SessionInfo['state']): SessionInfo => ({
+  id, viewers: ['cloud-a'], state, reason: null, encoder: 'libx264', encoderReason: 'no NVIDIA GPU', fallbackReason: null, source: 'test pattern',
+  width: 1280, height: 720, fps: 60, requestedKbps: 8000, targetKbps: 8000, startedAt: new Date(0).toISOString(), firstFrameMs: 300,
+  restarts: 0, framesSent: 0, bitrateSteps: [], last: null,
+});
+
+/** The value of one sample line of the exposition text, or undefined when the series is absent. */
+function sample(text: string, name: string, labels: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}}`));
+  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+describe('Prometheus session series', () => {
+  it('exports each viewer\'s second in base units, labelled by session and viewer', async () => {
+    const exporter = new MetricsExporter();
+    exporter.sessions.update(second());
+    exporter.sessions.update(second({ viewer: 'cloud-b', p50Ms: 40, fpsReceived: 30 }));
+    const text = await exporter.render();
+    const a = 'session="sess-1",viewer="cloud-a"';
+    expect(text).toContain('# TYPE gpu_bridge_session_latency_seconds gauge');
+    expect(text).toContain('# TYPE gpu_bridge_session_frames_decoded_total counter');
+    expect(sample(text, 'gpu_bridge_session_latency_seconds', `${a},quantile="0.5"`)).toBeCloseTo(0.0215);
+    expect(sample(text, 'gpu_bridge_session_latency_seconds', `${a},quantile="0.95"`)).toBeCloseTo(0.03);
+    expect(sample(text, 'gpu_bridge_session_fps_sent', a)).toBe(60);
+    expect(sample(text, 'gpu_bridge_session_fps_received', a)).toBe(59);
+    expect(sample(text, 'gpu_bridge_session_bitrate_bits_per_second', a)).toBe(7_800_000);
+    expect(sample(text, 'gpu_bridge_session_target_bitrate_bits_per_second', a)).toBe(8_000_000);
+    expect(sample(text, 'gpu_bridge_session_rtt_seconds', a)).toBeCloseTo(0.004);
+    expect(sample(text, 'gpu_bridge_session_latency_seconds', 'session="sess-1",viewer="cloud-b",quantile="0.5"')).toBeCloseTo(0.04);
+    expect(sample(text, 'gpu_bridge_session_frames_decoded_total', 'session="sess-1",viewer="cloud-b"')).toBe(30);
+  });
+
+  it('counts frames decoded across seconds, and removes figures a second did not have instead of exporting 0', async () => {
+    const exporter = new MetricsExporter();
+    exporter.sessions.update(second());
+    exporter.sessions.update(second({ p50Ms: null, p95Ms: null, rttMs: null, bitrateKbps: null, fpsReceived: 0, targetKbps: 6000 }));
+    const text = await exporter.render();
+    const a = 'session="sess-1",viewer="cloud-a"';
+    expect(sample(text, 'gpu_bridge_session_frames_decoded_total', a)).toBe(59);
+    expect(sample(text, 'gpu_bridge_session_latency_seconds', `${a},quantile="0.5"`)).toBeUndefined();
+    expect(sample(text, 'gpu_bridge_session_rtt_seconds', a)).toBeUndefined();
+    expect(sample(text, 'gpu_bridge_session_bitrate_bits_per_second', a)).toBeUndefined();
+    expect(sample(text, 'gpu_bridge_session_target_bitrate_bits_per_second', a)).toBe(6_000_000); // the adaptive step down
+  });
+
+  it('follows the session manager\'s events: seconds feed it, an ended session\'s series go away', async () => {
+    const events = new EventHub();
+    const exporter = new MetricsExporter();
+    const off = followSessions(events, exporter.sessions);
+    events.emit('sessions.second', second({ sessionId: 'sess-1' }));
+    events.emit('sessions.second', second({ sessionId: 'sess-2', viewer: 'cloud-b' }));
+    events.emit('sessions.changed', [info('sess-1', 'failed'), info('sess-2', 'running')]);
+    const text = await exporter.render();
+    expect(text).not.toContain('session="sess-1"');
+    expect(sample(text, 'gpu_bridge_session_fps_received', 'session="sess-2",viewer="cloud-b"')).toBe(59);
+    events.emit('sessions.changed', []);
+    expect(await exporter.render()).not.toContain('session="sess-2"');
+    off();
+    events.emit('sessions.second', second({ sessionId: 'sess-3' }));
+    expect(await exporter.render()).not.toContain('session="sess-3"');
+    // the GPU series are still there next to them
+    exporter.update([{ address: '0000:01:00.0', name: 'RTX', values: { temperatureC: 50 } }]);
+    expect(await exporter.render()).toContain('gpu_bridge_gpu_temperature_celsius{address="0000:01:00.0",name="RTX"} 50');
+  });
+});
