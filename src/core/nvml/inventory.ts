@@ -21,7 +21,7 @@ export function nvmlLog(nvml: Nvml): NvidiaSmiLog & { source: 'nvml' } {
       subsystemDeviceId: g.subsystemId,
       virtualizationMode: g.virtualizationMode,
       migMode: g.migMode,
-      migDevices: [],
+      migDevices: nvml.migDevices(i),
       memoryTotalBytes: g.memoryTotalBytes,
       memoryUsedBytes: g.memoryUsedBytes,
       temperatureC: g.temperatureC,

@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import type { MigDevice } from '../../shared/contract/inventory';
 import type { MetricValues } from '../../shared/contract/metrics';
 
 /** Everything GPU Bridge reads from NVML about one GPU; null where NVML says "not supported" or fails. */
@@ -65,6 +66,17 @@ export class Nvml {
         pciSubSystemId: 'unsigned int',
         busId: koffi.array('char', 32),
       });
+      koffi.struct('gb_nvmlDeviceAttributes_t', {
+        multiprocessorCount: 'unsigned int',
+        sharedCopyEngineCount: 'unsigned int',
+        sharedDecoderCount: 'unsigned int',
+        sharedEncoderCount: 'unsigned int',
+        sharedJpegCount: 'unsigned int',
+        sharedOfaCount: 'unsigned int',
+        gpuInstanceSliceCount: 'unsigned int',
+        computeInstanceSliceCount: 'unsigned int',
+        memorySizeMB: 'unsigned long long',
+      });
       structsDefined = true;
     }
     const sigs: Record<string, string> = {
@@ -89,6 +101,11 @@ export class Nvml {
       encStats: 'int nvmlDeviceGetEncoderStats(void *dev, _Out_ unsigned int *n, _Out_ unsigned int *fps, _Out_ unsigned int *lat)',
       mig: 'int nvmlDeviceGetMigMode(void *dev, _Out_ unsigned int *cur, _Out_ unsigned int *pending)',
       virt: 'int nvmlDeviceGetVirtualizationMode(void *dev, _Out_ int *mode)',
+      migMax: 'int nvmlDeviceGetMaxMigDeviceCount(void *dev, _Out_ unsigned int *n)',
+      migHandle: 'int nvmlDeviceGetMigDeviceHandleByIndex(void *dev, unsigned int i, _Out_ void **mig)',
+      gpuInstanceId: 'int nvmlDeviceGetGpuInstanceId(void *dev, _Out_ unsigned int *id)',
+      computeInstanceId: 'int nvmlDeviceGetComputeInstanceId(void *dev, _Out_ unsigned int *id)',
+      attributes: 'int nvmlDeviceGetAttributes_v2(void *dev, _Out_ gb_nvmlDeviceAttributes_t *a)',
     };
     const f: Record<string, Fn> = {};
     for (const [key, sig] of Object.entries(sigs)) {
@@ -213,6 +230,35 @@ export class Nvml {
       fanPercent: this.uint('fan', dev),
       encoderSessions: this.call('encStats', dev, stats, [0], [0]) ? (stats[0] ?? null) : null,
     };
+  }
+
+  /**
+   * The MIG devices of GPU i, by NVML's MIG device index; [] where MIG is off or not supported, or the
+   * driver lacks these calls. Inventory only: a few calls per MIG device, never per sample.
+   */
+  migDevices(i: number): MigDevice[] {
+    const dev = this.handles[i];
+    const max = this.uint('migMax', dev);
+    if (!max) return [];
+    const devices: MigDevice[] = [];
+    for (let k = 0; k < Math.min(max, 64); k += 1) {
+      const handle = [null];
+      if (!this.call('migHandle', dev, k, handle) || !handle[0]) continue; // NOT_FOUND: an empty slot
+      const mig = handle[0];
+      const mem: Record<string, number> = {};
+      const hasMem = this.call('memory', mig, mem);
+      const attributes: Record<string, number> = {};
+      const hasAttributes = this.call('attributes', mig, attributes);
+      devices.push({
+        index: k,
+        gpuInstanceId: this.uint('gpuInstanceId', mig),
+        computeInstanceId: this.uint('computeInstanceId', mig),
+        memoryTotalBytes: hasMem ? Number(mem.total) : null,
+        memoryUsedBytes: hasMem ? Number(mem.used) : null,
+        multiprocessorCount: hasAttributes ? (attributes.multiprocessorCount ?? null) : null,
+      });
+    }
+    return devices;
   }
 
   close(): void {

@@ -36,6 +36,11 @@ describe('NVML through koffi against a compiled stub', () => {
         memoryTotalBytes: 46068 * 1024 ** 2, memoryUsedBytes: 1235 * 1024 ** 2, temperatureC: 54, powerLimitW: 350, migMode: null, virtualizationMode: 'None', encoderSessions: 2,
       });
       expect(nvml.gpu(1)).toMatchObject({ address: '0000:41:00.0', name: 'NVIDIA A100-SXM4-80GB', deviceId: '20b2', migMode: 'Enabled', memoryTotalBytes: 80 * 1024 ** 3 });
+      expect(nvml.migDevices(0)).toEqual([]); // the L40S has no MIG
+      expect(nvml.migDevices(1)).toEqual([
+        { index: 0, gpuInstanceId: 1, computeInstanceId: 0, memoryTotalBytes: 40192 * 1024 ** 2, memoryUsedBytes: 37 * 1024 ** 2, multiprocessorCount: 42 },
+        { index: 1, gpuInstanceId: 5, computeInstanceId: 0, memoryTotalBytes: 19968 * 1024 ** 2, memoryUsedBytes: 13 * 1024 ** 2, multiprocessorCount: 28 },
+      ]);
       const a = nvml.sample(0);
       expect(a).toMatchObject({ memoryUtilPercent: 2, encoderUtilPercent: 60, decoderUtilPercent: 0, temperatureC: 54, powerW: 110.23, powerLimitW: 350, graphicsClockMHz: 2520, memoryClockMHz: 9001, fanPercent: 30, encoderSessions: 2 });
       const b = nvml.sample(0);
@@ -101,6 +106,8 @@ describe('NVML feeding the sampler and the inventory', () => {
     ]);
     expect(inv.gpus[0]?.encoderSessionLimit).toBe('unlimited');
     expect(inv.gpus[1]?.nvidia?.migMode).toBe('Enabled');
+    expect(inv.gpus[1]?.nvidia?.migDevices.map((d) => [d.index, d.gpuInstanceId, d.computeInstanceId, d.multiprocessorCount])).toEqual([[0, 1, 0, 42], [1, 5, 0, 28]]);
+    expect(inv.gpus[0]?.nvidia?.migDevices).toEqual([]);
     expect(inv.gpus[0]?.nvidia?.cudaVersion).toBe('13.2');
   });
 });

@@ -38,7 +38,8 @@ describe('ChartWindow: a chart\'s columns kept in place', () => {
     const chart = new ChartWindow(live, A, ['powerW'], 3600);
     live.append([sample(1, { powerW: 100 })]);
     chart.sync();
-    live.load([{ address: A, name: null, t: [5000, 6000], values: { powerW: [200, 201] } }]);
+    const history = { address: A, name: null, t: [5000, 6000], values: { powerW: [200, 201] } };
+    live.load([history]);
     expect(chart.sync()).toBe(true);
     expect(chart.data).toEqual([[5, 6], [200, 201]]);
   });
