@@ -1,3 +1,4 @@
+import { sessionLive, sessionSample } from '../metrics/session-live';
 import { useStore } from '../store';
 import type { ApiClient } from './client';
 
@@ -7,6 +8,7 @@ export function bindStore(api: ApiClient): () => void {
   const refresh = () => {
     api.call('app.info').then(store.setInfo, (error: Error) => store.setInfoError(error.message));
     api.call('sharing.get').then(store.setSharing, (error: Error) => store.notify('error', `Could not read the sharing state: ${error.message}`));
+    api.call('sessions.list').then(store.setSessions, (error: Error) => store.notify('error', `Could not list the streaming sessions: ${error.message}`));
   };
   const offs = [
     api.transport.onState((state, detail) => {
@@ -15,6 +17,9 @@ export function bindStore(api: ApiClient): () => void {
     }),
     api.on('app.heartbeat', (payload) => useStore.getState().heartbeat(payload.time)),
     api.on('sharing.changed', (payload) => useStore.getState().setSharing(payload)),
+    api.on('sessions.changed', (payload) => useStore.getState().setSessions(payload)),
+    // one viewer's second: into the live series the session charts draw from, not into React state
+    api.on('sessions.second', (payload) => sessionLive.append([sessionSample(payload)])),
   ];
   return () => offs.forEach((off) => off());
 }

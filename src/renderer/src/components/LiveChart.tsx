@@ -6,8 +6,8 @@ import { ChartWindow } from '../metrics/chart-window';
 import type { LiveSeries } from '../metrics/live-series';
 import { RedrawPacer } from '../metrics/redraw-pacer';
 
-export interface ChartSeries {
-  key: MetricKey;
+export interface ChartSeries<K extends string = MetricKey> {
+  key: K;
   label: string;
   unit: string;
   colour: string;
@@ -15,14 +15,18 @@ export interface ChartSeries {
   scale?: number;
 }
 
-interface Props {
+interface Props<K extends string> {
   title: string;
   address: string;
-  live: LiveSeries;
-  series: ChartSeries[];
+  live: LiveSeries<K>;
+  series: ChartSeries<K>[];
   windowS: number;
   paused: boolean;
   yRange?: [number, number];
+  /** What the chart's accessible name says it is for (default: the address). */
+  subject?: string;
+  /** uPlot per-series options beyond colour and label (e.g. a stepped line for a target). */
+  paths?: Partial<Record<K, 'stepped'>>;
 }
 
 const pad = (n: number) => (n < 10 ? `0${n}` : String(n));
@@ -42,7 +46,7 @@ function clockLabels(windowS: number) {
  * are updated in place (ChartWindow) and it redraws only while on screen, at most once per pixel's worth
  * of time (RedrawPacer): with 8 GPUs × 4 charts most batches redraw only the few charts that need it.
  */
-export function LiveChart({ title, address, live, series, windowS, paused, yRange }: Props) {
+export function LiveChart<K extends string = MetricKey>({ title, address, live, series, windowS, paused, yRange, subject, paths }: Props<K>) {
   const host = useRef<HTMLDivElement>(null);
   const pacerRef = useRef<RedrawPacer | null>(null);
   const pausedRef = useRef(paused);
@@ -52,7 +56,7 @@ export function LiveChart({ title, address, live, series, windowS, paused, yRang
     const element = host.current;
     if (!element) return;
     const keys = series.map((s) => s.key);
-    const scale = Object.fromEntries(series.filter((s) => s.scale).map((s) => [s.key, s.scale!]));
+    const scale = Object.fromEntries(series.filter((s) => s.scale).map((s) => [s.key, s.scale!])) as Partial<Record<K, number>>;
     const columns = new ChartWindow(live, address, keys, windowS, scale);
     const styles = getComputedStyle(document.documentElement);
     const axisColour = styles.getPropertyValue('--muted').trim() || '#888';
@@ -70,6 +74,7 @@ export function LiveChart({ title, address, live, series, windowS, paused, yRang
             stroke: s.colour,
             width: 1.5,
             spanGaps: false,
+            ...(paths?.[s.key] === 'stepped' ? { paths: uPlot.paths.stepped?.({ align: 1 }) } : {}),
             value: (_u: uPlot, v: number | null) => (v === null || v === undefined ? '—' : `${Number.isInteger(v) ? v : v.toFixed(1)} ${s.unit}`),
           })),
         ],
@@ -99,9 +104,9 @@ export function LiveChart({ title, address, live, series, windowS, paused, yRang
       onScreen.disconnect();
       plot.destroy();
     };
-  }, [address, live, series, windowS, title, yRange]);
+  }, [address, live, series, windowS, title, yRange, paths]);
 
   useEffect(() => pacerRef.current?.setPaused(paused), [paused]);
 
-  return <div ref={host} className="chart" role="img" aria-label={`${title} chart for ${address}`} />;
+  return <div ref={host} className="chart" role="img" aria-label={`${title} chart for ${subject ?? address}`} />;
 }

@@ -8,16 +8,16 @@ export type ChartColumns = [number[], ...Array<Array<number | null>>];
  * appends only the points that arrived since the previous one and drops those that left the window,
  * instead of copying and scaling the whole hour on every batch. Hand `data` to uPlot as it is.
  */
-export class ChartWindow {
+export class ChartWindow<K extends string = MetricKey> {
   readonly data: ChartColumns;
   private seen: SeriesPosition | null = null;
 
   constructor(
-    private readonly live: LiveSeries,
+    private readonly live: LiveSeries<K>,
     private readonly address: string,
-    private readonly keys: readonly MetricKey[],
+    private readonly keys: readonly K[],
     private readonly windowS: number,
-    private readonly scale: Partial<Record<MetricKey, number>> = {},
+    private readonly scale: Partial<Record<K, number>> = {},
   ) {
     this.data = [[], ...keys.map(() => [])];
   }

@@ -1,10 +1,24 @@
-import type { MetricKey, MetricSample, MetricsSeries } from '../../../shared/contract';
+import type { MetricKey } from '../../../shared/contract';
+
+/** One point of one series group (a GPU, or a session's viewer): ms since the epoch and its values. */
+export interface LiveSample<K extends string = MetricKey> {
+  t: number;
+  address: string;
+  values: Partial<Record<K, number | null>>;
+}
+
+/** A group's history, as `metrics.history` returns it. */
+export interface LiveHistory<K extends string = MetricKey> {
+  address: string;
+  t: number[];
+  values: Partial<Record<K, Array<number | null>>>;
+}
 
 const CAPACITY = 3600;
 
-interface GpuSeries {
+interface GpuSeries<K extends string> {
   t: number[];
-  values: Partial<Record<MetricKey, Array<number | null>>>;
+  values: Partial<Record<K, Array<number | null>>>;
   /** Bumped when load() replaces the history: readers that follow appends must start over. */
   generation: number;
   /** Points appended since the last load(): a reader takes the last (appended − what it saw). */
@@ -19,21 +33,22 @@ export interface SeriesPosition {
 
 /**
  * Live metric history outside React: batches append here and charts redraw from it directly, so a
- * new point never re-renders a component. Bounded to one hour per GPU.
+ * new point never re-renders a component. Bounded to one hour per GPU (or per group: K is the key type,
+ * GPU metrics by default, a session viewer's figures on the Sessions page).
  */
-export class LiveSeries {
-  private readonly gpus = new Map<string, GpuSeries>();
+export class LiveSeries<K extends string = MetricKey> {
+  private readonly gpus = new Map<string, GpuSeries<K>>();
   private readonly listeners = new Set<(address: string) => void>();
 
-  load(series: MetricsSeries[]): void {
+  load(series: ReadonlyArray<LiveHistory<K>>): void {
     for (const s of series) {
       const generation = (this.gpus.get(s.address)?.generation ?? 0) + 1;
-      this.gpus.set(s.address, { t: [...s.t], values: Object.fromEntries(Object.entries(s.values).map(([k, v]) => [k, [...(v ?? [])]])), generation, appended: 0 });
+      this.gpus.set(s.address, { t: [...s.t], values: Object.fromEntries(Object.entries<Array<number | null> | undefined>(s.values).map(([k, v]) => [k, [...(v ?? [])]])) as GpuSeries<K>['values'], generation, appended: 0 });
       this.emit(s.address);
     }
   }
 
-  append(samples: MetricSample[]): void {
+  append(samples: ReadonlyArray<LiveSample<K>>): void {
     const touched = new Set<string>();
     for (const sample of samples) {
       let gpu = this.gpus.get(sample.address);
@@ -41,7 +56,7 @@ export class LiveSeries {
       const length = gpu.t.length;
       gpu.t.push(sample.t);
       gpu.appended += 1;
-      const keys = new Set([...Object.keys(gpu.values), ...Object.keys(sample.values)] as MetricKey[]);
+      const keys = new Set([...Object.keys(gpu.values), ...Object.keys(sample.values)] as K[]);
       for (const key of keys) {
         let column = gpu.values[key];
         if (!column) gpu.values[key] = column = new Array<number | null>(length).fill(null);
@@ -50,7 +65,7 @@ export class LiveSeries {
       if (gpu.t.length > CAPACITY) {
         const drop = gpu.t.length - CAPACITY;
         gpu.t.splice(0, drop);
-        for (const column of Object.values(gpu.values)) column?.splice(0, drop);
+        for (const column of Object.values<Array<number | null> | undefined>(gpu.values)) column?.splice(0, drop);
       }
       touched.add(sample.address);
     }
@@ -58,7 +73,7 @@ export class LiveSeries {
   }
 
   /** Columns for a chart: seconds since the epoch, then one array per key, limited to the last `windowS`. */
-  columns(address: string, keys: readonly MetricKey[], windowS: number, scale: Partial<Record<MetricKey, number>> = {}): [number[], ...Array<Array<number | null>>] {
+  columns(address: string, keys: readonly K[], windowS: number, scale: Partial<Record<K, number>> = {}): [number[], ...Array<Array<number | null>>] {
     const gpu = this.gpus.get(address);
     if (!gpu || gpu.t.length === 0) return [[], ...keys.map(() => [])];
     const cutoff = gpu.t[gpu.t.length - 1]! - windowS * 1000;
@@ -80,11 +95,11 @@ export class LiveSeries {
   }
 
   /** The kept points of one GPU, oldest first (read-only: the arrays are live). */
-  raw(address: string): { t: readonly number[]; values: Partial<Record<MetricKey, readonly (number | null)[]>> } | null {
+  raw(address: string): { t: readonly number[]; values: Partial<Record<K, readonly (number | null)[]>> } | null {
     return this.gpus.get(address) ?? null;
   }
 
-  latest(address: string, key: MetricKey): number | null {
+  latest(address: string, key: K): number | null {
     const column = this.gpus.get(address)?.values[key];
     return column && column.length > 0 ? (column[column.length - 1] ?? null) : null;
   }

@@ -1,5 +1,5 @@
 import { create } from 'zustand';
-import { createAppSlice, createConnectionSlice, createNavigationSlice, createNoticeSlice, createSharingSlice } from './slices';
+import { createAppSlice, createConnectionSlice, createNavigationSlice, createNoticeSlice, createSelftestSlice, createSessionsSlice, createSharingSlice } from './slices';
 import type { StoreState } from './types';
 
 export const useStore = create<StoreState>()((...a) => ({
@@ -8,6 +8,8 @@ export const useStore = create<StoreState>()((...a) => ({
   ...createSharingSlice(...a),
   ...createNavigationSlice(...a),
   ...createNoticeSlice(...a),
+  ...createSessionsSlice(...a),
+  ...createSelftestSlice(...a),
 }));
 
 export type { StoreState, PageId } from './types';

@@ -8,6 +8,8 @@ export const selectInfoError = (s: StoreState) => s.infoError;
 export const selectPage = (s: StoreState) => s.page;
 export const selectSharing = (s: StoreState) => s.sharing;
 export const selectNotices = (s: StoreState) => s.notices;
+export const selectSessions = (s: StoreState) => s.sessions;
+export const selectSelftest = (s: StoreState) => s.selftest;
 
 export function connectionLabel(state: StoreState['connection']['state']): string {
   return state === 'open' ? 'Connected' : state === 'connecting' ? 'Connecting…' : 'Disconnected';

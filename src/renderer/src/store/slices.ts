@@ -1,5 +1,5 @@
 import type { StateCreator } from 'zustand';
-import { PAGES, type AppSlice, type ConnectionSlice, type NavigationSlice, type NoticeSlice, type PageId, type SharingSlice, type StoreState } from './types';
+import { PAGES, type AppSlice, type ConnectionSlice, type NavigationSlice, type NoticeSlice, type PageId, type SelftestSlice, type SessionsSlice, type SharingSlice, type StoreState } from './types';
 
 type Slice<T> = StateCreator<StoreState, [], [], T>;
 
@@ -39,4 +39,16 @@ export const createNoticeSlice: Slice<NoticeSlice> = (set) => ({
   notices: [],
   notify: (kind, text) => set((s) => ({ notices: [...s.notices.slice(-4), { id: ++noticeId, kind, text }] })),
   dismiss: (id) => set((s) => ({ notices: s.notices.filter((notice) => notice.id !== id) })),
+});
+
+export const createSessionsSlice: Slice<SessionsSlice> = (set) => ({
+  sessions: null,
+  setSessions: (sessions) => set({ sessions }),
+});
+
+export const createSelftestSlice: Slice<SelftestSlice> = (set) => ({
+  selftest: { running: false, request: null, startedAt: null, result: null, error: null },
+  selftestStarted: (request, at) => set({ selftest: { running: true, request, startedAt: at, result: null, error: null } }),
+  selftestFinished: (outcome) =>
+    set((s) => ({ selftest: { ...s.selftest, running: false, result: 'result' in outcome ? outcome.result : null, error: 'error' in outcome ? outcome.error : null } })),
 });

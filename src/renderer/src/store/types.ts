@@ -1,4 +1,4 @@
-import type { AppInfo, SharingState } from '../../../shared/contract';
+import type { AppInfo, SelftestResult, SessionInfo, SharingState } from '../../../shared/contract';
 import type { ConnectionState } from '../api/transport';
 
 export const PAGES = ['dashboard', 'gpus', 'passthrough', 'sessions', 'peers', 'settings'] as const;
@@ -33,4 +33,31 @@ export interface NoticeSlice {
   dismiss(id: number): void;
 }
 
-export type StoreState = ConnectionSlice & AppSlice & SharingSlice & NavigationSlice & NoticeSlice;
+export interface SessionsSlice {
+  /** The host's streaming sessions (sessions.list, then sessions.changed); null until read. */
+  sessions: SessionInfo[] | null;
+  setSessions(list: SessionInfo[]): void;
+}
+
+export interface SelftestRequest {
+  width: number;
+  height: number;
+  fps: number;
+  seconds: number;
+}
+
+/** The "how fast is this machine" self-test: kept in the store so it survives leaving the page. */
+export interface SelftestSlice {
+  selftest: {
+    running: boolean;
+    /** What is running or last ran, and when it was started (ms since the epoch). */
+    request: SelftestRequest | null;
+    startedAt: number | null;
+    result: SelftestResult | null;
+    error: string | null;
+  };
+  selftestStarted(request: SelftestRequest, at: number): void;
+  selftestFinished(outcome: { result: SelftestResult } | { error: string }): void;
+}
+
+export type StoreState = ConnectionSlice & AppSlice & SharingSlice & NavigationSlice & NoticeSlice & SessionsSlice & SelftestSlice;

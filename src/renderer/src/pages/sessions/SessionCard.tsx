@@ -1,0 +1,92 @@
+import { useState } from 'react';
+import type { SessionInfo } from '../../../../shared/contract';
+import { useApi } from '../../api/context';
+import { LiveFigure } from '../../components/LiveFigure';
+import { sessionLive, viewerSeriesId } from '../../metrics/session-live';
+import { useStore } from '../../store';
+import { ViewerCharts } from './SessionCharts';
+import { describeFailure, formatKbps, formatMs, isLive, stateLabel } from './session-view';
+
+const clock = (t: number) => new Date(t).toLocaleTimeString();
+
+/** One session: its state and settings, Stop, bitrate steps, and each viewer's live charts. */
+export function SessionCard({ session }: { session: SessionInfo }) {
+  const api = useApi();
+  const notify = useStore((s) => s.notify);
+  const [stopping, setStopping] = useState(false);
+  const title = `Session ${session.id.slice(0, 8)} to ${session.viewers.join(', ') || 'no viewer'}`;
+  const firstViewer = session.viewers[0];
+
+  const stop = () => {
+    setStopping(true);
+    api
+      .call('sessions.stop', { id: session.id })
+      .catch((error: unknown) => notify('error', describeFailure(`Could not stop ${title}`, error)))
+      .finally(() => setStopping(false));
+  };
+
+  return (
+    <section className="card session-card" aria-label={title}>
+      <div className="card-head">
+        <h3>{title}</h3>
+        {isLive(session) ? (
+          <button type="button" className="danger" onClick={stop} disabled={stopping} aria-label={`Stop ${title}`}>
+            {stopping ? 'Stopping…' : 'Stop'}
+          </button>
+        ) : null}
+      </div>
+      <dl className="facts">
+        <dt>State</dt>
+        <dd data-field="state">
+          <span className={`badge state-${session.state}`}>{stateLabel(session)}</span>
+          {session.reason ? <span className={session.state === 'failed' ? 'error-text' : 'hint'}> {session.reason}</span> : null}
+        </dd>
+        <dt>Viewers</dt>
+        <dd>{session.viewers.length > 0 ? session.viewers.join(', ') : '—'}</dd>
+        <dt>Source</dt>
+        <dd>
+          {session.source}, {session.width} × {session.height} at {session.fps} fps
+        </dd>
+        <dt>Encoder</dt>
+        <dd>
+          <code>{session.encoder}</code> <span className="hint">{session.encoderReason.replace(new RegExp(`^${session.encoder}\\s*`), '')}</span>
+          {session.fallbackReason ? <div className="error-text">Fell back to software: {session.fallbackReason}</div> : null}
+        </dd>
+        <dt>Bitrate</dt>
+        <dd>
+          actual{' '}
+          {firstViewer ? (
+            <LiveFigure live={sessionLive} address={viewerSeriesId(session.id, firstViewer)} figure="bitrateKbps" format={formatKbps} initial={session.last?.bitrateKbps ?? null} />
+          ) : (
+            '—'
+          )}{' '}
+          · target {formatKbps(session.targetKbps)} (requested {formatKbps(session.requestedKbps)})
+        </dd>
+        <dt>Restarts</dt>
+        <dd>{session.restarts}</dd>
+        <dt>First frame</dt>
+        <dd>{session.firstFrameMs === null ? 'not yet' : `${formatMs(session.firstFrameMs)} after start`}</dd>
+        <dt>Started</dt>
+        <dd>{new Date(session.startedAt).toLocaleTimeString()}</dd>
+      </dl>
+      {session.bitrateSteps.length > 0 ? (
+        <details>
+          <summary>Bitrate steps ({session.bitrateSteps.length})</summary>
+          <ul className="steps">
+            {session.bitrateSteps.map((step) => (
+              <li key={`${step.t}-${step.to}`}>
+                {clock(step.t)}: {formatKbps(step.from)} → {formatKbps(step.to)} — {step.reason}
+              </li>
+            ))}
+          </ul>
+        </details>
+      ) : null}
+      {session.viewers.map((viewer) => (
+        <section key={viewer} aria-label={`${viewer} live figures`}>
+          {session.viewers.length > 1 ? <h4>{viewer}</h4> : null}
+          <ViewerCharts sessionId={session.id} viewer={viewer} />
+        </section>
+      ))}
+    </section>
+  );
+}
