@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { SelftestResult, SessionSecond } from '../../../src/shared/contract';
+import type { SelftestResult, SessionInfo, SessionSecond } from '../../../src/shared/contract';
 import type { ApiClient } from '../../../src/renderer/src/api/client';
 import { ChartWindow } from '../../../src/renderer/src/metrics/chart-window';
 import { LiveSeries } from '../../../src/renderer/src/metrics/live-series';
-import { sessionSample, viewerSeriesId, type SessionKey } from '../../../src/renderer/src/metrics/session-live';
+import { forgetUnlisted, sessionSample, viewerSeriesId, type SessionKey } from '../../../src/renderer/src/metrics/session-live';
 import { runSelftest } from '../../../src/renderer/src/pages/sessions/run-selftest';
 import { useStore } from '../../../src/renderer/src/store';
 import { selectSelftest } from '../../../src/renderer/src/store/selectors';
@@ -32,6 +32,18 @@ describe('session charts: seconds into a LiveSeries', () => {
     expect(sessionSample(second(7, { rttMs: null }))).toEqual({
       t: 7000, address: 's1/cloud-a', values: { p50Ms: 20, p95Ms: 30, fpsSent: 30, fpsReceived: 30, bitrateKbps: 3900, targetKbps: 4000, rttMs: null },
     });
+  });
+});
+
+describe('session charts: history of ended sessions', () => {
+  it('is dropped once the host no longer lists the session', () => {
+    const live = new LiveSeries<SessionKey>();
+    live.append([sessionSample(second(1)), sessionSample(second(1, { sessionId: 's2' })), sessionSample(second(1, { sessionId: 's2', viewer: 'cloud-b' }))]);
+    const told: string[] = [];
+    live.subscribe((address) => told.push(address));
+    forgetUnlisted(live, [{ id: 's1' }] as SessionInfo[]);
+    expect(live.addresses()).toEqual(['s1/cloud-a']);
+    expect(told).toEqual(['s2/cloud-a', 's2/cloud-b']);
   });
 });
 

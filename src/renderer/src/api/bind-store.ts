@@ -1,4 +1,4 @@
-import { sessionLive, sessionSample } from '../metrics/session-live';
+import { forgetUnlisted, sessionLive, sessionSample } from '../metrics/session-live';
 import { useStore } from '../store';
 import type { ApiClient } from './client';
 
@@ -17,7 +17,10 @@ export function bindStore(api: ApiClient): () => void {
     }),
     api.on('app.heartbeat', (payload) => useStore.getState().heartbeat(payload.time)),
     api.on('sharing.changed', (payload) => useStore.getState().setSharing(payload)),
-    api.on('sessions.changed', (payload) => useStore.getState().setSessions(payload)),
+    api.on('sessions.changed', (payload) => {
+      forgetUnlisted(sessionLive, payload);
+      useStore.getState().setSessions(payload);
+    }),
     // one viewer's second: into the live series the session charts draw from, not into React state
     api.on('sessions.second', (payload) => sessionLive.append([sessionSample(payload)])),
   ];

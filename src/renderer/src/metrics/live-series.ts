@@ -104,6 +104,16 @@ export class LiveSeries<K extends string = MetricKey> {
     return column && column.length > 0 ? (column[column.length - 1] ?? null) : null;
   }
 
+  /** The groups held (GPU addresses, or session viewers). */
+  addresses(): string[] {
+    return [...this.gpus.keys()];
+  }
+
+  /** Drops a group's history (a session that is gone). */
+  forget(address: string): void {
+    if (this.gpus.delete(address)) this.emit(address);
+  }
+
   subscribe(listener: (address: string) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

@@ -1,4 +1,4 @@
-import type { SessionSecond } from '../../../shared/contract';
+import type { SessionInfo, SessionSecond } from '../../../shared/contract';
 import { LiveSeries, type LiveSample } from './live-series';
 
 /** The figures of one viewer's second that the Sessions page charts. */
@@ -21,3 +21,11 @@ export function sessionSample(second: SessionSecond): LiveSample<SessionKey> {
  * by `sessions.second` from bindStore, so the history is kept while another page is shown.
  */
 export const sessionLive = new LiveSeries<SessionKey>();
+
+/** Drops the history of sessions the host no longer lists (it keeps an ended one for a minute). */
+export function forgetUnlisted(live: LiveSeries<SessionKey>, list: readonly SessionInfo[]): void {
+  const listed = new Set(list.map((session) => session.id));
+  for (const address of live.addresses()) {
+    if (!listed.has(address.slice(0, address.indexOf('/')))) live.forget(address);
+  }
+}
