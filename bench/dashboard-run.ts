@@ -10,6 +10,10 @@
 // (PerformanceObserver 'longtask').
 //   ours:     the Dashboard page (LiveSeries outside React; charts update their columns in place and
 //             redraw only on screen, at most once per pixel of time), with the 1 min and the 1 h window
+//   floor:    the same app on its GPUs page (the same batches arrive, no chart exists): what Chromium and
+//             the app spend per second anyway; "net" figures subtract it, and the goal is judged on them
+// Chart redraws are counted by wrapping CanvasRenderingContext2D.clearRect (uPlot clears the whole
+// canvas once per redraw), to tell the cost per redraw from the cost per update.
 //   baseline: bench/dashboard-naive.tsx (history in React state, re-render per batch, setData with
 //             freshly built full arrays), same server, same data, 1 h window
 // Run with `node bench/dashboard.mjs`. Prints its figures, then one JSON line with the ratios.
@@ -32,6 +36,7 @@ const WARMUP_S = 4;
 
 interface Figures {
   updates: number;
+  redraws: number;
   msPerUpdate: number;
   longTasks: number;
   longestTaskMs: number;
@@ -152,7 +157,9 @@ async function startProxy(upstream: string, naivePage: string): Promise<{ origin
   };
 }
 
-const LONG_TASKS = `window.__longTasks = [];
+const LONG_TASKS = `window.__longTasks = []; window.__redraws = 0;
+{ const clear = CanvasRenderingContext2D.prototype.clearRect;
+  CanvasRenderingContext2D.prototype.clearRect = function (x, y, w, h) { if (x === 0 && y === 0 && w === this.canvas.width && h === this.canvas.height) window.__redraws += 1; return clear.call(this, x, y, w, h); }; }
 new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__longTasks.push({ start: e.startTime, duration: e.duration }); })
   .observe({ type: 'longtask', buffered: true });`;
 
@@ -161,22 +168,27 @@ async function measure(page: Page, batches: () => number, label: string): Promis
   await cdp.send('Performance.enable', { timeDomain: 'threadTicks' });
   await page.waitForTimeout(WARMUP_S * 1000);
   const taskSeconds = async () => (await cdp.send('Performance.getMetrics')).metrics.find((m) => m.name === 'TaskDuration')?.value ?? 0;
+  const redraws = () => page.evaluate(() => (window as unknown as { __redraws: number }).__redraws);
+  const r0 = await redraws();
   const since = await page.evaluate(() => performance.now());
   const t0 = await taskSeconds();
   const b0 = batches();
   await page.waitForTimeout(MEASURE_S * 1000);
   const t1 = await taskSeconds();
   const updates = batches() - b0;
+  const redrawn = (await redraws()) - r0;
   const long = await page.evaluate((from) => (window as unknown as { __longTasks: Array<{ start: number; duration: number }> }).__longTasks.filter((e) => e.start >= from), since);
   await cdp.detach();
   const figures = {
     updates,
+    redraws: redrawn / Math.max(1, updates),
     msPerUpdate: updates > 0 ? ((t1 - t0) * 1000) / updates : NaN,
     longTasks: long.length,
     longestTaskMs: long.reduce((max, e) => Math.max(max, e.duration), 0),
   };
   console.log(
     `${label.padEnd(58)} ${figures.msPerUpdate.toFixed(2).padStart(7)} ms main thread/update  ` +
+      `${figures.redraws.toFixed(1).padStart(5)} chart redraws/update  ` +
       `${String(figures.longTasks).padStart(2)} long tasks over 50 ms${figures.longTasks ? ` (longest ${figures.longestTaskMs.toFixed(0)} ms)` : ''}  (n=${updates})`,
   );
   return figures;
@@ -196,13 +208,14 @@ const viewport = { width: 1400, height: 900 };
 try {
   console.log(`bench/dashboard: ${GPUS} GPUs (NVML stub, real sampler at 1 Hz), 4 charts and 8 series per GPU, ${HISTORY_S} s of history, viewport ${viewport.width}×${viewport.height}; ${MEASURE_S} s measured per case`);
   const ours: Record<string, Figures> = {};
-  for (const window of ['1 min', '1 h']) {
+  for (const window of ['floor', '1 min', '1 h']) {
     const page = await browser.newPage({ viewport });
     await page.addInitScript(LONG_TASKS);
     await page.goto(`${proxy.origin}/?token=${token}`);
     await page.getByRole('region').nth(GPUS - 1).waitFor();
-    await page.getByRole('button', { name: window }).click();
-    ours[window] = await measure(page, proxy.batches, `ours: Dashboard page, ${window} window`);
+    if (window === 'floor') await page.goto(`${proxy.origin}/?token=${token}#/gpus`);
+    else await page.getByRole('button', { name: window }).click();
+    ours[window] = await measure(page, proxy.batches, window === 'floor' ? 'floor: same app on the GPUs page, no chart' : `ours: Dashboard page, ${window} window`);
     await page.close();
   }
 
@@ -214,21 +227,34 @@ try {
   const naive = await measure(page, proxy.batches, 'baseline: React state per batch + setData(full arrays), 1 h');
   await page.close();
 
-  const worst = Math.max(ours['1 min']!.msPerUpdate, ours['1 h']!.msPerUpdate);
+  const floor = ours.floor!.msPerUpdate;
+  const net = (f: Figures) => Math.max(0, f.msPerUpdate - floor);
+  const round = (n: number) => Number(n.toFixed(3));
+  console.log(
+    `net of the floor: ours ${net(ours['1 min']!).toFixed(2)} ms (1 min), ${net(ours['1 h']!).toFixed(2)} ms (1 h); ` +
+      `baseline ${net(naive).toFixed(2)} ms (1 h); per chart redraw ${(net(ours['1 min']!) / Math.max(0.01, ours['1 min']!.redraws)).toFixed(2)} ms`,
+  );
   const longTasks = ours['1 min']!.longTasks + ours['1 h']!.longTasks;
-  const goal = worst < 4 && longTasks === 0;
-  console.log(`goal (under 4 ms main-thread time per update, no long task): ${goal ? 'met' : 'MISSED'}`);
+  const goal = Math.max(net(ours['1 min']!), net(ours['1 h']!)) < 4 && longTasks === 0;
+  console.log(`goal (under 4 ms main-thread time per update net of the floor, no long task): ${goal ? 'met' : 'MISSED'}`);
   console.log(
     JSON.stringify({
       bench: 'dashboard',
       gpus: GPUS,
       historyS: HISTORY_S,
-      ours1minMsPerUpdate: Number(ours['1 min']!.msPerUpdate.toFixed(3)),
-      ours1hMsPerUpdate: Number(ours['1 h']!.msPerUpdate.toFixed(3)),
-      baseline1hMsPerUpdate: Number(naive.msPerUpdate.toFixed(3)),
+      floorMsPerUpdate: round(floor),
+      ours1minMsPerUpdate: round(ours['1 min']!.msPerUpdate),
+      ours1hMsPerUpdate: round(ours['1 h']!.msPerUpdate),
+      baseline1hMsPerUpdate: round(naive.msPerUpdate),
+      ours1minNetMs: round(net(ours['1 min']!)),
+      ours1hNetMs: round(net(ours['1 h']!)),
+      baseline1hNetMs: round(net(naive)),
+      oursRedrawsPerUpdate1min: round(ours['1 min']!.redraws),
+      oursRedrawsPerUpdate1h: round(ours['1 h']!.redraws),
       oursLongTasks: longTasks,
       baselineLongTasks: naive.longTasks,
-      baselineOverOurs1h: Number((naive.msPerUpdate / ours['1 h']!.msPerUpdate).toFixed(2)),
+      baselineOverOurs1h: round(naive.msPerUpdate / ours['1 h']!.msPerUpdate),
+      baselineOverOurs1hNet: round(net(naive) / Math.max(0.001, net(ours['1 h']!))),
       goalMet: goal,
     }),
   );
