@@ -174,6 +174,7 @@ export class PeerAgent {
       title: `GPU Bridge — ${name}`,
       send: (message) => channel.send(message),
       log: (event) => this.log({ ...event, host: name }),
+      warm: true,
     });
     const session: HostSession = { fingerprint, name, channel, streams };
     this.sessions.add(session);
@@ -195,7 +196,7 @@ export class PeerAgent {
           return;
         case 'stream.open':
           streams.open(message).then(
-            (port) => channel.send({ type: 'stream.ready', streamId: message.streamId, port }),
+            (opened) => channel.send({ type: 'stream.ready', streamId: message.streamId, ...opened }),
             (error: Error) => channel.send({ type: 'stream.ended', streamId: message.streamId, reason: `the peer could not listen: ${error.message}` }),
           );
           return;

@@ -1,5 +1,6 @@
 import type { StreamMessage, StreamOpen } from '../shared/contract/peers';
 import { Receiver } from '../core/sessions/receiver';
+import { newPassphrase } from '../core/sessions/srt-url';
 import type { DecodedFrame } from '../core/sessions/stamp-reader';
 
 export interface PeerStreamsOptions {
@@ -12,6 +13,18 @@ export interface PeerStreamsOptions {
   log?: (event: Record<string, unknown>) => void;
   /** How often decoded-frame stamps are batched to the host. */
   flushMs?: number;
+  /**
+   * Keep one listener started ahead (with its own fresh passphrase, handed to the host over the
+   * control channel when used): ffmpeg takes a few hundred ms to start, which would otherwise count
+   * in every session's start.
+   */
+  warm?: boolean;
+}
+
+interface Spare {
+  receiver: Receiver;
+  port: number;
+  passphrase: string;
 }
 
 interface Live {
@@ -27,22 +40,53 @@ interface Live {
 export class PeerStreams {
   private readonly live = new Map<string, Live>();
   private readonly timer: NodeJS.Timeout;
+  private spare: Promise<Spare | null> | null = null;
+  private closed = false;
 
   constructor(private readonly options: PeerStreamsOptions) {
     this.timer = setInterval(() => this.flush(), options.flushMs ?? 100);
     this.timer.unref();
+    if (options.warm) this.prepareSpare();
+  }
+
+  private newReceiver(passphrase: string, latencyMs: number, listenTimeoutMs: number): Receiver {
+    return new Receiver({ listen: this.options.listen, port: 0, passphrase, latencyMs, display: this.options.display, title: this.options.title, listenTimeoutMs });
+  }
+
+  private prepareSpare(): void {
+    if (this.closed) return;
+    const passphrase = newPassphrase();
+    // listener latency 0: SRT uses the larger of both sides', so the host's choice applies
+    const receiver = this.newReceiver(passphrase, 0, 24 * 3600_000);
+    const spare = receiver.start().then(
+      (port): Spare | null => {
+        receiver.once('exit', () => {
+          if (this.spare === spare) this.spare = null;
+        });
+        return { receiver, port, passphrase };
+      },
+      () => null,
+    );
+    this.spare = spare;
+  }
+
+  private async takeSpare(): Promise<Spare | null> {
+    const spare = this.spare ? await this.spare : null;
+    this.spare = null;
+    if (!spare || spare.receiver.pid === undefined) return null;
+    return spare;
   }
 
   get count(): number {
     return this.live.size;
   }
 
-  async open(request: StreamOpen): Promise<number> {
+  /** Opens a listener for the stream; `passphrase` is set when a warm one (with its own) was used. */
+  async open(request: StreamOpen): Promise<{ port: number; passphrase?: string }> {
     await this.close(request.streamId);
-    const receiver = new Receiver({
-      listen: this.options.listen, port: 0, passphrase: request.passphrase, latencyMs: request.latencyMs,
-      display: this.options.display, title: this.options.title, listenTimeoutMs: 10_000,
-    });
+    const spare = this.options.warm ? await this.takeSpare() : null;
+    if (this.options.warm) this.prepareSpare();
+    const receiver = spare?.receiver ?? this.newReceiver(request.passphrase, request.latencyMs, 10_000);
     const entry: Live = { receiver, frames: [], closing: false };
     this.live.set(request.streamId, entry);
     receiver.on('frame', (frame: DecodedFrame) => {
@@ -54,9 +98,9 @@ export class PeerStreams {
       if (!entry.closing) this.options.send({ type: 'stream.ended', streamId: request.streamId, reason });
       this.options.log?.({ event: 'stream-ended', streamId: request.streamId, reason });
     });
-    const port = await receiver.start();
-    this.options.log?.({ event: 'stream-open', streamId: request.streamId, port, size: `${request.width}x${request.height}`, fps: request.fps, codec: request.codec });
-    return port;
+    const port = spare ? spare.port : await receiver.start();
+    this.options.log?.({ event: 'stream-open', streamId: request.streamId, port, warm: Boolean(spare), size: `${request.width}x${request.height}`, fps: request.fps, codec: request.codec });
+    return spare ? { port, passphrase: spare.passphrase } : { port };
   }
 
   async close(streamId: string): Promise<void> {
@@ -68,7 +112,11 @@ export class PeerStreams {
   }
 
   async closeAll(): Promise<void> {
+    this.closed = true;
     clearInterval(this.timer);
+    const spare = this.spare ? await this.spare : null;
+    this.spare = null;
+    await spare?.receiver.stop();
     await Promise.all([...this.live.keys()].map((id) => this.close(id)));
   }
 

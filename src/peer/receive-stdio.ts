@@ -8,7 +8,7 @@ import { PeerStreams } from './peer-streams';
  */
 export async function receiveOverStdio(options: { listen: string; display: boolean }): Promise<number> {
   const write = (message: unknown) => process.stdout.write(`${JSON.stringify(message)}\n`);
-  const streams = new PeerStreams({ listen: options.listen, display: options.display, send: write, flushMs: 50 });
+  const streams = new PeerStreams({ listen: options.listen, display: options.display, send: write, flushMs: 50, warm: true });
   const lines = createInterface({ input: process.stdin });
   const done = new Promise<void>((resolve) => {
     lines.on('close', () => resolve());
@@ -29,7 +29,7 @@ export async function receiveOverStdio(options: { listen: string; display: boole
     const message = parsed.data;
     if (message.type === 'stream.open') {
       streams.open(message).then(
-        (port) => write({ type: 'stream.ready', streamId: message.streamId, port }),
+        (opened) => write({ type: 'stream.ready', streamId: message.streamId, ...opened }),
         (error: Error) => write({ type: 'stream.ended', streamId: message.streamId, reason: `could not listen: ${error.message}` }),
       );
     } else if (message.type === 'stream.close') {

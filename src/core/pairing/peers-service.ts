@@ -84,6 +84,8 @@ export class PeersService {
   async pair(uri: string, who: string): Promise<PeerRecord> {
     const record = await this.wrap(async () => pairWithPeer({ identity: await this.identity(), peers: this.store, audit: this.options.audit, uri }));
     void who;
+    // open its control channel now, as at startup: it can stream and be seen online at once
+    await this.connect(record.fingerprint).catch((error: unknown) => this.options.log?.(`could not connect to ${record.name}: ${String(error)}`));
     await this.changed();
     return record;
   }

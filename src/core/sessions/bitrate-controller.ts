@@ -1,7 +1,16 @@
+/** Frames lost over the last few seconds beyond which the rate steps down (frames in flight read as a few % lost). */
+const LOSS_LIMIT = 0.05;
+
 /** What the controller sees each second for one stream. */
 export interface LinkSample {
-  /** Frames the encoder sent and the viewer could not read or never got, as a fraction (0..1). */
+  /** Of the frames the encoder sent over the last few seconds, those the viewer could not read or never got (0..1). */
   lossRatio: number;
+  /**
+   * Frames this second that arrived about a round trip later than the settled floor, as a fraction:
+   * SRT recovered a lost packet of theirs by retransmission. The viewer sees packet loss this way
+   * even when SRT repairs it, before frames start to go missing.
+   */
+  lateRatio: number;
   /** p95 latency this second, ms. */
   p95Ms: number | null;
   rttMs: number | null;
@@ -14,8 +23,8 @@ export interface BitrateStep {
 }
 
 /**
- * Adaptive bitrate: steps down 25% when frames are lost (over 2%) or latency climbs well above its
- * settled floor (the queue is growing), steps back up 10% after 10 clean seconds, never below
+ * Adaptive bitrate: steps down 25% when frames are lost (over 5% of a few seconds' worth), when over 10% of frames needed a
+ * retransmission, or when latency climbs well above its settled floor (a queue is growing); steps back up 10% after 10 clean seconds, never below
  * `minKbps` or above the requested rate, and at most once per `holdMs`.
  */
 export class BitrateController {
@@ -35,12 +44,14 @@ export class BitrateController {
   /** Returns a step when the bitrate should change now. */
   observe(sample: LinkSample, nowMs: number): BitrateStep | null {
     if (sample.p95Ms !== null) this.floorP95 = this.floorP95 === null ? sample.p95Ms : Math.min(this.floorP95 * 1.01 + 0.1, sample.p95Ms);
-    const congested = sample.lossRatio > 0.02 || (sample.p95Ms !== null && this.floorP95 !== null && sample.p95Ms > this.floorP95 * 3 + 50);
+    const congested = sample.lossRatio > LOSS_LIMIT || sample.lateRatio > 0.1 || (sample.p95Ms !== null && this.floorP95 !== null && sample.p95Ms > this.floorP95 * 3 + 50);
     this.cleanSeconds = congested ? 0 : this.cleanSeconds + 1;
     if (nowMs - this.lastChange < this.holdMs) return null;
     if (congested && this.current > this.minKbps) {
       const to = Math.max(this.minKbps, Math.round(this.current * 0.75));
-      return this.apply(to, nowMs, sample.lossRatio > 0.02 ? `loss ${(sample.lossRatio * 100).toFixed(1)}%` : `latency p95 ${sample.p95Ms} ms`);
+      const reason =
+        sample.lossRatio > LOSS_LIMIT ? `${(sample.lossRatio * 100).toFixed(1)}% of frames lost` : sample.lateRatio > 0.1 ? `${(sample.lateRatio * 100).toFixed(0)}% of frames retransmitted` : `latency p95 ${sample.p95Ms} ms`;
+      return this.apply(to, nowMs, reason);
     }
     if (this.cleanSeconds >= 10 && this.current < this.targetKbps) {
       const to = Math.min(this.targetKbps, Math.round(this.current * 1.1));

@@ -18,21 +18,21 @@ export interface MessageViewerLinkOptions {
  */
 export class MessageViewerLink extends EventEmitter implements ViewerLink {
   readonly name: string;
-  private readonly waiting = new Map<string, { resolve: (port: number) => void; reject: (error: Error) => void; timer: NodeJS.Timeout }>();
+  private readonly waiting = new Map<string, { resolve: (ready: { port: number; passphrase?: string }) => void; reject: (error: Error) => void; timer: NodeJS.Timeout }>();
 
   constructor(private readonly options: MessageViewerLinkOptions) {
     super();
     this.name = options.name;
   }
 
-  open(request: OpenRequest): Promise<{ host: string; port: number }> {
+  open(request: OpenRequest): Promise<{ host: string; port: number; passphrase?: string }> {
     return new Promise((resolve, reject) => {
       const timeoutMs = this.options.openTimeoutMs ?? 10_000;
       const timer = setTimeout(() => {
         this.waiting.delete(request.streamId);
         reject(new Error(`${this.name} did not open a receiver within ${timeoutMs / 1000} s`));
       }, timeoutMs);
-      this.waiting.set(request.streamId, { resolve: (port) => resolve({ host: this.options.host, port }), reject, timer });
+      this.waiting.set(request.streamId, { resolve: (ready) => resolve({ host: this.options.host, ...ready }), reject, timer });
       this.options.send({ type: 'stream.open', ...request });
     });
   }
@@ -53,7 +53,7 @@ export class MessageViewerLink extends EventEmitter implements ViewerLink {
         if (!pending) return;
         clearTimeout(pending.timer);
         this.waiting.delete(message.streamId);
-        pending.resolve(message.port);
+        pending.resolve(message.passphrase ? { port: message.port, passphrase: message.passphrase } : { port: message.port });
         return;
       }
       case 'stream.ended': {

@@ -54,12 +54,23 @@ interface Viewer {
   unreadable: number;
   unreadableThisSecond: number;
   firstFrameAt: number | null;
+  /** Host-clock times of the first and last decoded frame over the whole session. */
+  firstDecodeAt: number | null;
+  lastDecodeAt: number | null;
+  /** Frames past the start-up backlog, and when the first of them was decoded. */
+  steadyFrames: number;
+  steadyFirstAt: number | null;
+  /** Settled latency floor (slowly rising minimum of per-second p10), ms. */
+  floorMs: number | null;
+  /** The last seconds' frames sent, decoded and unreadable: loss is judged over a few seconds, not one. */
+  window: { sent: number; decoded: number; unreadable: number }[];
   onFrames: (frames: DecodedFrame[]) => void;
   onGone: (reason: string) => void;
 }
 
 const ALL_LATENCIES_CAP = 100_000;
 const WARMUP_MS = 1000;
+const LOSS_WINDOW_SECONDS = 5;
 
 /**
  * One encoder feeding one or more viewers (fan-out through ffmpeg's tee muxer). Supervises ffmpeg:
@@ -91,6 +102,7 @@ export class StreamSession extends EventEmitter {
   /** Encoder CPU over its life so far, percent of one core (cumulative CPU time / wall time). */
   private cpuPercent: number | null = null;
   private generation = 0;
+  private framesSentAtTick = 0;
 
   constructor(readonly settings: StreamSettings) {
     super();
@@ -110,7 +122,7 @@ export class StreamSession extends EventEmitter {
   async addViewer(link: ViewerLink): Promise<void> {
     if (this.viewers.has(link.name)) throw new Error(`${link.name} already watches this stream`);
     const viewer: Viewer = {
-      link, latencies: [], allLatencies: [], decoded: 0, decodedThisSecond: 0, unreadable: 0, unreadableThisSecond: 0, firstFrameAt: null,
+      link, latencies: [], allLatencies: [], decoded: 0, decodedThisSecond: 0, unreadable: 0, unreadableThisSecond: 0, firstFrameAt: null, firstDecodeAt: null, lastDecodeAt: null, steadyFrames: 0, steadyFirstAt: null, floorMs: null, window: [],
       onFrames: (frames) => this.onFrames(viewer, frames),
       onGone: (reason) => void this.removeViewer(link.name, `viewer left: ${reason}`),
     };
@@ -140,14 +152,18 @@ export class StreamSession extends EventEmitter {
   }
 
   /** Latency over the whole session (self-test figures). */
-  totals(): { framesDecoded: number; unreadable: number; latency: ReturnType<typeof summarize>; cpuPercent: number | null } {
+  totals(): { framesDecoded: number; unreadable: number; latency: ReturnType<typeof summarize>; cpuPercent: number | null; fpsReceived: number } {
     const all = [...this.viewers.values()];
+    const first = all[0];
+    const span = first?.steadyFirstAt != null && first.lastDecodeAt != null ? (first.lastDecodeAt - first.steadyFirstAt) / 1000 : 0;
     const latencies = all.flatMap((v) => v.allLatencies);
     return {
       framesDecoded: all.reduce((n, v) => n + v.decoded, 0),
       unreadable: all.reduce((n, v) => n + v.unreadable, 0),
       latency: summarize(latencies),
       cpuPercent: this.cpuPercent,
+      // the first viewer's frames per second past the start-up backlog
+      fpsReceived: first && span > 0 ? Math.round(((first.steadyFrames - 1) / span) * 10) / 10 : 0,
     };
   }
 
@@ -183,7 +199,10 @@ export class StreamSession extends EventEmitter {
     await this.sender?.stop();
     this.sender = null;
     this.passphrase = newPassphrase();
-    for (const viewer of this.viewers.values()) viewer.firstFrameAt = null;
+    for (const viewer of this.viewers.values()) {
+      viewer.firstFrameAt = null;
+      viewer.window = [];
+    }
     const codec = ENCODER_CODEC[this.encoder];
     const outputs = [];
     for (const viewer of this.viewers.values()) {
@@ -193,7 +212,7 @@ export class StreamSession extends EventEmitter {
           streamId: this.id, passphrase: this.passphrase, latencyMs, codec,
           width: this.settings.source.width, height: this.settings.source.height, fps: this.settings.fps,
         });
-        outputs.push({ host: where.host, port: where.port, passphrase: this.passphrase, latencyMs });
+        outputs.push({ host: where.host, port: where.port, passphrase: where.passphrase ?? this.passphrase, latencyMs });
       } catch (error) {
         await this.finish('failed', `${viewer.link.name} could not open its receiver: ${(error as Error).message}`);
         return;
@@ -261,6 +280,8 @@ export class StreamSession extends EventEmitter {
         continue;
       }
       const hostTime = frame.decodedAt - (offsetMs ?? 0);
+      viewer.firstDecodeAt ??= hostTime;
+      viewer.lastDecodeAt = hostTime;
       const age = stampAgeMs(frame.stampMs, hostTime);
       if (age < -1000 || age > 60_000) continue;
       viewer.latencies.push(age);
@@ -271,7 +292,11 @@ export class StreamSession extends EventEmitter {
       // whole-session figures leave out the start-up backlog: frames captured before the first frame
       // reached the viewer (queued while SRT connected) measure start-up, reported as firstFrameMs
       const capturedAt = hostTime - age;
-      if (viewer.allLatencies.length < ALL_LATENCIES_CAP && capturedAt >= viewer.firstFrameAt) viewer.allLatencies.push(age);
+      if (capturedAt >= viewer.firstFrameAt) {
+        if (viewer.allLatencies.length < ALL_LATENCIES_CAP) viewer.allLatencies.push(age);
+        viewer.steadyFirstAt ??= hostTime;
+        viewer.steadyFrames += 1;
+      }
     }
     if (this.state === 'starting' || this.state === 'restarting') this.setState('running', null);
   }
@@ -285,7 +310,11 @@ export class StreamSession extends EventEmitter {
       }
     }
     const progress = this.progress;
+    const sentNow = this.framesSent - this.framesSentAtTick;
+    this.framesSentAtTick = this.framesSent;
     for (const [name, viewer] of this.viewers) {
+      viewer.window.push({ sent: sentNow, decoded: viewer.decodedThisSecond, unreadable: viewer.unreadableThisSecond });
+      if (viewer.window.length > LOSS_WINDOW_SECONDS) viewer.window.shift();
       const summary = summarize(viewer.latencies);
       const second: StreamSecond = {
         t: Date.now(), viewer: name, p50Ms: summary.p50Ms, p95Ms: summary.p95Ms,
@@ -296,15 +325,25 @@ export class StreamSession extends EventEmitter {
       };
       this.emit('second', second);
       if (this.settings.adaptive !== false && this.state === 'running' && progress && progress.fps > 0 && Date.now() - this.senderStartedAt > 3 * WARMUP_MS) {
-        const expected = Math.max(1, Math.min(progress.fps, this.settings.fps));
-        const lossRatio = Math.max(0, 1 - (viewer.decodedThisSecond - viewer.unreadableThisSecond) / expected);
-        const step = this.bitrate.observe({ lossRatio, p95Ms: summary.p95Ms, rttMs: second.rttMs }, Date.now());
+        const sum = viewer.window.reduce((acc, w) => ({ sent: acc.sent + w.sent, good: acc.good + w.decoded - w.unreadable }), { sent: 0, good: 0 });
+        const lossRatio = viewer.window.length === LOSS_WINDOW_SECONDS && sum.sent > 0 ? Math.max(0, 1 - sum.good / sum.sent) : 0;
+        const step = this.bitrate.observe({ lossRatio, lateRatio: this.lateRatio(viewer, second.rttMs), p95Ms: summary.p95Ms, rttMs: second.rttMs }, Date.now());
         if (step) void this.applyStep(step);
       }
       viewer.latencies = [];
       viewer.decodedThisSecond = 0;
       viewer.unreadableThisSecond = 0;
     }
+  }
+
+  /** Share of this second's frames later than the floor by most of a round trip (a retransmitted packet). */
+  private lateRatio(viewer: Viewer, rttMs: number | null): number {
+    if (viewer.latencies.length === 0) return 0;
+    const sorted = [...viewer.latencies].sort((a, b) => a - b);
+    const p10 = sorted[Math.floor(sorted.length * 0.1)]!;
+    viewer.floorMs = viewer.floorMs === null ? p10 : Math.min(viewer.floorMs + 0.05, p10);
+    const margin = Math.max(10, 0.75 * (rttMs ?? 0));
+    return sorted.filter((ms) => ms > viewer.floorMs! + margin).length / sorted.length;
   }
 
   private async applyStep(step: BitrateStep): Promise<void> {

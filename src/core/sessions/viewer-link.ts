@@ -19,8 +19,8 @@ export interface OpenRequest {
  */
 export interface ViewerLink extends EventEmitter {
   readonly name: string;
-  /** Asks the viewer to (re)open its SRT listener; resolves with the address to send to. */
-  open(request: OpenRequest): Promise<{ host: string; port: number }>;
+  /** Asks the viewer to (re)open its SRT listener; resolves with the address to send to (and the passphrase, when the viewer chose it). */
+  open(request: OpenRequest): Promise<{ host: string; port: number; passphrase?: string }>;
   /** Tells the viewer the stream is over (it stops its listener). */
   close(streamId: string, reason: string): Promise<void>;
   /** The viewer's clock minus ours, and the control RTT, as last measured. */

@@ -76,7 +76,15 @@ export type StreamRequest = z.infer<typeof StreamRequest>;
 
 export const StreamMessage = z.discriminatedUnion('type', [
   StreamOpen,
-  z.object({ type: z.literal('stream.ready'), streamId: StreamId, port: z.number().int().min(1).max(65535) }).strict(),
+  z
+    .object({
+      type: z.literal('stream.ready'),
+      streamId: StreamId,
+      port: z.number().int().min(1).max(65535),
+      /** Set when the peer answered with a listener it had started ahead, under its own fresh passphrase. */
+      passphrase: z.string().regex(/^[A-Za-z0-9]{32}$/).optional(),
+    })
+    .strict(),
   z.object({ type: z.literal('stream.close'), streamId: StreamId, reason: z.string().max(500) }).strict(),
   z.object({ type: z.literal('stream.frames'), streamId: StreamId, frames: StreamFrames }).strict(),
   z.object({ type: z.literal('stream.ended'), streamId: StreamId, reason: z.string().max(500) }).strict(),

@@ -45,6 +45,8 @@ export const SessionInfo = z.object({
   firstFrameMs: z.number().nullable(),
   restarts: z.number(),
   framesSent: z.number(),
+  framesDecoded: z.number().describe('frames decoded by all viewers'),
+  unreadableFrames: z.number(),
   bitrateSteps: z.array(z.object({ t: z.number(), from: z.number(), to: z.number(), reason: z.string() })),
   last: SessionSecond.nullable(),
 });
