@@ -79,7 +79,8 @@ export function buildSenderArgs(spec: SenderSpec): string[] {
   if (urls.length === 1) {
     args.push('-f', 'mpegts', ...Object.entries(TS_OPTIONS).flatMap(([k, v]) => [`-${k}`, v]), urls[0]!);
   } else {
-    const options = Object.entries(TS_OPTIONS).map(([k, v]) => `${k}=${v}`).join(':');
+    // the same muxer settings as AVOptions of each tee slave (the CLI's -muxdelay is the max_delay option)
+    const options = 'omit_video_pes_length=0:max_delay=0:flush_packets=1';
     args.push('-map', '0:v', '-f', 'tee', urls.map((url) => `[f=mpegts:${options}:onfail=ignore]${escapeTee(url)}`).join('|'));
   }
   return args;

@@ -57,7 +57,7 @@ describe('sender argv', () => {
     expect(args.at(-2)).toBe('tee');
     expect(tee.split('|')).toHaveLength(2);
     // the tee parser unescapes with av_get_token: brackets of an IPv6 address are escaped
-    expect(tee).toContain('[f=mpegts:omit_video_pes_length=0:muxdelay=0:muxpreload=0:onfail=ignore]srt://\\[::1\\]:9001?');
+    expect(tee).toContain('[f=mpegts:omit_video_pes_length=0:max_delay=0:flush_packets=1:onfail=ignore]srt://\\[::1\\]:9001?');
   });
 
   it('NVENC: p1, ultra-low-latency tuning, CBR, one-frame VBV, no B-frames, endless GOP, zerolatency, delay 0, chosen GPU', () => {

@@ -1,0 +1,192 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { EventEmitter } from 'node:events';
+import { CLI } from '../helpers/spawn-cli';
+import { liveChildren } from '../../src/core/sessions/child-process';
+import { LocalViewer } from '../../src/core/sessions/local-viewer';
+import { buildSenderArgs } from '../../src/core/sessions/pipeline';
+import { Receiver } from '../../src/core/sessions/receiver';
+import { newPassphrase } from '../../src/core/sessions/srt-url';
+import { StreamSession } from '../../src/core/sessions/stream-session';
+import { spawnTied } from '../../src/core/sessions/child-process';
+import type { OpenRequest, ViewerLink } from '../../src/core/sessions/viewer-link';
+import type { DecodedFrame } from '../../src/core/sessions/stamp-reader';
+
+const hasFfmpeg = spawnSync('sh', ['-c', 'command -v ffmpeg']).status === 0;
+if (!hasFfmpeg) console.warn('SKIP sessions pipeline tests: ffmpeg is not installed (CI installs it with .ci/run)');
+
+const peerCommand = { file: process.execPath, args: [CLI, 'peer', 'receive', '--headless'] };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function selftest(args: string[]): Record<string, unknown> {
+  const out = execFileSync(process.execPath, [CLI, 'session', 'selftest', ...args, '--json'], { encoding: 'utf8', timeout: 60_000 });
+  return JSON.parse(out.trim().split('\n').at(-1)!) as Record<string, unknown>;
+}
+
+/**
+ * A lossy, slow link in user space (this kernel has no netem): UDP between the SRT caller and the
+ * listener, each datagram delayed and a share of them dropped, both ways.
+ */
+class LossyRelay {
+  private readonly socket: Socket = createSocket('udp4');
+  private caller: RemoteInfo | null = null;
+  private readonly toListener: Socket = createSocket('udp4');
+  dropped = 0;
+  forwarded = 0;
+
+  constructor(private readonly listenerPort: number, private readonly loss: number, private readonly delayMs: number) {}
+
+  async start(): Promise<number> {
+    await new Promise<void>((resolve) => this.socket.bind(0, '127.0.0.1', () => resolve()));
+    await new Promise<void>((resolve) => this.toListener.bind(0, '127.0.0.1', () => resolve()));
+    this.socket.on('message', (data, from) => {
+      this.caller = from;
+      this.pass(() => this.toListener.send(data, this.listenerPort, '127.0.0.1'));
+    });
+    this.toListener.on('message', (data) => {
+      const caller = this.caller;
+      if (caller) this.pass(() => this.socket.send(data, caller.port, caller.address));
+    });
+    return this.socket.address().port;
+  }
+
+  private pass(send: () => void): void {
+    if (Math.random() < this.loss) {
+      this.dropped += 1;
+      return;
+    }
+    this.forwarded += 1;
+    setTimeout(() => {
+      if (!this.closed) send();
+    }, this.delayMs);
+  }
+
+  private closed = false;
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.close();
+    this.toListener.close();
+  }
+}
+
+/** A viewer whose receiver is in this process, reached through the lossy relay. */
+class RelayedViewer extends EventEmitter implements ViewerLink {
+  readonly name = 'far viewer';
+  receiver: Receiver | null = null;
+  relay: LossyRelay | null = null;
+
+  constructor(private readonly rttMs: number, private readonly loss: number) {
+    super();
+  }
+
+  async open(request: OpenRequest): Promise<{ host: string; port: number }> {
+    await this.closeAll();
+    this.receiver = new Receiver({ listen: '127.0.0.1', port: 0, passphrase: request.passphrase, latencyMs: request.latencyMs, display: false });
+    this.receiver.on('frame', (frame: DecodedFrame) => this.emit('frames', [frame]));
+    const port = await this.receiver.start();
+    this.relay = new LossyRelay(port, this.loss, this.rttMs / 2);
+    return { host: '127.0.0.1', port: await this.relay.start() };
+  }
+
+  async close(): Promise<void> {
+    await this.closeAll();
+  }
+
+  private async closeAll(): Promise<void> {
+    await this.receiver?.stop();
+    this.relay?.close();
+  }
+
+  clock() {
+    return { offsetMs: 0, rttMs: this.rttMs };
+  }
+}
+
+describe.skipIf(!hasFfmpeg)('the streaming pipeline on loopback (real ffmpeg, real SRT)', () => {
+  afterEach(() => {
+    expect(liveChildren()).toBe(0);
+  });
+
+  it('session selftest --json reports latency, frames and encoder for the whole pipeline to a local peer process', () => {
+    const result = selftest(['--size', '640x360', '--fps', '30', '--seconds', '4']);
+    expect(result).toMatchObject({ encoder: 'libx264', ok: true, reason: null, size: '640x360', fps: 30 });
+    for (const key of ['p50Ms', 'p95Ms', 'p99Ms', 'fpsReceived', 'framesSent', 'framesDecoded', 'startMs', 'cpuPercent']) expect(typeof result[key], key).toBe('number');
+    expect(result.p50Ms as number).toBeLessThanOrEqual(result.p95Ms as number);
+    expect((result.framesDecoded as number) / (result.framesSent as number)).toBeGreaterThanOrEqual(0.95);
+  }, 60_000);
+
+  it.skipIf(spawnSync('sh', ['-c', 'ls /dev/nvidia0 || ldconfig -p | grep -q libcuda.so.1']).status === 0)(
+    'asked for NVENC where it cannot open (no NVIDIA driver here), falls back to libx264 and says why',
+    () => {
+      const result = selftest(['--size', '640x360', '--fps', '30', '--seconds', '3', '--encoder', 'h264_nvenc']);
+      expect(result).toMatchObject({ encoder: 'libx264', ok: true });
+      expect(result.fallbackReason).toMatch(/^h264_nvenc could not open \(.*\); using libx264$/);
+    },
+    60_000,
+  );
+
+  it('a wrong SRT passphrase yields no picture', async () => {
+    const receiver = new Receiver({ listen: '127.0.0.1', port: 0, passphrase: newPassphrase(), latencyMs: 0, display: false, listenTimeoutMs: 4000 });
+    let frames = 0;
+    receiver.on('frame', () => (frames += 1));
+    const port = await receiver.start();
+    const sender = spawnTied('ffmpeg', buildSenderArgs({ source: { kind: 'test', width: 320, height: 240 }, fps: 30, bitrateKbps: 500, encoder: 'libx264', outputs: [{ host: '127.0.0.1', port, passphrase: newPassphrase(), latencyMs: 0 }] }));
+    const exit = await Promise.race([sender.exited, sleep(6000).then(() => null)]);
+    expect(exit, 'the sender gives up: the listener rejects its handshake').not.toBeNull();
+    expect(exit!.code).not.toBe(0);
+    await sender.stop();
+    await receiver.stop();
+    expect(frames).toBe(0);
+  }, 20_000);
+
+  it('two viewers of the same stream share one encoder and both decode', async () => {
+    const a = new LocalViewer(peerCommand, 'viewer a');
+    const b = new LocalViewer(peerCommand, 'viewer b');
+    await Promise.all([a.ready, b.ready]);
+    const session = new StreamSession({ source: { kind: 'test', width: 640, height: 360 }, fps: 30, bitrateKbps: 800, encoder: 'libx264', adaptive: false, srtLatencyMs: 0 });
+    try {
+      await session.addViewer(a.link);
+      await session.addViewer(b.link);
+      await sleep(4000);
+      expect(session.viewerNames).toEqual(['viewer a', 'viewer b']);
+      const encoders = liveChildren();
+      // one encoder for both: the session's sender plus the two local peer processes
+      expect(encoders).toBe(3);
+      const decodedBy = new Map<string, number>();
+      a.link.on('frames', (f: unknown[]) => decodedBy.set('a', (decodedBy.get('a') ?? 0) + f.length));
+      b.link.on('frames', (f: unknown[]) => decodedBy.set('b', (decodedBy.get('b') ?? 0) + f.length));
+      await sleep(2000);
+      expect(decodedBy.get('a')).toBeGreaterThan(30);
+      expect(decodedBy.get('b')).toBeGreaterThan(30);
+    } finally {
+      await session.stop();
+      await a.stop();
+      await b.stop();
+    }
+  }, 30_000);
+
+  it('over a link with 5% loss and 40 ms delay each way, the session keeps running and the bitrate steps down', async () => {
+    const viewer = new RelayedViewer(80, 0.05);
+    const session = new StreamSession({ source: { kind: 'test', width: 640, height: 360 }, fps: 30, bitrateKbps: 2000, encoder: 'libx264', adaptive: true });
+    const steps: Array<{ from: number; to: number; reason: string }> = [];
+    session.on('bitrate', (step: { from: number; to: number; reason: string }) => steps.push(step));
+    const seconds: Array<{ fpsReceived: number; p50Ms: number | null }> = [];
+    session.on('second', (second: { fpsReceived: number; p50Ms: number | null }) => seconds.push(second));
+    try {
+      await session.addViewer(viewer);
+      await sleep(14_000);
+      expect(session.state).not.toBe('failed');
+      expect(steps.length, `bitrate steps: ${JSON.stringify(steps)}`).toBeGreaterThanOrEqual(1);
+      expect(steps[0]!.to).toBeLessThan(2000);
+      expect(session.targetKbps).toBeLessThan(2000);
+      // still streaming at the end
+      expect(seconds.slice(-3).some((s) => s.fpsReceived > 10)).toBe(true);
+      expect(viewer.relay!.dropped).toBeGreaterThan(0);
+    } finally {
+      await session.stop();
+      await viewer.close();
+    }
+  }, 40_000);
+});
