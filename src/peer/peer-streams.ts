@@ -16,7 +16,7 @@ export interface PeerStreamsOptions {
   /**
    * Keep one listener started ahead (with its own fresh passphrase, handed to the host over the
    * control channel when used): ffmpeg takes a few hundred ms to start, which would otherwise count
-   * in every session's start.
+   * in every session's start. Headless only.
    */
   warm?: boolean;
 }
@@ -46,11 +46,21 @@ export class PeerStreams {
   constructor(private readonly options: PeerStreamsOptions) {
     this.timer = setInterval(() => this.flush(), options.flushMs ?? 100);
     this.timer.unref();
-    if (options.warm) this.prepareSpare();
+    if (this.warm) this.prepareSpare();
   }
 
-  private newReceiver(passphrase: string, latencyMs: number, listenTimeoutMs: number): Receiver {
-    return new Receiver({ listen: this.options.listen, port: 0, passphrase, latencyMs, display: this.options.display, title: this.options.title, listenTimeoutMs });
+  /** Warm listeners only when headless: a window's crop needs the picture height, known only at open. */
+  private get warm(): boolean {
+    return Boolean(this.options.warm) && !this.options.display;
+  }
+
+  /** Resolves once the warm listener (if any) is up. */
+  async warmed(): Promise<void> {
+    await this.spare;
+  }
+
+  private newReceiver(passphrase: string, latencyMs: number, listenTimeoutMs: number, viewHeight?: number): Receiver {
+    return new Receiver({ listen: this.options.listen, port: 0, passphrase, latencyMs, display: this.options.display, title: this.options.title, listenTimeoutMs, viewHeight });
   }
 
   private prepareSpare(): void {
@@ -84,9 +94,9 @@ export class PeerStreams {
   /** Opens a listener for the stream; `passphrase` is set when a warm one (with its own) was used. */
   async open(request: StreamOpen): Promise<{ port: number; passphrase?: string }> {
     await this.close(request.streamId);
-    const spare = this.options.warm ? await this.takeSpare() : null;
-    if (this.options.warm) this.prepareSpare();
-    const receiver = spare?.receiver ?? this.newReceiver(request.passphrase, request.latencyMs, 10_000);
+    const spare = this.warm ? await this.takeSpare() : null;
+    if (this.warm) this.prepareSpare();
+    const receiver = spare?.receiver ?? this.newReceiver(request.passphrase, request.latencyMs, 10_000, request.height);
     const entry: Live = { receiver, frames: [], closing: false };
     this.live.set(request.streamId, entry);
     receiver.on('frame', (frame: DecodedFrame) => {

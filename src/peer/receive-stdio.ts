@@ -36,6 +36,7 @@ export async function receiveOverStdio(options: { listen: string; display: boole
       void streams.close(message.streamId);
     }
   });
+  await streams.warmed();
   write({ event: 'ready', pid: process.pid });
   await done;
   await streams.closeAll();

@@ -92,6 +92,8 @@ export interface ReceiverSpec {
   display: boolean;
   title?: string;
   listenTimeoutMs?: number;
+  /** The picture's height without the stamp strip, for the displayed crop. */
+  viewHeight?: number;
 }
 
 /**
@@ -110,7 +112,7 @@ export function buildReceiverArgs(spec: ReceiverSpec): string[] {
   const title = (spec.title ?? 'GPU Bridge').replace(/[^\w .:-]/g, '').slice(0, 80) || 'GPU Bridge';
   return [
     ...input,
-    '-filter_complex', `[0:v]split=2[s][v];[s]${stampCropFilter()}[stamp];[v]${viewCropFilter()},format=yuv420p[view]`,
+    '-filter_complex', `[0:v]split=2[s][v];[s]${stampCropFilter()}[stamp];[v]${viewCropFilter(spec.viewHeight)},format=yuv420p[view]`,
     '-map', '[stamp]', ...stampOut,
     '-map', '[view]', '-fps_mode', 'passthrough', '-f', 'sdl2', '-window_title', title, title,
   ];

@@ -15,6 +15,8 @@ export interface ReceiverOptions {
   display: boolean;
   title?: string;
   listenTimeoutMs?: number;
+  /** Height of the picture without the stamp strip (for display). */
+  viewHeight?: number;
   ffmpeg?: string;
 }
 
@@ -50,6 +52,7 @@ export class Receiver extends EventEmitter {
       display: this.options.display,
       title: this.options.title,
       listenTimeoutMs: this.options.listenTimeoutMs,
+      viewHeight: this.options.viewHeight,
     });
     const process = spawnTied(this.options.ffmpeg ?? 'ffmpeg', args);
     this.process = process;

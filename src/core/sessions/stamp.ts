@@ -5,7 +5,7 @@
  *
  * The host draws it with ffmpeg's drawbox filters, each enabled by one bit of the frame's timestamp;
  * the frame timestamp is the wall clock at capture (`-use_wallclock_as_timestamps 1` with `-copyts`).
- * Blocks of 16×16 align with macroblocks, so they survive the encoder at any sane bitrate.
+ * Blocks of 16×16 on the 16-pixel grid are whole macroblocks, so they survive the encoder at any sane bitrate.
  */
 export const STAMP_BLOCK = 16;
 export const STAMP_COLUMNS = 16;
@@ -19,7 +19,8 @@ export const STAMP_STRIP_BYTES = STAMP_STRIP_WIDTH * STAMP_STRIP_HEIGHT;
 
 /** ffmpeg filters (comma-joined) that pad the frame and draw the stamp of its timestamp `t`. */
 export function stampFilters(): string[] {
-  const filters = [`pad=iw:ih+${STAMP_STRIP_HEIGHT}:0:0:black`];
+  // the strip starts on a 16-row boundary (1080 is not one), so its blocks are whole macroblocks
+  const filters = [`pad=iw:ceil(ih/16)*16+${STAMP_STRIP_HEIGHT}:0:0:black`];
   for (let bit = 0; bit < STAMP_BITS; bit += 1) {
     const row = Math.floor(bit / STAMP_COLUMNS);
     const column = bit % STAMP_COLUMNS;
@@ -36,9 +37,9 @@ export function stampCropFilter(): string {
   return `crop=${STAMP_STRIP_WIDTH}:${STAMP_STRIP_HEIGHT}:0:ih-${STAMP_STRIP_HEIGHT},format=gray`;
 }
 
-/** The filter that removes the strip for display. */
-export function viewCropFilter(): string {
-  return `crop=iw:ih-${STAMP_STRIP_HEIGHT}:0:0`;
+/** The filter that removes the strip (and the alignment rows above it) for display. */
+export function viewCropFilter(height?: number): string {
+  return height ? `crop=iw:${height}:0:0` : `crop=iw:ih-${STAMP_STRIP_HEIGHT}:0:0`;
 }
 
 export type StampRead = { ok: true; ms: number } | { ok: false; reason: string };

@@ -54,16 +54,12 @@ interface Viewer {
   unreadable: number;
   unreadableThisSecond: number;
   firstFrameAt: number | null;
-  /** Host-clock times of the first and last decoded frame over the whole session. */
-  firstDecodeAt: number | null;
-  lastDecodeAt: number | null;
-  /** Frames past the start-up backlog, and when the first of them was decoded. */
-  steadyFrames: number;
-  steadyFirstAt: number | null;
   /** Settled latency floor (slowly rising minimum of per-second p10), ms. */
   floorMs: number | null;
   /** The last seconds' frames sent, decoded and unreadable: loss is judged over a few seconds, not one. */
   window: { sent: number; decoded: number; unreadable: number }[];
+  /** Readable frames decoded in each whole second so far (capped), for the session's typical rate. */
+  perSecond: number[];
   onFrames: (frames: DecodedFrame[]) => void;
   onGone: (reason: string) => void;
 }
@@ -122,7 +118,7 @@ export class StreamSession extends EventEmitter {
   async addViewer(link: ViewerLink): Promise<void> {
     if (this.viewers.has(link.name)) throw new Error(`${link.name} already watches this stream`);
     const viewer: Viewer = {
-      link, latencies: [], allLatencies: [], decoded: 0, decodedThisSecond: 0, unreadable: 0, unreadableThisSecond: 0, firstFrameAt: null, firstDecodeAt: null, lastDecodeAt: null, steadyFrames: 0, steadyFirstAt: null, floorMs: null, window: [],
+      link, latencies: [], allLatencies: [], decoded: 0, decodedThisSecond: 0, unreadable: 0, unreadableThisSecond: 0, firstFrameAt: null, floorMs: null, window: [], perSecond: [],
       onFrames: (frames) => this.onFrames(viewer, frames),
       onGone: (reason) => void this.removeViewer(link.name, `viewer left: ${reason}`),
     };
@@ -155,15 +151,16 @@ export class StreamSession extends EventEmitter {
   totals(): { framesDecoded: number; unreadable: number; latency: ReturnType<typeof summarize>; cpuPercent: number | null; fpsReceived: number } {
     const all = [...this.viewers.values()];
     const first = all[0];
-    const span = first?.steadyFirstAt != null && first.lastDecodeAt != null ? (first.lastDecodeAt - first.steadyFirstAt) / 1000 : 0;
+    // the seconds after the first frame; the first one of them is partial
+    const seconds = first ? [...first.perSecond.slice(1)].sort((a, b) => a - b) : [];
     const latencies = all.flatMap((v) => v.allLatencies);
     return {
       framesDecoded: all.reduce((n, v) => n + v.decoded, 0),
       unreadable: all.reduce((n, v) => n + v.unreadable, 0),
       latency: summarize(latencies),
       cpuPercent: this.cpuPercent,
-      // the first viewer's frames per second past the start-up backlog
-      fpsReceived: first && span > 0 ? Math.round(((first.steadyFrames - 1) / span) * 10) / 10 : 0,
+      // the first viewer's typical second: the median, so start-up catch-up bursts do not inflate it
+      fpsReceived: seconds.length > 0 ? seconds[Math.floor(seconds.length / 2)]! : 0,
     };
   }
 
@@ -280,8 +277,6 @@ export class StreamSession extends EventEmitter {
         continue;
       }
       const hostTime = frame.decodedAt - (offsetMs ?? 0);
-      viewer.firstDecodeAt ??= hostTime;
-      viewer.lastDecodeAt = hostTime;
       const age = stampAgeMs(frame.stampMs, hostTime);
       if (age < -1000 || age > 60_000) continue;
       viewer.latencies.push(age);
@@ -292,11 +287,7 @@ export class StreamSession extends EventEmitter {
       // whole-session figures leave out the start-up backlog: frames captured before the first frame
       // reached the viewer (queued while SRT connected) measure start-up, reported as firstFrameMs
       const capturedAt = hostTime - age;
-      if (capturedAt >= viewer.firstFrameAt) {
-        if (viewer.allLatencies.length < ALL_LATENCIES_CAP) viewer.allLatencies.push(age);
-        viewer.steadyFirstAt ??= hostTime;
-        viewer.steadyFrames += 1;
-      }
+      if (capturedAt >= viewer.firstFrameAt && viewer.allLatencies.length < ALL_LATENCIES_CAP) viewer.allLatencies.push(age);
     }
     if (this.state === 'starting' || this.state === 'restarting') this.setState('running', null);
   }
@@ -314,6 +305,7 @@ export class StreamSession extends EventEmitter {
     this.framesSentAtTick = this.framesSent;
     for (const [name, viewer] of this.viewers) {
       viewer.window.push({ sent: sentNow, decoded: viewer.decodedThisSecond, unreadable: viewer.unreadableThisSecond });
+      if (viewer.firstFrameAt !== null && viewer.perSecond.length < 3600) viewer.perSecond.push(viewer.decodedThisSecond - viewer.unreadableThisSecond);
       if (viewer.window.length > LOSS_WINDOW_SECONDS) viewer.window.shift();
       const summary = summarize(viewer.latencies);
       const second: StreamSecond = {

@@ -27,7 +27,7 @@ describe('sender argv', () => {
     expect(args.slice(args.indexOf('-use_wallclock_as_timestamps'), args.indexOf('-i') + 2)).toEqual(['-use_wallclock_as_timestamps', '1', '-f', 'x11grab', '-draw_mouse', '1', '-framerate', '60', '-video_size', '1280x720', '-i', ':0+0,0']);
     expect(args).toContain('-copyts');
     expect(after(args, '-fps_mode')).toBe('passthrough');
-    expect(after(args, '-vf')).toMatch(/^format=yuv420p,pad=iw:ih\+32/);
+    expect(after(args, '-vf')).toMatch(/^format=yuv420p,pad=iw:ceil\(ih\/16\)\*16\+32/);
   });
 
   it('x264: zerolatency, CBR with a one-frame VBV, no B-frames, sliced threads, intra refresh', () => {

@@ -34,7 +34,7 @@ describe('latency stamp', () => {
 
   it('draws one enabled box per bit, from the frame time in ms, escaped for the filter graph', () => {
     const filters = stampFilters();
-    expect(filters[0]).toMatch(/^pad=iw:ih\+32:0:0:black$/);
+    expect(filters[0]).toBe('pad=iw:ceil(ih/16)*16+32:0:0:black');
     expect(filters).toHaveLength(1 + STAMP_BITS);
     expect(filters[1]).toContain("enable='gt(bitand(floor(t*1000)\\,1)\\,0)'");
     expect(filters.at(-1)).toContain(`\\,${2 ** 31})`);
