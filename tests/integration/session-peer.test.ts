@@ -151,7 +151,8 @@ describe.skipIf(missing.length > 0)('a real session: X display → libx264 → S
     const seen = api.events.length;
     await new Promise((r) => setTimeout(r, 3000));
     const after = api.events.slice(seen).filter((e) => e.event === 'sessions.second' && (e.payload as { sessionId: string }).sessionId === session.id);
-    expect(after.slice(-2).every((e) => (e.payload as { fpsReceived: number }).fpsReceived > 15)).toBe(true);
+    const rates = after.map((e) => (e.payload as { fpsReceived: number }).fpsReceived);
+    expect(rates.slice(-2).every((fps) => fps > 15), `frames per second after the restart: ${rates.join(', ')}; session: ${JSON.stringify((await list()).find((s) => s.id === session.id))}`).toBe(true);
   }, 40_000);
 
   it('ends the session cleanly when the peer vanishes, leaving no ffmpeg behind on either side', async () => {

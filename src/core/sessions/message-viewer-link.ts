@@ -20,6 +20,9 @@ export class MessageViewerLink extends EventEmitter implements ViewerLink {
   readonly name: string;
   private readonly waiting = new Map<string, { resolve: (ready: { port: number; passphrase?: string }) => void; reject: (error: Error) => void; timer: NodeJS.Timeout }>();
 
+  /** Streams opened and not closed: frames of any other (a previous encoder run's) are ignored. */
+  private readonly active = new Set<string>();
+
   constructor(private readonly options: MessageViewerLinkOptions) {
     super();
     this.name = options.name;
@@ -32,12 +35,14 @@ export class MessageViewerLink extends EventEmitter implements ViewerLink {
         this.waiting.delete(request.streamId);
         reject(new Error(`${this.name} did not open a receiver within ${timeoutMs / 1000} s`));
       }, timeoutMs);
+      this.active.add(request.streamId);
       this.waiting.set(request.streamId, { resolve: (ready) => resolve({ host: this.options.host, ...ready }), reject, timer });
       this.options.send({ type: 'stream.open', ...request });
     });
   }
 
   async close(streamId: string, reason: string): Promise<void> {
+    if (!this.active.delete(streamId)) return;
     this.options.send({ type: 'stream.close', streamId, reason: reason.slice(0, 500) });
   }
 
@@ -67,6 +72,7 @@ export class MessageViewerLink extends EventEmitter implements ViewerLink {
         return;
       }
       case 'stream.frames':
+        if (!this.active.has(message.streamId)) return;
         this.emit('frames', message.frames.map(([stampMs, decodedAt]) => ({ stampMs, decodedAt })));
         return;
       default:

@@ -98,6 +98,8 @@ export class StreamSession extends EventEmitter {
   /** Encoder CPU over its life so far, percent of one core (cumulative CPU time / wall time). */
   private cpuPercent: number | null = null;
   private generation = 0;
+  /** The current encoder run's stream id (viewers' listeners are opened per run). */
+  private streamId: string = randomUUID();
   private framesSentAtTick = 0;
 
   constructor(readonly settings: StreamSettings) {
@@ -138,7 +140,7 @@ export class StreamSession extends EventEmitter {
     this.viewers.delete(name);
     viewer.link.off('frames', viewer.onFrames);
     viewer.link.off('gone', viewer.onGone);
-    await viewer.link.close(this.id, reason).catch(() => undefined);
+    await viewer.link.close(this.streamId, reason).catch(() => undefined);
     if (this.viewers.size === 0) await this.finish('stopped', reason);
     else await this.launch();
   }
@@ -185,7 +187,7 @@ export class StreamSession extends EventEmitter {
       const viewer = this.viewers.get(name)!;
       viewer.link.off('frames', viewer.onFrames);
       viewer.link.off('gone', viewer.onGone);
-      await viewer.link.close(this.id, reason).catch(() => undefined);
+      await viewer.link.close(this.streamId, reason).catch(() => undefined);
     }
     this.emit('ended', reason);
   }
@@ -196,6 +198,10 @@ export class StreamSession extends EventEmitter {
     await this.sender?.stop();
     this.sender = null;
     this.passphrase = newPassphrase();
+    // a new stream id per encoder run: late frames of the previous run are not taken for this one's
+    const previous = this.streamId;
+    this.streamId = randomUUID();
+    for (const viewer of this.viewers.values()) await viewer.link.close(previous, 'encoder restarting').catch(() => undefined);
     for (const viewer of this.viewers.values()) {
       viewer.firstFrameAt = null;
       viewer.window = [];
@@ -206,7 +212,7 @@ export class StreamSession extends EventEmitter {
       const latencyMs = this.settings.srtLatencyMs ?? srtLatencyFromRtt(viewer.link.clock().rttMs);
       try {
         const where = await viewer.link.open({
-          streamId: this.id, passphrase: this.passphrase, latencyMs, codec,
+          streamId: this.streamId, passphrase: this.passphrase, latencyMs, codec,
           width: this.settings.source.width, height: this.settings.source.height, fps: this.settings.fps,
         });
         outputs.push({ host: where.host, port: where.port, passphrase: where.passphrase ?? this.passphrase, latencyMs });
