@@ -155,6 +155,18 @@ describe.skipIf(missing.length > 0)('a real session: X display → libx264 → S
     expect(rates.slice(-2).every((fps) => fps > 15), `frames per second after the restart: ${rates.join(', ')}; session: ${JSON.stringify((await list()).find((s) => s.id === session.id))}`).toBe(true);
   }, 40_000);
 
+  it('gpu-bridge session start|list|stop drive the running app through its URL', async () => {
+    const run = (args: string[]) => JSON.parse(execFileSync('node', [CLI, 'session', ...args, '--url', serve.url, '--json'], { encoding: 'utf8' })) as unknown;
+    const started = run(['start', '--peer', 'cloudbox', '--size', '640x360', '--fps', '25', '--display', xvfb.display]) as Info;
+    expect(started).toMatchObject({ viewers: ['cloudbox'], encoder: 'libx264' });
+    expect((run(['list']) as Info[]).map((s) => s.id)).toContain(started.id);
+    const stopped = run(['stop', started.id]) as Info;
+    expect(stopped).toMatchObject({ id: started.id, state: 'stopped' });
+    const bad = spawnSync('node', [CLI, 'session', 'start', '--peer', 'cloudbox', '--size', '640x361', '--url', serve.url], { encoding: 'utf8' });
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toMatch(/INVALID_PARAMS|height/);
+  }, 30_000);
+
   it('ends the session cleanly when the peer vanishes, leaving no ffmpeg behind on either side', async () => {
     const session = (await list()).find((s) => s.state === 'running');
     expect(session).toBeDefined();
