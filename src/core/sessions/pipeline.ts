@@ -38,7 +38,8 @@ function captureArgs(source: CaptureSource, fps: number): string[] {
       if (!DEVICE_PATTERN.test(source.device)) throw new Error(`bad DRM device "${source.device.slice(0, 40)}"`);
       return [...wallclock, '-device', source.device, '-f', 'kmsgrab', '-framerate', String(fps), '-i', '-'];
     case 'test':
-      return [...wallclock, '-f', 'lavfi', '-i', `testsrc2=size=${source.width}x${source.height}:rate=${fps},settb=1/1000000,realtime`];
+      // no probing: it would read (real-time paced) frames to guess the rate, about 0.3 s of start and a backlog
+      return [...wallclock, '-probesize', '32', '-analyzeduration', '1', '-fpsprobesize', '0', '-f', 'lavfi', '-i', `testsrc2=size=${source.width}x${source.height}:rate=${fps},settb=1/1000000,realtime`];
   }
 }
 
