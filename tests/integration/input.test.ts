@@ -2,6 +2,7 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startXvfb } from '../helpers/xvfb';
 
 const CLI = 'out/cli/index.mjs';
 const tools = ['Xvfb', 'xdotool', 'xev'].filter((tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0);
@@ -42,19 +43,6 @@ function start(args: string[], env: NodeJS.ProcessEnv = process.env, stdin: 'ign
 
 function cli(args: string[]) {
   return spawnSync('node', [CLI, ...args], { encoding: 'utf8' });
-}
-
-/** Starts Xvfb on a display number it picks itself (-displayfd), so parallel runs never collide. */
-function startXvfb(): Promise<{ child: ChildProcess; display: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('Xvfb', ['-displayfd', '3', '-screen', '0', '1024x768x24', '-nolisten', 'tcp'], { stdio: ['ignore', 'ignore', 'ignore', 'pipe'] });
-    let text = '';
-    child.stdio[3]!.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-      if (text.includes('\n')) resolve({ child, display: `:${text.trim()}` });
-    });
-    child.once('exit', (code) => reject(new Error(`Xvfb exited with ${code}`)));
-  });
 }
 
 /** The characters of every KeyPress that produced text in xev's log, in order. */

@@ -1,24 +1,15 @@
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI, spawnCli, startServe, type RunningCli, type ServeHandle } from '../helpers/spawn-cli';
-import { TestWsClient } from '../helpers/ws-client';
+import { openApi } from '../helpers/api-client';
+import { until } from '../helpers/until';
+import type { TestWsClient } from '../helpers/ws-client';
+import { startXvfb } from '../helpers/xvfb';
 
 const missing = ['Xvfb', 'ffmpeg', 'setpriv'].filter((tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0);
 if (missing.length) console.warn(`SKIP session-peer tests: missing ${missing.join(', ')} (CI installs them with .ci/run)`);
-
-function startXvfb(): Promise<{ child: ChildProcess; display: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('Xvfb', ['-displayfd', '3', '-screen', '0', '1024x768x24', '-nolisten', 'tcp'], { stdio: ['ignore', 'ignore', 'ignore', 'pipe'] });
-    let text = '';
-    child.stdio[3]!.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-      if (text.includes('\n')) resolve({ child, display: `:${text.trim()}` });
-    });
-    child.once('exit', (code) => reject(new Error(`Xvfb exited with ${code}`)));
-  });
-}
 
 /** Every descendant pid of `pid` (children, grandchildren…), from /proc. */
 function descendants(pid: number): number[] {
@@ -59,16 +50,6 @@ function ffmpegsWithArg(fragment: string): number[] {
   });
 }
 
-async function until<T>(what: string, probe: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 interface Info {
   id: string;
   state: string;
@@ -88,11 +69,7 @@ describe.skipIf(missing.length > 0)('a real session: X display → libx264 → S
   let serve: ServeHandle;
   let api: TestWsClient;
 
-  const call = async (method: string, params?: unknown) => {
-    const reply = await api.call(method, params);
-    if (reply.error) throw Object.assign(new Error((reply.error as { message: string }).message), { code: (reply.error as { code: string }).code });
-    return reply.result;
-  };
+  let call: (method: string, params?: unknown) => Promise<unknown>;
   const list = async () => (await call('sessions.list', {})) as Info[];
 
   beforeAll(async () => {
@@ -102,7 +79,7 @@ describe.skipIf(missing.length > 0)('a real session: X display → libx264 → S
     const uri = (JSON.parse(execFileSync('node', [CLI, 'peer', 'pair', '--json', '--config-dir', peerDir], { encoding: 'utf8' })) as { uri: string }).uri;
     execFileSync('node', [CLI, 'pair', uri, '--config-dir', hostDir, '--name', 'workstation']);
     serve = await startServe([], { GPU_BRIDGE_CONFIG_DIR: hostDir, GPU_BRIDGE_STATE_DIR: join(root, 'host-state'), DISPLAY: xvfb.display });
-    api = await TestWsClient.open(`${serve.origin.replace('http', 'ws')}/ws?token=${serve.token}`, { origin: serve.origin });
+    ({ ws: api, call } = await openApi(serve));
     await until('the peer online', async () => ((await call('peers.list', {})) as Array<{ online: boolean }>)[0]?.online);
   }, 60_000);
 

@@ -1,7 +1,8 @@
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { CLI } from '../helpers/spawn-cli';
+import { startXvfb } from '../helpers/xvfb';
 import { liveChildren } from '../../src/core/sessions/child-process';
 import { LocalViewer } from '../../src/core/sessions/local-viewer';
 import { buildSenderArgs } from '../../src/core/sessions/pipeline';
@@ -172,14 +173,7 @@ describe.skipIf(!hasFfmpeg)('the streaming pipeline on loopback (real ffmpeg, re
   }, 30_000);
 
   it.skipIf(spawnSync('sh', ['-c', 'command -v Xvfb && command -v xwininfo']).status !== 0)('with a display, the peer shows the picture in a window, the stamp strip cropped off', async () => {
-    const xvfb = spawn('Xvfb', ['-displayfd', '3', '-screen', '0', '1280x800x24', '-nolisten', 'tcp'], { stdio: ['ignore', 'ignore', 'ignore', 'pipe'] });
-    const display = await new Promise<string>((resolve) => {
-      let text = '';
-      xvfb.stdio[3]!.on('data', (chunk: Buffer) => {
-        text += chunk.toString();
-        if (text.includes('\n')) resolve(`:${text.trim()}`);
-      });
-    });
+    const { child: xvfb, display } = await startXvfb('1280x800x24');
     const viewer = new LocalViewer({ file: process.execPath, args: [CLI, 'peer', 'receive'], env: { ...process.env, DISPLAY: display } }, 'displayed');
     const session = new StreamSession({ source: { kind: 'test', width: 640, height: 360 }, fps: 30, bitrateKbps: 800, encoder: 'libx264', adaptive: false, srtLatencyMs: 0 });
     try {
