@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RedrawPacer, type PacerClock } from '../../../src/renderer/src/metrics/redraw-pacer';
+import { RedrawPacer, sharedFrames, type PacerClock } from '../../../src/renderer/src/metrics/redraw-pacer';
 
 /** A clock whose timers and animation frames run only when the test says so. */
 function fakeClock() {
@@ -90,5 +90,24 @@ describe('RedrawPacer', () => {
     c.frame();
     expect(drawn).toEqual([2, 1]);
     pacers.forEach((p) => p.dispose());
+  });
+});
+
+describe('sharedFrames', () => {
+  it('runs every chart that asked for the next frame in one animation frame, and cancels one alone', () => {
+    const requested: Array<() => void> = [];
+    const frames = sharedFrames((fn) => requested.push(fn));
+    const ran: string[] = [];
+    frames.requestFrame(() => ran.push('a'));
+    const b = frames.requestFrame(() => ran.push('b'));
+    frames.requestFrame(() => ran.push('c'));
+    frames.cancelFrame(b);
+    expect(requested).toHaveLength(1);
+    requested.shift()!();
+    expect(ran).toEqual(['a', 'c']);
+    frames.requestFrame(() => ran.push('d')); // the next frame is a new request
+    expect(requested).toHaveLength(1);
+    requested.shift()!();
+    expect(ran).toEqual(['a', 'c', 'd']);
   });
 });

@@ -42,9 +42,54 @@ function clockLabels(windowS: number) {
 }
 
 /**
+ * x-axis splits at multiples of uPlot's chosen increment in local time: uPlot's own time splits build
+ * Date objects for every candidate on every redraw. Windows here are at most an hour, so increments
+ * are seconds or minutes and only the zone's offset matters (taken once per chart).
+ */
+function clockSplits() {
+  const offsetS = -new Date().getTimezoneOffset() * 60;
+  return (_u: uPlot, _axis: number, min: number, max: number, incr: number) => {
+    const splits: number[] = [];
+    if (!(incr > 0)) return splits;
+    for (let s = Math.ceil((min + offsetS) / incr) * incr - offsetS; s <= max; s += incr) splits.push(s);
+    return splits;
+  };
+}
+
+/**
+ * uPlot with its canvas context asked for as `willReadFrequently`: Chromium then keeps the chart's
+ * canvas as a plain bitmap in this process instead of a GPU-process shared image, which for a small
+ * chart redrawn a few times a minute saves a synchronous round trip to the GPU process per frame.
+ * uPlot takes no context options, so getContext is wrapped for the constructor's duration only.
+ */
+function createPlot(opts: uPlot.Options, data: uPlot.AlignedData, target: HTMLElement): uPlot {
+  const proto = HTMLCanvasElement.prototype;
+  const getContext = proto.getContext;
+  proto.getContext = function (this: HTMLCanvasElement, type: string, options?: unknown) {
+    return type === '2d' ? getContext.call(this, '2d', { ...(options as object), willReadFrequently: true }) : getContext.call(this, type, options);
+  } as typeof getContext;
+  try {
+    return new uPlot(opts, data, target);
+  } finally {
+    proto.getContext = getContext;
+  }
+}
+
+/** The plot's width in CSS pixels. */
+const plotColumns = (plot: uPlot) => Math.max(1, Math.round(plot.bbox.width / devicePixelRatio));
+/**
+ * Decimation buckets: one per two pixel columns, each drawn as its min and max, so about one point per
+ * pixel column. Chromium rasterizes a 2D canvas's path when the frame is produced, and a zigzag of two
+ * points per column costs it about twice as much as this, for no visible difference.
+ */
+const plotBuckets = (plot: uPlot) => Math.max(1, Math.floor(plotColumns(plot) / 2));
+
+/**
  * One uPlot chart fed from LiveSeries outside React (React renders it once, not per point). Its columns
- * are updated in place (ChartWindow) and it redraws only while on screen, at most once per pixel's worth
- * of time (RedrawPacer): with 8 GPUs × 4 charts most batches redraw only the few charts that need it.
+ * are rebuilt in the same arrays only when it redraws, decimated to about two points per pixel column
+ * (ChartWindow), and it redraws only while on screen, at most once per pixel's worth of time, with the
+ * other charts due in the same animation frame (RedrawPacer): with 8 GPUs × 4 charts a batch redraws
+ * only the few charts on screen, and an hour's chart draws a few hundred points, not 3600.
  */
 export function LiveChart<K extends string = MetricKey>({ title, address, live, series, windowS, paused, yRange, subject, paths }: Props<K>) {
   const host = useRef<HTMLDivElement>(null);
@@ -60,13 +105,17 @@ export function LiveChart<K extends string = MetricKey>({ title, address, live, 
     const columns = new ChartWindow(live, address, keys, windowS, scale);
     const styles = getComputedStyle(document.documentElement);
     const axisColour = styles.getPropertyValue('--muted').trim() || '#888';
-    const plot = new uPlot(
+    const plot = createPlot(
       {
         title,
         width: Math.max(280, element.clientWidth),
         height: 160,
         scales: { x: { time: true }, y: yRange ? { range: yRange } : { auto: true } },
-        axes: [{ stroke: axisColour, values: clockLabels(windowS) }, { stroke: axisColour, size: 50 }],
+        // Fixed axis sizes (no measuring of labels to converge on) and no tick marks (the grid says it).
+        axes: [
+          { stroke: axisColour, values: clockLabels(windowS), splits: clockSplits(), size: 30, ticks: { show: false } },
+          { stroke: axisColour, size: 50, ticks: { show: false } },
+        ],
         series: [
           {},
           ...series.map((s) => ({
@@ -74,16 +123,21 @@ export function LiveChart<K extends string = MetricKey>({ title, address, live, 
             stroke: s.colour,
             width: 1.5,
             spanGaps: false,
+            // No dots at the points (uPlot adds them when points are sparse: a 1 min window): the
+            // cursor still marks the hovered point.
+            points: { show: false },
             ...(paths?.[s.key] === 'stepped' ? { paths: uPlot.paths.stepped?.({ align: 1 }) } : {}),
             value: (_u: uPlot, v: number | null) => (v === null || v === undefined ? '—' : `${Number.isInteger(v) ? v : v.toFixed(1)} ${s.unit}`),
           })),
         ],
       },
-      (columns.sync(), columns.data) as uPlot.AlignedData,
+      columns.data as uPlot.AlignedData,
       element,
     );
+    columns.setBuckets(plotBuckets(plot));
+    if (columns.sync()) plot.setData(columns.data as uPlot.AlignedData);
     // The time one pixel spans (1 h over ~250 px: ~14 s): a redraw sooner would not move the line.
-    const msPerPixel = () => (windowS * 1000) / Math.max(1, plot.bbox.width / devicePixelRatio);
+    const msPerPixel = () => (windowS * 1000) / plotColumns(plot);
     const pacer = new RedrawPacer(() => {
       if (columns.sync()) plot.setData(columns.data as uPlot.AlignedData);
     }, msPerPixel);
@@ -92,7 +146,13 @@ export function LiveChart<K extends string = MetricKey>({ title, address, live, 
     const off = live.subscribe((changed) => {
       if (changed === address) pacer.invalidate();
     });
-    const resize = new ResizeObserver(() => plot.setSize({ width: Math.max(280, element.clientWidth), height: 160 }));
+    const resize = new ResizeObserver(() => {
+      const width = Math.max(280, element.clientWidth);
+      if (width === plot.width) return;
+      plot.setSize({ width, height: 160 });
+      columns.setBuckets(plotBuckets(plot));
+      pacer.invalidate();
+    });
     resize.observe(element);
     const onScreen = new IntersectionObserver((entries) => pacer.setVisible(entries.some((e) => e.isIntersecting)), { rootMargin: '100px' });
     onScreen.observe(element);

@@ -6,19 +6,51 @@ export interface PacerClock {
   cancelFrame(handle: unknown): void;
 }
 
+/**
+ * One requestAnimationFrame for every chart that wants the next frame: the charts a batch makes due
+ * redraw together in a single frame (one commit of the page's layers, not one per chart).
+ */
+export function sharedFrames(request: (fn: () => void) => unknown = (fn) => requestAnimationFrame(fn)): Pick<PacerClock, 'requestFrame' | 'cancelFrame'> {
+  const queue = new Set<() => void>();
+  let pending = false;
+  const run = () => {
+    pending = false;
+    const callbacks = [...queue];
+    queue.clear();
+    for (const fn of callbacks) fn();
+  };
+  return {
+    requestFrame: (fn) => {
+      // A fresh wrapper per request, so that the handle (and cancelling it) is that request's own.
+      const entry = () => fn();
+      queue.add(entry);
+      if (!pending) {
+        pending = true;
+        request(run);
+      }
+      return entry;
+    },
+    cancelFrame: (handle) => void queue.delete(handle as () => void),
+  };
+}
+
+const frames = sharedFrames();
+
 const browserClock: PacerClock = {
   now: () => performance.now(),
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-  requestFrame: (fn) => requestAnimationFrame(fn),
-  cancelFrame: (handle) => cancelAnimationFrame(handle as number),
+  requestFrame: frames.requestFrame,
+  cancelFrame: frames.cancelFrame,
 };
 
 /**
  * Decides when one chart redraws, so that a dashboard of many charts stays cheap per batch: only while
- * it is on screen and not paused, in an animation frame, and at most once per `intervalMs()` (the time
- * one pixel of the chart spans: a redraw sooner would not move anything). The first interval starts at
- * a random phase so that charts created together do not all redraw on the same batch.
+ * it is on screen and not paused, in an animation frame (shared by all charts), and at most once per
+ * `intervalMs()` (the time one pixel of the chart spans: a redraw sooner would not move anything).
+ * The first interval starts at a random phase so that charts with long intervals (the 1 h window) do
+ * not all come due in the same frame, which would make one long task of their redraws; charts due on
+ * the same batch (short windows) still share one animation frame.
  */
 export class RedrawPacer {
   private dirty = false;

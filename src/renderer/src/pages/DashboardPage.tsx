@@ -42,9 +42,15 @@ const CHARTS: Array<{ title: string; series: ChartSeries[]; yRange?: [number, nu
   },
 ];
 
+/**
+ * A card far off screen is neither laid out nor painted (its last size stands in for it): each frame in
+ * which a chart redraws then records the charts near the viewport only, not every GPU's canvases.
+ */
+const OFF_SCREEN_SKIPPED = { contentVisibility: 'auto', containIntrinsicSize: 'auto 720px' } as const;
+
 function GpuLiveCard({ gpu, live, windowS, paused }: { gpu: Gpu; live: LiveSeries; windowS: number; paused: boolean }) {
   return (
-    <section className="card gpu-card" aria-label={gpu.name ?? gpu.address}>
+    <section className="card gpu-card" style={OFF_SCREEN_SKIPPED} aria-label={gpu.name ?? gpu.address}>
       <h2>{gpu.name ?? `${gpu.vendor} GPU`}</h2>
       <p className="hint">
         <code>{gpu.address}</code> · driver {orDash(gpu.driver)} · {formatBytes(gpu.memoryTotalBytes)}
