@@ -1,8 +1,8 @@
 // File access for persistent passthrough: only the files it may change, never through a symlink, every
 // write atomic (temporary file in the same folder, fsync, rename over, fsync the folder).
-import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, open, realpath, rename, unlink } from 'node:fs/promises';
-import { basename, dirname, isAbsolute, join, normalize } from 'node:path';
+import { lstat, realpath, unlink } from 'node:fs/promises';
+import { dirname, isAbsolute, join, normalize } from 'node:path';
+import { fsyncDir, replaceFileAtomic } from '../util/atomic-file';
 
 /** A request that is refused before anything is written (bad root, a path outside the allowed files, a symlink). */
 export class PersistRefusal extends Error {
@@ -70,42 +70,9 @@ export async function folderUnder(root: string, relative: string): Promise<strin
   return walk(root, relative.split('/').filter(Boolean), 'dir');
 }
 
-async function fsyncDir(dir: string): Promise<void> {
-  try {
-    const handle = await open(dir, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    // some file systems refuse fsync on a folder; the rename is still atomic
-  }
-}
-
 /** Writes bytes atomically with the given mode: a temporary file in the same folder, fsync, rename over. */
 export async function writeBytesAtomic(file: string, data: Buffer | string, mode: number): Promise<void> {
-  const dir = dirname(file);
-  await mkdir(dir, { recursive: true, mode: 0o755 });
-  const temp = join(dir, `.${basename(file)}.gpu-bridge-${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
-  const handle = await open(temp, 'wx', mode);
-  try {
-    await handle.writeFile(data);
-    await handle.chmod(mode);
-    await handle.sync();
-  } catch (error) {
-    await handle.close();
-    await unlink(temp).catch(() => undefined);
-    throw error;
-  }
-  await handle.close();
-  try {
-    await rename(temp, file);
-  } catch (error) {
-    await unlink(temp).catch(() => undefined);
-    throw error;
-  }
-  await fsyncDir(dir);
+  await replaceFileAtomic(file, data, { mode, dirMode: 0o755 });
 }
 
 /** Removes a file and makes the removal durable. */

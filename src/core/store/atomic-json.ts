@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { chmod, copyFile, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { chmod, copyFile, readFile } from 'node:fs/promises';
 import type { z } from 'zod';
+import { replaceFileAtomic } from '../util/atomic-file';
 
 /** A store file that cannot be read and has no usable backup: reported, never silently reset. */
 export class StoreCorruptError extends Error {
@@ -21,54 +20,22 @@ export interface WriteOptions {
   backup?: boolean;
 }
 
-async function fsyncDir(dir: string): Promise<void> {
-  try {
-    const handle = await open(dir, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    // some file systems refuse fsync on directories; the rename is still atomic
-  }
-}
-
 /** Writes text atomically: temp file in the same dir, fsync, rename over; the old content becomes FILE.bak. */
 export async function writeFileAtomic(file: string, text: string, options: WriteOptions = {}): Promise<void> {
   const mode = options.mode ?? 0o600;
-  const dir = dirname(file);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const temp = join(dir, `.${basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  const handle = await open(temp, 'wx', mode);
-  try {
-    await handle.writeFile(text, 'utf8');
-    await handle.sync();
-  } catch (error) {
-    await handle.close();
-    await unlink(temp).catch(() => undefined);
-    throw error;
-  }
-  await handle.close();
-  await chmod(temp, mode);
-  if (options.backup !== false) {
-    try {
-      await copyFile(file, `${file}.bak`);
-      await chmod(`${file}.bak`, mode);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-        await unlink(temp).catch(() => undefined);
-        throw error;
+  await replaceFileAtomic(file, text, {
+    mode,
+    dirMode: 0o700,
+    beforeReplace: async () => {
+      if (options.backup === false) return;
+      try {
+        await copyFile(file, `${file}.bak`);
+        await chmod(`${file}.bak`, mode);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
       }
-    }
-  }
-  try {
-    await rename(temp, file);
-  } catch (error) {
-    await unlink(temp).catch(() => undefined);
-    throw error;
-  }
-  await fsyncDir(dir);
+    },
+  });
 }
 
 export async function writeJsonAtomic(file: string, value: unknown, options: WriteOptions = {}): Promise<void> {
