@@ -190,6 +190,26 @@ describe.skipIf(!hasFfmpeg)('the streaming pipeline on loopback (real ffmpeg, re
     }
   }, 30_000);
 
+  it.skipIf(spawnSync('sh', ['-c', 'command -v Xvfb']).status !== 0)('an encoder that cannot start fails the session after two tries with ffmpeg\'s reason, instead of retrying on', async () => {
+    const { child: xvfb, display } = await startXvfb('1024x768x24');
+    const viewer = new LocalViewer(peerCommand, 'viewer');
+    // 1280x720 does not fit on a 1024x768 screen
+    const session = new StreamSession({ source: { kind: 'x11', display, x: 0, y: 0, width: 1280, height: 720 }, fps: 30, bitrateKbps: 800, encoder: 'libx264', adaptive: false, srtLatencyMs: 0 });
+    try {
+      await viewer.ready;
+      const ended = new Promise<string>((resolve) => session.once('ended', resolve));
+      await session.addViewer(viewer.link);
+      const reason = await Promise.race([ended, sleep(15_000).then(() => 'still running')]);
+      expect(session.state).toBe('failed');
+      expect(reason).toMatch(/^the encoder cannot start: .*outside the screen size 1024x768/);
+      expect(session.restarts).toBe(1);
+    } finally {
+      await session.stop();
+      await viewer.stop();
+      xvfb.kill();
+    }
+  }, 30_000);
+
   it('over a link with 5% loss and 40 ms delay each way, the session keeps running and the bitrate steps down', async () => {
     const viewer = new RelayedViewer(80, 0.05);
     const session = new StreamSession({ source: { kind: 'test', width: 640, height: 360 }, fps: 30, bitrateKbps: 2000, encoder: 'libx264', adaptive: true });

@@ -101,6 +101,7 @@ export class StreamSession extends EventEmitter {
   /** The current encoder run's stream id (viewers' listeners are opened per run). */
   private streamId: string = randomUUID();
   private framesSentAtTick = 0;
+  private lastStartFailure: string | null = null;
 
   constructor(readonly settings: StreamSettings) {
     super();
@@ -242,14 +243,22 @@ export class StreamSession extends EventEmitter {
 
   private async onSenderExit(how: string): Promise<void> {
     const detail = lastLines(this.stderrTail);
-    const quickFailure = Date.now() - this.senderStartedAt < 5000 && this.framesSent === 0;
-    if (isHardware(this.encoder) && quickFailure && this.settings.fallback) {
+    // this run never produced a frame: an encoder that cannot open, a capture area off the screen…
+    const startFailure = Date.now() - this.senderStartedAt < 5000 && this.lastProgressFrame === 0;
+    if (isHardware(this.encoder) && startFailure && this.settings.fallback) {
       this.fallbackReason = `${this.encoder} could not open (${detail || how}); using ${this.settings.fallback}`;
       this.encoder = this.settings.fallback;
       this.emit('fallback', this.fallbackReason);
       await this.launch();
       return;
     }
+    // the same failure to start, twice in a row, will not go away by retrying
+    const failedToStart = startFailure ? detail || how : null;
+    if (failedToStart !== null && failedToStart === this.lastStartFailure) {
+      await this.finish('failed', `the encoder cannot start: ${failedToStart}`);
+      return;
+    }
+    this.lastStartFailure = failedToStart;
     this.restarts += 1;
     const limit = this.settings.maxRestarts ?? 5;
     if (this.restarts > limit) {
@@ -352,5 +361,12 @@ export class StreamSession extends EventEmitter {
 }
 
 function lastLines(text: string): string {
-  return text.trim().split('\n').filter((line) => line.trim() && !/Last message repeated/.test(line)).slice(-2).join(' / ').slice(0, 400);
+  return text
+    .trim()
+    .split('\n')
+    .filter((line) => line.trim() && !/Last message repeated/.test(line))
+    .slice(-2)
+    .join(' / ')
+    .replace(/ @ 0x[0-9a-f]+\]/g, ']') // ffmpeg's context addresses differ from run to run
+    .slice(0, 400);
 }
