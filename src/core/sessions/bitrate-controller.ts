@@ -32,6 +32,7 @@ export class BitrateController {
   private lastChange = -Infinity;
   private cleanSeconds = 0;
   private floorP95: number | null = null;
+  private slowSeconds = 0;
 
   constructor(
     readonly targetKbps: number,
@@ -44,7 +45,10 @@ export class BitrateController {
   /** Returns a step when the bitrate should change now. */
   observe(sample: LinkSample, nowMs: number): BitrateStep | null {
     if (sample.p95Ms !== null) this.floorP95 = this.floorP95 === null ? sample.p95Ms : Math.min(this.floorP95 * 1.01 + 0.1, sample.p95Ms);
-    const congested = sample.lossRatio > LOSS_LIMIT || sample.lateRatio > 0.1 || (sample.p95Ms !== null && this.floorP95 !== null && sample.p95Ms > this.floorP95 * 3 + 50);
+    // lateness and latency must persist two seconds: one slow second is a busy CPU, not the network
+    const slow = sample.lateRatio > 0.1 || (sample.p95Ms !== null && this.floorP95 !== null && sample.p95Ms > this.floorP95 * 3 + 50);
+    this.slowSeconds = slow ? this.slowSeconds + 1 : 0;
+    const congested = sample.lossRatio > LOSS_LIMIT || this.slowSeconds >= 2;
     this.cleanSeconds = congested ? 0 : this.cleanSeconds + 1;
     if (nowMs - this.lastChange < this.holdMs) return null;
     if (congested && this.current > this.minKbps) {
@@ -65,6 +69,7 @@ export class BitrateController {
     this.current = to;
     this.lastChange = nowMs;
     this.cleanSeconds = 0;
+    this.slowSeconds = 0;
     return step;
   }
 }

@@ -345,7 +345,8 @@ export class StreamSession extends EventEmitter {
 
   /** Share of this second's frames later than the floor by most of a round trip (a retransmitted packet). */
   private lateRatio(viewer: Viewer, rttMs: number | null): number {
-    if (viewer.latencies.length === 0) return 0;
+    // a retransmission on a link of a few ms is lost in scheduling noise: only judge a real round trip
+    if (viewer.latencies.length === 0 || (rttMs ?? 0) < 10) return 0;
     const sorted = [...viewer.latencies].sort((a, b) => a - b);
     const p10 = sorted[Math.floor(sorted.length * 0.1)]!;
     viewer.floorMs = viewer.floorMs === null ? p10 : Math.min(viewer.floorMs + 0.05, p10);
