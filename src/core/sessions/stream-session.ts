@@ -333,7 +333,9 @@ export class StreamSession extends EventEmitter {
       this.emit('second', second);
       if (this.settings.adaptive !== false && this.state === 'running' && progress && progress.fps > 0 && Date.now() - this.senderStartedAt > 3 * WARMUP_MS) {
         const sum = viewer.window.reduce((acc, w) => ({ sent: acc.sent + w.sent, good: acc.good + w.decoded - w.unreadable }), { sent: 0, good: 0 });
-        const lossRatio = viewer.window.length === LOSS_WINDOW_SECONDS && sum.sent > 0 ? Math.max(0, 1 - sum.good / sum.sent) : 0;
+        // frames sent but still on their way (about one latency's worth) are not lost
+        const inFlight = ((summary.p50Ms ?? 0) / 1000) * this.settings.fps + 1;
+        const lossRatio = viewer.window.length === LOSS_WINDOW_SECONDS && sum.sent > 0 ? Math.max(0, (sum.sent - sum.good - inFlight) / sum.sent) : 0;
         const step = this.bitrate.observe({ lossRatio, lateRatio: this.lateRatio(viewer, second.rttMs), p95Ms: summary.p95Ms, rttMs: second.rttMs }, Date.now());
         if (step) void this.applyStep(step);
       }
