@@ -1,3 +1,4 @@
+import './threadpool';
 import { main } from './main';
 
 main(process.argv.slice(2)).then(

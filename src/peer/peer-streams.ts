@@ -99,6 +99,9 @@ export class PeerStreams {
     const receiver = spare?.receiver ?? this.newReceiver(request.passphrase, request.latencyMs, 10_000, request.height);
     const entry: Live = { receiver, frames: [], closing: false };
     this.live.set(request.streamId, entry);
+    receiver.on('srt-stats', (stats: { received: number; lost: number; dropped: number }) => {
+      if (this.live.get(request.streamId) === entry) this.options.send({ type: 'stream.stats', streamId: request.streamId, ...stats });
+    });
     receiver.on('frame', (frame: DecodedFrame) => {
       if (entry.frames.length < 1000) entry.frames.push([frame.stampMs, Math.round(frame.decodedAt * 100) / 100]);
     });

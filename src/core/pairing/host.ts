@@ -211,6 +211,7 @@ export class HostConnection extends EventEmitter {
         case 'stream.ready':
         case 'stream.frames':
         case 'stream.ended':
+        case 'stream.stats':
           if (welcomed) this.emit('stream', message);
           return;
         case 'stream.request':

@@ -1,10 +1,14 @@
 /** Frames lost over the last few seconds beyond which the rate steps down (frames in flight read as a few % lost). */
 const LOSS_LIMIT = 0.05;
+/** Packets SRT saw lost (before its repair) beyond which the link is too busy or too lossy for this rate. */
+const PACKET_LOSS_LIMIT = 0.02;
 
 /** What the controller sees each second for one stream. */
 export interface LinkSample {
   /** Of the frames the encoder sent over the last few seconds, those the viewer could not read or never got (0..1). */
   lossRatio: number;
+  /** SRT's own count of packets lost before repair over the last few seconds (0..1); null where unknown. */
+  packetLossRatio?: number | null;
   /**
    * Frames this second that arrived about a round trip later than the settled floor, as a fraction:
    * SRT recovered a lost packet of theirs by retransmission. The viewer sees packet loss this way
@@ -48,13 +52,17 @@ export class BitrateController {
     // lateness and latency must persist two seconds: one slow second is a busy CPU, not the network
     const slow = sample.lateRatio > 0.1 || (sample.p95Ms !== null && this.floorP95 !== null && sample.p95Ms > this.floorP95 * 3 + 50);
     this.slowSeconds = slow ? this.slowSeconds + 1 : 0;
-    const congested = sample.lossRatio > LOSS_LIMIT || this.slowSeconds >= 2;
+    const packetLoss = (sample.packetLossRatio ?? 0) > PACKET_LOSS_LIMIT;
+    const congested = sample.lossRatio > LOSS_LIMIT || packetLoss || this.slowSeconds >= 2;
     this.cleanSeconds = congested ? 0 : this.cleanSeconds + 1;
     if (nowMs - this.lastChange < this.holdMs) return null;
     if (congested && this.current > this.minKbps) {
       const to = Math.max(this.minKbps, Math.round(this.current * 0.75));
       const reason =
-        sample.lossRatio > LOSS_LIMIT ? `${(sample.lossRatio * 100).toFixed(1)}% of frames lost` : sample.lateRatio > 0.1 ? `${(sample.lateRatio * 100).toFixed(0)}% of frames retransmitted` : `latency p95 ${sample.p95Ms} ms`;
+        sample.lossRatio > LOSS_LIMIT
+          ? `${(sample.lossRatio * 100).toFixed(1)}% of frames lost`
+          : packetLoss
+            ? `SRT lost ${((sample.packetLossRatio ?? 0) * 100).toFixed(1)}% of packets (repaired or not)` : sample.lateRatio > 0.1 ? `${(sample.lateRatio * 100).toFixed(0)}% of frames retransmitted` : `latency p95 ${sample.p95Ms} ms`;
       return this.apply(to, nowMs, reason);
     }
     if (this.cleanSeconds >= 10 && this.current < this.targetKbps) {

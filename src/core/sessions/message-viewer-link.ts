@@ -71,6 +71,9 @@ export class MessageViewerLink extends EventEmitter implements ViewerLink {
         this.emit('stream-ended', message.streamId, message.reason);
         return;
       }
+      case 'stream.stats':
+        if (this.active.has(message.streamId)) this.emit('srt-stats', { received: message.received, lost: message.lost, dropped: message.dropped });
+        return;
       case 'stream.frames':
         if (!this.active.has(message.streamId)) return;
         this.emit('frames', message.frames.map(([stampMs, decodedAt]) => ({ stampMs, decodedAt })));

@@ -95,6 +95,8 @@ export interface ReceiverSpec {
   listenTimeoutMs?: number;
   /** The picture's height without the stamp strip, for the displayed crop. */
   viewHeight?: number;
+  /** 'pipe': the MPEG-TS comes on stdin (our own SRT listener feeds it) instead of ffmpeg's SRT input. */
+  input?: 'srt' | 'pipe';
 }
 
 /**
@@ -106,7 +108,7 @@ export function buildReceiverArgs(spec: ReceiverSpec): string[] {
   const input = [
     '-hide_banner', '-nostdin', '-loglevel', 'warning', '-nostats',
     '-fflags', 'noparse+nofillin', '-flags', 'low_delay', '-probesize', '32', '-analyzeduration', '1', '-fpsprobesize', '0',
-    '-threads', '1', '-f', 'mpegts', '-i', srtListenerUrl(spec.listen, spec.listenTimeoutMs),
+    '-threads', '1', '-f', 'mpegts', '-i', spec.input === 'pipe' ? 'pipe:0' : srtListenerUrl(spec.listen, spec.listenTimeoutMs),
   ];
   const stampOut = ['-threads', '1', '-fps_mode', 'passthrough', '-f', 'rawvideo', '-flush_packets', '1', 'pipe:1'];
   if (!spec.display) return [...input, '-vf', stampCropFilter(), ...stampOut];

@@ -4,6 +4,8 @@ import { buildReceiverArgs } from './pipeline';
 import { spawnTied, type SupervisedSpawn } from './child-process';
 import { readStamps, type DecodedFrame } from './stamp-reader';
 import { waitUdpBound } from './udp-bound';
+import { loadSrt, NativeSrtListener } from './srt-native';
+import { isIPv4 } from 'node:net';
 
 export interface ReceiverOptions {
   /** Address to listen on (an IP). */
@@ -34,11 +36,13 @@ export function freeUdpPort(host: string): Promise<number> {
 
 /**
  * The peer's receiving end of one session: an SRT listener that decodes and reads every frame's stamp.
- * Events: 'frame' (DecodedFrame), 'exit' ({code, reason}). The SRT listener exits when the host hangs up.
+ * Events: 'frame' (DecodedFrame), 'exit' ({code, reason}), 'srt-stats' (per second, with our own SRT
+ * listener). The stream ends when the host hangs up.
  */
 export class Receiver extends EventEmitter {
   private process: SupervisedSpawn | null = null;
   private stderrTail = '';
+  private listener: NativeSrtListener | null = null;
   port = 0;
 
   constructor(private readonly options: ReceiverOptions) {
@@ -54,6 +58,8 @@ export class Receiver extends EventEmitter {
       listenTimeoutMs: this.options.listenTimeoutMs,
       viewHeight: this.options.viewHeight,
     });
+    const srt = isIPv4(this.options.listen) ? loadSrt() : null;
+    if (srt) return this.startNative(srt);
     const process = spawnTied(this.options.ffmpeg ?? 'ffmpeg', args);
     this.process = process;
     readStamps(process.child.stdout!, (frame: DecodedFrame) => this.emit('frame', frame));
@@ -72,7 +78,56 @@ export class Receiver extends EventEmitter {
     return this.port;
   }
 
+  /**
+   * Our own SRT listener (libsrt through koffi) feeding ffmpeg's stdin: the same stream, plus SRT's
+   * statistics each second ('srt-stats': packets received, lost before repair, dropped).
+   */
+  private async startNative(srt: NonNullable<ReturnType<typeof loadSrt>>): Promise<number> {
+    const args = buildReceiverArgs({
+      listen: { host: this.options.listen, port: this.port, passphrase: this.options.passphrase, latencyMs: this.options.latencyMs },
+      display: this.options.display,
+      title: this.options.title,
+      viewHeight: this.options.viewHeight,
+      input: 'pipe',
+    });
+    const listener = new NativeSrtListener(srt, {
+      host: this.options.listen, port: this.port, passphrase: this.options.passphrase, latencyMs: this.options.latencyMs,
+      listenTimeoutMs: this.options.listenTimeoutMs ?? 10_000,
+    });
+    listener.start();
+    this.listener = listener;
+    const process = spawnTied(this.options.ffmpeg ?? 'ffmpeg', args, ['pipe', 'pipe', 'pipe']);
+    this.process = process;
+    const stdin = process.child.stdin!;
+    stdin.on('error', () => undefined);
+    listener.on('data', (chunk: Buffer) => stdin.write(chunk));
+    let endReason: string | null = null;
+    listener.on('end', (reason: string) => {
+      endReason = reason;
+      stdin.end();
+    });
+    let last = { received: 0, lost: 0, dropped: 0 };
+    const stats = setInterval(() => {
+      const now = listener.counters();
+      if (!now) return;
+      this.emit('srt-stats', { received: now.received - last.received, lost: now.lost - last.lost, dropped: now.dropped - last.dropped });
+      last = now;
+    }, 1000);
+    stats.unref();
+    readStamps(process.child.stdout!, (frame: DecodedFrame) => this.emit('frame', frame));
+    process.child.stderr!.setEncoding('utf8');
+    process.child.stderr!.on('data', (text: string) => (this.stderrTail = (this.stderrTail + text).slice(-2000)));
+    void process.exited.then(({ code, signal, error }) => {
+      clearInterval(stats);
+      listener.close();
+      const reason = error ?? (signal ? `receiver stopped by ${signal}` : endReason ? `stream ended: ${endReason}` : code === 0 ? 'stream ended' : `receiver exited with code ${code}: ${lastLine(this.stderrTail)}`);
+      this.emit('exit', { code, reason });
+    });
+    return this.port;
+  }
+
   async stop(): Promise<void> {
+    this.listener?.close();
     await this.process?.stop(1000);
   }
 

@@ -60,7 +60,10 @@ interface Viewer {
   window: { sent: number; decoded: number; unreadable: number }[];
   /** Readable frames decoded in each whole second so far (capped), for the session's typical rate. */
   perSecond: number[];
+  /** SRT's packet counters from the viewer, the last few seconds. */
+  srtWindow: { received: number; lost: number }[];
   onFrames: (frames: DecodedFrame[]) => void;
+  onSrtStats: (stats: { received: number; lost: number; dropped: number }) => void;
   onGone: (reason: string) => void;
 }
 
@@ -122,10 +125,16 @@ export class StreamSession extends EventEmitter {
     if (this.viewers.has(link.name)) throw new Error(`${link.name} already watches this stream`);
     const viewer: Viewer = {
       link, latencies: [], allLatencies: [], decoded: 0, decodedThisSecond: 0, unreadable: 0, unreadableThisSecond: 0, firstFrameAt: null, floorMs: null, window: [], perSecond: [],
+      srtWindow: [],
       onFrames: (frames) => this.onFrames(viewer, frames),
+      onSrtStats: (stats) => {
+        viewer.srtWindow.push({ received: stats.received, lost: stats.lost });
+        if (viewer.srtWindow.length > LOSS_WINDOW_SECONDS) viewer.srtWindow.shift();
+      },
       onGone: (reason) => void this.removeViewer(link.name, `viewer left: ${reason}`),
     };
     link.on('frames', viewer.onFrames);
+    link.on('srt-stats', viewer.onSrtStats);
     link.on('gone', viewer.onGone);
     this.viewers.set(link.name, viewer);
     if (!this.timer) {
@@ -140,6 +149,7 @@ export class StreamSession extends EventEmitter {
     if (!viewer) return;
     this.viewers.delete(name);
     viewer.link.off('frames', viewer.onFrames);
+    viewer.link.off('srt-stats', viewer.onSrtStats);
     viewer.link.off('gone', viewer.onGone);
     await viewer.link.close(this.streamId, reason).catch(() => undefined);
     if (this.viewers.size === 0) await this.finish('stopped', reason);
@@ -187,6 +197,7 @@ export class StreamSession extends EventEmitter {
     for (const [name] of this.viewers) {
       const viewer = this.viewers.get(name)!;
       viewer.link.off('frames', viewer.onFrames);
+      viewer.link.off('srt-stats', viewer.onSrtStats);
       viewer.link.off('gone', viewer.onGone);
       await viewer.link.close(this.streamId, reason).catch(() => undefined);
     }
@@ -206,6 +217,7 @@ export class StreamSession extends EventEmitter {
     for (const viewer of this.viewers.values()) {
       viewer.firstFrameAt = null;
       viewer.window = [];
+      viewer.srtWindow = [];
     }
     const codec = ENCODER_CODEC[this.encoder];
     const outputs = [];
@@ -336,7 +348,9 @@ export class StreamSession extends EventEmitter {
         // frames sent but still on their way (about one latency's worth) are not lost
         const inFlight = ((summary.p50Ms ?? 0) / 1000) * this.settings.fps + 1;
         const lossRatio = viewer.window.length === LOSS_WINDOW_SECONDS && sum.sent > 0 ? Math.max(0, (sum.sent - sum.good - inFlight) / sum.sent) : 0;
-        const step = this.bitrate.observe({ lossRatio, lateRatio: this.lateRatio(viewer, second.rttMs), p95Ms: summary.p95Ms, rttMs: second.rttMs }, Date.now());
+        const srt = viewer.srtWindow.reduce((acc, w) => ({ received: acc.received + w.received, lost: acc.lost + w.lost }), { received: 0, lost: 0 });
+        const packetLossRatio = srt.received + srt.lost > 0 ? srt.lost / (srt.received + srt.lost) : null;
+        const step = this.bitrate.observe({ lossRatio, packetLossRatio, lateRatio: this.lateRatio(viewer, second.rttMs), p95Ms: summary.p95Ms, rttMs: second.rttMs }, Date.now());
         if (step) void this.applyStep(step);
       }
       viewer.latencies = [];

@@ -15,7 +15,8 @@ export interface OpenRequest {
 /**
  * The host's handle on one viewer (a paired peer over the control channel, or a local receiver
  * process for the self-test). Events: 'frames' (DecodedFrame[] with decodedAt on the viewer's clock),
- * 'gone' (reason): the viewer itself vanished, not just one stream.
+ * 'srt-stats' ({received, lost, dropped} packets in the last second, where the viewer can read SRT's
+ * counters), 'gone' (reason): the viewer itself vanished, not just one stream.
  */
 export interface ViewerLink extends EventEmitter {
   readonly name: string;

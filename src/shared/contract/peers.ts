@@ -88,6 +88,16 @@ export const StreamMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('stream.close'), streamId: StreamId, reason: z.string().max(500) }).strict(),
   z.object({ type: z.literal('stream.frames'), streamId: StreamId, frames: StreamFrames }).strict(),
   z.object({ type: z.literal('stream.ended'), streamId: StreamId, reason: z.string().max(500) }).strict(),
+  /** SRT's own counters for the last second at the peer: packets received, lost before repair, dropped unrepaired. */
+  z
+    .object({
+      type: z.literal('stream.stats'),
+      streamId: StreamId,
+      received: z.number().int().min(0).max(10_000_000),
+      lost: z.number().int().min(0).max(10_000_000),
+      dropped: z.number().int().min(0).max(10_000_000),
+    })
+    .strict(),
   StreamRequest,
   z.object({ type: z.literal('stream.refused'), reason: z.string().max(500) }).strict(),
 ]);
