@@ -19,8 +19,8 @@ if (!hasFfmpeg) console.warn('SKIP sessions pipeline tests: ffmpeg is not instal
 const peerCommand = { file: process.execPath, args: [CLI, 'peer', 'receive', '--headless'] };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function selftest(args: string[]): Record<string, unknown> {
-  const out = execFileSync(process.execPath, [CLI, 'session', 'selftest', ...args, '--json'], { encoding: 'utf8', timeout: 60_000 });
+function selftest(args: string[], env: NodeJS.ProcessEnv = {}): Record<string, unknown> {
+  const out = execFileSync(process.execPath, [CLI, 'session', 'selftest', ...args, '--json'], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...env } });
   return JSON.parse(out.trim().split('\n').at(-1)!) as Record<string, unknown>;
 }
 
@@ -137,6 +137,12 @@ describe.skipIf(!hasFfmpeg)('the streaming pipeline on loopback (real ffmpeg, re
     expect(result).toMatchObject({ encoder: 'libx264', ok: true, reason: null, size: '640x360', fps: 30 });
     for (const key of ['p50Ms', 'p95Ms', 'p99Ms', 'fpsReceived', 'framesSent', 'framesDecoded', 'startMs', 'cpuPercent']) expect(typeof result[key], key).toBe('number');
     expect(result.p50Ms as number).toBeLessThanOrEqual(result.p95Ms as number);
+    expect((result.framesDecoded as number) / (result.framesSent as number)).toBeGreaterThanOrEqual(0.95);
+  }, 60_000);
+
+  it('the same, with the peer on ffmpeg\'s own SRT input (where libsrt cannot be loaded)', () => {
+    const result = selftest(['--size', '640x360', '--fps', '30', '--seconds', '4'], { GPU_BRIDGE_SRT_INPUT: 'ffmpeg' });
+    expect(result).toMatchObject({ encoder: 'libx264', ok: true });
     expect((result.framesDecoded as number) / (result.framesSent as number)).toBeGreaterThanOrEqual(0.95);
   }, 60_000);
 
