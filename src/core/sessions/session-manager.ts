@@ -77,12 +77,12 @@ export class SessionManager {
 
   private info(entry: Entry): SessionInfo {
     const s = entry.session;
-    const totals = s.totals();
+    const counts = s.frameCounts();
     return {
       id: s.id, viewers: s.viewerNames, state: s.state, reason: s.reason, encoder: s.encoder, encoderReason: entry.encoderReason,
       fallbackReason: s.fallbackReason, source: entry.sourceLabel, width: s.settings.source.width, height: s.settings.source.height,
       fps: s.settings.fps, requestedKbps: entry.requestedKbps, targetKbps: s.targetKbps, startedAt: new Date(s.startedAt).toISOString(),
-      firstFrameMs: s.firstFrameMs, restarts: s.restarts, framesSent: s.framesSent, framesDecoded: totals.framesDecoded, unreadableFrames: totals.unreadable, bitrateSteps: entry.steps.slice(-20), last: entry.last,
+      firstFrameMs: s.firstFrameMs, restarts: s.restarts, framesSent: s.framesSent, framesDecoded: counts.framesDecoded, unreadableFrames: counts.unreadable, bitrateSteps: entry.steps.slice(-20), last: entry.last,
     };
   }
 
