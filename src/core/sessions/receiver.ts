@@ -6,6 +6,7 @@ import { readStamps, type DecodedFrame } from './stamp-reader';
 import { waitUdpBound } from './udp-bound';
 import { loadSrt, NativeSrtListener } from './srt-native';
 import { isIPv4 } from 'node:net';
+import type { Writable } from 'node:stream';
 
 export interface ReceiverOptions {
   /** Address to listen on (an IP). */
@@ -43,6 +44,8 @@ export class Receiver extends EventEmitter {
   private process: SupervisedSpawn | null = null;
   private stderrTail = '';
   private listener: NativeSrtListener | null = null;
+  /** Why our own listener ended its stream (the caller left, no caller came). */
+  private endReason: string | null = null;
   port = 0;
 
   constructor(private readonly options: ReceiverOptions) {
@@ -51,25 +54,38 @@ export class Receiver extends EventEmitter {
 
   async start(): Promise<number> {
     this.port = this.options.port || (await freeUdpPort(this.options.listen));
+    // our own SRT listener (libsrt through koffi) where it loads: the same stream, plus SRT's statistics
+    const srt = isIPv4(this.options.listen) ? loadSrt() : null;
     const args = buildReceiverArgs({
       listen: { host: this.options.listen, port: this.port, passphrase: this.options.passphrase, latencyMs: this.options.latencyMs },
       display: this.options.display,
       title: this.options.title,
       listenTimeoutMs: this.options.listenTimeoutMs,
       viewHeight: this.options.viewHeight,
+      input: srt ? 'pipe' : 'srt',
     });
-    const srt = isIPv4(this.options.listen) ? loadSrt() : null;
-    if (srt) return this.startNative(srt);
-    const process = spawnTied(this.options.ffmpeg ?? 'ffmpeg', args);
+    if (srt) {
+      const listener = new NativeSrtListener(srt, {
+        host: this.options.listen, port: this.port, passphrase: this.options.passphrase, latencyMs: this.options.latencyMs,
+        listenTimeoutMs: this.options.listenTimeoutMs ?? 10_000,
+      });
+      listener.start();
+      this.listener = listener;
+    }
+    const process = spawnTied(this.options.ffmpeg ?? 'ffmpeg', args, [srt ? 'pipe' : 'ignore', 'pipe', 'pipe']);
     this.process = process;
     readStamps(process.child.stdout!, (frame: DecodedFrame) => this.emit('frame', frame));
     process.child.stderr!.setEncoding('utf8');
     process.child.stderr!.on('data', (text: string) => (this.stderrTail = (this.stderrTail + text).slice(-2000)));
+    const stopFeeding = this.listener ? this.feed(this.listener, process.child.stdin!) : () => undefined;
     void process.exited.then(({ code, signal, error }) => {
-      const reason = error ?? (signal ? `receiver stopped by ${signal}` : code === 0 ? 'stream ended' : `receiver exited with code ${code}: ${lastLine(this.stderrTail)}`);
+      stopFeeding();
+      const ended = this.endReason ? `stream ended: ${this.endReason}` : 'stream ended';
+      const reason = error ?? (signal ? `receiver stopped by ${signal}` : this.endReason || code === 0 ? ended : `receiver exited with code ${code}: ${lastLine(this.stderrTail)}`);
       this.emit('exit', { code, reason });
     });
-    // the host may call as soon as we answer: answer once the listener is really there
+    if (this.listener) return this.port;
+    // ffmpeg's listener: the host may call as soon as we answer, so answer once it is really there
     const alive = () => process.child.exitCode === null && process.child.signalCode === null;
     if (!(await waitUdpBound(this.port, 5000, alive))) {
       await process.stop(500);
@@ -79,31 +95,14 @@ export class Receiver extends EventEmitter {
   }
 
   /**
-   * Our own SRT listener (libsrt through koffi) feeding ffmpeg's stdin: the same stream, plus SRT's
-   * statistics each second ('srt-stats': packets received, lost before repair, dropped).
+   * Pipes our listener's stream into ffmpeg's stdin and emits SRT's counters each second ('srt-stats':
+   * packets received, lost before repair, dropped). Returns the function that stops it.
    */
-  private async startNative(srt: NonNullable<ReturnType<typeof loadSrt>>): Promise<number> {
-    const args = buildReceiverArgs({
-      listen: { host: this.options.listen, port: this.port, passphrase: this.options.passphrase, latencyMs: this.options.latencyMs },
-      display: this.options.display,
-      title: this.options.title,
-      viewHeight: this.options.viewHeight,
-      input: 'pipe',
-    });
-    const listener = new NativeSrtListener(srt, {
-      host: this.options.listen, port: this.port, passphrase: this.options.passphrase, latencyMs: this.options.latencyMs,
-      listenTimeoutMs: this.options.listenTimeoutMs ?? 10_000,
-    });
-    listener.start();
-    this.listener = listener;
-    const process = spawnTied(this.options.ffmpeg ?? 'ffmpeg', args, ['pipe', 'pipe', 'pipe']);
-    this.process = process;
-    const stdin = process.child.stdin!;
+  private feed(listener: NativeSrtListener, stdin: Writable): () => void {
     stdin.on('error', () => undefined);
     listener.on('data', (chunk: Buffer) => stdin.write(chunk));
-    let endReason: string | null = null;
     listener.on('end', (reason: string) => {
-      endReason = reason;
+      this.endReason = reason;
       stdin.end();
     });
     let last = { received: 0, lost: 0, dropped: 0 };
@@ -114,16 +113,10 @@ export class Receiver extends EventEmitter {
       last = now;
     }, 1000);
     stats.unref();
-    readStamps(process.child.stdout!, (frame: DecodedFrame) => this.emit('frame', frame));
-    process.child.stderr!.setEncoding('utf8');
-    process.child.stderr!.on('data', (text: string) => (this.stderrTail = (this.stderrTail + text).slice(-2000)));
-    void process.exited.then(({ code, signal, error }) => {
+    return () => {
       clearInterval(stats);
       listener.close();
-      const reason = error ?? (signal ? `receiver stopped by ${signal}` : endReason ? `stream ended: ${endReason}` : code === 0 ? 'stream ended' : `receiver exited with code ${code}: ${lastLine(this.stderrTail)}`);
-      this.emit('exit', { code, reason });
-    });
-    return this.port;
+    };
   }
 
   async stop(): Promise<void> {
