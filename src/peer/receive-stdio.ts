@@ -1,5 +1,6 @@
 import { createInterface } from 'node:readline';
 import { StreamMessage } from '../shared/contract/peers';
+import { parseJsonLine } from '../shared/json-line';
 import { PeerStreams } from './peer-streams';
 
 /**
@@ -16,17 +17,11 @@ export async function receiveOverStdio(options: { listen: string; display: boole
     process.once('SIGTERM', () => resolve());
   });
   lines.on('line', (line) => {
-    let parsed;
-    try {
-      parsed = StreamMessage.safeParse(JSON.parse(line));
-    } catch {
-      parsed = null;
-    }
-    if (!parsed?.success) {
+    const message = parseJsonLine(StreamMessage, line);
+    if (!message) {
       write({ type: 'stream.refused', reason: 'not a valid stream message' });
       return;
     }
-    const message = parsed.data;
     if (message.type === 'stream.open') {
       streams.open(message).then(
         (opened) => write({ type: 'stream.ready', streamId: message.streamId, ...opened }),

@@ -1,6 +1,7 @@
 import { createInterface } from 'node:readline';
 import qrcode from 'qrcode-terminal';
 import { InputEvent } from '../../shared/contract/peers';
+import { parseJsonLine } from '../../shared/json-line';
 import { formatFingerprint } from '../../core/crypto/self-signed';
 import { AuditLog } from '../../core/audit/audit-log';
 import { loadOrCreateIdentity } from '../../core/pairing/identity';
@@ -136,17 +137,12 @@ async function runAgent(configDir: string, values: { port?: string; listen?: str
     // one JSON InputEvent per line, sent to every connected host
     const lines = createInterface({ input: process.stdin });
     lines.on('line', (line) => {
-      let parsed;
-      try {
-        parsed = InputEvent.safeParse(JSON.parse(line));
-      } catch {
-        parsed = null;
-      }
-      if (!parsed?.success) {
+      const event = parseJsonLine(InputEvent, line);
+      if (!event) {
         process.stdout.write(`${JSON.stringify({ event: 'input-invalid' })}\n`);
         return;
       }
-      const sent = agent.sendInput(parsed.data);
+      const sent = agent.sendInput(event);
       process.stdout.write(`${JSON.stringify({ event: 'input-sent', hosts: sent })}\n`);
     });
   }

@@ -2,6 +2,7 @@ import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { dirname } from 'node:path';
 import { z } from 'zod';
+import { parseJsonLine } from '../../shared/json-line';
 
 export const AuditEntry = z.object({
   time: z.string(),
@@ -40,12 +41,9 @@ export class AuditLog {
     const entries: AuditEntry[] = [];
     for (const line of text.split('\n')) {
       if (!line.trim()) continue;
-      try {
-        const parsed = AuditEntry.safeParse(JSON.parse(line));
-        if (parsed.success) entries.push(parsed.data);
-      } catch {
-        // a torn last line after a crash: skip it
-      }
+      // a torn last line after a crash, or a foreign one, is skipped
+      const entry = parseJsonLine(AuditEntry, line);
+      if (entry) entries.push(entry);
     }
     return entries.slice(-limit);
   }

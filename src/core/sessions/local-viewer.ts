@@ -1,5 +1,6 @@
 import { createInterface } from 'node:readline';
 import { StreamMessage } from '../../shared/contract/peers';
+import { parseJsonLine } from '../../shared/json-line';
 import { spawnTied, type SupervisedSpawn } from './child-process';
 import { MessageViewerLink } from './message-viewer-link';
 
@@ -28,13 +29,8 @@ export class LocalViewer {
     const lines = createInterface({ input: this.process.child.stdout! });
     lines.on('line', (line) => {
       this.markReady();
-      let parsed;
-      try {
-        parsed = StreamMessage.safeParse(JSON.parse(line));
-      } catch {
-        return;
-      }
-      if (parsed.success) this.link.receive(parsed.data);
+      const message = parseJsonLine(StreamMessage, line);
+      if (message) this.link.receive(message);
     });
     void this.process.exited.then(({ code, signal, error }) => {
       this.markReady();
