@@ -12,6 +12,7 @@ import { StoreCorruptError } from '../../core/store/atomic-json';
 import { defaultPaths } from '../../core/paths';
 import { parseCommandArgs } from '../args';
 import { CliError, type CliCommand } from '../command';
+import { printResult } from '../output';
 
 const USAGE = [
   "gpu-bridge pair '<gpubridge://pair?…>' [--name NAME] [--config-dir DIR] [--json]",
@@ -26,10 +27,6 @@ function hostDirs(configDir: string | undefined) {
   const paths = defaultPaths();
   const dir = configDir ?? paths.configDir;
   return { configDir: dir, audit: new AuditLog(join(configDir ?? paths.stateDir, 'audit.jsonl')), peers: new PartyStore(dir, 'peers') };
-}
-
-function out(json: boolean | undefined, value: unknown, human: string): void {
-  process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${human}\n`);
 }
 
 async function cliErrors<T>(task: () => Promise<T>): Promise<T> {
@@ -59,14 +56,14 @@ export const pairCommand: CliCommand = {
     return cliErrors(async () => {
       if (first === 'list') {
         const list = await peers.list();
-        out(values.json, list, list.length === 0 ? '(no paired peers)' : list.map((p) => `${p.name.padEnd(20)} ${p.revokedAt ? 'revoked' : 'active '} ${p.addr ?? ''} scopes=${p.scopes.join(',') || 'none'} ${p.fingerprint}`).join('\n'));
+        printResult(values.json, list, list.length === 0 ? '(no paired peers)' : list.map((p) => `${p.name.padEnd(20)} ${p.revokedAt ? 'revoked' : 'active '} ${p.addr ?? ''} scopes=${p.scopes.join(',') || 'none'} ${p.fingerprint}`).join('\n'));
         return 0;
       }
       if (first === 'revoke') {
         const peer = await findPeer(peers, rest[0]);
         const revoked = (await peers.revoke(peer.fingerprint))!;
         await audit.append({ action: 'peer.revoke', target: `${peer.name} ${peer.fingerprint}`, result: 'ok', detail: null });
-        out(values.json, revoked, `revoked ${peer.name}`);
+        printResult(values.json, revoked, `revoked ${peer.name}`);
         return 0;
       }
       if (first === 'scopes') {
@@ -83,13 +80,13 @@ export const pairCommand: CliCommand = {
         const added = scopes.filter((s) => !peer.scopes.includes(s));
         const removed = peer.scopes.filter((s) => !scopes.includes(s));
         await audit.append({ action: 'peer.scopes', target: `${peer.name} ${peer.fingerprint}`, result: 'ok', detail: `grant [${added.join(',')}] withdraw [${removed.join(',')}]` });
-        out(values.json, updated, `${peer.name}: scopes ${updated.scopes.join(',') || 'none'}`);
+        printResult(values.json, updated, `${peer.name}: scopes ${updated.scopes.join(',') || 'none'}`);
         return 0;
       }
       if (!first || rest.length > 0) throw new CliError(`give one pairing URI\nusage: ${USAGE}`, 2);
       const identity = await loadOrCreateIdentity(configDir, 'gpu-bridge host');
       const record = await pairWithPeer({ identity, peers, audit, uri: first, name: values.name });
-      out(values.json, record, `paired with ${record.name} at ${record.addr} (fingerprint ${record.fingerprint}); scopes: ${record.scopes.join(',')} (grant input with: gpu-bridge pair scopes ${record.name} view,input)`);
+      printResult(values.json, record, `paired with ${record.name} at ${record.addr} (fingerprint ${record.fingerprint}); scopes: ${record.scopes.join(',')} (grant input with: gpu-bridge pair scopes ${record.name} view,input)`);
       return 0;
     });
   },

@@ -15,6 +15,7 @@ import { receiveOverStdio } from '../../peer/receive-stdio';
 import { parseWatch } from '../../peer/watch';
 import { parseCommandArgs, parsePort } from '../args';
 import { CliError, type CliCommand } from '../command';
+import { printResult } from '../output';
 import { join } from 'node:path';
 
 const USAGE = [
@@ -37,10 +38,6 @@ const OPTIONS = {
   headless: { type: 'boolean' },
   watch: { type: 'string' },
 } as const;
-
-function out(json: boolean | undefined, value: unknown, human: string): void {
-  process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${human}\n`);
-}
 
 async function storeErrors<T>(task: () => Promise<T>): Promise<T> {
   try {
@@ -75,7 +72,7 @@ export const peerCommand: CliCommand = {
           const uri = formatPairUri(info.addr, identity.fingerprint, token);
           await new AuditLog(join(configDir, 'audit.jsonl')).append({ action: 'peer.token', target: null, result: 'ok', detail: `expires ${new Date(expiresAt).toISOString()}` });
           if (values.json) {
-            out(true, { uri, expiresAt: new Date(expiresAt).toISOString(), fingerprint: identity.fingerprint }, '');
+            printResult(true, { uri, expiresAt: new Date(expiresAt).toISOString(), fingerprint: identity.fingerprint }, '');
           } else {
             qrcode.generate(uri, { small: true }, (qr) => process.stdout.write(`${qr}\n`));
             process.stdout.write(`Pairing URI (one use, valid until ${new Date(expiresAt).toLocaleTimeString()}):\n  ${uri}\n`);
@@ -85,7 +82,7 @@ export const peerCommand: CliCommand = {
         }
         case 'list': {
           const hosts = await new PartyStore(configDir, 'hosts').list();
-          out(values.json, hosts, hosts.length === 0 ? '(no paired hosts)' : hosts.map((h) => `${h.name.padEnd(20)} ${h.revokedAt ? 'revoked' : 'active '} ${h.fingerprint} last seen ${h.lastSeen ?? 'never'}`).join('\n'));
+          printResult(values.json, hosts, hosts.length === 0 ? '(no paired hosts)' : hosts.map((h) => `${h.name.padEnd(20)} ${h.revokedAt ? 'revoked' : 'active '} ${h.fingerprint} last seen ${h.lastSeen ?? 'never'}`).join('\n'));
           return 0;
         }
         case 'revoke': {
@@ -96,7 +93,7 @@ export const peerCommand: CliCommand = {
           if (!host) throw new CliError(`no paired host "${ref}" (see \`gpu-bridge peer list\`)`);
           const revoked = (await store.revoke(host.fingerprint))!;
           await new AuditLog(join(configDir, 'audit.jsonl')).append({ action: 'peer.revoke', target: `${host.name} ${host.fingerprint}`, result: 'ok', detail: null });
-          out(values.json, revoked, `revoked ${host.name} (${host.fingerprint})`);
+          printResult(values.json, revoked, `revoked ${host.name} (${host.fingerprint})`);
           return 0;
         }
         default:

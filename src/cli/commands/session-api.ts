@@ -1,6 +1,7 @@
 import WebSocket from 'ws';
 import type { SessionInfo } from '../../shared/contract/sessions';
 import { CliError } from '../command';
+import { printResult } from '../output';
 import { parseIntOption, parseSize } from './session-args';
 
 /** Calls one method of the running app over its WebSocket (the URL `gpu-bridge serve` prints, with its token). */
@@ -50,17 +51,16 @@ export async function sessionApiCommand(sub: 'start' | 'stop' | 'list', rest: st
   const url = (values.url as string | undefined) ?? process.env.GPU_BRIDGE_URL;
   if (!url) throw new CliError('name the running app with --url URL (as `gpu-bridge serve` prints it) or GPU_BRIDGE_URL', 2);
   const json = Boolean(values.json);
-  const print = (value: unknown, human: string) => process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${human}\n`);
   if (sub === 'list') {
     const sessions = (await callApp(url, 'sessions.list', {})) as SessionInfo[];
-    print(sessions, sessions.length === 0 ? '(no sessions)' : sessions.map(line).join('\n'));
+    printResult(json, sessions, sessions.length === 0 ? '(no sessions)' : sessions.map(line).join('\n'));
     return 0;
   }
   if (sub === 'stop') {
     const id = rest[0];
     if (!id) throw new CliError('name the session to stop (see `gpu-bridge session list`)', 2);
     const session = (await callApp(url, 'sessions.stop', { id })) as SessionInfo;
-    print(session, line(session));
+    printResult(json, session, line(session));
     return 0;
   }
   const peer = values.peer as string | undefined;
@@ -72,6 +72,6 @@ export async function sessionApiCommand(sub: 'start' | 'stop' | 'list', rest: st
   if (values.codec !== undefined) params.codec = values.codec;
   if (values.display !== undefined) params.source = { kind: 'x11', display: values.display };
   const session = (await callApp(url, 'sessions.start', params)) as SessionInfo;
-  print(session, line(session));
+  printResult(json, session, line(session));
   return 0;
 }

@@ -3,6 +3,7 @@ import { chooseEncoder, ffmpegEncoders } from '../../core/sessions/encoder-choic
 import { runSelftest, type SelftestResult } from '../../core/sessions/selftest';
 import { parseCommandArgs } from '../args';
 import { CliError, type CliCommand } from '../command';
+import { printResult } from '../output';
 import { sessionApiCommand } from './session-api';
 import { parseIntOption, parseSize } from './session-args';
 
@@ -71,7 +72,7 @@ async function selftest(values: Record<string, string | boolean | undefined>): P
     },
     onFallback: (reason) => log(`  ${reason}`),
   });
-  process.stdout.write(json ? `${JSON.stringify(result)}\n` : `${human(result)}\n`);
+  printResult(json, result, human(result));
   return result.ok ? 0 : 1;
 }
 
