@@ -43,7 +43,7 @@ function captureArgs(source: CaptureSource, fps: number): string[] {
   }
 }
 
-function checkFps(fps: number): void {
+export function checkFps(fps: number): void {
   if (!Number.isInteger(fps) || fps < 1 || fps > 240) throw new Error(`bad frame rate ${fps}: 1 to 240`);
 }
 

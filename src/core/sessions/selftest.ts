@@ -1,6 +1,6 @@
 import { ENCODERS, type EncoderName } from './encoder-args';
 import { LocalViewer } from './local-viewer';
-import { validateSize } from './pipeline';
+import { checkFps, validateSize } from './pipeline';
 import { StreamSession, type StreamSecond } from './stream-session';
 
 export interface SelftestOptions {
@@ -48,7 +48,7 @@ export function defaultBitrateKbps(width: number, height: number, fps: number): 
 
 export function checkSelftestOptions(options: Pick<SelftestOptions, 'width' | 'height' | 'fps' | 'seconds' | 'encoder'>): void {
   validateSize(options.width, options.height);
-  if (!Number.isInteger(options.fps) || options.fps < 1 || options.fps > 240) throw new Error(`--fps must be 1 to 240, got ${options.fps}`);
+  checkFps(options.fps);
   if (!Number.isFinite(options.seconds) || options.seconds < 2 || options.seconds > 600) throw new Error(`--seconds must be 2 to 600, got ${options.seconds}`);
   if (!(ENCODERS as readonly string[]).includes(options.encoder)) throw new Error(`unknown encoder ${options.encoder}: one of ${ENCODERS.join(', ')}`);
 }
