@@ -1,11 +1,10 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { chromiumPath, launchChromium } from '../helpers/browser';
-import { CLI, spawnCli, startServe, type RunningCli, type ServeHandle } from '../helpers/spawn-cli';
+import { pairingUri, spawnCli, startServe, type RunningCli, type ServeHandle } from '../helpers/spawn-cli';
 
 const haveChromium = chromiumPath() !== null;
 if (!haveChromium) console.log('SKIP e2e/peers-page: Chromium not found (apt-get install chromium, or set CHROMIUM_PATH)');
@@ -31,11 +30,10 @@ describe.skipIf(!haveChromium)('Peers page: pair a real peer process by URI', ()
     await peer?.stop();
   });
 
-  const pairingUri = () => JSON.parse(execFileSync(process.execPath, [CLI, 'peer', 'pair', '--json', '--config-dir', peerDir]).toString().trim().split('\n').pop()!).uri as string;
 
   it('refuses a URI whose fingerprint does not match, saying why', async () => {
     await page.goto(`${serve.url}#/peers`);
-    const good = pairingUri();
+    const good = pairingUri(peerDir);
     const forged = good.replace(/fp=([0-9a-f])/, (_m, c: string) => `fp=${c === '0' ? '1' : '0'}`);
     await page.getByLabel(/Pairing URI/).fill(forged);
     await page.getByRole('button', { name: 'Pair' }).click();
@@ -43,7 +41,7 @@ describe.skipIf(!haveChromium)('Peers page: pair a real peer process by URI', ()
   });
 
   it('pairs, lists the peer with input off, toggles a scope and revokes it', async () => {
-    await page.getByLabel(/Pairing URI/).fill(pairingUri());
+    await page.getByLabel(/Pairing URI/).fill(pairingUri(peerDir));
     await page.getByRole('button', { name: 'Pair' }).click();
     const row = page.getByRole('row').filter({ has: page.getByRole('checkbox', { name: /allow input/ }) });
     await row.first().waitFor({ timeout: 20_000 });

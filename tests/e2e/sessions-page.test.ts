@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { chromiumPath, launchChromium } from '../helpers/browser';
-import { CLI, spawnCli, startServe, type RunningCli, type ServeHandle } from '../helpers/spawn-cli';
+import { CLI, pairHostWithPeer, spawnCli, startServe, type RunningCli, type ServeHandle } from '../helpers/spawn-cli';
 
 const haveChromium = chromiumPath() !== null;
 if (!haveChromium) console.log('SKIP e2e/sessions-page: Chromium not found (apt-get install chromium, or set CHROMIUM_PATH)');
@@ -72,14 +72,12 @@ describe.skipIf(!haveChromium)('Sessions page: a real session to a paired peer p
   let browser: Browser;
   let page: Page;
   const pageErrors: string[] = [];
-  const lastJson = (args: string[]) => JSON.parse(execFileSync(process.execPath, [CLI, ...args]).toString().trim().split('\n').pop()!) as Record<string, unknown>;
 
   beforeAll(async () => {
     peer = spawnCli(['peer', 'run', '--port', '0', '--config-dir', peerDir]);
     await peer.waitFor(/listening on \S+:\d+/);
     // paired (with view) before serve starts: serve dials its paired peers when it starts
-    const uri = lastJson(['peer', 'pair', '--json', '--config-dir', peerDir]).uri as string;
-    const record = lastJson(['pair', uri, '--json', '--config-dir', hostDir]);
+    const record = pairHostWithPeer(peerDir, hostDir);
     execFileSync(process.execPath, [CLI, 'pair', 'scopes', record.fingerprint as string, 'view', '--config-dir', hostDir]);
     serve = await startServe([], { GPU_BRIDGE_CONFIG_DIR: hostDir, GPU_BRIDGE_STATE_DIR: hostDir });
     browser = await launchChromium();

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { resolve } from 'node:path';
 
 export const CLI = resolve(__dirname, '../../out/cli/index.mjs');
@@ -71,4 +71,20 @@ export async function startServe(extra: string[] = [], env: NodeJS.ProcessEnv = 
   const [, url] = await cli.waitFor(/^\s+(\S+\?token=\S+)$/m);
   const token = new URL(url!).searchParams.get('token')!;
   return { cli, origin: origin!, url: url!, token, port: Number(new URL(origin!).port) };
+}
+
+/** Runs the CLI to completion and parses the last line it printed as JSON (commands run with --json). */
+export function cliJson(args: string[]): Record<string, unknown> {
+  const out = execFileSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+  return JSON.parse(out.trim().split('\n').pop()!) as Record<string, unknown>;
+}
+
+/** A fresh one-time pairing URI from the running `peer run` whose config is in `peerDir`. */
+export function pairingUri(peerDir: string): string {
+  return cliJson(['peer', 'pair', '--json', '--config-dir', peerDir]).uri as string;
+}
+
+/** Pairs the host in `hostDir` with the running peer in `peerDir`; returns the host's record of the peer. */
+export function pairHostWithPeer(peerDir: string, hostDir: string, hostName = 'workstation'): Record<string, unknown> {
+  return cliJson(['pair', pairingUri(peerDir), '--json', '--config-dir', hostDir, '--name', hostName]);
 }

@@ -2,7 +2,7 @@ import { execFileSync, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLI, spawnCli, startServe, type RunningCli, type ServeHandle } from '../helpers/spawn-cli';
+import { CLI, pairHostWithPeer, spawnCli, startServe, type RunningCli, type ServeHandle } from '../helpers/spawn-cli';
 import { openApi } from '../helpers/api-client';
 import { until } from '../helpers/until';
 import type { TestWsClient } from '../helpers/ws-client';
@@ -76,8 +76,7 @@ describe.skipIf(missing.length > 0)('a real session: X display → libx264 → S
     xvfb = await startXvfb();
     peer = spawnCli(['peer', 'run', '--port', '0', '--listen', '127.0.0.1', '--config-dir', peerDir, '--json', '--name', 'cloudbox', '--headless']);
     await peer.waitFor(/listening on /);
-    const uri = (JSON.parse(execFileSync('node', [CLI, 'peer', 'pair', '--json', '--config-dir', peerDir], { encoding: 'utf8' })) as { uri: string }).uri;
-    execFileSync('node', [CLI, 'pair', uri, '--config-dir', hostDir, '--name', 'workstation']);
+    pairHostWithPeer(peerDir, hostDir);
     serve = await startServe([], { GPU_BRIDGE_CONFIG_DIR: hostDir, GPU_BRIDGE_STATE_DIR: join(root, 'host-state'), DISPLAY: xvfb.display });
     ({ ws: api, call } = await openApi(serve));
     await until('the peer online', async () => ((await call('peers.list', {})) as Array<{ online: boolean }>)[0]?.online);
