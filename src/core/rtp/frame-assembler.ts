@@ -1,0 +1,376 @@
+import { depacketize, type RtpVideoCodec } from './depacketize';
+import { parseFecPayload, recoverBlock, type FecHeader } from './fec';
+import { SeqExtender } from './seq';
+
+/** A whole frame, in decode order, ready for the decoder. */
+export interface AssembledFrame {
+  timestamp: number;
+  /** Annex B access unit. */
+  data: Buffer;
+  keyframe: boolean;
+  /** When its first packet arrived (ms, the assembler's clock). */
+  firstArrival: number;
+}
+
+/** What the owner must do after feeding packets or time in. */
+export interface AssemblerActions {
+  frames: AssembledFrame[];
+  /** 16-bit media sequence numbers to ask the sender for again. */
+  nack: number[];
+  /** Ask the sender for a keyframe now. */
+  pli: boolean;
+  /** Call `poll` again at this time (ms), if not null. */
+  wakeAt: number | null;
+}
+
+/** Running totals; the owner turns them into per-second figures. */
+export interface AssemblerCounters {
+  framesDelivered: number;
+  /** Frames given up (not repaired in time) or undecodable. */
+  framesLost: number;
+  /** Complete frames not handed on because the picture was broken and they were not a keyframe. */
+  framesSkipped: number;
+  fecRecovered: number;
+  nackRecovered: number;
+  nacksSent: number;
+  keyframeRequests: number;
+  /** Time from the end of the last loss burst to the next clean picture, for each recovery (ms). */
+  cleanPictureMs: number[];
+}
+
+interface Block {
+  header: FecHeader;
+  parity: Map<number, Uint8Array>;
+}
+
+interface PendingFrame {
+  timestamp: number;
+  first: number | null;
+  last: number | null;
+  packets: Map<number, Buffer>;
+  blocks: Map<number, Block>;
+  minSeq: number;
+  maxSeq: number;
+  firstArrival: number;
+  lastArrival: number;
+  /** Ext seq → when it was last asked for. */
+  nacked: Map<number, number>;
+}
+
+export interface AssemblerOptions {
+  codec: RtpVideoCodec;
+  /** The round trip of the media path as last measured (ms), null before the first measurement. */
+  rttMs: () => number | null;
+}
+
+/** Frames in flight at once; beyond that the oldest is given up (bounded memory). */
+const MAX_FRAMES = 48;
+const MAX_PACKETS_PER_FRAME = 4096;
+/** Packets of one frame come in one burst: after its last arrival this long, a hole is a loss. */
+const REORDER_WAIT_MS = 3;
+/** A jump this far ahead is a new stream, not loss. */
+const MAX_SEQ_JUMP = 2000;
+/** Silence before a packet that makes it the end of a loss burst (the link came back). */
+const LINK_SILENCE_MS = 50;
+/** More packets missing than this is an outage, not loss: a keyframe is faster than asking for them all. */
+const MAX_NACK_PACKETS = 48;
+
+/**
+ * How long a frame may wait for its repair, from its first packet: long enough for one or two NACK
+ * round trips on a near link, never more than 150 ms (past that a keyframe is the faster cure).
+ */
+export function repairBudgetMs(rttMs: number | null): number {
+  const rtt = rttMs ?? 40;
+  return Math.max(25, Math.min(150, 2.5 * rtt + 10));
+}
+
+/**
+ * The receiver's frame logic, with time passed in (so it can be tested without waiting): groups RTP
+ * packets into frames, rebuilds lost packets from the frame's FEC, asks for the rest (NACK) only
+ * when the repair can arrive before the frame is due, and otherwise gives the frame up, asks for a
+ * keyframe (PLI) and hands nothing on until a clean picture (a keyframe) arrives. Complete frames
+ * go out at once, in order: no jitter buffer beyond reordering within a frame.
+ */
+export class FrameAssembler {
+  readonly counters: AssemblerCounters = {
+    framesDelivered: 0, framesLost: 0, framesSkipped: 0, fecRecovered: 0, nackRecovered: 0, nacksSent: 0, keyframeRequests: 0, cleanPictureMs: [],
+  };
+  private readonly seqs = new SeqExtender();
+  private frames: PendingFrame[] = [];
+  /** Ext seq of the first packet after the last frame handed on or given up. */
+  private nextExpected: number | null = null;
+  /** The picture is broken (or not started): only a keyframe may go to the decoder. */
+  private broken = true;
+  private started = false;
+  private burstEndAt: number | null = null;
+  private lastArrival: number | null = null;
+  /** When a packet last came after a silence (the link's return). */
+  private silenceEndAt: number | null = null;
+  /** When the last frame was handed on or given up. */
+  private settledAt = -Infinity;
+  private lastPliAt = -Infinity;
+  private pendingPli = false;
+  private everNacked = new Set<number>();
+
+  constructor(private readonly options: AssemblerOptions) {}
+
+  /** A media packet (authenticated), at time `now`. */
+  media(packet: { seq: number; timestamp: number; marker: boolean; payload: Buffer }, now: number): AssemblerActions {
+    const before = this.seqs.max;
+    const seq = this.seqs.extend(packet.seq);
+    this.noteArrival(seq, before, now);
+    if (this.nextExpected !== null && seq < this.nextExpected) return this.poll(now); // late copy of a frame already handled
+    if (this.everNacked.delete(seq)) this.counters.nackRecovered += 1;
+    const frame = this.frameFor(packet.timestamp, seq, now);
+    if (frame && frame.packets.size < MAX_PACKETS_PER_FRAME && !frame.packets.has(seq)) {
+      frame.packets.set(seq, packet.payload);
+      if (packet.marker) frame.last = seq;
+      frame.minSeq = Math.min(frame.minSeq, seq);
+      frame.maxSeq = Math.max(frame.maxSeq, seq);
+    }
+    return this.poll(now);
+  }
+
+  /** An FEC packet's payload (authenticated) for the frame with this RTP timestamp. */
+  fec(packet: { timestamp: number; payload: Uint8Array }, now: number): AssemblerActions {
+    const parsed = parseFecPayload(packet.payload);
+    if (!parsed || this.seqs.max === null) return this.poll(now);
+    const base = this.seqs.peek(parsed.header.baseSeq)!;
+    if (this.nextExpected !== null && base < this.nextExpected) return this.poll(now);
+    const frame = this.frameFor(packet.timestamp, base, now);
+    if (!frame) return this.poll(now);
+    let block = frame.blocks.get(base);
+    if (!block) {
+      if (frame.blocks.size >= 64) return this.poll(now);
+      block = { header: parsed.header, parity: new Map() };
+      frame.blocks.set(base, block);
+    }
+    if (block.header.k !== parsed.header.k || block.header.m !== parsed.header.m || block.header.shardLength !== parsed.header.shardLength) return this.poll(now);
+    block.parity.set(parsed.header.index, parsed.shard);
+    if (parsed.header.endsFrame) frame.last = base + parsed.header.k - 1;
+    if (parsed.header.startsFrame) frame.first = base;
+    frame.lastArrival = now;
+    return this.poll(now);
+  }
+
+  private noteArrival(seq: number, before: number | null, now: number): void {
+    const silent = this.lastArrival !== null && now - this.lastArrival >= LINK_SILENCE_MS;
+    const gap = before !== null && seq > before + 1;
+    if (silent || gap) {
+      this.burstEndAt = now;
+      // the keyframe request made while the link was down was most likely lost with it
+      if (silent && this.broken && this.started) this.pendingPli = true;
+    }
+    if (before !== null && seq > before + MAX_SEQ_JUMP) this.discontinuity(now);
+    if (silent) this.silenceEndAt = now;
+    this.lastArrival = now;
+  }
+
+  /** Everything pending is dropped (a jump in the sequence: a new stream or a long outage). */
+  private discontinuity(now: number): void {
+    this.counters.framesLost += this.frames.length;
+    this.frames = [];
+    this.nextExpected = null;
+    this.breakPicture(now);
+  }
+
+  private frameFor(timestamp: number, seq: number, now: number): PendingFrame | null {
+    let frame = this.frames.find((f) => f.timestamp === timestamp);
+    if (frame) {
+      frame.lastArrival = now;
+      return frame;
+    }
+    frame = { timestamp, first: null, last: null, packets: new Map(), blocks: new Map(), minSeq: seq, maxSeq: seq, firstArrival: now, lastArrival: now, nacked: new Map() };
+    this.frames.push(frame);
+    this.frames.sort((a, b) => a.minSeq - b.minSeq);
+    while (this.frames.length > MAX_FRAMES) this.giveUp(this.frames[0]!, now);
+    return frame;
+  }
+
+  /** Decides what can go on now, and what to ask for. */
+  poll(now: number): AssemblerActions {
+    const actions: AssemblerActions = { frames: [], nack: [], pli: false, wakeAt: null };
+    while (this.frames.length > 0) {
+      const head = this.frames[0]!;
+      if (this.skipGapBefore(head, now, actions)) continue;
+      this.recover(head);
+      const range = this.range(head);
+      const missing = range ? this.missing(head, range) : null;
+      if (range && missing!.length === 0 && head.last !== null) {
+        this.frames.shift();
+        this.nextExpected = range.hi + 1;
+        this.handOn(head, now, actions);
+        continue;
+      }
+      const rtt = this.options.rttMs() ?? 40;
+      const due = head.firstArrival + repairBudgetMs(this.options.rttMs());
+      if (now >= due) {
+        this.giveUp(head, now);
+        continue;
+      }
+      const later = this.frames.length > 1;
+      const holeSure = later || now >= head.lastArrival + REORDER_WAIT_MS;
+      let wakeAt = holeSure ? due : Math.min(due, head.lastArrival + REORDER_WAIT_MS);
+      if (holeSure && missing && missing.length > 0) {
+        // a repair that cannot arrive before the frame is due is not worth asking for, nor an outage's worth
+        const canArrive = now + rtt + 5 <= due && missing.length <= MAX_NACK_PACKETS;
+        if (!canArrive) {
+          this.giveUp(head, now);
+          continue;
+        }
+        const retryMs = Math.max(5, rtt * 1.5 + 5);
+        for (const seq of missing) {
+          const asked = head.nacked.get(seq);
+          if (asked !== undefined && now - asked < retryMs) {
+            wakeAt = Math.min(wakeAt, asked + retryMs);
+            continue;
+          }
+          head.nacked.set(seq, now);
+          this.everNacked.add(seq);
+          actions.nack.push(seq & 0xffff);
+          wakeAt = Math.min(wakeAt, now + retryMs);
+        }
+      }
+      actions.wakeAt = wakeAt;
+      break;
+    }
+    if (this.everNacked.size > 4096) this.everNacked.clear();
+    if (this.pendingPli) {
+      this.pendingPli = false;
+      this.lastPliAt = now;
+      this.counters.keyframeRequests += 1;
+      actions.pli = true;
+    } else if (this.broken && this.started && now - this.lastPliAt >= this.pliRepeatMs()) {
+      this.lastPliAt = now;
+      this.counters.keyframeRequests += 1;
+      actions.pli = true;
+    }
+    if (this.broken && this.started) {
+      const repeatAt = this.lastPliAt + this.pliRepeatMs();
+      actions.wakeAt = actions.wakeAt === null ? repeatAt : Math.min(actions.wakeAt, repeatAt);
+    }
+    if (actions.nack.length > 0) this.counters.nacksSent += actions.nack.length;
+    return actions;
+  }
+
+  /**
+   * Packets between the last frame handed on and this one's first (known from its FEC) belong to
+   * frames that never arrived: ask for them like any hole while they can still help; past that (an
+   * outage's worth, too late, or the link just came back after a silence) they are lost, and so is
+   * the picture. Returns true when the gap was given up.
+   */
+  private skipGapBefore(head: PendingFrame, now: number, actions: AssemblerActions): boolean {
+    if (head.first === null || this.nextExpected === null || head.first <= this.nextExpected) return false;
+    const gap = head.first - this.nextExpected;
+    const rtt = this.options.rttMs() ?? 40;
+    const due = head.firstArrival + repairBudgetMs(this.options.rttMs());
+    // the link went quiet since the last frame was settled: what is missing went down with it
+    const afterSilence = this.silenceEndAt !== null && this.silenceEndAt > this.settledAt;
+    if (gap <= MAX_NACK_PACKETS && !afterSilence && now + rtt + 5 <= due) {
+      const retryMs = Math.max(5, rtt * 1.5 + 5);
+      for (let seq = this.nextExpected; seq < head.first; seq += 1) {
+        const asked = head.nacked.get(seq);
+        if (asked !== undefined && now - asked < retryMs) continue;
+        head.nacked.set(seq, now);
+        this.everNacked.add(seq);
+        actions.nack.push(seq & 0xffff);
+      }
+      return false;
+    }
+    this.counters.framesLost += 1;
+    this.nextExpected = head.first;
+    this.settledAt = now;
+    this.breakPicture(now);
+    return true;
+  }
+
+  /** A keyframe takes the sender an encoder restart and a round trip: ask again only after that. */
+  private pliRepeatMs(): number {
+    return Math.max(250, 2 * (this.options.rttMs() ?? 40) + 200);
+  }
+
+  /** The frame's sequence range where it is known. */
+  private range(frame: PendingFrame): { lo: number; hi: number } | null {
+    const lo = frame.first ?? this.nextExpected;
+    const later = this.frames[1];
+    const hi = frame.last ?? (later ? later.minSeq - 1 : frame.maxSeq);
+    if (lo === null || hi < lo || hi - lo > MAX_PACKETS_PER_FRAME) return null;
+    return { lo, hi };
+  }
+
+  private missing(frame: PendingFrame, range: { lo: number; hi: number }): number[] {
+    const out: number[] = [];
+    for (let seq = range.lo; seq <= range.hi && out.length < 512; seq += 1) if (!frame.packets.has(seq)) out.push(seq);
+    return out;
+  }
+
+  /** Rebuilds what the FEC blocks can. */
+  private recover(frame: PendingFrame): void {
+    for (const [base, block] of frame.blocks) {
+      const { k } = block.header;
+      const media = new Map<number, Uint8Array>();
+      for (let i = 0; i < k; i += 1) {
+        const payload = frame.packets.get(base + i);
+        if (payload) media.set(i, payload);
+      }
+      if (media.size === k || media.size + block.parity.size < k) continue;
+      const payloads = recoverBlock(block.header, media, block.parity);
+      if (!payloads) continue;
+      for (let i = 0; i < k; i += 1) {
+        if (frame.packets.has(base + i)) continue;
+        frame.packets.set(base + i, Buffer.from(payloads[i]!));
+        this.everNacked.delete(base + i);
+        this.counters.fecRecovered += 1;
+      }
+      frame.minSeq = Math.min(frame.minSeq, base);
+      frame.maxSeq = Math.max(frame.maxSeq, base + k - 1);
+      if (block.header.endsFrame) frame.last = base + k - 1;
+    }
+  }
+
+  private handOn(frame: PendingFrame, now: number, actions: AssemblerActions): void {
+    this.settledAt = now;
+    const seqs = [...frame.packets.keys()].sort((a, b) => a - b);
+    const unit = depacketize(this.options.codec, seqs.map((seq) => frame.packets.get(seq)!));
+    if (!unit) {
+      this.counters.framesLost += 1;
+      this.breakPicture(now);
+      return;
+    }
+    if (this.broken && !unit.keyframe) {
+      this.counters.framesSkipped += 1;
+      if (!this.started) {
+        // joined without a keyframe on its way: ask for one
+        this.started = true;
+        this.pendingPli = true;
+      }
+      return;
+    }
+    if (this.broken) {
+      if (this.started && this.burstEndAt !== null) this.counters.cleanPictureMs.push(Math.max(0, now - this.burstEndAt));
+      this.broken = false;
+      this.started = true;
+    }
+    this.counters.framesDelivered += 1;
+    actions.frames.push({ timestamp: frame.timestamp, data: unit.data, keyframe: unit.keyframe, firstArrival: frame.firstArrival });
+  }
+
+  private giveUp(frame: PendingFrame, now: number): void {
+    const index = this.frames.indexOf(frame);
+    if (index >= 0) this.frames.splice(index, 1);
+    this.counters.framesLost += 1;
+    this.settledAt = now;
+    // where the next frame starts is known only from this one's end (or that frame's own FEC)
+    this.nextExpected = frame.last !== null ? frame.last + 1 : null;
+    this.breakPicture(now);
+  }
+
+  private breakPicture(now: number): void {
+    if (!this.broken) {
+      this.broken = true;
+      if (this.burstEndAt === null || now - this.burstEndAt > 1000) this.burstEndAt = now;
+      if (now - this.lastPliAt >= 20) this.pendingPli = true;
+    }
+    this.started = true;
+  }
+}

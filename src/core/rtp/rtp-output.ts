@@ -1,0 +1,144 @@
+import { createSocket, type Socket } from 'node:dgram';
+import { EventEmitter } from 'node:events';
+import { preciseNow } from '../pairing/channel';
+import { isRtcp, parseRtpHeader } from './rtp-packet';
+import type { RtpPeerSender } from './rtp-peer-sender';
+
+interface Source {
+  id: number;
+  socket: Socket;
+  port: number;
+  /** Between a frame's first packet and its marker. */
+  midFrame: boolean;
+  /** Packets that came before this source could take over (the old one was mid-frame). */
+  queued: { payload: Buffer; marker: boolean }[];
+  /** A frame of this source has gone out. */
+  started: boolean;
+}
+
+/** Packets a waiting source may queue while the old one finishes its frame. */
+const MAX_QUEUED = 4096;
+
+/**
+ * The host's fan-out for the rtp transport. Each encoder run (ffmpeg with `-f rtp`, its own RFC 6184 /
+ * 7798 packetizer) sends to its own loopback port here; its payloads go to every viewer's
+ * RtpPeerSender under one continuous sequence and our own timestamps, so a new encoder run (a
+ * keyframe on request, a bitrate step) needs no new receiver at the viewer. Make before break: a new
+ * run takes over at its first frame, once the running one has finished the frame it is in.
+ * Events: 'switched' (id of the source replaced, or null), 'frame' (first packet of a frame, ms).
+ */
+export class RtpOutput extends EventEmitter {
+  private readonly viewers = new Map<string, RtpPeerSender>();
+  private readonly sources = new Map<number, Source>();
+  private active: Source | null = null;
+  private pending: Source | null = null;
+  private nextId = 1;
+  private frameTimestamp = 0;
+  private lastMarker = true;
+
+  addViewer(name: string, sender: RtpPeerSender): void {
+    this.viewers.set(name, sender);
+  }
+
+  removeViewer(name: string): RtpPeerSender | undefined {
+    const sender = this.viewers.get(name);
+    this.viewers.delete(name);
+    return sender;
+  }
+
+  viewer(name: string): RtpPeerSender | undefined {
+    return this.viewers.get(name);
+  }
+
+  /** A loopback port for a new encoder run; it takes over from the running one at its first frame. */
+  async openSource(): Promise<{ id: number; port: number }> {
+    const socket = createSocket('udp4');
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
+    socket.setRecvBufferSize(8 << 20);
+    const source: Source = { id: this.nextId++, socket, port: socket.address().port, midFrame: false, queued: [], started: false };
+    socket.on('message', (data) => this.onPacket(source, data));
+    socket.on('error', () => undefined);
+    this.sources.set(source.id, source);
+    if (this.pending) this.dropSource(this.pending.id);
+    if (this.active) this.pending = source;
+    else this.active = source;
+    return { id: source.id, port: source.port };
+  }
+
+  /** The encoder run behind this source has ended (or was replaced). */
+  dropSource(id: number): void {
+    const source = this.sources.get(id);
+    if (!source) return;
+    this.sources.delete(id);
+    source.socket.close();
+    if (this.pending === source) this.pending = null;
+    if (this.active === source) {
+      this.active = null;
+      // a frame cut off mid-way is left for the receivers' loss handling; the next one starts clean
+      this.lastMarker = true;
+      if (this.pending) this.takeOver();
+    }
+  }
+
+  isActive(id: number): boolean {
+    return this.active?.id === id;
+  }
+
+  /** A source is waiting to take over (a keyframe or restart is on its way). */
+  get switching(): boolean {
+    return this.pending !== null;
+  }
+
+  private onPacket(source: Source, data: Buffer): void {
+    if (isRtcp(data)) return; // ffmpeg's own sender reports
+    const header = parseRtpHeader(data);
+    if (!header) return;
+    const payload = data.subarray(header.headerLength);
+    if (source === this.active) {
+      this.forward(payload, header.marker);
+      source.midFrame = !header.marker;
+      if (header.marker && this.pending?.queued.length) this.takeOver();
+      return;
+    }
+    if (source !== this.pending) return;
+    if (source.queued.length < MAX_QUEUED) source.queued.push({ payload: Buffer.from(payload), marker: header.marker });
+    if (!this.active || !this.active.midFrame) this.takeOver();
+  }
+
+  private takeOver(): void {
+    const next = this.pending;
+    if (!next) return;
+    const old = this.active;
+    this.active = next;
+    this.pending = null;
+    this.lastMarker = true;
+    for (const packet of next.queued) {
+      this.forward(packet.payload, packet.marker);
+      next.midFrame = !packet.marker;
+    }
+    next.queued = [];
+    if (old) {
+      this.sources.delete(old.id);
+      old.socket.close();
+    }
+    this.emit('switched', old?.id ?? null);
+  }
+
+  private forward(payload: Buffer, marker: boolean): void {
+    const frameStart = this.lastMarker;
+    if (frameStart) {
+      // our own 90 kHz clock: continuous across encoder runs (each ffmpeg starts its own at random)
+      const timestamp = Math.round(preciseNow() * 90) >>> 0;
+      this.frameTimestamp = timestamp === this.frameTimestamp ? (timestamp + 1) >>> 0 : timestamp;
+      this.emit('frame', preciseNow());
+    }
+    this.lastMarker = marker;
+    for (const sender of this.viewers.values()) sender.packet(payload, marker, frameStart, this.frameTimestamp);
+  }
+
+  close(): void {
+    for (const id of [...this.sources.keys()]) this.dropSource(id);
+    for (const sender of this.viewers.values()) sender.close();
+    this.viewers.clear();
+  }
+}

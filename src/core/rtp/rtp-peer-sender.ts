@@ -1,0 +1,194 @@
+import { createSocket, type Socket } from 'node:dgram';
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { isIPv6 } from 'node:net';
+import { blocksForFrame, buildFecPayloads, FecOverhead, parityCount } from './fec';
+import { buildRttApp, buildSenderReport, compound, parseCompound, rttFromReport, type RtcpPacket } from './rtcp';
+import { isRtcp } from './rtp-packet';
+import { SrtpProtector, SrtpUnprotector } from './srtp-gcm';
+import { FEC_PAYLOAD_TYPE, type RtpKeys } from './rtp-keys';
+
+/** Sent packets kept for retransmission (a power of two): about a second at 720p60, 8 Mbit/s. */
+const HISTORY = 2048;
+/** Retransmissions allowed per second (a NACK storm must not multiply the stream). */
+const RETRANSMIT_PER_SECOND = 400;
+const REPORT_INTERVAL_MS = 500;
+
+export interface SenderCounters {
+  packetsSent: number;
+  bytesSent: number;
+  fecPacketsSent: number;
+  retransmitted: number;
+  nacksReceived: number;
+  keyframeRequests: number;
+  /** Feedback packets that failed authentication or were replays (dropped). */
+  feedbackRejected: number;
+}
+
+export interface PeerFeedback {
+  rttMs: number | null;
+  /** Share of media packets lost before repair, from the receiver's last report (0..1). */
+  fractionLost: number;
+}
+
+/**
+ * One viewer's encrypted RTP stream (the host's side): every media packet of a frame goes out at once
+ * (no pacing over the frame interval), then the frame's FEC; sent packets are kept for NACKs; SR and
+ * our RTT go out every half second (they also hold the NAT mapping open); PLI becomes a 'keyframe'
+ * event, RR a 'feedback' event. The host sends first: the peer answers to the authenticated source.
+ */
+export class RtpPeerSender extends EventEmitter {
+  readonly counters: SenderCounters = { packetsSent: 0, bytesSent: 0, fecPacketsSent: 0, retransmitted: 0, nacksReceived: 0, keyframeRequests: 0, feedbackRejected: 0 };
+  readonly fec = new FecOverhead();
+  rttMs: number | null = null;
+  private readonly socket: Socket;
+  private readonly protector: SrtpProtector;
+  private readonly unprotector: SrtpUnprotector;
+  private readonly ssrc = randomBytes(4).readUInt32BE(0);
+  private readonly fecSsrc = (this.ssrc ^ 0x5a5a5a5a) >>> 0;
+  private seq = randomBytes(2).readUInt16BE(0) & 0x7fff;
+  private fecSeq = randomBytes(2).readUInt16BE(0) & 0x7fff;
+  private readonly history: ({ seq: number; packet: Buffer } | undefined)[] = new Array(HISTORY);
+  private frame: { timestamp: number; firstSeq: number; payloads: Buffer[] } | null = null;
+  private lastTimestamp = 0;
+  private synced = false;
+  private retransmitTokens = RETRANSMIT_PER_SECOND;
+  private tokensAt = Date.now();
+  private readonly timer: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(
+    private readonly target: { host: string; port: number },
+    keys: RtpKeys,
+    private readonly payloadType: number,
+  ) {
+    super();
+    this.protector = new SrtpProtector(keys.media);
+    this.unprotector = new SrtpUnprotector(keys.feedback);
+    this.socket = createSocket(isIPv6(target.host) ? 'udp6' : 'udp4');
+    this.socket.on('error', () => undefined);
+    this.socket.on('message', (data) => this.onFeedback(data));
+    this.timer = setInterval(() => this.report(), REPORT_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  async start(): Promise<void> {
+    await new Promise<void>((resolve) => this.socket.bind(0, () => resolve()));
+    this.socket.setSendBufferSize(4 << 20);
+    this.socket.setRecvBufferSize(1 << 20);
+    this.report();
+  }
+
+  /**
+   * One RTP payload from the encoder. `frameStart` marks the first packet of a frame: a sender that
+   * joined mid-frame waits for the next one.
+   */
+  packet(payload: Buffer, marker: boolean, frameStart: boolean, timestamp: number): void {
+    if (this.closed) return;
+    if (frameStart) {
+      this.synced = true;
+      this.frame = { timestamp, firstSeq: this.seq, payloads: [] };
+    }
+    if (!this.synced || !this.frame) return;
+    const seq = this.seq;
+    this.seq = (this.seq + 1) & 0xffff;
+    const packet = this.protector.protectRtp({ marker, payloadType: this.payloadType, seq, timestamp: this.frame.timestamp, ssrc: this.ssrc }, payload);
+    this.history[seq & (HISTORY - 1)] = { seq, packet };
+    this.frame.payloads.push(payload);
+    this.send(packet);
+    this.counters.packetsSent += 1;
+    this.lastTimestamp = this.frame.timestamp;
+    if (marker) {
+      this.sendFec(this.frame);
+      this.frame = null;
+    }
+  }
+
+  private sendFec(frame: { timestamp: number; firstSeq: number; payloads: Buffer[] }): void {
+    const blocks = blocksForFrame(frame.payloads.length);
+    blocks.forEach((block, index) => {
+      const m = parityCount(block.k, this.fec.ratio);
+      if (m === 0) return;
+      const fecPayloads = buildFecPayloads(
+        { baseSeq: (frame.firstSeq + block.start) & 0xffff, payloads: frame.payloads.slice(block.start, block.start + block.k), endsFrame: index === blocks.length - 1, startsFrame: index === 0 },
+        m,
+      );
+      for (const payload of fecPayloads) {
+        const seq = this.fecSeq;
+        this.fecSeq = (this.fecSeq + 1) & 0xffff;
+        this.send(this.protector.protectRtp({ marker: false, payloadType: FEC_PAYLOAD_TYPE, seq, timestamp: frame.timestamp, ssrc: this.fecSsrc }, payload));
+        this.counters.fecPacketsSent += 1;
+      }
+    });
+  }
+
+  private send(packet: Buffer): void {
+    this.counters.bytesSent += packet.length;
+    this.socket.send(packet, this.target.port, this.target.host);
+  }
+
+  private onFeedback(data: Buffer): void {
+    if (!isRtcp(data)) return;
+    const opened = this.unprotector.unprotectRtcp(data);
+    if ('error' in opened) {
+      this.counters.feedbackRejected += 1;
+      return;
+    }
+    const packets = parseCompound(opened.compound);
+    if (!packets) return;
+    for (const packet of packets) this.onRtcp(packet);
+  }
+
+  private onRtcp(packet: RtcpPacket): void {
+    switch (packet.type) {
+      case 'rr': {
+        if (!packet.block) return;
+        const rtt = rttFromReport(Date.now(), packet.block.lsr, packet.block.dlsr);
+        if (rtt !== null && rtt >= 0 && rtt < 10_000) this.rttMs = this.rttMs === null ? rtt : 0.8 * this.rttMs + 0.2 * rtt;
+        const fractionLost = packet.block.fractionLost / 256;
+        this.fec.observe(fractionLost);
+        this.emit('feedback', { rttMs: this.rttMs, fractionLost } satisfies PeerFeedback);
+        return;
+      }
+      case 'nack':
+        this.counters.nacksReceived += 1;
+        for (const seq of packet.seqs) this.retransmit(seq);
+        return;
+      case 'pli':
+        this.counters.keyframeRequests += 1;
+        this.emit('keyframe');
+        return;
+      default:
+        return;
+    }
+  }
+
+  private retransmit(seq: number): void {
+    const now = Date.now();
+    this.retransmitTokens = Math.min(RETRANSMIT_PER_SECOND, this.retransmitTokens + ((now - this.tokensAt) / 1000) * RETRANSMIT_PER_SECOND);
+    this.tokensAt = now;
+    const kept = this.history[seq & (HISTORY - 1)];
+    if (!kept || kept.seq !== seq || this.retransmitTokens < 1) return;
+    this.retransmitTokens -= 1;
+    // the same bytes again: the receiver never accepted this index, so its replay window lets it in once
+    this.send(kept.packet);
+    this.counters.retransmitted += 1;
+  }
+
+  /** Sender report (for the receiver's RTT report) and our measured RTT; also the NAT keepalive. */
+  private report(): void {
+    if (this.closed) return;
+    const reports = [
+      buildSenderReport({ ssrc: this.ssrc, ntpMs: Date.now(), rtpTimestamp: this.lastTimestamp, packetCount: this.counters.packetsSent, octetCount: this.counters.bytesSent }),
+      buildRttApp({ ssrc: this.ssrc, rttUs: Math.round((this.rttMs ?? 0) * 1000) }),
+    ];
+    this.send(this.protector.protectRtcp(compound(reports)));
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    this.socket.close();
+  }
+}

@@ -1,0 +1,255 @@
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { isIPv6 } from 'node:net';
+import { preciseNow } from '../pairing/channel';
+import type { RtpVideoCodec } from './depacketize';
+import { FrameAssembler, type AssembledFrame, type AssemblerActions } from './frame-assembler';
+import { buildNack, buildPli, buildReceiverReport, compound, ntpMiddle32, parseCompound } from './rtcp';
+import { isRtcp } from './rtp-packet';
+import { FEC_PAYLOAD_TYPE, MEDIA_PAYLOAD_TYPE, type RtpKeys } from './rtp-keys';
+import { SeqExtender } from './seq';
+import { SrtpProtector, SrtpUnprotector } from './srtp-gcm';
+
+export interface RtpReceiverOptions {
+  /** Address to bind (an IP). */
+  listen: string;
+  /** UDP port; 0 picks a free one. */
+  port: number;
+  keys: RtpKeys;
+  codec: RtpVideoCodec;
+}
+
+/** One second of the transport's figures at the receiver (sent to the host as stream.stats). */
+export interface RtpSecond {
+  /** Media packets that arrived the first time. */
+  received: number;
+  /** Media packets missing before any repair (FEC or NACK). */
+  lost: number;
+  fecRecovered: number;
+  nackRecovered: number;
+  framesLost: number;
+  framesSkipped: number;
+  keyframeRequests: number;
+  nacksSent: number;
+  /** The longest end-of-loss-burst → clean-picture time that finished this second (ms), or null. */
+  cleanPictureMs: number | null;
+  /** Datagrams dropped unread: failed authentication, replays, malformed. */
+  rejected: number;
+  rttMs: number | null;
+}
+
+const REPORT_INTERVAL_MS = 500;
+
+/**
+ * The peer's end of the rtp transport: one UDP socket; every datagram authenticated and decrypted
+ * (AES-256-GCM, replay window) before anything reads it; frames assembled with FEC and NACK by the
+ * FrameAssembler; feedback (RR, NACK, PLI) encrypted back to the address the host's authenticated
+ * packets come from (a host behind NAT needs no open port). Events: 'frame' (AssembledFrame),
+ * 'second' (RtpSecond).
+ */
+export class RtpReceiver extends EventEmitter {
+  port = 0;
+  /** When the last authenticated datagram came (ms), null before the first. */
+  lastAuthenticAt: number | null = null;
+  private readonly socket: Socket;
+  private readonly unprotector: SrtpUnprotector;
+  private readonly protector: SrtpProtector;
+  private readonly assembler: FrameAssembler;
+  private readonly ssrc = randomBytes(4).readUInt32BE(0);
+  private readonly seqs = new SeqExtender();
+  private remote: RemoteInfo | null = null;
+  private mediaSsrc: number | null = null;
+  private rttMs: number | null = null;
+  private lastSr: { middle: number; at: number } | null = null;
+  private wakeTimer: NodeJS.Timeout | null = null;
+  private wakeAt: number | null = null;
+  private readonly nacked = new Set<number>();
+  private firstSeq: number | null = null;
+  private originals = 0;
+  private rejected = 0;
+  private reported = { expected: 0, originals: 0 };
+  private secondBase = { received: 0, lost: 0, fecRecovered: 0, nackRecovered: 0, framesLost: 0, framesSkipped: 0, keyframeRequests: 0, nacksSent: 0, clean: 0, rejected: 0 };
+  private readonly reportTimer: NodeJS.Timeout;
+  private readonly secondTimer: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(private readonly options: RtpReceiverOptions) {
+    super();
+    this.unprotector = new SrtpUnprotector(options.keys.media);
+    this.protector = new SrtpProtector(options.keys.feedback);
+    this.assembler = new FrameAssembler({ codec: options.codec, rttMs: () => this.rttMs });
+    this.socket = createSocket(isIPv6(options.listen) ? 'udp6' : 'udp4');
+    this.socket.on('error', () => undefined);
+    this.socket.on('message', (data, from) => this.onDatagram(data, from));
+    this.reportTimer = setInterval(() => this.report(), REPORT_INTERVAL_MS);
+    this.reportTimer.unref();
+    this.secondTimer = setInterval(() => this.emitSecond(), 1000);
+    this.secondTimer.unref();
+  }
+
+  async start(): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.socket.once('error', reject);
+      this.socket.bind(this.options.port, this.options.listen, () => {
+        this.socket.off('error', reject);
+        resolve();
+      });
+    });
+    this.socket.setRecvBufferSize(8 << 20);
+    this.socket.setSendBufferSize(1 << 20);
+    this.port = this.socket.address().port;
+    return this.port;
+  }
+
+  get counters() {
+    return { ...this.assembler.counters, rejected: this.rejected, originals: this.originals };
+  }
+
+  private onDatagram(data: Buffer, from: RemoteInfo): void {
+    if (this.closed) return;
+    const now = preciseNow();
+    if (isRtcp(data)) {
+      const opened = this.unprotector.unprotectRtcp(data);
+      if ('error' in opened) {
+        this.rejected += 1;
+        return;
+      }
+      this.remote = from;
+      this.lastAuthenticAt = now;
+      for (const packet of parseCompound(opened.compound) ?? []) {
+        if (packet.type === 'sr') this.lastSr = { middle: ntpMiddle32(packet.ntpMs), at: Date.now() };
+        else if (packet.type === 'app' && packet.rttUs > 0) this.rttMs = packet.rttUs / 1000;
+      }
+      return;
+    }
+    const opened = this.unprotector.unprotectRtp(data);
+    if ('error' in opened) {
+      this.rejected += 1;
+      return;
+    }
+    // the host's NAT mapping: answer to where its authenticated packets come from
+    this.remote = from;
+    this.lastAuthenticAt = now;
+    const { header, payload } = opened;
+    if (header.payloadType === FEC_PAYLOAD_TYPE) {
+      this.act(this.assembler.fec({ timestamp: header.timestamp, payload }, now));
+      return;
+    }
+    if (header.payloadType !== MEDIA_PAYLOAD_TYPE[this.options.codec]) return;
+    this.mediaSsrc = header.ssrc;
+    const ext = this.seqs.extend(header.seq);
+    this.firstSeq ??= ext;
+    if (this.nacked.has(ext)) this.nacked.delete(ext);
+    else this.originals += 1;
+    this.act(this.assembler.media({ seq: header.seq, timestamp: header.timestamp, marker: header.marker, payload }, now));
+  }
+
+  private act(actions: AssemblerActions): void {
+    for (const frame of actions.frames) this.emit('frame', frame satisfies AssembledFrame);
+    if (actions.nack.length > 0 || actions.pli) this.sendFeedback(actions);
+    if (actions.wakeAt !== null) this.wake(actions.wakeAt);
+  }
+
+  private wake(at: number): void {
+    if (this.wakeAt !== null && this.wakeAt <= at) return;
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.wakeAt = at;
+    this.wakeTimer = setTimeout(() => {
+      this.wakeTimer = null;
+      this.wakeAt = null;
+      if (!this.closed) this.act(this.assembler.poll(preciseNow()));
+    }, Math.max(0, at - preciseNow()));
+  }
+
+  private sendFeedback(actions: AssemblerActions): void {
+    if (!this.remote || this.mediaSsrc === null) return;
+    const packets: Buffer[] = [this.receiverReport()];
+    if (actions.nack.length > 0) {
+      for (const seq of actions.nack) {
+        const ext = this.seqs.peek(seq);
+        if (ext !== null) this.nacked.add(ext);
+      }
+      if (this.nacked.size > 8192) this.nacked.clear();
+      packets.push(buildNack({ senderSsrc: this.ssrc, mediaSsrc: this.mediaSsrc, seqs: actions.nack.slice(0, 64 * 17) }));
+    }
+    if (actions.pli) packets.push(buildPli({ senderSsrc: this.ssrc, mediaSsrc: this.mediaSsrc }));
+    this.sendRtcp(compound(packets));
+  }
+
+  private receiverReport(): Buffer {
+    const highest = this.seqs.max;
+    if (highest === null || this.firstSeq === null || this.mediaSsrc === null) return buildReceiverReport({ ssrc: this.ssrc });
+    const expected = highest - this.firstSeq + 1;
+    const expectedInterval = expected - this.reported.expected;
+    const originalsInterval = this.originals - this.reported.originals;
+    this.reported = { expected, originals: this.originals };
+    const lostInterval = Math.max(0, expectedInterval - originalsInterval);
+    const fractionLost = expectedInterval > 0 ? Math.min(255, Math.floor((lostInterval * 256) / expectedInterval)) : 0;
+    const sr = this.lastSr;
+    return buildReceiverReport({
+      ssrc: this.ssrc,
+      block: {
+        ssrc: this.mediaSsrc,
+        fractionLost,
+        cumulativeLost: Math.max(0, Math.min(0x7fffff, expected - this.originals)),
+        highestSeq: highest >>> 0,
+        jitter: 0,
+        lsr: sr?.middle ?? 0,
+        dlsr: sr ? Math.round(((Date.now() - sr.at) / 1000) * 65536) : 0,
+      },
+    });
+  }
+
+  /** The receiver report every half second: loss and RTT for the host, and the NAT keepalive. */
+  private report(): void {
+    if (this.closed || !this.remote) return;
+    this.sendRtcp(compound([this.receiverReport()]));
+  }
+
+  private sendRtcp(packet: Buffer): void {
+    const remote = this.remote;
+    if (!remote || this.closed) return;
+    this.socket.send(this.protector.protectRtcp(packet), remote.port, remote.address);
+  }
+
+  private emitSecond(): void {
+    const c = this.assembler.counters;
+    const highest = this.seqs.max;
+    const expected = highest === null || this.firstSeq === null ? 0 : highest - this.firstSeq + 1;
+    const lostTotal = Math.max(0, expected - this.originals);
+    const base = this.secondBase;
+    const cleans = c.cleanPictureMs.slice(base.clean);
+    const second: RtpSecond = {
+      received: this.originals - base.received,
+      lost: Math.max(0, lostTotal - base.lost),
+      fecRecovered: c.fecRecovered - base.fecRecovered,
+      nackRecovered: c.nackRecovered - base.nackRecovered,
+      framesLost: c.framesLost - base.framesLost,
+      framesSkipped: c.framesSkipped - base.framesSkipped,
+      keyframeRequests: c.keyframeRequests - base.keyframeRequests,
+      nacksSent: c.nacksSent - base.nacksSent,
+      cleanPictureMs: cleans.length > 0 ? Math.round(Math.max(...cleans)) : null,
+      rejected: this.rejected - base.rejected,
+      rttMs: this.rttMs,
+    };
+    this.secondBase = {
+      received: this.originals, lost: lostTotal, fecRecovered: c.fecRecovered, nackRecovered: c.nackRecovered, framesLost: c.framesLost,
+      framesSkipped: c.framesSkipped, keyframeRequests: c.keyframeRequests, nacksSent: c.nacksSent, clean: c.cleanPictureMs.length, rejected: this.rejected,
+    };
+    if (c.cleanPictureMs.length > 1000) {
+      c.cleanPictureMs.splice(0, c.cleanPictureMs.length - 100);
+      this.secondBase.clean = c.cleanPictureMs.length;
+    }
+    this.emit('second', second);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.reportTimer);
+    clearInterval(this.secondTimer);
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.socket.close();
+  }
+}

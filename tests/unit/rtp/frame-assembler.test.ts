@@ -1,0 +1,186 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { buildFecPayloads } from '../../../src/core/rtp/fec';
+import { FrameAssembler, repairBudgetMs, type AssemblerActions } from '../../../src/core/rtp/frame-assembler';
+
+interface Packet {
+  kind: 'media' | 'fec';
+  seq: number;
+  timestamp: number;
+  marker: boolean;
+  payload: Buffer;
+}
+
+/** One H.264 frame as single-NAL RTP packets (an IDR slice per packet, or non-IDR), then its FEC. */
+function frame(firstSeq: number, index: number, packets: number, parity: number, keyframe: boolean): { media: Packet[]; fec: Packet[] } {
+  const timestamp = 90_000 + index * 1500;
+  const media: Packet[] = [];
+  for (let i = 0; i < packets; i += 1) {
+    const payload = Buffer.alloc(100 + ((index * 7 + i * 13) % 900), index + i);
+    payload[0] = keyframe ? 0x65 : 0x41;
+    media.push({ kind: 'media', seq: (firstSeq + i) & 0xffff, timestamp, marker: i === packets - 1, payload });
+  }
+  const fec = buildFecPayloads({ baseSeq: firstSeq & 0xffff, payloads: media.map((p) => p.payload), endsFrame: true, startsFrame: true }, parity).map(
+    (payload, i): Packet => ({ kind: 'fec', seq: i, timestamp, marker: false, payload }),
+  );
+  return { media, fec };
+}
+
+/** A stream of frames: the first a keyframe, the others not unless listed. */
+function stream(count: number, packets: number, parity: number, keyframes: number[] = [0], firstSeq = 65_500) {
+  const frames = [];
+  let seq = firstSeq;
+  for (let i = 0; i < count; i += 1) {
+    frames.push(frame(seq, i, packets, parity, keyframes.includes(i)));
+    seq += packets;
+  }
+  return frames;
+}
+
+function feed(assembler: FrameAssembler, packet: Packet, now: number): AssemblerActions {
+  return packet.kind === 'media' ? assembler.media(packet, now) : assembler.fec(packet, now);
+}
+
+describe('the rtp receiver frame logic (FEC, NACK, keyframe on loss)', () => {
+  it('hands each complete frame on at its last packet, in order, across the sequence wrap', () => {
+    const assembler = new FrameAssembler({ codec: 'h264', rttMs: () => 20 });
+    const delivered: number[] = [];
+    stream(10, 5, 1).forEach((f, i) => {
+      f.media.forEach((p, j) => {
+        const actions = feed(assembler, p, i * 16 + j * 0.1);
+        // nothing waits for the next frame: the frame goes out with its marker packet (the very first one
+        // with its FEC, which says where it starts)
+        if (i === 0) return;
+        if (j === f.media.length - 1) expect(actions.frames.map((x) => x.timestamp)).toEqual([p.timestamp]);
+        else expect(actions.frames).toEqual([]);
+        delivered.push(...actions.frames.map((x) => x.timestamp));
+      });
+      f.fec.forEach((p) => delivered.push(...feed(assembler, p, i * 16 + 1).frames.map((x) => x.timestamp)));
+    });
+    expect(delivered).toHaveLength(10);
+    expect(assembler.counters).toMatchObject({ framesDelivered: 10, framesLost: 0, fecRecovered: 0, nacksSent: 0, keyframeRequests: 0 });
+  });
+
+  it('rebuilds a lost packet from the frame\'s FEC without asking for it', () => {
+    const assembler = new FrameAssembler({ codec: 'h264', rttMs: () => 20 });
+    const [first, second] = stream(2, 6, 2);
+    first!.media.forEach((p) => feed(assembler, p, 0));
+    first!.fec.forEach((p) => feed(assembler, p, 0.5));
+    const out: AssemblerActions[] = [];
+    second!.media.forEach((p, j) => j !== 2 && j !== 4 && out.push(feed(assembler, p, 16)));
+    out.push(...second!.fec.map((p) => feed(assembler, p, 16.5)));
+    expect(out.flatMap((a) => a.nack)).toEqual([]);
+    const frames = out.flatMap((a) => a.frames);
+    expect(frames).toHaveLength(1);
+    expect(frames[0]!.data.includes(second!.media[2]!.payload)).toBe(true);
+    expect(assembler.counters.fecRecovered).toBe(2);
+  });
+
+  it('asks for what FEC cannot rebuild once the hole is sure, and hands the frame on when the repair arrives', () => {
+    const rtt = 30;
+    const assembler = new FrameAssembler({ codec: 'h264', rttMs: () => rtt });
+    const [first, second, third] = stream(3, 6, 1);
+    [...first!.media, ...first!.fec].forEach((p) => feed(assembler, p, 0));
+    // two packets of the second frame lost, one parity: not enough
+    const lost = [second!.media[1]!, second!.media[3]!];
+    let actions = [...second!.media.filter((p) => !lost.includes(p)), ...second!.fec].map((p) => feed(assembler, p, 16));
+    expect(actions.flatMap((a) => a.nack)).toEqual([]); // not yet sure: the rest of the burst may come
+    // reordering wait is over: now ask
+    const polled = assembler.poll(16 + 3);
+    expect(polled.nack.sort()).toEqual(lost.map((p) => p.seq).sort());
+    // the third frame arrives complete but waits for the second (decode order)
+    actions = [...third!.media, ...third!.fec].map((p) => feed(assembler, p, 32));
+    expect(actions.flatMap((a) => a.frames)).toEqual([]);
+    expect(actions.flatMap((a) => a.nack)).toEqual([]); // already asked, not again within 1.5 RTT
+    const repaired = lost.map((p) => feed(assembler, p, 16 + 3 + rtt));
+    expect(repaired.flatMap((a) => a.frames).map((f) => f.timestamp)).toEqual([second!.media[0]!.timestamp, third!.media[0]!.timestamp]);
+    // the first repair makes the frame's single parity packet enough for the second
+    expect(assembler.counters).toMatchObject({ nackRecovered: 1, fecRecovered: 1, framesLost: 0, keyframeRequests: 0 });
+  });
+
+  it('does not ask for a repair that cannot arrive before the frame is due: gives it up and asks for a keyframe', () => {
+    const rtt = 200; // a far link: the repair budget (150 ms) is shorter than a round trip
+    expect(repairBudgetMs(rtt)).toBeLessThan(rtt);
+    const assembler = new FrameAssembler({ codec: 'h264', rttMs: () => rtt });
+    const frames = stream(5, 4, 1, [0, 4]);
+    [...frames[0]!.media, ...frames[0]!.fec].forEach((p) => feed(assembler, p, 0));
+    const second = frames[1]!;
+    [second.media[0]!, second.media[3]!].forEach((p) => feed(assembler, p, 16)); // two lost, FEC lost too
+    const actions = [...frames[2]!.media, ...frames[2]!.fec].map((p) => feed(assembler, p, 32));
+    expect(actions.flatMap((a) => a.nack)).toEqual([]);
+    expect(actions.some((a) => a.pli)).toBe(true);
+    expect(assembler.counters.framesLost).toBe(1);
+    // the picture is broken: frames that are not keyframes are not shown, the next keyframe is
+    const later = [...frames[3]!.media, ...frames[3]!.fec, ...frames[4]!.media, ...frames[4]!.fec].map((p) => feed(assembler, p, 48));
+    const shown = [...actions, ...later].flatMap((a) => a.frames);
+    expect(shown.map((f) => f.keyframe)).toEqual([true]);
+    expect(assembler.counters.framesSkipped).toBe(2);
+    expect(assembler.counters.cleanPictureMs).toHaveLength(1);
+  });
+
+  it('gives a frame up when it is due, even with no later packet, and asks for a keyframe', () => {
+    const assembler = new FrameAssembler({ codec: 'h264', rttMs: () => 10 });
+    const [first, second] = stream(2, 4, 1);
+    [...first!.media, ...first!.fec].forEach((p) => feed(assembler, p, 0));
+    const start = 16;
+    const sent = second!.media.slice(0, 2).map((p) => feed(assembler, p, start));
+    const wake = sent.at(-1)!.wakeAt!;
+    expect(wake).toBeGreaterThan(start);
+    let actions = assembler.poll(wake);
+    const due = start + repairBudgetMs(10);
+    for (let now = wake; now < due && !actions.pli; now += 1) actions = assembler.poll(now);
+    actions = assembler.poll(due);
+    expect(assembler.counters.framesLost).toBe(1);
+    expect(actions.pli).toBe(true);
+  });
+
+  it('after an outage asks again for a keyframe as the link returns, and measures the time to a clean picture from then', () => {
+    const assembler = new FrameAssembler({ codec: 'h264', rttMs: () => 30 });
+    const frames = stream(30, 3, 1, [0, 25]);
+    let now = 0;
+    const pliAt: number[] = [];
+    frames.forEach((f, i) => {
+      now = i * 16;
+      // frames 10..21 (about 200 ms) are lost entirely
+      if (i >= 10 && i < 22) {
+        const polled = assembler.poll(now);
+        if (polled.pli) pliAt.push(now);
+        return;
+      }
+      for (const p of [...f.media, ...f.fec]) if (feed(assembler, p, now).pli) pliAt.push(now);
+    });
+    expect(assembler.counters.framesLost).toBeGreaterThanOrEqual(1);
+    // one request while the link was down (likely lost), one as soon as packets come back
+    expect(pliAt.some((t) => t >= 22 * 16 && t < 23 * 16)).toBe(true);
+    expect(assembler.counters.cleanPictureMs).toEqual([25 * 16 - 22 * 16]);
+  });
+
+  it('never hands on a frame that is incomplete, whatever is lost, and every frame the FEC can rebuild comes out (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.boolean(), { minLength: 20 * 8, maxLength: 20 * 8 }), fc.integer({ min: 0, max: 3 }), (keep, parity) => {
+        const assembler = new FrameAssembler({ codec: 'h264', rttMs: () => 500 });
+        const frames = stream(20, 5, parity, [0]);
+        const all = frames.flatMap((f, i) => [...f.media, ...f.fec].map((p) => ({ p, i })));
+        const shown: Buffer[] = [];
+        all.forEach(({ p, i }, n) => {
+          if (keep[n % keep.length] === false && n > 8) return;
+          shown.push(...feed(assembler, p, i * 16).frames.map((f) => f.data));
+        });
+        shown.push(...assembler.poll(10_000).frames.map((f) => f.data));
+        const expected = new Set(frames.map((f) => Buffer.concat(f.media.flatMap((p) => [Buffer.from([0, 0, 0, 1]), p.payload])).toString('hex')));
+        for (const data of shown) expect(expected.has(data.toString('hex'))).toBe(true);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('ignores malformed FEC and keeps the bounds under a flood of frames that never complete', () => {
+    const assembler = new FrameAssembler({ codec: 'h264', rttMs: () => 10 });
+    const [first] = stream(1, 3, 1);
+    [...first!.media, ...first!.fec].forEach((p) => feed(assembler, p, 0));
+    expect(() => assembler.fec({ timestamp: 1, payload: Buffer.from([1, 2, 3]) }, 1)).not.toThrow();
+    for (let i = 0; i < 5000; i += 1) assembler.media({ seq: (i * 2) & 0xffff, timestamp: 1000 + i, marker: false, payload: Buffer.from([0x41, 1]) }, 2 + i * 0.001);
+    expect(assembler.counters.framesDelivered).toBe(1);
+    expect(assembler.counters.framesLost).toBeGreaterThan(0);
+  });
+});
