@@ -1,6 +1,9 @@
 import type { StreamMessage, StreamOpen } from '../shared/contract/peers';
-import { Receiver } from '../core/sessions/receiver';
+import { Receiver, startDecoder } from '../core/sessions/receiver';
+import type { SupervisedSpawn } from '../core/sessions/child-process';
 import { newPassphrase } from '../core/sessions/srt-url';
+import { keysFromWire } from '../core/rtp/rtp-keys';
+import type { LinkStats } from '../core/sessions/viewer-link';
 import type { DecodedFrame } from '../core/sessions/stamp-reader';
 
 export interface PeerStreamsOptions {
@@ -41,12 +44,31 @@ export class PeerStreams {
   private readonly live = new Map<string, Live>();
   private readonly timer: NodeJS.Timeout;
   private spare: Promise<Spare | null> | null = null;
+  /** rtp: a decoder started ahead (its socket and keys come with the stream). */
+  private spareDecoder: SupervisedSpawn | null = null;
   private closed = false;
 
   constructor(private readonly options: PeerStreamsOptions) {
     this.timer = setInterval(() => this.flush(), options.flushMs ?? 100);
     this.timer.unref();
-    if (this.warm) this.prepareSpare();
+    // rtp is what hosts use by default; an SRT listener is kept warm once a host has used SRT
+    if (this.warm) this.prepareDecoder();
+  }
+
+  private prepareDecoder(): void {
+    if (this.closed) return;
+    const decoder = startDecoder();
+    this.spareDecoder = decoder;
+    void decoder.exited.then(() => {
+      if (this.spareDecoder === decoder) this.spareDecoder = null;
+    });
+  }
+
+  private takeDecoder(): SupervisedSpawn | undefined {
+    const decoder = this.spareDecoder;
+    this.spareDecoder = null;
+    if (this.warm) this.prepareDecoder();
+    return decoder && decoder.child.exitCode === null ? decoder : undefined;
   }
 
   /** Warm listeners only when headless: a window's crop needs the picture height, known only at open. */
@@ -91,15 +113,29 @@ export class PeerStreams {
     return this.live.size;
   }
 
-  /** Opens a listener for the stream; `passphrase` is set when a warm one (with its own) was used. */
+  /** An rtp receiver: our socket with the session's keys, feeding a decoder. */
+  private rtpReceiver(request: StreamOpen): Receiver {
+    if (!request.rtpKeys) throw new Error('an rtp stream needs its keys');
+    if (request.codec === 'av1') throw new Error('this peer receives H.264 and HEVC over rtp');
+    return new Receiver({
+      listen: this.options.listen, port: 0, transport: 'rtp', rtp: { keys: keysFromWire(request.rtpKeys), codec: request.codec }, latencyMs: 0,
+      display: this.options.display, title: this.options.title, listenTimeoutMs: 10_000, viewHeight: request.height,
+      decoder: this.warm ? this.takeDecoder() : undefined,
+    });
+  }
+
+  /** Opens a receiver for the stream; `passphrase` is set when a warm SRT listener (with its own) was used. */
   async open(request: StreamOpen): Promise<{ port: number; passphrase?: string }> {
     await this.close(request.streamId);
-    const spare = this.warm ? await this.takeSpare() : null;
-    if (this.warm) this.prepareSpare();
-    const receiver = spare?.receiver ?? this.newReceiver(request.passphrase, request.latencyMs, 10_000, request.height);
+    const rtp = request.transport === 'rtp';
+    if (!rtp && !request.passphrase) throw new Error('an SRT stream needs its passphrase');
+    const spare = this.warm && !rtp ? await this.takeSpare() : null;
+    if (this.warm && !rtp) this.prepareSpare();
+    if (this.closed) throw new Error('the peer is shutting down');
+    const receiver = rtp ? this.rtpReceiver(request) : (spare?.receiver ?? this.newReceiver(request.passphrase!, request.latencyMs, 10_000, request.height));
     const entry: Live = { receiver, frames: [], closing: false };
     this.live.set(request.streamId, entry);
-    receiver.on('srt-stats', (stats: { received: number; lost: number; dropped: number }) => {
+    receiver.on('link-stats', (stats: LinkStats) => {
       if (this.live.get(request.streamId) === entry) this.options.send({ type: 'stream.stats', streamId: request.streamId, ...stats });
     });
     receiver.on('frame', (frame: DecodedFrame) => {
@@ -112,7 +148,7 @@ export class PeerStreams {
       this.options.log?.({ event: 'stream-ended', streamId: request.streamId, reason });
     });
     const port = spare ? spare.port : await receiver.start();
-    this.options.log?.({ event: 'stream-open', streamId: request.streamId, port, warm: Boolean(spare), size: `${request.width}x${request.height}`, fps: request.fps, codec: request.codec });
+    this.options.log?.({ event: 'stream-open', streamId: request.streamId, transport: request.transport ?? 'srt', port, warm: Boolean(spare), size: `${request.width}x${request.height}`, fps: request.fps, codec: request.codec });
     return spare ? { port, passphrase: spare.passphrase } : { port };
   }
 
@@ -130,6 +166,9 @@ export class PeerStreams {
     const spare = this.spare ? await this.spare : null;
     this.spare = null;
     await spare?.receiver.stop();
+    const decoder = this.spareDecoder;
+    this.spareDecoder = null;
+    await decoder?.stop(500);
     await Promise.all([...this.live.keys()].map((id) => this.close(id)));
   }
 

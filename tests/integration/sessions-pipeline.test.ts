@@ -1,5 +1,4 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { CLI } from '../helpers/spawn-cli';
 import { startXvfb } from '../helpers/xvfb';
@@ -11,6 +10,8 @@ import { newPassphrase } from '../../src/core/sessions/srt-url';
 import { StreamSession } from '../../src/core/sessions/stream-session';
 import { spawnTied } from '../../src/core/sessions/child-process';
 import type { OpenRequest, ViewerLink } from '../../src/core/sessions/viewer-link';
+import { UdpRelay } from '../../src/core/net/udp-relay';
+import { keysFromWire } from '../../src/core/rtp/rtp-keys';
 import type { DecodedFrame } from '../../src/core/sessions/stamp-reader';
 
 const hasFfmpeg = spawnSync('sh', ['-c', 'command -v ffmpeg']).status === 0;
@@ -25,71 +26,14 @@ function selftest(args: string[], env: NodeJS.ProcessEnv = {}): Record<string, u
 }
 
 /**
- * A lossy, slow, narrow link in user space (this kernel has no netem): UDP between the SRT caller and
- * the listener, each datagram delayed and a share of them dropped, both ways; towards the listener
- * also a bandwidth cap with a queue, like a congested uplink.
+ * A viewer whose receiver is in this process, reached through a lossy, slow link in user space (this
+ * kernel has no netem): each datagram delayed and a share dropped, both ways; towards the receiver also
+ * a bandwidth cap with a queue, like a congested uplink.
  */
-class LossyRelay {
-  private readonly socket: Socket = createSocket('udp4');
-  private caller: RemoteInfo | null = null;
-  private readonly toListener: Socket = createSocket('udp4');
-  private linkFreeAt = 0;
-  private closed = false;
-  dropped = 0;
-  forwarded = 0;
-
-  constructor(
-    private readonly listenerPort: number,
-    private readonly loss: number,
-    private readonly delayMs: number,
-    private readonly capKbps: number | null = null,
-  ) {}
-
-  async start(): Promise<number> {
-    await new Promise<void>((resolve) => this.socket.bind(0, '127.0.0.1', () => resolve()));
-    await new Promise<void>((resolve) => this.toListener.bind(0, '127.0.0.1', () => resolve()));
-    this.socket.on('message', (data, from) => {
-      this.caller = from;
-      this.pass(data.length, true, () => this.toListener.send(data, this.listenerPort, '127.0.0.1'));
-    });
-    this.toListener.on('message', (data) => {
-      const caller = this.caller;
-      if (caller) this.pass(data.length, false, () => this.socket.send(data, caller.port, caller.address));
-    });
-    return this.socket.address().port;
-  }
-
-  private pass(bytes: number, uplink: boolean, send: () => void): void {
-    if (Math.random() < this.loss) {
-      this.dropped += 1;
-      return;
-    }
-    this.forwarded += 1;
-    let wait = this.delayMs;
-    if (uplink && this.capKbps) {
-      // serialise onto the narrow link: each datagram leaves when the previous one has
-      const now = Date.now();
-      this.linkFreeAt = Math.max(this.linkFreeAt, now) + (bytes * 8) / this.capKbps;
-      wait += this.linkFreeAt - now;
-    }
-    setTimeout(() => {
-      if (!this.closed) send();
-    }, wait);
-  }
-
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.socket.close();
-    this.toListener.close();
-  }
-}
-
-/** A viewer whose receiver is in this process, reached through the lossy relay. */
 class RelayedViewer extends EventEmitter implements ViewerLink {
   readonly name = 'far viewer';
   receiver: Receiver | null = null;
-  relay: LossyRelay | null = null;
+  relay: UdpRelay | null = null;
   /** Datagrams dropped by every relay so far (each encoder run gets a fresh one). */
   dropped = 0;
 
@@ -103,11 +47,14 @@ class RelayedViewer extends EventEmitter implements ViewerLink {
 
   async open(request: OpenRequest): Promise<{ host: string; port: number }> {
     await this.closeAll();
-    this.receiver = new Receiver({ listen: '127.0.0.1', port: 0, passphrase: request.passphrase, latencyMs: request.latencyMs, display: false });
+    this.receiver =
+      request.transport === 'rtp'
+        ? new Receiver({ listen: '127.0.0.1', port: 0, transport: 'rtp', rtp: { keys: keysFromWire(request.rtpKeys!), codec: 'h264' }, latencyMs: 0, display: false })
+        : new Receiver({ listen: '127.0.0.1', port: 0, passphrase: request.passphrase, latencyMs: request.latencyMs, display: false });
     this.receiver.on('frame', (frame: DecodedFrame) => this.emit('frames', [frame]));
-    this.receiver.on('srt-stats', (stats: unknown) => this.emit('srt-stats', stats));
+    this.receiver.on('link-stats', (stats: unknown) => this.emit('link-stats', stats));
     const port = await this.receiver.start();
-    this.relay = new LossyRelay(port, this.loss, this.rttMs / 2, this.capKbps);
+    this.relay = new UdpRelay({ host: '127.0.0.1', port }, { oneWayDelayMs: this.rttMs / 2, loss: this.loss, capKbps: this.capKbps });
     return { host: '127.0.0.1', port: await this.relay.start() };
   }
 
@@ -134,14 +81,21 @@ describe.skipIf(!hasFfmpeg)('the streaming pipeline on loopback (real ffmpeg, re
 
   it('session selftest --json reports latency, frames and encoder for the whole pipeline to a local peer process', () => {
     const result = selftest(['--size', '640x360', '--fps', '30', '--seconds', '4']);
-    expect(result).toMatchObject({ encoder: 'libx264', ok: true, reason: null, size: '640x360', fps: 30 });
+    expect(result).toMatchObject({ encoder: 'libx264', transport: 'rtp', ok: true, reason: null, size: '640x360', fps: 30, framesLost: 0 });
+    expect(result.framesIntact).toBe(result.framesDecoded);
     for (const key of ['p50Ms', 'p95Ms', 'p99Ms', 'fpsReceived', 'framesSent', 'framesDecoded', 'startMs', 'cpuPercent']) expect(typeof result[key], key).toBe('number');
     expect(result.p50Ms as number).toBeLessThanOrEqual(result.p95Ms as number);
     expect((result.framesDecoded as number) / (result.framesSent as number)).toBeGreaterThanOrEqual(0.95);
   }, 60_000);
 
-  it('the same, with the peer on ffmpeg\'s own SRT input (where libsrt cannot be loaded)', () => {
-    const result = selftest(['--size', '640x360', '--fps', '30', '--seconds', '4'], { GPU_BRIDGE_SRT_INPUT: 'ffmpeg' });
+  it('session selftest --transport srt: the same over SRT', () => {
+    const result = selftest(['--size', '640x360', '--fps', '30', '--seconds', '4', '--transport', 'srt']);
+    expect(result).toMatchObject({ encoder: 'libx264', transport: 'srt', ok: true, reason: null });
+    expect((result.framesDecoded as number) / (result.framesSent as number)).toBeGreaterThanOrEqual(0.95);
+  }, 60_000);
+
+  it('the same over SRT, with the peer on ffmpeg\'s own SRT input (where libsrt cannot be loaded)', () => {
+    const result = selftest(['--size', '640x360', '--fps', '30', '--seconds', '4', '--transport', 'srt'], { GPU_BRIDGE_SRT_INPUT: 'ffmpeg' });
     expect(result).toMatchObject({ encoder: 'libx264', ok: true });
     expect((result.framesDecoded as number) / (result.framesSent as number)).toBeGreaterThanOrEqual(0.95);
   }, 60_000);
@@ -170,75 +124,77 @@ describe.skipIf(!hasFfmpeg)('the streaming pipeline on loopback (real ffmpeg, re
     expect(frames).toBe(0);
   }, 20_000);
 
-  it('two viewers of the same stream share one encoder and both decode', async () => {
-    const a = new LocalViewer(peerCommand, 'viewer a');
-    const b = new LocalViewer(peerCommand, 'viewer b');
-    await Promise.all([a.ready, b.ready]);
-    const session = new StreamSession({ source: { kind: 'test', width: 640, height: 360 }, fps: 30, bitrateKbps: 800, encoder: 'libx264', adaptive: false, srtLatencyMs: 0 });
-    try {
-      await session.addViewer(a.link);
-      await session.addViewer(b.link);
-      await sleep(4000);
-      expect(session.viewerNames).toEqual(['viewer a', 'viewer b']);
-      const encoders = liveChildren();
-      // one encoder for both: the session's sender plus the two local peer processes
-      expect(encoders).toBe(3);
-      const decodedBy = new Map<string, number>();
-      a.link.on('frames', (f: unknown[]) => decodedBy.set('a', (decodedBy.get('a') ?? 0) + f.length));
-      b.link.on('frames', (f: unknown[]) => decodedBy.set('b', (decodedBy.get('b') ?? 0) + f.length));
-      await sleep(2000);
-      expect(decodedBy.get('a')).toBeGreaterThan(30);
-      expect(decodedBy.get('b')).toBeGreaterThan(30);
-    } finally {
-      await session.stop();
-      await a.stop();
-      await b.stop();
-    }
-  }, 30_000);
+  describe.each(['rtp', 'srt'] as const)('over %s', (transport) => {
+    it('two viewers of the same stream share one encoder and both decode', async () => {
+      const a = new LocalViewer(peerCommand, 'viewer a');
+      const b = new LocalViewer(peerCommand, 'viewer b');
+      await Promise.all([a.ready, b.ready]);
+      const session = new StreamSession({ source: { kind: 'test', width: 640, height: 360 }, fps: 30, bitrateKbps: 800, encoder: 'libx264', adaptive: false, srtLatencyMs: 0, transport });
+      try {
+        await session.addViewer(a.link);
+        await session.addViewer(b.link);
+        await sleep(4000);
+        expect(session.viewerNames).toEqual(['viewer a', 'viewer b']);
+        const encoders = liveChildren();
+        // one encoder for both: the session's sender plus the two local peer processes
+        expect(encoders).toBe(3);
+        const decodedBy = new Map<string, number>();
+        a.link.on('frames', (f: unknown[]) => decodedBy.set('a', (decodedBy.get('a') ?? 0) + f.length));
+        b.link.on('frames', (f: unknown[]) => decodedBy.set('b', (decodedBy.get('b') ?? 0) + f.length));
+        await sleep(2000);
+        expect(decodedBy.get('a')).toBeGreaterThan(30);
+        expect(decodedBy.get('b')).toBeGreaterThan(30);
+      } finally {
+        await session.stop();
+        await a.stop();
+        await b.stop();
+      }
+    }, 30_000);
 
-  it.skipIf(spawnSync('sh', ['-c', 'command -v Xvfb && command -v xwininfo']).status !== 0)('with a display, the peer shows the picture in a window, the stamp strip cropped off', async () => {
-    const { child: xvfb, display } = await startXvfb('1280x800x24');
-    const viewer = new LocalViewer({ file: process.execPath, args: [CLI, 'peer', 'receive'], env: { ...process.env, DISPLAY: display } }, 'displayed');
-    const session = new StreamSession({ source: { kind: 'test', width: 640, height: 360 }, fps: 30, bitrateKbps: 800, encoder: 'libx264', adaptive: false, srtLatencyMs: 0 });
-    try {
-      await viewer.ready;
-      await session.addViewer(viewer.link);
-      await sleep(3000);
-      const tree = execFileSync('xwininfo', ['-root', '-tree', '-display', display], { encoding: 'utf8' });
-      expect(tree).toMatch(/"GPU Bridge": \("ffmpeg" "ffmpeg"\)\s+640x360\+/);
-      expect(session.totals().framesDecoded).toBeGreaterThan(30);
-    } finally {
-      await session.stop();
-      await viewer.stop();
-      xvfb.kill();
-    }
-  }, 30_000);
+    it.skipIf(spawnSync('sh', ['-c', 'command -v Xvfb && command -v xwininfo']).status !== 0)('with a display, the peer shows the picture in a window, the stamp strip cropped off', async () => {
+      const { child: xvfb, display } = await startXvfb('1280x800x24');
+      const viewer = new LocalViewer({ file: process.execPath, args: [CLI, 'peer', 'receive'], env: { ...process.env, DISPLAY: display } }, 'displayed');
+      const session = new StreamSession({ source: { kind: 'test', width: 640, height: 360 }, fps: 30, bitrateKbps: 800, encoder: 'libx264', adaptive: false, srtLatencyMs: 0, transport });
+      try {
+        await viewer.ready;
+        await session.addViewer(viewer.link);
+        await sleep(3000);
+        const tree = execFileSync('xwininfo', ['-root', '-tree', '-display', display], { encoding: 'utf8' });
+        expect(tree).toMatch(/"GPU Bridge": \("ffmpeg" "ffmpeg"\)\s+640x360\+/);
+        expect(session.totals().framesDecoded).toBeGreaterThan(30);
+      } finally {
+        await session.stop();
+        await viewer.stop();
+        xvfb.kill();
+      }
+    }, 30_000);
 
-  it.skipIf(spawnSync('sh', ['-c', 'command -v Xvfb']).status !== 0)('an encoder that cannot start fails the session after two tries with ffmpeg\'s reason, instead of retrying on', async () => {
-    const { child: xvfb, display } = await startXvfb('1024x768x24');
-    const viewer = new LocalViewer(peerCommand, 'viewer');
-    // 1280x720 does not fit on a 1024x768 screen
-    const session = new StreamSession({ source: { kind: 'x11', display, x: 0, y: 0, width: 1280, height: 720 }, fps: 30, bitrateKbps: 800, encoder: 'libx264', adaptive: false, srtLatencyMs: 0 });
-    try {
-      await viewer.ready;
-      const ended = new Promise<string>((resolve) => session.once('ended', resolve));
-      await session.addViewer(viewer.link);
-      const reason = await Promise.race([ended, sleep(15_000).then(() => 'still running')]);
-      expect(session.state).toBe('failed');
-      expect(reason).toMatch(/^the encoder cannot start: .*outside the screen size 1024x768/);
-      expect(session.restarts).toBe(1);
-    } finally {
-      await session.stop();
-      await viewer.stop();
-      xvfb.kill();
-    }
-  }, 30_000);
+    it.skipIf(spawnSync('sh', ['-c', 'command -v Xvfb']).status !== 0)('an encoder that cannot start fails the session after two tries with ffmpeg\'s reason, instead of retrying on', async () => {
+      const { child: xvfb, display } = await startXvfb('1024x768x24');
+      const viewer = new LocalViewer(peerCommand, 'viewer');
+      // 1280x720 does not fit on a 1024x768 screen
+      const session = new StreamSession({ source: { kind: 'x11', display, x: 0, y: 0, width: 1280, height: 720 }, fps: 30, bitrateKbps: 800, encoder: 'libx264', adaptive: false, srtLatencyMs: 0, transport });
+      try {
+        await viewer.ready;
+        const ended = new Promise<string>((resolve) => session.once('ended', resolve));
+        await session.addViewer(viewer.link);
+        const reason = await Promise.race([ended, sleep(15_000).then(() => 'still running')]);
+        expect(session.state).toBe('failed');
+        expect(reason).toMatch(/^the encoder cannot start: .*outside the screen size 1024x768/);
+        expect(session.restarts).toBe(1);
+      } finally {
+        await session.stop();
+        await viewer.stop();
+        xvfb.kill();
+      }
+    }, 30_000);
+  });
 
   // SRT repairs the loss inside its latency window, so the decoded frames never show it: the step comes
   // from SRT's own counters, read by the peer's SRT listener (libsrt through koffi)
-  it('over a link with 5% loss and 40 ms delay each way, the session keeps running and the bitrate steps down', async () => {
+  it('srt: over a link with 5% loss and 40 ms delay each way, the session keeps running and the bitrate steps down', async () => {
     const viewer = new RelayedViewer(80, 0.05);
-    const session = new StreamSession({ source: { kind: 'test', width: 640, height: 360 }, fps: 30, bitrateKbps: 2000, encoder: 'libx264', adaptive: true });
+    const session = new StreamSession({ source: { kind: 'test', width: 640, height: 360 }, fps: 30, bitrateKbps: 2000, encoder: 'libx264', adaptive: true, transport: 'srt' });
     const steps: Array<{ from: number; to: number; reason: string }> = [];
     session.on('bitrate', (step: { from: number; to: number; reason: string }) => steps.push(step));
     const seconds: Array<{ fpsReceived: number; p50Ms: number | null }> = [];
@@ -249,11 +205,37 @@ describe.skipIf(!hasFfmpeg)('the streaming pipeline on loopback (real ffmpeg, re
       expect(session.state).not.toBe('failed');
       expect(steps.length, `bitrate steps: ${JSON.stringify(steps)}`).toBeGreaterThanOrEqual(1);
       expect(steps[0]!.to).toBeLessThan(2000);
-      expect(steps[0]!.reason).toMatch(/SRT lost \d+\.\d% of packets/);
+      expect(steps[0]!.reason).toMatch(/the link lost \d+\.\d% of packets/);
       expect(session.targetKbps).toBeLessThan(2000);
       // still streaming at the end
       expect(seconds.slice(-3).some((s) => s.fpsReceived > 10)).toBe(true);
       expect(viewer.dropped + (viewer.relay?.dropped ?? 0)).toBeGreaterThan(0);
+    } finally {
+      await session.stop();
+      await viewer.close();
+    }
+  }, 40_000);
+
+  it('rtp: over a link with 5% loss and 40 ms delay each way, FEC and NACK keep 95% of frames intact, and the bitrate steps down', async () => {
+    const viewer = new RelayedViewer(80, 0.05);
+    const session = new StreamSession({ source: { kind: 'test', width: 640, height: 360 }, fps: 30, bitrateKbps: 2000, encoder: 'libx264', adaptive: true, transport: 'rtp' });
+    const steps: Array<{ from: number; to: number; reason: string }> = [];
+    session.on('bitrate', (step: { from: number; to: number; reason: string }) => steps.push(step));
+    const seconds: Array<{ fpsReceived: number; fecRecovered: number | null; nackRecovered: number | null }> = [];
+    session.on('second', (second: (typeof seconds)[number]) => seconds.push(second));
+    try {
+      await session.addViewer(viewer);
+      await sleep(14_000);
+      expect(session.state).toBe('running');
+      expect(steps.length, `bitrate steps: ${JSON.stringify(steps)}`).toBeGreaterThanOrEqual(1);
+      expect(steps[0]!.reason).toMatch(/the link lost \d+\.\d% of packets/);
+      const totals = session.totals();
+      const intact = totals.framesDecoded - totals.unreadable;
+      expect(intact / session.framesSent, `intact ${intact} of ${session.framesSent} sent; ${JSON.stringify(totals.rtp)}`).toBeGreaterThanOrEqual(0.95);
+      expect(totals.rtp.fecRecovered).toBeGreaterThan(0);
+      expect(seconds.some((s) => (s.fecRecovered ?? 0) > 0)).toBe(true);
+      expect(seconds.slice(-3).every((s) => s.fpsReceived > 20)).toBe(true);
+      expect(viewer.relay?.dropped ?? 0).toBeGreaterThan(0);
     } finally {
       await session.stop();
       await viewer.close();

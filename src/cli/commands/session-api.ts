@@ -44,7 +44,7 @@ export function callApp(urlText: string, method: string, params: unknown, timeou
 function line(session: SessionInfo): string {
   const last = session.last;
   const figures = last ? `p50 ${last.p50Ms ?? '—'} ms p95 ${last.p95Ms ?? '—'} ms ${last.fpsReceived} fps ${last.bitrateKbps ?? '—'} kbit/s` : '';
-  return `${session.id}  ${session.state.padEnd(10)} ${session.viewers.join(',').padEnd(16)} ${session.width}x${session.height}@${session.fps} ${session.encoder} ${session.targetKbps} kbit/s  ${figures}${session.reason ? `  (${session.reason})` : ''}`;
+  return `${session.id}  ${session.state.padEnd(10)} ${session.viewers.join(',').padEnd(16)} ${session.width}x${session.height}@${session.fps} ${session.encoder} ${session.transport} ${session.targetKbps} kbit/s  ${figures}${session.reason ? `  (${session.reason})` : ''}`;
 }
 
 export async function sessionApiCommand(sub: 'start' | 'stop' | 'list', rest: string[], values: Record<string, string | boolean | undefined>): Promise<number> {
@@ -70,6 +70,7 @@ export async function sessionApiCommand(sub: 'start' | 'stop' | 'list', rest: st
   const bitrate = parseIntOption('bitrate', values.bitrate as string | undefined, undefined, 100, 500_000);
   if (bitrate !== undefined) params.bitrateKbps = bitrate;
   if (values.codec !== undefined) params.codec = values.codec;
+  if (values.transport !== undefined) params.transport = values.transport;
   if (values.display !== undefined) params.source = { kind: 'x11', display: values.display };
   const session = (await callApp(url, 'sessions.start', params)) as SessionInfo;
   printResult(json, session, line(session));

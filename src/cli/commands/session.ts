@@ -8,8 +8,9 @@ import { sessionApiCommand } from './session-api';
 import { parseIntOption, parseSize } from './session-args';
 
 const USAGE = [
-  'gpu-bridge session selftest [--size WxH] [--fps N] [--seconds S] [--encoder E] [--bitrate KBPS] [--json]',
-  '       gpu-bridge session start --peer NAME [--size WxH] [--fps N] [--bitrate KBPS] [--codec h264|hevc|av1] [--display :0] [--json]',
+  'gpu-bridge session selftest [--transport rtp|srt] [--one-way-delay MS] [--loss PCT] [--size WxH] [--fps N] [--seconds S] [--encoder E] [--bitrate KBPS] [--json]',
+  '       gpu-bridge session start --peer NAME [--transport rtp|srt] [--size WxH] [--fps N] [--bitrate KBPS] [--codec h264|hevc|av1] [--display :0] [--json]',
+  '  --one-way-delay and --loss put a user-space UDP relay between the host and the local peer: that delay and that random loss, each way.',
   '       gpu-bridge session stop <id> [--json]',
   '       gpu-bridge session list [--json]',
   '  start/stop/list talk to the running app (`gpu-bridge serve` or the desktop app) through its URL: --url or GPU_BRIDGE_URL.',
@@ -24,17 +25,43 @@ const OPTIONS = {
   codec: { type: 'string' },
   peer: { type: 'string' },
   display: { type: 'string' },
+  transport: { type: 'string' },
+  'one-way-delay': { type: 'string' },
+  loss: { type: 'string' },
   url: { type: 'string' },
   json: { type: 'boolean' },
 } as const;
 
+/** `--transport`: rtp (default) or srt. */
+export function parseTransport(text: string | undefined): 'rtp' | 'srt' {
+  if (text === undefined) return 'rtp';
+  if (text !== 'rtp' && text !== 'srt') throw new CliError(`--transport must be rtp or srt; got "${text.slice(0, 40)}"`, 2);
+  return text;
+}
+
+function parseNumberOption(name: string, text: string | undefined, min: number, max: number): number {
+  if (text === undefined) return 0;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < min || value > max) throw new CliError(`--${name} must be a number from ${min} to ${max}, got "${text.slice(0, 40)}"`, 2);
+  return value;
+}
+
 function human(result: SelftestResult): string {
   const ms = (v: number | null) => (v === null ? '—' : `${v} ms`);
+  const cpu = (v: number | null) => (v === null ? '—' : `${v}%`);
+  const link = result.oneWayDelayMs > 0 || result.lossPercent > 0 ? `through a relay: ${result.oneWayDelayMs} ms and ${result.lossPercent}% loss each way` : 'loopback';
   return [
     `encoder        ${result.encoder}${result.fallbackReason ? ` (fallback: ${result.fallbackReason})` : ''}`,
+    `transport      ${result.transport}, ${link}`,
     `picture        ${result.size} @ ${result.fps} fps, ${result.bitrateKbps} kbit/s, ${result.seconds} s`,
     `latency        p50 ${ms(result.p50Ms)}   p95 ${ms(result.p95Ms)}   p99 ${ms(result.p99Ms)}   (capture → decoded at the peer)`,
-    `frames         sent ${result.framesSent}, decoded ${result.framesDecoded}${result.unreadableFrames ? ` (${result.unreadableFrames} unreadable)` : ''}, ${result.fpsReceived} fps received`,
+    `frames         sent ${result.framesSent}, decoded ${result.framesDecoded}, intact ${result.framesIntact}${result.unreadableFrames ? ` (${result.unreadableFrames} unreadable)` : ''}, ${result.fpsReceived} fps received`,
+    ...(result.transport === 'rtp'
+      ? [
+          `repairs        ${result.fecRecovered} packets by FEC, ${result.nackRecovered} by NACK; ${result.framesLost} frames lost, ${result.keyframeRequests} keyframe requests${result.cleanPictureMs === null ? '' : `, clean picture ${result.cleanPictureMs} ms after a loss burst`}`,
+          `transport CPU  sender ${cpu(result.senderCpuPercent)}, receiver ${cpu(result.receiverCpuPercent)} of one core (our code, not ffmpeg)`,
+        ]
+      : []),
     `start          ${ms(result.startMs)} to the first decoded frame`,
     `encoder CPU    ${result.cpuPercent === null ? '—' : `${result.cpuPercent}% of one core`}`,
     result.ok ? 'result         ok' : `result         FAILED: ${result.reason}`,
@@ -47,6 +74,9 @@ async function selftest(values: Record<string, string | boolean | undefined>): P
   const seconds = parseIntOption('seconds', values.seconds as string | undefined, 10, 2, 600)!;
   const bitrateKbps = parseIntOption('bitrate', values.bitrate as string | undefined, undefined, 100, 500_000);
   const json = Boolean(values.json);
+  const transport = parseTransport(values.transport as string | undefined);
+  const oneWayDelayMs = parseNumberOption('one-way-delay', values['one-way-delay'] as string | undefined, 0, 1000);
+  const lossPercent = parseNumberOption('loss', values.loss as string | undefined, 0, 50);
   let encoder = values.encoder as string | undefined;
   let fallback: EncoderName | undefined;
   const available = await ffmpegEncoders();
@@ -63,12 +93,14 @@ async function selftest(values: Record<string, string | boolean | undefined>): P
     fallback = available.has('libx264') ? 'libx264' : undefined;
   }
   const log = (line: string) => process.stderr.write(`${line}\n`);
-  if (!json) log(`self-test: ${width}x${height}@${fps} with ${encoder} for ${seconds} s, to a local peer process over SRT on loopback…`);
+  const link = oneWayDelayMs > 0 || lossPercent > 0 ? `through a relay (${oneWayDelayMs} ms, ${lossPercent}% loss each way)` : 'on loopback';
+  if (!json) log(`self-test: ${width}x${height}@${fps} with ${encoder} for ${seconds} s, to a local peer process over ${transport} ${link}…`);
   const result = await runSelftest({
-    width, height, fps, seconds, encoder: encoder as EncoderName, fallback, bitrateKbps,
+    width, height, fps, seconds, encoder: encoder as EncoderName, fallback, bitrateKbps, transport, oneWayDelayMs, lossPercent,
     peerCommand: { file: process.execPath, args: [process.argv[1]!, 'peer', 'receive', '--headless'] },
     onSecond: (second) => {
-      if (!json) log(`  ${new Date(second.t).toISOString().slice(11, 19)}  p50 ${second.p50Ms ?? '—'} ms  p95 ${second.p95Ms ?? '—'} ms  ${second.fpsReceived} fps  ${second.bitrateKbps ?? '—'} kbit/s`);
+      const repairs = second.fecRecovered === null ? '' : `  fec ${second.fecRecovered} nack ${second.nackRecovered} lost ${second.framesLost}`;
+      if (!json) log(`  ${new Date(second.t).toISOString().slice(11, 19)}  p50 ${second.p50Ms ?? '—'} ms  p95 ${second.p95Ms ?? '—'} ms  ${second.fpsReceived} fps  ${second.bitrateKbps ?? '—'} kbit/s${repairs}`);
     },
     onFallback: (reason) => log(`  ${reason}`),
   });

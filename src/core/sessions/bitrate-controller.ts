@@ -1,13 +1,13 @@
 /** Frames lost over the last few seconds beyond which the rate steps down (frames in flight read as a few % lost). */
 const LOSS_LIMIT = 0.05;
-/** Packets SRT saw lost (before its repair) beyond which the link is too busy or too lossy for this rate. */
+/** Packets the transport saw lost (before its repair) beyond which the link is too busy or too lossy for this rate. */
 const PACKET_LOSS_LIMIT = 0.02;
 
 /** What the controller sees each second for one stream. */
 export interface LinkSample {
   /** Of the frames the encoder sent over the last few seconds, those the viewer could not read or never got (0..1). */
   lossRatio: number;
-  /** SRT's own count of packets lost before repair over the last few seconds (0..1); null where unknown. */
+  /** The transport's own count of packets lost before repair (SRT or rtp) over the last few seconds (0..1); null where unknown. */
   packetLossRatio?: number | null;
   /**
    * Frames this second that arrived about a round trip later than the settled floor, as a fraction:
@@ -62,7 +62,7 @@ export class BitrateController {
         sample.lossRatio > LOSS_LIMIT
           ? `${(sample.lossRatio * 100).toFixed(1)}% of frames lost`
           : packetLoss
-            ? `SRT lost ${((sample.packetLossRatio ?? 0) * 100).toFixed(1)}% of packets (repaired or not)` : sample.lateRatio > 0.1 ? `${(sample.lateRatio * 100).toFixed(0)}% of frames retransmitted` : `latency p95 ${sample.p95Ms} ms`;
+            ? `the link lost ${((sample.packetLossRatio ?? 0) * 100).toFixed(1)}% of packets (repaired or not)` : sample.lateRatio > 0.1 ? `${(sample.lateRatio * 100).toFixed(0)}% of frames retransmitted` : `latency p95 ${sample.p95Ms} ms`;
       return this.apply(to, nowMs, reason);
     }
     if (this.cleanSeconds >= 10 && this.current < this.targetKbps) {

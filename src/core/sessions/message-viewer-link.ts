@@ -4,7 +4,7 @@ import type { OpenRequest, ViewerLink } from './viewer-link';
 
 export interface MessageViewerLinkOptions {
   name: string;
-  /** IP the viewer's SRT listener is reached at. */
+  /** IP the viewer's receiver is reached at. */
   host: string;
   send: (message: StreamMessage) => void;
   clock: () => { offsetMs: number | null; rttMs: number | null };
@@ -37,7 +37,8 @@ export class MessageViewerLink extends EventEmitter implements ViewerLink {
       }, timeoutMs);
       this.active.add(request.streamId);
       this.waiting.set(request.streamId, { resolve: (ready) => resolve({ host: this.options.host, ...ready }), reject, timer });
-      this.options.send({ type: 'stream.open', ...request });
+      const { passphrase, rtpKeys, ...rest } = request;
+      this.options.send({ type: 'stream.open', ...rest, ...(passphrase ? { passphrase } : {}), ...(rtpKeys ? { rtpKeys } : {}) });
     });
   }
 
@@ -71,9 +72,12 @@ export class MessageViewerLink extends EventEmitter implements ViewerLink {
         this.emit('stream-ended', message.streamId, message.reason);
         return;
       }
-      case 'stream.stats':
-        if (this.active.has(message.streamId)) this.emit('srt-stats', { received: message.received, lost: message.lost, dropped: message.dropped });
+      case 'stream.stats': {
+        if (!this.active.has(message.streamId)) return;
+        const { type: _type, streamId: _id, ...stats } = message;
+        this.emit('link-stats', stats);
         return;
+      }
       case 'stream.frames':
         if (!this.active.has(message.streamId)) return;
         this.emit('frames', message.frames.map(([stampMs, decodedAt]) => ({ stampMs, decodedAt })));

@@ -1,4 +1,4 @@
-import { encoderArgs, type EncoderSettings } from './encoder-args';
+import { ENCODER_CODEC, encoderArgs, type EncoderSettings } from './encoder-args';
 import { srtCallerUrl, srtListenerUrl, type SrtEndpoint } from './srt-url';
 import { stampCropFilter, stampFilters, viewCropFilter } from './stamp';
 
@@ -12,9 +12,16 @@ export type CaptureSource =
 
 export interface SenderSpec extends EncoderSettings {
   source: CaptureSource;
-  /** One or more peers (several viewers of one source share this encoder). */
-  outputs: SrtEndpoint[];
+  /** srt: one or more peers (several viewers of one source share this encoder through the tee muxer). */
+  outputs?: SrtEndpoint[];
+  /** rtp: the loopback port of our RtpOutput, which encrypts and fans the packets out. */
+  rtpPort?: number;
 }
+
+/** RTP packets up to 1200 bytes: with the 16-byte tag and IP/UDP headers, under IPv6's minimum MTU of 1280. */
+export const RTP_PACKET_BYTES = 1200;
+
+const RTP_PAYLOAD_TYPE = { h264: 96, hevc: 98 } as const;
 
 const DISPLAY_PATTERN = /^[A-Za-z0-9._-]*:\d{1,4}(\.\d{1,2})?$/;
 const DEVICE_PATTERN = /^\/dev\/dri\/card\d{1,2}$/;
@@ -65,7 +72,8 @@ function escapeTee(text: string): string {
 export function buildSenderArgs(spec: SenderSpec): string[] {
   checkFps(spec.fps);
   checkBitrate(spec.bitrateKbps);
-  if (spec.outputs.length === 0 || spec.outputs.length > 16) throw new Error('a sender needs 1 to 16 outputs');
+  const outputs = spec.outputs ?? [];
+  if (spec.rtpPort === undefined && (outputs.length === 0 || outputs.length > 16)) throw new Error('a sender needs 1 to 16 outputs');
   const filters = [...(spec.source.kind === 'kms' ? ['hwdownload', 'format=bgr0'] : []), 'format=yuv420p', ...stampFilters()];
   const args = [
     '-hide_banner', '-nostdin', '-loglevel', 'warning', '-nostats', '-progress', 'pipe:1', '-stats_period', '1',
@@ -76,7 +84,15 @@ export function buildSenderArgs(spec: SenderSpec): string[] {
     ...encoderArgs(spec),
     '-flush_packets', '1',
   ];
-  const urls = spec.outputs.map((output) => srtCallerUrl(output));
+  if (spec.rtpPort !== undefined) {
+    const codec = ENCODER_CODEC[spec.encoder];
+    if (codec === 'av1') throw new Error('the rtp transport carries H.264 and HEVC (ffmpeg 5.1 has no AV1 RTP packetizer): use srt for AV1');
+    if (!Number.isInteger(spec.rtpPort) || spec.rtpPort < 1 || spec.rtpPort > 65535) throw new Error(`bad RTP port ${spec.rtpPort}`);
+    // ffmpeg's own RFC 6184 / RFC 7798 packetizer, the marker bit on each frame's last packet
+    args.push('-f', 'rtp', '-payload_type', String(RTP_PAYLOAD_TYPE[codec]), `udp://127.0.0.1:${spec.rtpPort}?pkt_size=${RTP_PACKET_BYTES}`);
+    return args;
+  }
+  const urls = outputs.map((output) => srtCallerUrl(output));
   if (urls.length === 1) {
     args.push('-f', 'mpegts', ...Object.entries(TS_OPTIONS).flatMap(([k, v]) => [`-${k}`, v]), urls[0]!);
   } else {
@@ -88,7 +104,8 @@ export function buildSenderArgs(spec: SenderSpec): string[] {
 }
 
 export interface ReceiverSpec {
-  listen: SrtEndpoint;
+  /** srt input only. */
+  listen?: SrtEndpoint;
   /** Also show the picture (SDL window) when a display is present. */
   display: boolean;
   title?: string;
@@ -99,8 +116,13 @@ export interface ReceiverSpec {
   input?: 'srt' | 'pipe';
 }
 
+function requireListen(spec: ReceiverSpec): SrtEndpoint {
+  if (!spec.listen) throw new Error('an SRT input needs the address to listen on');
+  return spec.listen;
+}
+
 /**
- * The peer's ffmpeg argv: SRT listener → MPEG-TS → decoder (no frame threads) → the stamp strip as gray
+ * The peer's ffmpeg argv: SRT listener (or MPEG-TS on stdin, fed by our own SRT or rtp receiver) → MPEG-TS → decoder (no frame threads) → the stamp strip as gray
  * rawvideo on stdout, flushed per frame; and, with a display, the picture without the strip in a window.
  * Probing is cut to the minimum so the first frame is not held back.
  */
@@ -108,7 +130,7 @@ export function buildReceiverArgs(spec: ReceiverSpec): string[] {
   const input = [
     '-hide_banner', '-nostdin', '-loglevel', 'warning', '-nostats',
     '-fflags', 'noparse+nofillin', '-flags', 'low_delay', '-probesize', '32', '-analyzeduration', '1', '-fpsprobesize', '0',
-    '-threads', '1', '-f', 'mpegts', '-i', spec.input === 'pipe' ? 'pipe:0' : srtListenerUrl(spec.listen, spec.listenTimeoutMs),
+    '-threads', '1', '-f', 'mpegts', '-i', spec.input === 'pipe' ? 'pipe:0' : srtListenerUrl(requireListen(spec), spec.listenTimeoutMs),
   ];
   const stampOut = ['-threads', '1', '-fps_mode', 'passthrough', '-f', 'rawvideo', '-flush_packets', '1', 'pipe:1'];
   if (!spec.display) return [...input, '-vf', stampCropFilter(), ...stampOut];

@@ -1,7 +1,13 @@
+import { EventEmitter } from 'node:events';
+import type { StreamTransport } from '../../shared/contract/peers';
+import { UdpRelay } from '../net/udp-relay';
 import { ENCODERS, type EncoderName } from './encoder-args';
 import { LocalViewer } from './local-viewer';
 import { checkFps, validateSize } from './pipeline';
+import { cpuSeconds } from './proc-stat';
+import { srtLatencyFromRtt } from './srt-url';
 import { StreamSession, type StreamSecond } from './stream-session';
+import type { OpenRequest, ViewerLink } from './viewer-link';
 
 export interface SelftestOptions {
   width: number;
@@ -11,6 +17,15 @@ export interface SelftestOptions {
   encoder: EncoderName;
   fallback?: EncoderName;
   bitrateKbps?: number;
+  /** Default rtp. */
+  transport?: StreamTransport;
+  /** The emulated link between the host and the local peer (a user-space UDP relay): delay each way, ms. */
+  oneWayDelayMs?: number;
+  /** Random loss each way, percent. */
+  lossPercent?: number;
+  /** Drop everything both ways for this long (ms), `outageAtS` seconds in. */
+  outageMs?: number;
+  outageAtS?: number;
   /** How to start the local peer process (`gpu-bridge peer receive --headless`). */
   peerCommand: { file: string; args: string[]; env?: NodeJS.ProcessEnv };
   onSecond?: (second: StreamSecond) => void;
@@ -37,8 +52,61 @@ export interface SelftestResult {
   seconds: number;
   bitrateKbps: number;
   restarts: number;
+  transport: StreamTransport;
+  framesIntact: number;
+  fecRecovered: number;
+  nackRecovered: number;
+  framesLost: number;
+  keyframeRequests: number;
+  cleanPictureMs: number | null;
+  oneWayDelayMs: number;
+  lossPercent: number;
+  senderCpuPercent: number | null;
+  receiverCpuPercent: number | null;
   ok: boolean;
   reason: string | null;
+}
+
+/**
+ * A viewer reached through a user-space link (this kernel has no netem): every open puts a UdpRelay
+ * with the profile's delay and loss, both ways, in front of the viewer's receiver.
+ */
+class RelayedLink extends EventEmitter implements ViewerLink {
+  readonly name: string;
+  private readonly relays: UdpRelay[] = [];
+
+  constructor(
+    private readonly inner: ViewerLink,
+    private readonly profile: { oneWayDelayMs: number; loss: number },
+  ) {
+    super();
+    this.name = inner.name;
+    for (const event of ['frames', 'link-stats', 'gone', 'stream-ended']) inner.on(event, (...args: unknown[]) => this.emit(event, ...args));
+  }
+
+  async open(request: OpenRequest): Promise<{ host: string; port: number; passphrase?: string }> {
+    const where = await this.inner.open(request);
+    const relay = new UdpRelay({ host: where.host, port: where.port }, this.profile);
+    this.relays.push(relay);
+    return { ...where, port: await relay.start() };
+  }
+
+  /** Cuts the link both ways for `ms`. */
+  outage(ms: number): void {
+    for (const relay of this.relays) relay.outage(ms);
+  }
+
+  async close(streamId: string, reason: string): Promise<void> {
+    await this.inner.close(streamId, reason);
+  }
+
+  clock(): { offsetMs: number | null; rttMs: number | null } {
+    return { offsetMs: this.inner.clock().offsetMs, rttMs: 2 * this.profile.oneWayDelayMs };
+  }
+
+  shutdown(): void {
+    for (const relay of this.relays) relay.close();
+  }
 }
 
 /** A bitrate that looks right for the size and rate: about 0.08 bit per pixel per frame. */
@@ -46,23 +114,33 @@ export function defaultBitrateKbps(width: number, height: number, fps: number): 
   return Math.max(500, Math.min(50_000, Math.round((width * height * fps * 0.08) / 1000)));
 }
 
-export function checkSelftestOptions(options: Pick<SelftestOptions, 'width' | 'height' | 'fps' | 'seconds' | 'encoder'>): void {
+export function checkSelftestOptions(options: Pick<SelftestOptions, 'width' | 'height' | 'fps' | 'seconds' | 'encoder' | 'transport' | 'oneWayDelayMs' | 'lossPercent'>): void {
   validateSize(options.width, options.height);
   checkFps(options.fps);
   if (!Number.isFinite(options.seconds) || options.seconds < 2 || options.seconds > 600) throw new Error(`--seconds must be 2 to 600, got ${options.seconds}`);
+  if (options.transport !== undefined && options.transport !== 'rtp' && options.transport !== 'srt') throw new Error(`--transport must be rtp or srt, got ${String(options.transport).slice(0, 20)}`);
+  const delay = options.oneWayDelayMs ?? 0;
+  if (!Number.isFinite(delay) || delay < 0 || delay > 1000) throw new Error(`--one-way-delay must be 0 to 1000 ms, got ${delay}`);
+  const loss = options.lossPercent ?? 0;
+  if (!Number.isFinite(loss) || loss < 0 || loss > 50) throw new Error(`--loss must be 0 to 50 percent, got ${loss}`);
   if (!(ENCODERS as readonly string[]).includes(options.encoder)) throw new Error(`unknown encoder ${options.encoder}: one of ${ENCODERS.join(', ')}`);
 }
 
 /**
- * The whole real pipeline on loopback: the stamped test source, our encoder settings, MPEG-TS over
- * encrypted SRT to a separate local peer process that decodes and reads every stamp. Latency figures
- * leave out the first second (start-up, reported as startMs).
+ * The whole real pipeline: the stamped test source, our encoder settings, encrypted RTP (or SRT) to a
+ * separate local peer process that decodes and reads every stamp, on loopback or through a user-space
+ * link with delay and loss. Latency figures leave out the start-up backlog (reported as startMs).
  */
 export async function runSelftest(options: SelftestOptions): Promise<SelftestResult> {
   checkSelftestOptions(options);
   const bitrateKbps = options.bitrateKbps ?? defaultBitrateKbps(options.width, options.height, options.fps);
+  const transport = options.transport ?? 'rtp';
+  const oneWayDelayMs = options.oneWayDelayMs ?? 0;
+  const lossPercent = options.lossPercent ?? 0;
   const viewer = new LocalViewer(options.peerCommand, 'self-test peer');
   await viewer.ready;
+  const emulated = oneWayDelayMs > 0 || lossPercent > 0 || options.outageMs !== undefined;
+  const relayed = emulated ? new RelayedLink(viewer.link, { oneWayDelayMs, loss: lossPercent / 100 }) : null;
   const session = new StreamSession({
     source: { kind: 'test', width: options.width, height: options.height },
     fps: options.fps,
@@ -70,16 +148,22 @@ export async function runSelftest(options: SelftestOptions): Promise<SelftestRes
     encoder: options.encoder,
     fallback: options.fallback,
     adaptive: false,
-    srtLatencyMs: 0,
+    transport,
+    srtLatencyMs: emulated ? srtLatencyFromRtt(2 * oneWayDelayMs) : 0,
     ffmpeg: options.ffmpeg,
   });
   if (options.onSecond) session.on('second', options.onSecond);
   if (options.onFallback) session.on('fallback', options.onFallback);
   const ended = new Promise<string>((resolve) => session.once('ended', resolve));
+  const outage = options.outageMs === undefined ? null : setTimeout(() => relayed?.outage(options.outageMs!), (options.outageAtS ?? options.seconds / 2) * 1000);
   try {
-    await session.addViewer(viewer.link);
+    await session.addViewer(relayed ?? viewer.link);
+    const cpuStart = { host: process.cpuUsage(), peer: viewer.pid === undefined ? null : await cpuSeconds(viewer.pid), at: Date.now() };
     const timer = new Promise<string>((resolve) => setTimeout(() => resolve('time'), options.seconds * 1000));
     await Promise.race([timer, ended]);
+    const elapsedS = (Date.now() - cpuStart.at) / 1000;
+    const hostCpu = process.cpuUsage(cpuStart.host);
+    const peerCpu = viewer.pid === undefined || cpuStart.peer === null ? null : await cpuSeconds(viewer.pid);
     const failed = session.state === 'failed' ? session.reason : null;
     // stop first: the encoder's last progress block (its final frame count) arrives as it exits
     await session.stop('self-test done');
@@ -102,12 +186,26 @@ export async function runSelftest(options: SelftestOptions): Promise<SelftestRes
       seconds: options.seconds,
       bitrateKbps,
       restarts: session.restarts,
+      transport,
+      framesIntact: totals.framesDecoded - totals.unreadable,
+      fecRecovered: totals.rtp.fecRecovered,
+      nackRecovered: totals.rtp.nackRecovered,
+      framesLost: totals.rtp.framesLost,
+      keyframeRequests: totals.rtp.keyframeRequests,
+      cleanPictureMs: totals.rtp.cleanPictureMsMax,
+      oneWayDelayMs,
+      lossPercent,
+      // this process does little else during the self-test: its CPU is the session's (sender, FEC, crypto)
+      senderCpuPercent: elapsedS > 0 ? Math.round(((hostCpu.user + hostCpu.system) / 1e6 / elapsedS) * 1000) / 10 : null,
+      receiverCpuPercent: peerCpu !== null && cpuStart.peer !== null && elapsedS > 0 ? Math.round(((peerCpu - cpuStart.peer) / elapsedS) * 1000) / 10 : null,
       ok: failed === null && totals.framesDecoded > 0,
       reason: failed ?? (totals.framesDecoded === 0 ? 'no frame reached the peer' : null),
     };
     return result;
   } finally {
+    if (outage) clearTimeout(outage);
     await session.stop('self-test done');
+    relayed?.shutdown();
     await viewer.stop();
   }
 }

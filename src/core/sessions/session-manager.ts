@@ -1,4 +1,4 @@
-import type { PeerRecord, StreamRequest } from '../../shared/contract/peers';
+import type { PeerRecord, StreamRequest, StreamTransport } from '../../shared/contract/peers';
 import type { SelftestResult, SessionInfo, SessionSecond } from '../../shared/contract/sessions';
 import { ApiError, ErrorCode } from '../../shared/errors';
 import type { AuditLog } from '../audit/audit-log';
@@ -46,6 +46,8 @@ export interface StartRequest {
   fps: number;
   bitrateKbps?: number;
   codec?: Codec;
+  /** Default rtp. */
+  transport?: StreamTransport;
   source?: { kind: 'x11'; display: string; x?: number; y?: number } | { kind: 'test' };
 }
 
@@ -79,7 +81,7 @@ export class SessionManager {
     const s = entry.session;
     const counts = s.frameCounts();
     return {
-      id: s.id, viewers: s.viewerNames, state: s.state, reason: s.reason, encoder: s.encoder, encoderReason: entry.encoderReason,
+      id: s.id, viewers: s.viewerNames, state: s.state, reason: s.reason, encoder: s.encoder, transport: s.transport, encoderReason: entry.encoderReason,
       fallbackReason: s.fallbackReason, source: entry.sourceLabel, width: s.settings.source.width, height: s.settings.source.height,
       fps: s.settings.fps, requestedKbps: entry.requestedKbps, targetKbps: s.targetKbps, startedAt: new Date(s.startedAt).toISOString(),
       firstFrameMs: s.firstFrameMs, restarts: s.restarts, framesSent: s.framesSent, framesDecoded: counts.framesDecoded, unreadableFrames: counts.unreadable, bitrateSteps: entry.steps.slice(-20), last: entry.last,
@@ -107,9 +109,11 @@ export class SessionManager {
     if (!this.options.sharing.sharing) throw new ApiError(ErrorCode.Refused, 'sharing is off: turn it on (tray or Sessions page) before starting a session');
     const link = await this.options.peers.viewerLink(request.peer);
     const codec = request.codec ?? 'h264';
+    const transport = request.transport ?? 'rtp';
+    if (transport === 'rtp' && codec === 'av1') throw new ApiError(ErrorCode.InvalidParams, 'the rtp transport carries H.264 and HEVC (this ffmpeg has no AV1 RTP packetizer): choose transport srt for AV1');
     const source = this.source(request);
     const bitrateKbps = request.bitrateKbps ?? defaultBitrateKbps(request.width, request.height, request.fps);
-    const key = JSON.stringify({ source, fps: request.fps, bitrateKbps, codec });
+    const key = JSON.stringify({ source, fps: request.fps, bitrateKbps, codec, transport });
     const shared = [...this.entries.values()].find((entry) => entry.key === key && (entry.session.state === 'running' || entry.session.state === 'starting'));
     if (shared) {
       await shared.session.addViewer(link);
@@ -126,7 +130,7 @@ export class SessionManager {
     } catch (error) {
       throw new ApiError(ErrorCode.Unavailable, (error as Error).message);
     }
-    const session = new StreamSession({ source, fps: request.fps, bitrateKbps, encoder: choice.encoder, fallback: choice.fallback, ffmpeg: this.options.ffmpeg });
+    const session = new StreamSession({ source, fps: request.fps, bitrateKbps, encoder: choice.encoder, fallback: choice.fallback, transport, ffmpeg: this.options.ffmpeg });
     const entry: Entry = {
       session, key, codec, encoderReason: choice.reason, requestedKbps: bitrateKbps, steps: [], last: null,
       sourceLabel: source.kind === 'x11' ? `X display ${source.display}` : 'test pattern',
@@ -152,7 +156,7 @@ export class SessionManager {
         this.changed();
       }, 60_000).unref();
     });
-    await this.options.audit.append({ who, action: 'session.start', target: link.name, result: 'ok', detail: `${session.id} ${request.width}x${request.height}@${request.fps} ${bitrateKbps} kbit/s ${choice.reason}` });
+    await this.options.audit.append({ who, action: 'session.start', target: link.name, result: 'ok', detail: `${session.id} ${request.width}x${request.height}@${request.fps} ${bitrateKbps} kbit/s over ${transport}; ${choice.reason}` });
     this.changed();
     await session.addViewer(link);
     return this.info(entry);
@@ -172,10 +176,10 @@ export class SessionManager {
 
   private async onPeerRequest(peer: PeerRecord, request: StreamRequest): Promise<void> {
     if (!this.options.sharing.sharing) throw new Error('the host is not sharing right now (its owner has sharing off)');
-    await this.start({ peer: peer.fingerprint, width: request.width, height: request.height, fps: request.fps, bitrateKbps: request.bitrateKbps, codec: request.codec }, `peer:${peer.name}`);
+    await this.start({ peer: peer.fingerprint, width: request.width, height: request.height, fps: request.fps, bitrateKbps: request.bitrateKbps, codec: request.codec, transport: request.transport }, `peer:${peer.name}`);
   }
 
-  async selftest(params: { width: number; height: number; fps: number; seconds: number; encoder?: EncoderName }): Promise<SelftestResult> {
+  async selftest(params: { width: number; height: number; fps: number; seconds: number; encoder?: EncoderName; transport?: StreamTransport; oneWayDelayMs?: number; lossPercent?: number }): Promise<SelftestResult> {
     const command = this.options.peerReceiveCommand;
     if (!command) throw new ApiError(ErrorCode.Unavailable, 'this shell cannot start a local peer process for the self-test; run `gpu-bridge session selftest` instead');
     if (this.selftestRunning) throw new ApiError(ErrorCode.Conflict, 'a self-test is already running');

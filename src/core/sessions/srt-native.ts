@@ -62,6 +62,8 @@ export function loadSrt(): SrtLib | null {
     }
     if (!lib) return null;
     lib.func('int srt_startup()')();
+    // the accept poll of a waiting listener fails every few ms by design: libsrt would log each (LOG_CRIT = 2)
+    lib.func('void srt_setloglevel(int)')(2);
     const getLastError = lib.func('int srt_getlasterror(int *)');
     loaded = {
       createSocket: lib.func('int srt_create_socket()'),

@@ -9,7 +9,11 @@ import { ProgressParser, type EncoderProgress } from './progress';
 import { summarize } from './quantiles';
 import { newPassphrase, srtLatencyFromRtt } from './srt-url';
 import { stampAgeMs } from './stamp';
-import type { DecodedFrame, ViewerLink } from './viewer-link';
+import type { DecodedFrame, LinkStats, ViewerLink } from './viewer-link';
+import type { StreamTransport } from '../../shared/contract/peers';
+import { keysToWire, MEDIA_PAYLOAD_TYPE, newRtpKeys } from '../rtp/rtp-keys';
+import { RtpOutput } from '../rtp/rtp-output';
+import { RtpPeerSender } from '../rtp/rtp-peer-sender';
 
 export interface StreamSettings {
   source: CaptureSource;
@@ -21,6 +25,8 @@ export interface StreamSettings {
   /** Software encoder to fall back to when the hardware one fails to open. */
   fallback?: EncoderName;
   adaptive?: boolean;
+  /** rtp (default): encrypted RTP with FEC and NACK; srt: SRT with its ARQ buffer. */
+  transport?: StreamTransport;
   /** SRT latency; default: from the viewer's measured RTT. */
   srtLatencyMs?: number;
   maxRestarts?: number;
@@ -43,6 +49,21 @@ export interface StreamSecond {
   dropped: number;
   duplicated: number;
   unreadable: number;
+  packetsLost: number | null;
+  fecRecovered: number | null;
+  nackRecovered: number | null;
+  framesLost: number | null;
+  keyframeRequests: number | null;
+  cleanPictureMs: number | null;
+}
+
+/** The rtp transport's repairs over a whole session, summed from the viewer's seconds. */
+export interface RtpTotals {
+  fecRecovered: number;
+  nackRecovered: number;
+  framesLost: number;
+  keyframeRequests: number;
+  cleanPictureMsMax: number | null;
 }
 
 interface Viewer {
@@ -60,12 +81,21 @@ interface Viewer {
   window: { sent: number; decoded: number; unreadable: number }[];
   /** Readable frames decoded in each whole second so far (capped), for the session's typical rate. */
   perSecond: number[];
-  /** SRT's packet counters from the viewer, the last few seconds. */
-  srtWindow: { received: number; lost: number }[];
+  /** The transport's packet counters from the viewer, the last few seconds. */
+  linkWindow: { received: number; lost: number }[];
+  /** This second's transport figures from the viewer (rtp adds its repairs). */
+  linkSecond: LinkStats | null;
+  rtpTotals: RtpTotals;
+  /** rtp: this viewer's stream id for the whole session (its receiver stays across encoder runs). */
+  rtpStreamId: string;
+  rtpSender: RtpPeerSender | null;
   onFrames: (frames: DecodedFrame[]) => void;
-  onSrtStats: (stats: { received: number; lost: number; dropped: number }) => void;
+  onLinkStats: (stats: LinkStats) => void;
   onGone: (reason: string) => void;
 }
+
+/** Keyframe requests closer together than this are one (the receiver repeats its own). */
+const KEYFRAME_MIN_INTERVAL_MS = 200;
 
 const ALL_LATENCIES_CAP = 100_000;
 const WARMUP_MS = 1000;
@@ -105,11 +135,26 @@ export class StreamSession extends EventEmitter {
   private streamId: string = randomUUID();
   private framesSentAtTick = 0;
   private lastStartFailure: string | null = null;
+  readonly transport: StreamTransport;
+  /** rtp: the fan-out from each encoder run's loopback RTP to the viewers' encrypted streams. */
+  private readonly rtp: RtpOutput | null;
+  /** rtp: encoder runs by their RtpOutput source; the newest takes over at its first frame (make before break). */
+  private readonly runs = new Map<number, SupervisedSpawn>();
+  private lastKeyframeAt = 0;
+  /** rtp: keyframes sent on a viewer's request (each one a new encoder run). */
+  keyframesSent = 0;
 
   constructor(readonly settings: StreamSettings) {
     super();
     this.encoder = settings.encoder;
     this.bitrate = new BitrateController(settings.bitrateKbps);
+    this.transport = settings.transport ?? 'rtp';
+    this.rtp = this.transport === 'rtp' ? new RtpOutput() : null;
+    this.rtp?.on('switched', (oldId: number | null) => {
+      const old = oldId === null ? undefined : this.runs.get(oldId);
+      if (oldId !== null) this.runs.delete(oldId);
+      void old?.stop();
+    });
   }
 
   get targetKbps(): number {
@@ -125,35 +170,90 @@ export class StreamSession extends EventEmitter {
     if (this.viewers.has(link.name)) throw new Error(`${link.name} already watches this stream`);
     const viewer: Viewer = {
       link, latencies: [], allLatencies: [], decoded: 0, decodedThisSecond: 0, unreadable: 0, unreadableThisSecond: 0, firstFrameAt: null, floorMs: null, window: [], perSecond: [],
-      srtWindow: [],
+      linkWindow: [], linkSecond: null, rtpTotals: { fecRecovered: 0, nackRecovered: 0, framesLost: 0, keyframeRequests: 0, cleanPictureMsMax: null },
+      rtpStreamId: randomUUID(), rtpSender: null,
       onFrames: (frames) => this.onFrames(viewer, frames),
-      onSrtStats: (stats) => {
-        viewer.srtWindow.push({ received: stats.received, lost: stats.lost });
-        if (viewer.srtWindow.length > LOSS_WINDOW_SECONDS) viewer.srtWindow.shift();
-      },
+      onLinkStats: (stats) => this.onLinkStats(viewer, stats),
       onGone: (reason) => void this.removeViewer(link.name, `viewer left: ${reason}`),
     };
     link.on('frames', viewer.onFrames);
-    link.on('srt-stats', viewer.onSrtStats);
+    link.on('link-stats', viewer.onLinkStats);
     link.on('gone', viewer.onGone);
     this.viewers.set(link.name, viewer);
     if (!this.timer) {
       this.timer = setInterval(() => void this.tick(), 1000);
       this.timer.unref();
     }
+    if (this.rtp) {
+      try {
+        await this.openRtpViewer(viewer);
+      } catch (error) {
+        const reason = `${link.name} could not open its receiver: ${(error as Error).message}`;
+        if (this.viewers.size === 1) await this.finish('failed', reason);
+        else await this.removeViewer(link.name, reason);
+        return;
+      }
+      // the stream goes on for the others; a new encoder run gives the newcomer a keyframe to start from
+      if (this.runs.size > 0) this.requestKeyframe(true);
+      else await this.launch();
+      return;
+    }
     await this.launch();
+  }
+
+  /** rtp: fresh keys for this viewer (inside the mutual-TLS control channel), its receiver, our sender to it. */
+  private async openRtpViewer(viewer: Viewer): Promise<void> {
+    const codec = ENCODER_CODEC[this.encoder];
+    if (codec === 'av1') throw new Error('the rtp transport carries H.264 and HEVC only here: use srt for AV1');
+    const keys = newRtpKeys();
+    const where = await viewer.link.open({
+      streamId: viewer.rtpStreamId, transport: 'rtp', rtpKeys: keysToWire(keys), latencyMs: 0, codec,
+      width: this.settings.source.width, height: this.settings.source.height, fps: this.settings.fps,
+    });
+    const sender = new RtpPeerSender({ host: where.host, port: where.port }, keys, MEDIA_PAYLOAD_TYPE[codec]);
+    await sender.start();
+    sender.on('keyframe', () => this.requestKeyframe(false));
+    viewer.rtpSender = sender;
+    this.rtp!.addViewer(viewer.link.name, sender);
+  }
+
+  /** rtp: a viewer lost a frame it could not repair: a new encoder run starts with an IDR (make before break). */
+  private requestKeyframe(force: boolean): void {
+    if (!this.rtp || this.state === 'stopped' || this.state === 'failed') return;
+    const now = Date.now();
+    if (!force && (this.rtp.switching || now - this.lastKeyframeAt < KEYFRAME_MIN_INTERVAL_MS)) return;
+    this.lastKeyframeAt = now;
+    this.keyframesSent += 1;
+    void this.launch();
+  }
+
+  private onLinkStats(viewer: Viewer, stats: LinkStats): void {
+    viewer.linkWindow.push({ received: stats.received, lost: stats.lost });
+    if (viewer.linkWindow.length > LOSS_WINDOW_SECONDS) viewer.linkWindow.shift();
+    viewer.linkSecond = stats;
+    const totals = viewer.rtpTotals;
+    totals.fecRecovered += stats.fecRecovered ?? 0;
+    totals.nackRecovered += stats.nackRecovered ?? 0;
+    totals.framesLost += stats.framesLost ?? 0;
+    totals.keyframeRequests += stats.keyframeRequests ?? 0;
+    if (stats.cleanPictureMs != null) totals.cleanPictureMsMax = Math.max(totals.cleanPictureMsMax ?? 0, stats.cleanPictureMs);
   }
 
   async removeViewer(name: string, reason: string): Promise<void> {
     const viewer = this.viewers.get(name);
     if (!viewer) return;
     this.viewers.delete(name);
-    viewer.link.off('frames', viewer.onFrames);
-    viewer.link.off('srt-stats', viewer.onSrtStats);
-    viewer.link.off('gone', viewer.onGone);
-    await viewer.link.close(this.streamId, reason).catch(() => undefined);
+    this.detach(viewer);
+    await viewer.link.close(this.rtp ? viewer.rtpStreamId : this.streamId, reason).catch(() => undefined);
     if (this.viewers.size === 0) await this.finish('stopped', reason);
-    else await this.launch();
+    else if (!this.rtp) await this.launch(); // srt: the tee loses an output; rtp: the others' streams go on
+  }
+
+  private detach(viewer: Viewer): void {
+    viewer.link.off('frames', viewer.onFrames);
+    viewer.link.off('link-stats', viewer.onLinkStats);
+    viewer.link.off('gone', viewer.onGone);
+    this.rtp?.removeViewer(viewer.link.name)?.close();
   }
 
   async stop(reason = 'stopped'): Promise<void> {
@@ -172,7 +272,7 @@ export class StreamSession extends EventEmitter {
   }
 
   /** Latency over the whole session (self-test figures). */
-  totals(): { framesDecoded: number; unreadable: number; latency: ReturnType<typeof summarize>; cpuPercent: number | null; fpsReceived: number } {
+  totals(): { framesDecoded: number; unreadable: number; latency: ReturnType<typeof summarize>; cpuPercent: number | null; fpsReceived: number; rtp: RtpTotals } {
     const all = [...this.viewers.values()];
     const first = all[0];
     // the seconds after the first frame; the first one of them is partial
@@ -184,6 +284,16 @@ export class StreamSession extends EventEmitter {
       cpuPercent: this.cpuPercent,
       // the first viewer's typical second: the median, so start-up catch-up bursts do not inflate it
       fpsReceived: seconds.length > 0 ? seconds[Math.floor(seconds.length / 2)]! : 0,
+      rtp: all.reduce<RtpTotals>(
+        (sum, v) => ({
+          fecRecovered: sum.fecRecovered + v.rtpTotals.fecRecovered,
+          nackRecovered: sum.nackRecovered + v.rtpTotals.nackRecovered,
+          framesLost: sum.framesLost + v.rtpTotals.framesLost,
+          keyframeRequests: sum.keyframeRequests + v.rtpTotals.keyframeRequests,
+          cleanPictureMsMax: v.rtpTotals.cleanPictureMsMax === null ? sum.cleanPictureMsMax : Math.max(sum.cleanPictureMsMax ?? 0, v.rtpTotals.cleanPictureMsMax),
+        }),
+        { fecRecovered: 0, nackRecovered: 0, framesLost: 0, keyframeRequests: 0, cleanPictureMsMax: null },
+      ),
     };
   }
 
@@ -200,22 +310,62 @@ export class StreamSession extends EventEmitter {
     if (this.restartTimer) clearTimeout(this.restartTimer);
     this.setState(state, reason);
     const hadSender = this.sender !== null;
-    await this.sender?.stop();
+    await Promise.all([this.sender?.stop(), ...[...this.runs.values()].map((run) => run.stop())]);
     this.sender = null;
+    this.runs.clear();
     // the viewers' last batches of decoded frames are still on their way
     if (hadSender && state === 'stopped') await new Promise((resolve) => setTimeout(resolve, 300));
     for (const [name] of this.viewers) {
       const viewer = this.viewers.get(name)!;
-      viewer.link.off('frames', viewer.onFrames);
-      viewer.link.off('srt-stats', viewer.onSrtStats);
-      viewer.link.off('gone', viewer.onGone);
-      await viewer.link.close(this.streamId, reason).catch(() => undefined);
+      this.detach(viewer);
+      await viewer.link.close(this.rtp ? viewer.rtpStreamId : this.streamId, reason).catch(() => undefined);
     }
+    this.rtp?.close();
     this.emit('ended', reason);
   }
 
-  /** (Re)opens every viewer's listener with a fresh passphrase, then starts the encoder towards them. */
+  /** Starts an encoder run: srt reopens every viewer's listener first; rtp keeps the viewers' streams. */
   private async launch(): Promise<void> {
+    if (this.rtp) await this.launchRtp(this.rtp);
+    else await this.launchSrt();
+  }
+
+  /**
+   * rtp: a new encoder run towards a fresh loopback port of the RtpOutput; it takes over from the
+   * running one at its first frame (an IDR), which is then stopped, so viewers see no gap.
+   */
+  private async launchRtp(rtp: RtpOutput): Promise<void> {
+    const generation = ++this.generation;
+    const source = await rtp.openSource();
+    if (generation !== this.generation) {
+      rtp.dropSource(source.id);
+      return;
+    }
+    // a run still waiting to take over is superseded by this one (openSource dropped its port)
+    for (const [id, run] of this.runs) {
+      if (id !== source.id && !rtp.isActive(id)) {
+        this.runs.delete(id);
+        void run.stop();
+      }
+    }
+    let args: string[];
+    try {
+      args = buildSenderArgs({ ...this.settings, encoder: this.encoder, bitrateKbps: this.bitrate.current, rtpPort: source.port });
+    } catch (error) {
+      rtp.dropSource(source.id);
+      await this.finish('failed', (error as Error).message);
+      return;
+    }
+    const sender = this.spawnEncoder(args, generation);
+    this.runs.set(source.id, sender);
+    void sender.exited.then(() => {
+      rtp.dropSource(source.id);
+      if (this.runs.get(source.id) === sender) this.runs.delete(source.id);
+    });
+  }
+
+  /** srt: (re)opens every viewer's listener with a fresh passphrase, then starts the encoder towards them. */
+  private async launchSrt(): Promise<void> {
     const generation = ++this.generation;
     await this.sender?.stop();
     this.sender = null;
@@ -227,7 +377,7 @@ export class StreamSession extends EventEmitter {
     for (const viewer of this.viewers.values()) {
       viewer.firstFrameAt = null;
       viewer.window = [];
-      viewer.srtWindow = [];
+      viewer.linkWindow = [];
     }
     const codec = ENCODER_CODEC[this.encoder];
     const outputs = [];
@@ -235,7 +385,7 @@ export class StreamSession extends EventEmitter {
       const latencyMs = this.settings.srtLatencyMs ?? srtLatencyFromRtt(viewer.link.clock().rttMs);
       try {
         const where = await viewer.link.open({
-          streamId: this.streamId, passphrase: this.passphrase, latencyMs, codec,
+          streamId: this.streamId, transport: 'srt', passphrase: this.passphrase, latencyMs, codec,
           width: this.settings.source.width, height: this.settings.source.height, fps: this.settings.fps,
         });
         outputs.push({ host: where.host, port: where.port, passphrase: where.passphrase ?? this.passphrase, latencyMs });
@@ -245,22 +395,32 @@ export class StreamSession extends EventEmitter {
       }
     }
     if (generation !== this.generation) return;
-    const args = buildSenderArgs({ ...this.settings, encoder: this.encoder, bitrateKbps: this.bitrate.current, outputs });
+    this.spawnEncoder(buildSenderArgs({ ...this.settings, encoder: this.encoder, bitrateKbps: this.bitrate.current, outputs }), generation);
+  }
+
+  /** One ffmpeg encoder run: its progress, its last words, and what happens when it exits. */
+  private spawnEncoder(args: string[], generation: number): SupervisedSpawn {
     this.stderrTail = '';
     this.lastProgressFrame = 0;
     this.senderStartedAt = Date.now();
     const sender = spawnTied(this.settings.ffmpeg ?? 'ffmpeg', args);
     this.sender = sender;
-    const parser = new ProgressParser((progress) => this.onProgress(progress));
+    // a run being replaced (rtp: make before break) still sends until the new one takes over: count only the newest
+    const parser = new ProgressParser((progress) => {
+      if (this.sender === sender) this.onProgress(progress);
+    });
     sender.child.stdout!.setEncoding('utf8');
     sender.child.stdout!.on('data', (text: string) => parser.push(text));
     sender.child.stderr!.setEncoding('utf8');
-    sender.child.stderr!.on('data', (text: string) => (this.stderrTail = (this.stderrTail + text).slice(-4000)));
+    sender.child.stderr!.on('data', (text: string) => {
+      if (this.sender === sender) this.stderrTail = (this.stderrTail + text).slice(-4000);
+    });
     if (this.state !== 'running') this.setState(this.state === 'restarting' ? 'restarting' : 'starting');
     void sender.exited.then((exit) => {
       if (generation !== this.generation) return;
       void this.onSenderExit(exit.error ?? (exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`));
     });
+    return sender;
   }
 
   private async onSenderExit(how: string): Promise<void> {
@@ -345,12 +505,21 @@ export class StreamSession extends EventEmitter {
       if (viewer.firstFrameAt !== null && viewer.perSecond.length < 3600) viewer.perSecond.push(viewer.decodedThisSecond - viewer.unreadableThisSecond);
       if (viewer.window.length > LOSS_WINDOW_SECONDS) viewer.window.shift();
       const summary = summarize(viewer.latencies);
+      const link = this.rtp ? viewer.linkSecond : null;
+      viewer.linkSecond = null;
       const second: StreamSecond = {
         t: Date.now(), viewer: name, p50Ms: summary.p50Ms, p95Ms: summary.p95Ms,
         fpsSent: progress?.fps ?? 0, fpsReceived: viewer.decodedThisSecond,
         bitrateKbps: progress?.bitrateKbps ?? null, targetKbps: this.bitrate.current,
-        rttMs: viewer.link.clock().rttMs, dropped: progress?.dropped ?? 0, duplicated: progress?.duplicated ?? 0,
+        // rtp measures the media path itself (SR/RR), which may differ from the control channel's
+        rttMs: round1(viewer.rtpSender?.rttMs ?? null) ?? viewer.link.clock().rttMs, dropped: progress?.dropped ?? 0, duplicated: progress?.duplicated ?? 0,
         unreadable: viewer.unreadableThisSecond,
+        packetsLost: link ? link.lost : null,
+        fecRecovered: link?.fecRecovered ?? null,
+        nackRecovered: link?.nackRecovered ?? null,
+        framesLost: link?.framesLost ?? null,
+        keyframeRequests: link?.keyframeRequests ?? null,
+        cleanPictureMs: link?.cleanPictureMs ?? null,
       };
       this.emit('second', second);
       if (this.settings.adaptive !== false && this.state === 'running' && progress && progress.fps > 0 && Date.now() - this.senderStartedAt > 3 * WARMUP_MS) {
@@ -358,8 +527,8 @@ export class StreamSession extends EventEmitter {
         // frames sent but still on their way (about one latency's worth) are not lost
         const inFlight = ((summary.p50Ms ?? 0) / 1000) * this.settings.fps + 1;
         const lossRatio = viewer.window.length === LOSS_WINDOW_SECONDS && sum.sent > 0 ? Math.max(0, (sum.sent - sum.good - inFlight) / sum.sent) : 0;
-        const srt = viewer.srtWindow.reduce((acc, w) => ({ received: acc.received + w.received, lost: acc.lost + w.lost }), { received: 0, lost: 0 });
-        const packetLossRatio = srt.received + srt.lost > 0 ? srt.lost / (srt.received + srt.lost) : null;
+        const packets = viewer.linkWindow.reduce((acc, w) => ({ received: acc.received + w.received, lost: acc.lost + w.lost }), { received: 0, lost: 0 });
+        const packetLossRatio = packets.received + packets.lost > 0 ? packets.lost / (packets.received + packets.lost) : null;
         const step = this.bitrate.observe({ lossRatio, packetLossRatio, lateRatio: this.lateRatio(viewer, second.rttMs), p95Ms: summary.p95Ms, rttMs: second.rttMs }, Date.now());
         if (step) void this.applyStep(step);
       }
@@ -385,6 +554,10 @@ export class StreamSession extends EventEmitter {
     // x264 and NVENC through the ffmpeg CLI cannot change rate live: restart with an IDR
     await this.launch();
   }
+}
+
+function round1(value: number | null): number | null {
+  return value === null ? null : Math.round(value * 10) / 10;
 }
 
 function lastLines(text: string): string {

@@ -1,10 +1,19 @@
 import type { EventEmitter } from 'node:events';
+import type { StreamMessage, StreamTransport } from '../../shared/contract/peers';
+import type { RtpKeysWire } from '../rtp/rtp-keys';
 import type { Codec } from './encoder-args';
 import type { DecodedFrame } from './stamp-reader';
 
+/** The transport's counters for one second at the viewer (SRT's own, or the rtp receiver's). */
+export type LinkStats = Omit<Extract<StreamMessage, { type: 'stream.stats' }>, 'type' | 'streamId'>;
+
 export interface OpenRequest {
   streamId: string;
-  passphrase: string;
+  transport: StreamTransport;
+  /** srt: the stream's passphrase. */
+  passphrase?: string;
+  /** rtp: the per-direction masters. */
+  rtpKeys?: RtpKeysWire;
   latencyMs: number;
   width: number;
   height: number;
@@ -15,12 +24,11 @@ export interface OpenRequest {
 /**
  * The host's handle on one viewer (a paired peer over the control channel, or a local receiver
  * process for the self-test). Events: 'frames' (DecodedFrame[] with decodedAt on the viewer's clock),
- * 'srt-stats' ({received, lost, dropped} packets in the last second, where the viewer can read SRT's
- * counters), 'gone' (reason): the viewer itself vanished, not just one stream.
+ * 'link-stats' (LinkStats: the transport's counters for the last second, where the viewer can read them), 'gone' (reason): the viewer itself vanished, not just one stream.
  */
 export interface ViewerLink extends EventEmitter {
   readonly name: string;
-  /** Asks the viewer to (re)open its SRT listener; resolves with the address to send to (and the passphrase, when the viewer chose it). */
+  /** Asks the viewer to (re)open its receiver (an SRT listener or an rtp socket); resolves with the address to send to (and the SRT passphrase, when the viewer chose it). */
   open(request: OpenRequest): Promise<{ host: string; port: number; passphrase?: string }>;
   /** Tells the viewer the stream is over (it stops its listener). */
   close(streamId: string, reason: string): Promise<void>;

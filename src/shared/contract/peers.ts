@@ -40,16 +40,27 @@ export const InputEvent = z.discriminatedUnion('kind', [
 ]);
 export type InputEvent = z.infer<typeof InputEvent>;
 
-// ---- streams (host → peer video over SRT; the control channel carries the set-up and the stamps) ----
+// ---- streams (host → peer video over RTP or SRT; the control channel carries the set-up, keys and stamps) ----
 
 export const StreamId = z.string().regex(/^[0-9a-f-]{36}$/, 'a stream id (UUID)');
 export const StreamCodec = z.enum(['h264', 'hevc', 'av1']);
+/** `rtp`: encrypted RTP over UDP with FEC and NACK (interactive, the default); `srt`: SRT with its ARQ buffer. */
+export const StreamTransport = z.enum(['rtp', 'srt']);
+export type StreamTransport = z.infer<typeof StreamTransport>;
+
+/** A 44-byte AES-256-GCM master (key + salt), base64: one per direction, fresh per session. */
+const RtpMaster = z.string().regex(/^[A-Za-z0-9+/]{59}=$/, 'a 44-byte key, base64');
 
 export const StreamOpen = z
   .object({
     type: z.literal('stream.open'),
     streamId: StreamId,
-    passphrase: z.string().regex(/^[A-Za-z0-9]{32}$/),
+    /** Absent: srt (what every peer understood before rtp). */
+    transport: StreamTransport.optional(),
+    /** srt only. */
+    passphrase: z.string().regex(/^[A-Za-z0-9]{32}$/).optional(),
+    /** rtp only: host → peer media and peer → host feedback masters. */
+    rtpKeys: z.object({ media: RtpMaster, feedback: RtpMaster }).strict().optional(),
     latencyMs: z.number().min(0).max(5000),
     width: z.number().int().min(256).max(7680),
     height: z.number().int().min(144).max(4320),
@@ -70,6 +81,7 @@ export const StreamRequest = z
     fps: z.number().int().min(1).max(240),
     bitrateKbps: z.number().int().min(100).max(500_000).optional(),
     codec: StreamCodec.optional(),
+    transport: StreamTransport.optional(),
   })
   .strict();
 export type StreamRequest = z.infer<typeof StreamRequest>;
@@ -88,7 +100,10 @@ export const StreamMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('stream.close'), streamId: StreamId, reason: z.string().max(500) }).strict(),
   z.object({ type: z.literal('stream.frames'), streamId: StreamId, frames: StreamFrames }).strict(),
   z.object({ type: z.literal('stream.ended'), streamId: StreamId, reason: z.string().max(500) }).strict(),
-  /** SRT's own counters for the last second at the peer: packets received, lost before repair, dropped unrepaired. */
+  /**
+   * The transport's counters for the last second at the peer: packets received, lost before repair,
+   * dropped unrepaired (SRT and rtp); rtp adds its repairs and recoveries.
+   */
   z
     .object({
       type: z.literal('stream.stats'),
@@ -96,6 +111,14 @@ export const StreamMessage = z.discriminatedUnion('type', [
       received: z.number().int().min(0).max(10_000_000),
       lost: z.number().int().min(0).max(10_000_000),
       dropped: z.number().int().min(0).max(10_000_000),
+      fecRecovered: z.number().int().min(0).max(10_000_000).optional(),
+      nackRecovered: z.number().int().min(0).max(10_000_000).optional(),
+      framesLost: z.number().int().min(0).max(100_000).optional(),
+      framesSkipped: z.number().int().min(0).max(100_000).optional(),
+      keyframeRequests: z.number().int().min(0).max(100_000).optional(),
+      cleanPictureMs: z.number().min(0).max(600_000).nullable().optional(),
+      rejected: z.number().int().min(0).max(10_000_000).optional(),
+      rttMs: z.number().min(0).max(60_000).nullable().optional(),
     })
     .strict(),
   StreamRequest,

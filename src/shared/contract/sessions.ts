@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { event, method } from './define';
-import { StreamCodec } from './peers';
+import { StreamCodec, StreamTransport } from './peers';
 
 export const EncoderName = z.enum(['h264_nvenc', 'hevc_nvenc', 'av1_nvenc', 'libx264', 'libx265']);
 
@@ -24,6 +24,13 @@ export const SessionSecond = z.object({
   dropped: z.number(),
   duplicated: z.number(),
   unreadable: z.number(),
+  /** The rtp transport's repairs and recoveries this second (null over srt, or before the viewer's first report). */
+  packetsLost: z.number().nullable().describe('media packets lost on the way, before any repair'),
+  fecRecovered: z.number().nullable(),
+  nackRecovered: z.number().nullable(),
+  framesLost: z.number().nullable().describe('frames that could not be repaired in time (not shown)'),
+  keyframeRequests: z.number().nullable(),
+  cleanPictureMs: z.number().nullable().describe('end of a loss burst to the next clean picture'),
 });
 export type SessionSecond = z.infer<typeof SessionSecond>;
 
@@ -33,6 +40,7 @@ export const SessionInfo = z.object({
   state: z.enum(['starting', 'running', 'restarting', 'failed', 'stopped']),
   reason: z.string().nullable(),
   encoder: EncoderName,
+  transport: StreamTransport,
   encoderReason: z.string().describe('why this encoder (NVENC, or why software)'),
   fallbackReason: z.string().nullable(),
   source: z.string(),
@@ -69,6 +77,21 @@ export const SelftestResult = z.object({
   seconds: z.number(),
   bitrateKbps: z.number(),
   restarts: z.number(),
+  transport: StreamTransport,
+  /** Frames decoded with a readable stamp. */
+  framesIntact: z.number(),
+  fecRecovered: z.number(),
+  nackRecovered: z.number(),
+  framesLost: z.number(),
+  keyframeRequests: z.number(),
+  /** The longest end-of-loss-burst → clean-picture time seen (ms), null when there was none. */
+  cleanPictureMs: z.number().nullable(),
+  /** The emulated link: delay each way and random loss each way. */
+  oneWayDelayMs: z.number(),
+  lossPercent: z.number(),
+  /** Our own transport code's CPU (not ffmpeg's), percent of one core: the host's sender, the peer process's receiver. */
+  senderCpuPercent: z.number().nullable(),
+  receiverCpuPercent: z.number().nullable(),
   ok: z.boolean(),
   reason: z.string().nullable(),
 });
@@ -87,6 +110,7 @@ export const sessionsMethods = {
         fps: z.number().int().min(1).max(240),
         bitrateKbps: z.number().int().min(100).max(500_000).optional(),
         codec: StreamCodec.default('h264'),
+        transport: StreamTransport.default('rtp'),
         source: SessionSource.optional(),
       })
       .strict(),
@@ -95,7 +119,17 @@ export const sessionsMethods = {
   'sessions.stop': method({ description: 'Stop a session (every viewer of it).', params: z.object({ id: z.string().min(1).max(64) }).strict(), result: SessionInfo }),
   'sessions.selftest': method({
     description: 'How fast is this machine: the real pipeline to a local peer process on loopback, with latency p50/p95/p99.',
-    params: z.object({ ...Size, fps: z.number().int().min(1).max(240), seconds: z.number().int().min(2).max(60), encoder: EncoderName.optional() }).strict(),
+    params: z
+      .object({
+        ...Size,
+        fps: z.number().int().min(1).max(240),
+        seconds: z.number().int().min(2).max(60),
+        encoder: EncoderName.optional(),
+        transport: StreamTransport.default('rtp'),
+        oneWayDelayMs: z.number().min(0).max(1000).default(0),
+        lossPercent: z.number().min(0).max(50).default(0),
+      })
+      .strict(),
     result: SelftestResult,
   }),
 };

@@ -6,11 +6,12 @@ import { EventHub } from '../../../src/core/rpc/event-hub';
 
 const second = (over: Partial<SessionSecond> = {}): SessionSecond => ({
   sessionId: 'sess-1', t: 1_700_000_000_000, viewer: 'cloud-a', p50Ms: 21.5, p95Ms: 30, fpsSent: 60, fpsReceived: 59,
-  bitrateKbps: 7800, targetKbps: 8000, rttMs: 4, dropped: 0, duplicated: 0, unreadable: 0, ...over,
+  bitrateKbps: 7800, targetKbps: 8000, rttMs: 4, dropped: 0, duplicated: 0, unreadable: 0,
+  packetsLost: null, fecRecovered: null, nackRecovered: null, framesLost: null, keyframeRequests: null, cleanPictureMs: null, ...over,
 });
 
 const info = (id: string, state: SessionInfo['state']): SessionInfo => ({
-  id, viewers: ['cloud-a'], state, reason: null, encoder: 'libx264', encoderReason: 'no NVIDIA GPU', fallbackReason: null, source: 'test pattern',
+  id, viewers: ['cloud-a'], state, reason: null, encoder: 'libx264', transport: 'rtp', encoderReason: 'no NVIDIA GPU', fallbackReason: null, source: 'test pattern',
   width: 1280, height: 720, fps: 60, requestedKbps: 8000, targetKbps: 8000, startedAt: new Date(0).toISOString(), firstFrameMs: 300,
   restarts: 0, framesSent: 0, framesDecoded: 0, unreadableFrames: 0, bitrateSteps: [], last: null,
 });

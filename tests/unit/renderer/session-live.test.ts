@@ -10,7 +10,8 @@ import { selectSelftest } from '../../../src/renderer/src/store/selectors';
 
 const second = (s: number, over: Partial<SessionSecond> = {}): SessionSecond => ({
   sessionId: 's1', t: s * 1000, viewer: 'cloud-a', p50Ms: 20, p95Ms: 30, fpsSent: 30, fpsReceived: 30, bitrateKbps: 3900, targetKbps: 4000,
-  rttMs: 2, dropped: 0, duplicated: 0, unreadable: 0, ...over,
+  rttMs: 2, dropped: 0, duplicated: 0, unreadable: 0,
+  packetsLost: null, fecRecovered: null, nackRecovered: null, framesLost: null, keyframeRequests: null, cleanPictureMs: null, ...over,
 });
 
 describe('session charts: seconds into a LiveSeries', () => {
@@ -29,8 +30,13 @@ describe('session charts: seconds into a LiveSeries', () => {
   });
 
   it('sessionSample keeps the charted figures and addresses the viewer', () => {
-    expect(sessionSample(second(7, { rttMs: null }))).toEqual({
-      t: 7000, address: 's1/cloud-a', values: { p50Ms: 20, p95Ms: 30, fpsSent: 30, fpsReceived: 30, bitrateKbps: 3900, targetKbps: 4000, rttMs: null },
+    expect(sessionSample(second(7, { rttMs: null, fecRecovered: 3, nackRecovered: 1, packetsLost: 4, framesLost: 0, keyframeRequests: 0 }))).toEqual({
+      t: 7000,
+      address: 's1/cloud-a',
+      values: {
+        p50Ms: 20, p95Ms: 30, fpsSent: 30, fpsReceived: 30, bitrateKbps: 3900, targetKbps: 4000, rttMs: null,
+        packetsLost: 4, fecRecovered: 3, nackRecovered: 1, framesLost: 0, keyframeRequests: 0, cleanPictureMs: null,
+      },
     });
   });
 });

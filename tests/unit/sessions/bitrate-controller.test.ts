@@ -32,7 +32,7 @@ describe('adaptive bitrate', () => {
   it('steps down on SRT\'s own packet loss (repaired or not) over 2%', () => {
     const c = new BitrateController(8000, 1000, 0);
     expect(c.observe({ ...clean, packetLossRatio: 0.01 }, 0)).toBeNull();
-    expect(c.observe({ ...clean, packetLossRatio: 0.05 }, 1000)).toMatchObject({ to: 6000, reason: 'SRT lost 5.0% of packets (repaired or not)' });
+    expect(c.observe({ ...clean, packetLossRatio: 0.05 }, 1000)).toMatchObject({ to: 6000, reason: 'the link lost 5.0% of packets (repaired or not)' });
   });
 
   it('steps back up 10% after 10 clean seconds, not above the request', () => {

@@ -50,7 +50,7 @@ describe('sender argv', () => {
   });
 
   it('fans out to several viewers through one encoder (tee muxer)', () => {
-    const args = buildSenderArgs({ ...base, outputs: [...base.outputs, { host: '::1', port: 9001, passphrase: PASS, latencyMs: 0 }] });
+    const args = buildSenderArgs({ ...base, outputs: [...base.outputs!, { host: '::1', port: 9001, passphrase: PASS, latencyMs: 0 }] });
     expect(args.filter((a) => a === '-c:v')).toHaveLength(1);
     expect(after(args, '-f')).not.toBe('tee');
     const tee = args.at(-1)!;

@@ -2,7 +2,11 @@ import type { SessionInfo, SessionSecond } from '../../../shared/contract';
 import { LiveSeries, type LiveSample } from './live-series';
 
 /** The figures of one viewer's second that the Sessions page charts. */
-export const SESSION_KEYS = ['p50Ms', 'p95Ms', 'fpsSent', 'fpsReceived', 'bitrateKbps', 'targetKbps', 'rttMs'] as const;
+export const SESSION_KEYS = [
+  'p50Ms', 'p95Ms', 'fpsSent', 'fpsReceived', 'bitrateKbps', 'targetKbps', 'rttMs',
+  // the rtp transport's repairs (null over srt)
+  'packetsLost', 'fecRecovered', 'nackRecovered', 'framesLost', 'keyframeRequests', 'cleanPictureMs',
+] as const;
 export type SessionKey = (typeof SESSION_KEYS)[number];
 
 /** The series group of one viewer of one session (a LiveSeries "address"). */

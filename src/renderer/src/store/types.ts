@@ -44,6 +44,7 @@ export interface SelftestRequest {
   height: number;
   fps: number;
   seconds: number;
+  transport?: 'rtp' | 'srt';
 }
 
 /** The "how fast is this machine" self-test: kept in the store so it survives leaving the page. */

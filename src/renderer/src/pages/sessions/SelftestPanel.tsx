@@ -32,6 +32,8 @@ function Figures({ result }: { result: SelftestResult }) {
     ['encoder', 'Encoder', result.fallbackReason ? `${result.encoder} (fell back: ${result.fallbackReason})` : result.encoder],
     ['cpuPercent', 'Encoder CPU', result.cpuPercent === null ? '—' : `${Math.round(result.cpuPercent)} % of one core`],
     ['startMs', 'Start to first decoded frame', formatMs(result.startMs)],
+    ['transport', 'Transport', result.transport === 'rtp' ? `RTP: ${result.fecRecovered} packets rebuilt by FEC, ${result.nackRecovered} resent on NACK, ${result.framesLost} frames lost` : 'SRT'],
+    ['framesIntact', 'Frames intact (readable stamp)', String(result.framesIntact)],
     ['run', 'Run', `${result.size} at ${result.fps} fps for ${result.seconds} s, ${formatKbps(result.bitrateKbps)}${result.restarts > 0 ? `, ${result.restarts} encoder restarts` : ''}`],
   ];
   return (
@@ -53,20 +55,21 @@ export function SelftestPanel() {
   const selftest = useStore(selectSelftest);
   const [size, setSize] = useState<(typeof SIZES)[number]>('1280x720');
   const [fps, setFps] = useState<number>(30);
+  const [transport, setTransport] = useState<'rtp' | 'srt'>('rtp');
   const elapsed = useElapsed(selftest.running, selftest.startedAt);
 
   const start = (event: FormEvent) => {
     event.preventDefault();
     const [width, height] = size.split('x').map(Number) as [number, number];
-    runSelftest(api, { width, height, fps, seconds: SECONDS });
+    runSelftest(api, { width, height, fps, seconds: SECONDS, transport });
   };
 
   const running = selftest.request;
   return (
     <form onSubmit={start} className="selftest" aria-describedby="selftest-about">
       <p id="selftest-about" className="hint">
-        Streams a stamped test pattern through this machine&apos;s real encoder and encrypted SRT to a local peer process for {SECONDS} seconds, and measures
-        capture-to-decode latency frame by frame.
+        Streams a stamped test pattern through this machine&apos;s real encoder and encrypted RTP (or SRT) to a local peer process for {SECONDS} seconds, and
+        measures capture-to-decode latency frame by frame.
       </p>
       <div className="form-row">
         <label>
@@ -87,6 +90,13 @@ export function SelftestPanel() {
                 {f} fps
               </option>
             ))}
+          </select>
+        </label>
+        <label>
+          Transport
+          <select value={transport} onChange={(event) => setTransport(event.target.value as 'rtp' | 'srt')} disabled={selftest.running}>
+            <option value="rtp">RTP</option>
+            <option value="srt">SRT</option>
           </select>
         </label>
         <button type="submit" disabled={!connected || selftest.running} aria-describedby={selftest.running ? 'selftest-progress' : undefined}>

@@ -52,6 +52,10 @@ export function SessionCard({ session }: { session: SessionInfo }) {
           <code>{session.encoder}</code> <span className="hint">{session.encoderReason.replace(new RegExp(`^${session.encoder}\\s*`), '')}</span>
           {session.fallbackReason ? <div className="error-text">Fell back to software: {session.fallbackReason}</div> : null}
         </dd>
+        <dt>Transport</dt>
+        <dd data-field="transport">
+          {session.transport === 'rtp' ? 'RTP over UDP, AES-256-GCM, FEC + NACK, keyframe on loss' : 'SRT, AES-256, retransmission buffer'}
+        </dd>
         <dt>Bitrate</dt>
         <dd>
           actual{' '}
@@ -84,7 +88,7 @@ export function SessionCard({ session }: { session: SessionInfo }) {
       {session.viewers.map((viewer) => (
         <section key={viewer} aria-label={`${viewer} live figures`}>
           {session.viewers.length > 1 ? <h4>{viewer}</h4> : null}
-          <ViewerCharts sessionId={session.id} viewer={viewer} />
+          <ViewerCharts sessionId={session.id} viewer={viewer} transport={session.transport} />
         </section>
       ))}
     </section>

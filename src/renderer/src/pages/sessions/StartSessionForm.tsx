@@ -46,6 +46,7 @@ export function StartSessionForm() {
   const [fps, setFps] = useState(30);
   const [bitrate, setBitrate] = useState('');
   const [codec, setCodec] = useState<'h264' | 'hevc'>('h264');
+  const [transport, setTransport] = useState<'rtp' | 'srt'>('rtp');
   const [source, setSource] = useState<'screen' | 'test'>('screen');
   const [starting, setStarting] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -69,11 +70,12 @@ export function StartSessionForm() {
         height: dims.height,
         fps,
         codec,
+        transport,
         ...(parsedBitrate.kbps !== undefined ? { bitrateKbps: parsedBitrate.kbps } : {}),
         ...(source === 'test' ? { source: { kind: 'test' as const } } : {}),
       })
       .then(
-        (session) => notify('info', `Session to ${chosen.name} started (${session.encoder}, ${session.width}×${session.height} at ${session.fps} fps).`),
+        (session) => notify('info', `Session to ${chosen.name} started (${session.encoder} over ${session.transport}, ${session.width}×${session.height} at ${session.fps} fps).`),
         (failure: unknown) => setError(describeFailure(`Could not start a session to ${chosen.name}`, failure)),
       )
       .finally(() => setStarting(false));
@@ -156,6 +158,13 @@ export function StartSessionForm() {
           <select value={codec} onChange={(event) => setCodec(event.target.value as 'h264' | 'hevc')}>
             <option value="h264">H.264</option>
             <option value="hevc">HEVC (H.265)</option>
+          </select>
+        </label>
+        <label title="RTP: the network's own latency, lost packets rebuilt by FEC or asked for again while they can still arrive in time, a keyframe otherwise. SRT: every packet repaired, with a buffer of about four round trips.">
+          Transport
+          <select value={transport} onChange={(event) => setTransport(event.target.value as 'rtp' | 'srt')}>
+            <option value="rtp">RTP (interactive, lowest latency)</option>
+            <option value="srt">SRT (complete, buffered)</option>
           </select>
         </label>
         <button type="submit" disabled={disabled || sizeError !== null || bitrateError !== null} aria-describedby={blocker ? 'start-blocker' : undefined}>
