@@ -18,6 +18,13 @@ export class SessionSeries {
   private readonly target: Gauge<Labels>;
   private readonly rtt: Gauge<Labels>;
   private readonly decoded: Counter<Labels>;
+  /** rtp only: the transport's losses and repairs (counters), and the last time to a clean picture. */
+  private readonly packetsLost: Counter<Labels>;
+  private readonly fecRecovered: Counter<Labels>;
+  private readonly nackRecovered: Counter<Labels>;
+  private readonly framesLost: Counter<Labels>;
+  private readonly keyframeRequests: Counter<Labels>;
+  private readonly cleanPicture: Gauge<Labels>;
   /** session id → viewers seen, to remove their series when the session ends. */
   private readonly seen = new Map<string, Set<string>>();
 
@@ -31,6 +38,12 @@ export class SessionSeries {
     this.target = new Gauge({ name: 'gpu_bridge_session_target_bitrate_bits_per_second', help: 'Adaptive bitrate target', labelNames, registers });
     this.rtt = new Gauge({ name: 'gpu_bridge_session_rtt_seconds', help: 'Round-trip time to the viewer (control channel)', labelNames, registers });
     this.decoded = new Counter({ name: 'gpu_bridge_session_frames_decoded_total', help: 'Frames the viewer decoded', labelNames, registers });
+    this.packetsLost = new Counter({ name: 'gpu_bridge_session_packets_lost_total', help: 'rtp: media packets lost on the way, before any repair', labelNames, registers });
+    this.fecRecovered = new Counter({ name: 'gpu_bridge_session_fec_recovered_packets_total', help: 'rtp: lost packets rebuilt from the frame\'s FEC', labelNames, registers });
+    this.nackRecovered = new Counter({ name: 'gpu_bridge_session_nack_recovered_packets_total', help: 'rtp: lost packets the sender sent again on a NACK', labelNames, registers });
+    this.framesLost = new Counter({ name: 'gpu_bridge_session_frames_lost_total', help: 'rtp: frames not repaired in time (never shown)', labelNames, registers });
+    this.keyframeRequests = new Counter({ name: 'gpu_bridge_session_keyframe_requests_total', help: 'rtp: keyframe requests (PLI) from the viewer', labelNames, registers });
+    this.cleanPicture = new Gauge({ name: 'gpu_bridge_session_clean_picture_seconds', help: 'rtp: time from the end of the last loss burst to the next clean picture', labelNames, registers });
   }
 
   update(second: SessionSecond): void {
@@ -46,6 +59,12 @@ export class SessionSeries {
     this.target.set(labels, second.targetKbps * 1000);
     setOrRemove(this.rtt, labels, second.rttMs, 1e-3);
     this.decoded.inc(labels, Math.max(0, second.fpsReceived));
+    const repairs: Array<[Counter<Labels>, number | null]> = [
+      [this.packetsLost, second.packetsLost], [this.fecRecovered, second.fecRecovered], [this.nackRecovered, second.nackRecovered],
+      [this.framesLost, second.framesLost], [this.keyframeRequests, second.keyframeRequests],
+    ];
+    for (const [counter, value] of repairs) if (value !== null) counter.inc(labels, Math.max(0, value));
+    if (second.cleanPictureMs !== null) this.cleanPicture.set(labels, second.cleanPictureMs / 1000);
   }
 
   /** Keeps the series of these sessions only (the live ones); the rest are removed. */
@@ -57,7 +76,8 @@ export class SessionSeries {
         const labels = { session, viewer };
         for (const gauge of [this.fpsSent, this.fpsReceived, this.bitrate, this.target, this.rtt]) gauge.remove(labels);
         for (const quantile of ['0.5', '0.95']) this.latency.remove({ ...labels, quantile });
-        this.decoded.remove(labels);
+        for (const counter of [this.decoded, this.packetsLost, this.fecRecovered, this.nackRecovered, this.framesLost, this.keyframeRequests]) counter.remove(labels);
+        this.cleanPicture.remove(labels);
       }
       this.seen.delete(session);
     }

@@ -8,7 +8,7 @@ import type { HandlerGroup } from '../rpc/handlers';
 import type { SharingService } from '../sharing/sharing-service';
 import { chooseEncoder, ffmpegEncoders, type GpuEncodeCaps } from './encoder-choice';
 import type { Codec, EncoderName } from './encoder-args';
-import type { CaptureSource } from './pipeline';
+import { checkRtpFrameBudget, type CaptureSource } from './pipeline';
 import { defaultBitrateKbps, runSelftest } from './selftest';
 import { StreamSession, type StreamSecond } from './stream-session';
 
@@ -113,6 +113,13 @@ export class SessionManager {
     if (transport === 'rtp' && codec === 'av1') throw new ApiError(ErrorCode.InvalidParams, 'the rtp transport carries H.264 and HEVC (this ffmpeg has no AV1 RTP packetizer): choose transport srt for AV1');
     const source = this.source(request);
     const bitrateKbps = request.bitrateKbps ?? defaultBitrateKbps(request.width, request.height, request.fps);
+    if (transport === 'rtp') {
+      try {
+        checkRtpFrameBudget(bitrateKbps, request.fps);
+      } catch (error) {
+        throw new ApiError(ErrorCode.InvalidParams, (error as Error).message);
+      }
+    }
     const key = JSON.stringify({ source, fps: request.fps, bitrateKbps, codec, transport });
     const shared = [...this.entries.values()].find((entry) => entry.key === key && (entry.session.state === 'running' || entry.session.state === 'starting'));
     if (shared) {

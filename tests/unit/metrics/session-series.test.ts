@@ -55,6 +55,25 @@ describe('Prometheus session series', () => {
     expect(sample(text, 'gpu_bridge_session_target_bitrate_bits_per_second', a)).toBe(6_000_000); // the adaptive step down
   });
 
+  it('rtp sessions add their losses and repairs as counters and the last time to a clean picture; srt sessions have none', async () => {
+    const exporter = new MetricsExporter();
+    const rtp = { packetsLost: 12, fecRecovered: 10, nackRecovered: 2, framesLost: 1, keyframeRequests: 1, cleanPictureMs: 95 };
+    exporter.sessions.update(second(rtp));
+    exporter.sessions.update(second({ ...rtp, cleanPictureMs: null }));
+    exporter.sessions.update(second({ sessionId: 'sess-srt' }));
+    const text = await exporter.render();
+    const a = 'session="sess-1",viewer="cloud-a"';
+    expect(sample(text, 'gpu_bridge_session_packets_lost_total', a)).toBe(24);
+    expect(sample(text, 'gpu_bridge_session_fec_recovered_packets_total', a)).toBe(20);
+    expect(sample(text, 'gpu_bridge_session_nack_recovered_packets_total', a)).toBe(4);
+    expect(sample(text, 'gpu_bridge_session_frames_lost_total', a)).toBe(2);
+    expect(sample(text, 'gpu_bridge_session_keyframe_requests_total', a)).toBe(2);
+    expect(sample(text, 'gpu_bridge_session_clean_picture_seconds', a)).toBeCloseTo(0.095);
+    const srt = 'session="sess-srt",viewer="cloud-a"';
+    expect(sample(text, 'gpu_bridge_session_fec_recovered_packets_total', srt)).toBeUndefined();
+    expect(sample(text, 'gpu_bridge_session_clean_picture_seconds', srt)).toBeUndefined();
+  });
+
   it('follows the session manager\'s events: seconds feed it, an ended session\'s series go away', async () => {
     const events = new EventHub();
     const exporter = new MetricsExporter();

@@ -49,6 +49,18 @@ describe('sender argv', () => {
     expect(url).toBe(`srt://10.0.0.2:9000?mode=caller&latency=4000&passphrase=${PASS}&pbkeylen=32&enforced_encryption=1&transtype=live&payload_size=1316&connect_timeout=3000`);
   });
 
+  it('rtp: ffmpeg\'s own RTP packetizer to our loopback port, 1200-byte packets, no key anywhere on the command line', () => {
+    const { outputs: _outputs, ...rest } = base;
+    const args = buildSenderArgs({ ...rest, rtpPort: 40_000 });
+    expect(args.slice(-5)).toEqual(['-f', 'rtp', '-payload_type', '96', 'udp://127.0.0.1:40000?pkt_size=1200']);
+    expect(args.join(' ')).not.toMatch(/passphrase|key|srt:/);
+    expect(buildSenderArgs({ ...rest, encoder: 'libx265', rtpPort: 40_000 })).toContain('98');
+    expect(() => buildSenderArgs({ ...rest, encoder: 'av1_nvenc', rtpPort: 40_000 })).toThrow(/use srt for AV1/);
+    expect(() => buildSenderArgs({ ...rest, rtpPort: 0 })).toThrow(/bad RTP port/);
+    // a frame over 200 KiB would be cut by the peer's demuxer
+    expect(() => buildSenderArgs({ ...rest, bitrateKbps: 200_000, fps: 60, rtpPort: 40_000 })).toThrow(/lower the bitrate or use srt/);
+  });
+
   it('fans out to several viewers through one encoder (tee muxer)', () => {
     const args = buildSenderArgs({ ...base, outputs: [...base.outputs!, { host: '::1', port: 9001, passphrase: PASS, latencyMs: 0 }] });
     expect(args.filter((a) => a === '-c:v')).toHaveLength(1);
