@@ -26,11 +26,9 @@ const CLOCK_PER_MS = 90;
 const PTS_MODULUS = 2 ** 33;
 const TABLES_INTERVAL_MS = 1000;
 
-/** An access unit delimiter alone: a whole access unit to the demuxer, nothing to the decoder. */
-const DELIMITER: Record<RtpVideoCodec, Buffer> = {
-  h264: Buffer.from([0, 0, 0, 1, 0x09, 0xf0]),
-  hevc: Buffer.from([0, 0, 0, 1, 0x46, 0x01, 0x50]),
-};
+/** stream_id of a padding stream (ISO/IEC 13818-1): PES_packet_length, then only 0xFF padding bytes. */
+const PADDING_STREAM_ID = 0xbe;
+const PADDING_BYTES = 4;
 
 export class TsWriter {
   private readonly counters = new Map<number, number>();
@@ -53,11 +51,13 @@ export class TsWriter {
     const bounded = PES_LENGTH_OVERHEAD + accessUnit.length <= MAX_PES_LENGTH;
     pieces.push(this.pesPackets(accessUnit, pts, keyframe));
     // A PES too long for its 16-bit length goes out with length 0 (unbounded), and the demuxer only
-    // knows it is over when the next PES starts: a whole frame of delay. A tiny PES with just an access
-    // unit delimiter, its length set, ends it now; the decoder gets an AUD-only packet and makes no picture
-    // of it (ffmpeg's H.264 decoder logs "no frame!" for it and goes on; HEVC is silent). Past 200 KiB
-    // ffmpeg's demuxer cuts an unbounded PES into pieces by itself, which no muxing here can prevent.
-    if (!bounded) pieces.push(this.pesPackets(DELIMITER[this.codec], pts, false));
+    // knows it is over when the next PES starts on the PID: a whole frame of delay. A tiny padding-stream
+    // PES on the video PID ends it now: ffmpeg's demuxer hands on the unbounded PES at that PES's start and
+    // then drops the padding, so the decoder gets nothing more. (Not a PES with just an access unit
+    // delimiter: that reaches the decoder as a packet of its own, and ffmpeg's H.264 decoder logs
+    // "no frame!" and "Invalid data found when processing input" for each one.) Past 200 KiB ffmpeg's
+    // demuxer cuts an unbounded PES into pieces by itself, which no muxing here can prevent.
+    if (!bounded) pieces.push(this.paddingPacket());
     return Buffer.concat(pieces);
   }
 
@@ -73,6 +73,20 @@ export class TsWriter {
     writeTsHeader(packet, 0, pid, true, false, this.nextCounter(pid));
     packet[TS_HEADER_BYTES] = 0; // pointer field
     section.copy(packet, TS_HEADER_BYTES + 1);
+    return packet;
+  }
+
+  /** One TS packet on the video PID with a padding-stream PES, its length set, after adaptation-field stuffing. */
+  private paddingPacket(): Buffer {
+    const pes = Buffer.alloc(6 + PADDING_BYTES, 0xff);
+    pes.writeUIntBE(0x000001, 0, 3);
+    pes[3] = PADDING_STREAM_ID;
+    pes.writeUInt16BE(PADDING_BYTES, 4);
+    const packet = Buffer.alloc(TS_PACKET_BYTES);
+    const fieldBytes = TS_PAYLOAD_BYTES - pes.length;
+    writeTsHeader(packet, 0, VIDEO_PID, true, true, this.nextCounter(VIDEO_PID));
+    writeAdaptationField(packet, TS_HEADER_BYTES, fieldBytes, null, false);
+    pes.copy(packet, TS_HEADER_BYTES + fieldBytes);
     return packet;
   }
 
