@@ -12,6 +12,7 @@ import { preciseNow } from '../src/core/pairing/channel';
 export interface RunSpec {
   senderArgs: string[];
   receiverArgs: string[];
+  /** The receiver's port (the sender may go to a relay in front of it). */
   port: number;
   env: NodeJS.ProcessEnv;
   /** Seconds measured after the warm-up second. */
@@ -26,6 +27,8 @@ export interface RunResult {
   framesSent: number | null;
   repeated: number;
   unreadable: number;
+  /** Frames that arrived with a readable stamp (each once), over the whole run. */
+  intact: number;
   /** Receiver spawned (listener, then the sender) → first decoded frame, ms. */
   startMs: number | null;
   error: string | null;
@@ -107,6 +110,7 @@ export async function measureRun(spec: RunSpec): Promise<RunResult> {
     framesSent,
     repeated,
     unreadable,
+    intact: arrivals.length,
     startMs: firstAt === null ? null : Math.round(firstAt - started),
     error,
   };

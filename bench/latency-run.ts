@@ -1,25 +1,44 @@
-// bench/latency: our streaming pipeline vs a naive ffmpeg pipeline, x11grab from an Xvfb display →
-// libx264 → MPEG-TS over AES-256 SRT on loopback → decoder, per-frame capture stamps read back at the
-// receiver, at 1280x720@30, 1280x720@60 and 1920x1080@30. Run with `node bench/latency.mjs`. Prints its
-// figures, then one JSON line with the ratios (naive / ours).
+// bench/latency: capture-to-decode latency at 1280x720@60 from an animated X display (Xvfb), four
+// pipelines in one run: plain UDP without any recovery (the floor: our encoder settings, MPEG-TS straight
+// over UDP), ours over rtp, ours over srt (at the latency our code picks: 4 × RTT + 1), and the naive one
+// (ffmpeg's defaults over SRT); on loopback and through a relay process at 15 ms each way, without loss and
+// with 1% random loss each way. Then rtp alone through harder links: a 200 ms outage, 5% loss, and the CPU
+// of our sender and receiver at 8 Mbit/s. Run with `node bench/latency.mjs`. Prints its figures, then one
+// JSON line with the ratios.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { cpus, loadavg } from 'node:os';
+import type { LinkProfile } from '../src/core/net/udp-relay';
 import { buildReceiverArgs, buildSenderArgs } from '../src/core/sessions/pipeline';
 import { freeUdpPort } from '../src/core/sessions/receiver';
 import { defaultBitrateKbps } from '../src/core/sessions/selftest';
-import { newPassphrase, srtLatencyFromRtt } from '../src/core/sessions/srt-url';
+import { newPassphrase } from '../src/core/sessions/srt-url';
 import type { SupervisedSpawn } from '../src/core/sessions/child-process';
+import type { LatencySummary } from '../src/core/sessions/quantiles';
 import { startAnimator, startXvfb, type Display } from './latency-display';
-import { measureRun, running, type RunResult } from './latency-measure';
+import { measureRun, running } from './latency-measure';
 import { naiveReceiverArgs, naiveSenderArgs } from './latency-naive';
+import { childRelay, relayMain, relays } from './latency-relay';
+import { measureSession, sessions } from './latency-session';
 
-const CONFIGS = [
-  { width: 1280, height: 720, fps: 30 },
-  { width: 1280, height: 720, fps: 60 },
-  { width: 1920, height: 1080, fps: 30 },
-] as const;
-/** Goal for our p50 (issue 6): 20 ms at 720p60, 35 ms at 1080p30. */
-const GOAL_P50_MS: Record<string, number> = { '1280x720@60': 20, '1920x1080@30': 35 };
+const WIDTH = 1280;
+const HEIGHT = 720;
+const FPS = 60;
 const SECONDS = Math.max(2, Math.min(60, Number(process.env.BENCH_SECONDS ?? 7) || 7));
+const LINKS: Array<{ label: string; link: LinkProfile | null }> = [
+  { label: 'loopback', link: null },
+  { label: '15 ms each way', link: { oneWayDelayMs: 15, loss: 0 } },
+  { label: '15 ms each way, 1% loss each way', link: { oneWayDelayMs: 15, loss: 0.01 } },
+];
+
+interface Row {
+  p50Ms: number | null;
+  p95Ms: number | null;
+  intactPercent: number | null;
+  framesSent: number | null;
+  error: string | null;
+  extra?: string;
+}
 
 let display: Display | null = null;
 let animator: SupervisedSpawn | null = null;
@@ -27,102 +46,116 @@ let stopping = false;
 
 async function cleanup(): Promise<void> {
   await Promise.all([...running].map((p) => p.stop(1000)));
+  await Promise.all([...sessions].map((s) => s.stop()));
+  await Promise.all([...relays].map((r) => r.stop(1000)));
   await animator?.stop(1000);
   // SIGTERM lets Xvfb remove its lock file and socket
   await display?.process.stop(2000);
 }
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    console.error(`bench/latency: ${signal}, stopping every process it started`);
-    void cleanup().finally(() => process.exit(130));
+const ms = (value: number | null) => (value === null ? '—' : `${value.toFixed(1)} ms`);
+const percent = (part: number, whole: number | null) => (whole === null || whole <= 0 ? null : Math.round((Math.min(part, whole) / whole) * 1000) / 10);
+
+function print(label: string, row: Row): void {
+  const intact = row.intactPercent === null ? '—' : `${row.intactPercent}%`;
+  console.log(`  ${label.padEnd(6)} p50 ${ms(row.p50Ms).padStart(9)}  p95 ${ms(row.p95Ms).padStart(9)}  intact ${intact.padStart(6)}${row.extra ? `  ${row.extra}` : ''}${row.error ? `  ERROR ${row.error}` : ''}`);
+}
+
+function latencyRow(latency: LatencySummary, intact: number, sent: number | null, error: string | null, extra?: string): Row {
+  return { p50Ms: latency.p50Ms, p95Ms: latency.p95Ms, intactPercent: percent(intact, sent), framesSent: sent, error, extra };
+}
+
+/** An argv pair (floor or naive) through the relay when there is a link. */
+async function argvRun(link: LinkProfile | null, env: NodeJS.ProcessEnv, build: (sendTo: number, listenOn: number) => { sender: string[]; receiver: string[] }): Promise<Row> {
+  const port = await freeUdpPort('127.0.0.1');
+  const relay = link ? childRelay({ host: '127.0.0.1', port }, link) : null;
+  const sendTo = relay ? await relay.start() : port;
+  const { sender, receiver } = build(sendTo, port);
+  const run = await measureRun({ senderArgs: sender, receiverArgs: receiver, port, env, seconds: SECONDS, firstFrameTimeoutS: 25 });
+  relay?.close();
+  return latencyRow(run.latency, run.intact, run.framesSent, run.error);
+}
+
+function floorArgs(display: string, bitrateKbps: number, sendTo: number, listenOn: number): { sender: string[]; receiver: string[] } {
+  // our sender and receiver settings exactly, with MPEG-TS over plain UDP in place of the transport
+  const sender = buildSenderArgs({
+    source: { kind: 'x11', display, x: 0, y: 0, width: WIDTH, height: HEIGHT }, fps: FPS, bitrateKbps, encoder: 'libx264',
+    outputs: [{ host: '127.0.0.1', port: sendTo, passphrase: newPassphrase(), latencyMs: 0 }],
   });
+  sender[sender.length - 1] = `udp://127.0.0.1:${sendTo}?pkt_size=1316`;
+  const receiver = buildReceiverArgs({ display: false, input: 'pipe' });
+  receiver[receiver.indexOf('pipe:0')] = `udp://127.0.0.1:${listenOn}?fifo_size=100000&overrun_nonfatal=1`;
+  return { sender, receiver };
 }
 
-function loadAverage(): string {
-  return loadavg().map((v) => v.toFixed(1)).join(' ');
-}
-
-function ms(value: number | null): string {
-  return value === null ? '—' : `${value.toFixed(1)} ms`;
-}
-
-function line(label: string, run: RunResult): void {
-  const sent = run.framesSent === null ? '' : `  sent ${run.framesSent}`;
-  const extra = `${run.repeated ? `  repeated ${run.repeated}` : ''}${run.unreadable ? `  unreadable ${run.unreadable}` : ''}`;
-  console.log(
-    `  ${label.padEnd(6)} p50 ${ms(run.latency.p50Ms).padStart(10)}  p95 ${ms(run.latency.p95Ms).padStart(10)}  fps ${String(run.fpsReceived).padStart(5)}  start ${run.startMs === null ? '—' : `${run.startMs} ms`}${sent}${extra}${run.error ? `  ERROR ${run.error}` : ''}`,
-  );
-}
-
-const ratio = (naive: number | null, ours: number | null) => (naive === null || ours === null || ours <= 0 ? null : Math.round((naive / ours) * 10) / 10);
-
-const results: Record<string, unknown> = {};
-let allOk = true;
-try {
-  display = await startXvfb();
-  const env = { ...process.env, DISPLAY: display.name };
-  console.log(`bench/latency on ${display.name} (Xvfb 1920x1080x24), ${SECONDS} s measured per run after 1 s of warm-up; content: testsrc2 in an SDL window`);
-  console.log(`${cpus().length} CPUs, load average ${loadAverage()} at the start (other work on the machine shifts these figures)`);
-  for (const { width, height, fps } of CONFIGS) {
-    if (stopping) break;
-    const key = `${width}x${height}@${fps}`;
-    animator = await startAnimator(display.name, width, height, fps);
-    const passphrase = newPassphrase();
-    // ours: the session's argv as the session manager builds it (libx264, loopback → SRT latency 0)
-    let port = await freeUdpPort('127.0.0.1');
-    const endpoint = { host: '127.0.0.1', port, passphrase, latencyMs: srtLatencyFromRtt(0.05) };
-    const ours = await measureRun({
-      senderArgs: buildSenderArgs({
-        source: { kind: 'x11', display: display.name, x: 0, y: 0, width, height },
-        outputs: [endpoint],
-        encoder: 'libx264',
-        fps,
-        bitrateKbps: defaultBitrateKbps(width, height, fps),
-      }),
-      receiverArgs: buildReceiverArgs({ listen: endpoint, display: false, listenTimeoutMs: 10_000 }),
-      port,
-      env,
-      seconds: SECONDS,
-      firstFrameTimeoutS: 10,
+async function main(): Promise<number> {
+  const repo = process.env.BENCH_REPO ?? process.cwd();
+  const cli = join(repo, 'out', 'cli', 'index.mjs');
+  if (!existsSync(cli)) throw new Error(`the built CLI is missing (${cli}): run \`npm run build\` first`);
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (stopping) return;
+      stopping = true;
+      console.error(`bench/latency: ${signal}, stopping every process it started`);
+      void cleanup().finally(() => process.exit(130));
     });
-    if (stopping) break;
-    port = await freeUdpPort('127.0.0.1');
-    const naiveSpec = { display: display.name, width, height, fps, port, passphrase };
-    const naive = await measureRun({ senderArgs: naiveSenderArgs(naiveSpec), receiverArgs: naiveReceiverArgs(naiveSpec), port, env, seconds: SECONDS, firstFrameTimeoutS: 25 });
-    if (stopping) break;
-    await animator.stop(1000);
-    animator = null;
-    console.log(key);
-    line('ours', ours);
-    line('naive', naive);
-    const p50Ratio = ratio(naive.latency.p50Ms, ours.latency.p50Ms);
-    const p95Ratio = ratio(naive.latency.p95Ms, ours.latency.p95Ms);
-    const goal = GOAL_P50_MS[key];
-    const goalMet = goal === undefined ? null : ours.latency.p50Ms !== null && ours.latency.p50Ms <= goal;
-    console.log(`  naive/ours: p50 ×${p50Ratio ?? '—'}  p95 ×${p95Ratio ?? '—'}${goal === undefined ? '' : `  goal p50 ≤ ${goal} ms: ${goalMet ? 'met' : 'NOT met'}`}`);
-    if (ours.error || naive.error) allOk = false;
-    results[key] = {
-      oursP50Ms: ours.latency.p50Ms,
-      oursP95Ms: ours.latency.p95Ms,
-      oursFps: ours.fpsReceived,
-      oursStartMs: ours.startMs,
-      naiveP50Ms: naive.latency.p50Ms,
-      naiveP95Ms: naive.latency.p95Ms,
-      naiveFps: naive.fpsReceived,
-      naiveStartMs: naive.startMs,
-      ratioP50: p50Ratio,
-      ratioP95: p95Ratio,
-      ...(goal === undefined ? {} : { goalP50Ms: goal, goalMet }),
-    };
   }
-} finally {
-  if (!stopping) await cleanup();
+  const bitrateKbps = defaultBitrateKbps(WIDTH, HEIGHT, FPS);
+  const results: Record<string, Record<string, Row>> = {};
+  const extras: Record<string, unknown> = {};
+  try {
+    display = await startXvfb();
+    const env = { ...process.env, DISPLAY: display.name };
+    console.log(`bench/latency: ${WIDTH}x${HEIGHT}@${FPS} from an animated Xvfb display, libx264 at ${bitrateKbps} kbit/s, ${SECONDS} s measured per run`);
+    console.log(`${cpus().length} CPUs, load average ${loadavg().map((v) => v.toFixed(1)).join(' ')} at the start (other work on the machine shifts these figures)`);
+    animator = await startAnimator(display.name, WIDTH, HEIGHT, FPS);
+    const session = (transport: 'rtp' | 'srt', link: LinkProfile | null, more: Partial<Parameters<typeof measureSession>[0]> = {}) =>
+      measureSession({ transport, display: display!.name, width: WIDTH, height: HEIGHT, fps: FPS, bitrateKbps, link, seconds: SECONDS, cli, env, ...more });
+    for (const { label, link } of LINKS) {
+      if (stopping) break;
+      const rows: Record<string, Row> = {};
+      rows.floor = await argvRun(link, env, (sendTo, listenOn) => floorArgs(display!.name, bitrateKbps, sendTo, listenOn));
+      const rtp = await session('rtp', link);
+      rows.rtp = latencyRow(rtp.latency, rtp.intact, rtp.framesSent, rtp.error, `FEC ${rtp.rtp.fecRecovered}, NACK ${rtp.rtp.nackRecovered}, frames lost ${rtp.rtp.framesLost}`);
+      const srt = await session('srt', link);
+      rows.srt = latencyRow(srt.latency, srt.intact, srt.framesSent, srt.error);
+      rows.naive = await argvRun(link, env, (sendTo, listenOn) => {
+        const spec = { display: display!.name, width: WIDTH, height: HEIGHT, fps: FPS, passphrase: newPassphrase() };
+        return { sender: naiveSenderArgs({ ...spec, port: sendTo }), receiver: naiveReceiverArgs({ ...spec, port: listenOn }) };
+      });
+      if (stopping) break;
+      console.log(label);
+      for (const [name, row] of Object.entries(rows)) print(name, row);
+      const floor = rows.floor.p50Ms;
+      const over = (row: Row) => (row.p50Ms === null || floor === null ? null : Math.round((row.p50Ms - floor) * 10) / 10);
+      const ratio = (a: Row, b: Row) => (a.p50Ms === null || b.p50Ms === null || b.p50Ms <= 0 ? null : Math.round((a.p50Ms / b.p50Ms) * 10) / 10);
+      console.log(`  p50 over the floor: rtp +${over(rows.rtp) ?? '—'} ms, srt +${over(rows.srt) ?? '—'} ms, naive +${over(rows.naive) ?? '—'} ms;  srt/rtp ×${ratio(rows.srt, rows.rtp) ?? '—'}, naive/rtp ×${ratio(rows.naive, rows.rtp) ?? '—'}`);
+      results[label] = rows;
+    }
+    if (!stopping) {
+      console.log('rtp through harder links (15 ms each way)');
+      const outage = await session('rtp', { oneWayDelayMs: 15, loss: 0 }, { outage: { atS: Math.min(3, SECONDS / 2), ms: 200 } });
+      print('outage', latencyRow(outage.latency, outage.intact, outage.framesSent, outage.error, `200 ms of total loss: clean picture ${outage.rtp.cleanPictureMsMax ?? '—'} ms after the link returned; ${outage.rtp.keyframeRequests} keyframe requests, ${outage.rtp.framesLost} frames lost`));
+      const lossy = await session('rtp', { oneWayDelayMs: 15, loss: 0.05 }, { adaptive: true, seconds: Math.max(SECONDS, 12) });
+      print('5%', latencyRow(lossy.latency, lossy.intact, lossy.framesSent, lossy.error, `FEC ${lossy.rtp.fecRecovered}, NACK ${lossy.rtp.nackRecovered}, frames lost ${lossy.rtp.framesLost}; bitrate steps: ${lossy.steps.join('; ') || 'none'}`));
+      extras.outage = { cleanPictureMs: outage.rtp.cleanPictureMsMax, keyframeRequests: outage.rtp.keyframeRequests, framesLost: outage.rtp.framesLost, p95Ms: outage.latency.p95Ms };
+      extras.loss5 = { intactPercent: percent(lossy.intact, lossy.framesSent), steps: lossy.steps.length, framesLost: lossy.rtp.framesLost };
+      console.log('CPU of our code at 8 Mbit/s on loopback (the bench process: session, rtp sender, stamps; the peer process: rtp receiver, decoder feed, stamps)');
+      const cpuRtp = await session('rtp', null, { bitrateKbps: 8000 });
+      const cpuSrt = await session('srt', null, { bitrateKbps: 8000 });
+      console.log(`  rtp    host ${cpuRtp.hostCpuPercent}%  peer ${cpuRtp.peerCpuPercent ?? '—'}% of one core`);
+      console.log(`  srt    host ${cpuSrt.hostCpuPercent}%  peer ${cpuSrt.peerCpuPercent ?? '—'}% of one core (baseline: the same session code, libsrt doing the transport)`);
+      extras.cpu = { rtpHostPercent: cpuRtp.hostCpuPercent, rtpPeerPercent: cpuRtp.peerCpuPercent, srtHostPercent: cpuSrt.hostCpuPercent, srtPeerPercent: cpuSrt.peerCpuPercent };
+    }
+  } finally {
+    if (!stopping) await cleanup();
+  }
+  if (stopping) return 130;
+  console.log(`load average ${loadavg().map((v) => v.toFixed(1)).join(' ')} at the end`);
+  console.log(JSON.stringify({ bench: 'latency', size: `${WIDTH}x${HEIGHT}@${FPS}`, secondsPerRun: SECONDS, cpus: cpus().length, ...results, ...extras }));
+  const failed = Object.values(results).some((rows) => Object.values(rows).some((row) => row.error));
+  return failed ? 1 : 0;
 }
-if (!stopping) {
-  console.log(`load average ${loadAverage()} at the end`);
-  console.log(JSON.stringify({ bench: 'latency', secondsPerRun: SECONDS, cpus: cpus().length, loadAverage1m: Number(loadavg()[0]!.toFixed(1)), ok: allOk, ...results }));
-  process.exit(allOk ? 0 : 1);
-}
+
+if (process.argv[2] === 'relay') await relayMain(process.argv.slice(3));
+else process.exit(await main());

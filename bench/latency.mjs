@@ -1,15 +1,17 @@
-// bench/latency: capture-to-decode latency of our streaming pipeline vs a naive ffmpeg pipeline, from an
-// Xvfb display over SRT on loopback, at 1280x720@30, 1280x720@60 and 1920x1080@30. Bundles
-// bench/latency-run.ts with vite (as the CLI build does) and runs it; Ctrl-C stops every process it
-// started. Needs Xvfb and ffmpeg (with libx264, libsrt, x11grab, sdl2). Usage: node bench/latency.mjs
-// (BENCH_SECONDS=N: seconds measured per pipeline and size, default 7)
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+// bench/latency: capture-to-decode latency at 720p60 from an Xvfb display: the plain-UDP floor, ours over
+// rtp and over srt, and a naive ffmpeg pipeline, on loopback and through an emulated link (see
+// bench/latency-run.ts). Bundles bench/latency-run.ts with vite (as the CLI build does), builds the CLI
+// when it is missing (the bench's peer process is `gpu-bridge peer receive`), and runs it; Ctrl-C stops
+// every process it started. Needs Xvfb and ffmpeg (with libx264, libsrt, x11grab, sdl2).
+// Usage: node bench/latency.mjs (BENCH_SECONDS=N: seconds measured per run, default 7)
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { join, resolve } from 'node:path';
 import { build } from 'vite';
 
 const repo = resolve(import.meta.dirname, '..');
+if (!existsSync(join(repo, 'out', 'cli', 'index.mjs')) && spawnSync(process.execPath, [join(repo, 'scripts', 'build-cli.mjs')], { stdio: 'inherit', cwd: repo }).status !== 0) process.exit(1);
 // inside the repository (out/ is ignored) so the bundle resolves packages from node_modules
 const dir = mkdtempSync(join(repo, 'out', 'bench-latency-'));
 let code = 1;

@@ -8,9 +8,10 @@ import { sessionApiCommand } from './session-api';
 import { parseIntOption, parseSize } from './session-args';
 
 const USAGE = [
-  'gpu-bridge session selftest [--transport rtp|srt] [--one-way-delay MS] [--loss PCT] [--size WxH] [--fps N] [--seconds S] [--encoder E] [--bitrate KBPS] [--json]',
+  'gpu-bridge session selftest [--transport rtp|srt] [--one-way-delay MS] [--loss PCT] [--outage MS] [--size WxH] [--fps N] [--seconds S] [--encoder E] [--bitrate KBPS] [--json]',
   '       gpu-bridge session start --peer NAME [--transport rtp|srt] [--size WxH] [--fps N] [--bitrate KBPS] [--codec h264|hevc|av1] [--display :0] [--json]',
-  '  --one-way-delay and --loss put a user-space UDP relay between the host and the local peer: that delay and that random loss, each way.',
+  '  --one-way-delay, --loss and --outage put a user-space UDP relay between the host and the local peer: that delay and that random loss, each way,',
+  '  and (--outage) everything dropped both ways for MS milliseconds half-way through.',
   '       gpu-bridge session stop <id> [--json]',
   '       gpu-bridge session list [--json]',
   '  start/stop/list talk to the running app (`gpu-bridge serve` or the desktop app) through its URL: --url or GPU_BRIDGE_URL.',
@@ -28,6 +29,7 @@ const OPTIONS = {
   transport: { type: 'string' },
   'one-way-delay': { type: 'string' },
   loss: { type: 'string' },
+  outage: { type: 'string' },
   url: { type: 'string' },
   json: { type: 'boolean' },
 } as const;
@@ -77,6 +79,7 @@ async function selftest(values: Record<string, string | boolean | undefined>): P
   const transport = parseTransport(values.transport as string | undefined);
   const oneWayDelayMs = parseNumberOption('one-way-delay', values['one-way-delay'] as string | undefined, 0, 1000);
   const lossPercent = parseNumberOption('loss', values.loss as string | undefined, 0, 50);
+  const outageMs = values.outage === undefined ? undefined : parseNumberOption('outage', values.outage as string | undefined, 1, 10_000);
   let encoder = values.encoder as string | undefined;
   let fallback: EncoderName | undefined;
   const available = await ffmpegEncoders();
@@ -96,7 +99,7 @@ async function selftest(values: Record<string, string | boolean | undefined>): P
   const link = oneWayDelayMs > 0 || lossPercent > 0 ? `through a relay (${oneWayDelayMs} ms, ${lossPercent}% loss each way)` : 'on loopback';
   if (!json) log(`self-test: ${width}x${height}@${fps} with ${encoder} for ${seconds} s, to a local peer process over ${transport} ${link}…`);
   const result = await runSelftest({
-    width, height, fps, seconds, encoder: encoder as EncoderName, fallback, bitrateKbps, transport, oneWayDelayMs, lossPercent,
+    width, height, fps, seconds, encoder: encoder as EncoderName, fallback, bitrateKbps, transport, oneWayDelayMs, lossPercent, outageMs,
     peerCommand: { file: process.execPath, args: [process.argv[1]!, 'peer', 'receive', '--headless'] },
     onSecond: (second) => {
       const repairs = second.fecRecovered === null ? '' : `  fec ${second.fecRecovered} nack ${second.nackRecovered} lost ${second.framesLost}`;

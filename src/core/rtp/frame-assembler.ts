@@ -192,7 +192,14 @@ export class FrameAssembler {
     const actions: AssemblerActions = { frames: [], nack: [], pli: false, wakeAt: null };
     while (this.frames.length > 0) {
       const head = this.frames[0]!;
-      if (this.skipGapBefore(head, now, actions)) continue;
+      const gap = this.gapBefore(head, now, actions);
+      if (gap === 'given-up') continue;
+      if (gap === 'asked') {
+        // a frame between the last one handed on and this one is on its way again: this one waits
+        const rtt = this.options.rttMs() ?? 40;
+        actions.wakeAt = Math.min(head.firstArrival + repairBudgetMs(this.options.rttMs()), now + Math.max(5, rtt * 1.5 + 5));
+        break;
+      }
       this.recover(head);
       const range = this.range(head);
       const missing = range ? this.missing(head, range) : null;
@@ -257,10 +264,10 @@ export class FrameAssembler {
    * Packets between the last frame handed on and this one's first (known from its FEC) belong to
    * frames that never arrived: ask for them like any hole while they can still help; past that (an
    * outage's worth, too late, or the link just came back after a silence) they are lost, and so is
-   * the picture. Returns true when the gap was given up.
+   * the picture.
    */
-  private skipGapBefore(head: PendingFrame, now: number, actions: AssemblerActions): boolean {
-    if (head.first === null || this.nextExpected === null || head.first <= this.nextExpected) return false;
+  private gapBefore(head: PendingFrame, now: number, actions: AssemblerActions): 'none' | 'asked' | 'given-up' {
+    if (head.first === null || this.nextExpected === null || head.first <= this.nextExpected) return 'none';
     const gap = head.first - this.nextExpected;
     const rtt = this.options.rttMs() ?? 40;
     const due = head.firstArrival + repairBudgetMs(this.options.rttMs());
@@ -275,13 +282,13 @@ export class FrameAssembler {
         this.everNacked.add(seq);
         actions.nack.push(seq & 0xffff);
       }
-      return false;
+      return 'asked';
     }
     this.counters.framesLost += 1;
     this.nextExpected = head.first;
     this.settledAt = now;
     this.breakPicture(now);
-    return true;
+    return 'given-up';
   }
 
   /** A keyframe takes the sender an encoder restart and a round trip: ask again only after that. */

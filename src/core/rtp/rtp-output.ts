@@ -50,8 +50,11 @@ export class RtpOutput extends EventEmitter {
     return this.viewers.get(name);
   }
 
-  /** A loopback port for a new encoder run; it takes over from the running one at its first frame. */
-  async openSource(): Promise<{ id: number; port: number }> {
+  /**
+   * A loopback port for a new encoder run; it takes over from the running one at its first frame.
+   * `armed` false: reserved for a run started ahead, ignored until `arm`.
+   */
+  async openSource(armed = true): Promise<{ id: number; port: number }> {
     const socket = createSocket('udp4');
     await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
     socket.setRecvBufferSize(8 << 20);
@@ -59,10 +62,17 @@ export class RtpOutput extends EventEmitter {
     socket.on('message', (data) => this.onPacket(source, data));
     socket.on('error', () => undefined);
     this.sources.set(source.id, source);
+    if (armed) this.arm(source.id);
+    return { id: source.id, port: source.port };
+  }
+
+  /** This source's run is going: it takes over at its first frame (or at once when nothing runs). */
+  arm(id: number): void {
+    const source = this.sources.get(id);
+    if (!source || source === this.active || source === this.pending) return;
     if (this.pending) this.dropSource(this.pending.id);
     if (this.active) this.pending = source;
     else this.active = source;
-    return { id: source.id, port: source.port };
   }
 
   /** The encoder run behind this source has ended (or was replaced). */

@@ -115,7 +115,7 @@ export class RtpReceiver extends EventEmitter {
         this.rejected += 1;
         return;
       }
-      this.remote = from;
+      this.remote ??= from;
       this.lastAuthenticAt = now;
       for (const packet of parseCompound(opened.compound) ?? []) {
         if (packet.type === 'sr') this.lastSr = { middle: ntpMiddle32(packet.ntpMs), at: Date.now() };
@@ -128,10 +128,13 @@ export class RtpReceiver extends EventEmitter {
       this.rejected += 1;
       return;
     }
-    // the host's NAT mapping: answer to where its authenticated packets come from
-    this.remote = from;
     this.lastAuthenticAt = now;
     const { header, payload } = opened;
+    // the host's NAT mapping: answer to where its newest authenticated packets come from (a copy of an
+    // older one, sent first by someone on the path, does not move it)
+    const placed = this.seqs.peek(header.seq);
+    const newestMedia = header.payloadType !== FEC_PAYLOAD_TYPE && (placed === null || placed > this.seqs.max!);
+    if (this.remote === null || newestMedia) this.remote = from;
     if (header.payloadType === FEC_PAYLOAD_TYPE) {
       this.act(this.assembler.fec({ timestamp: header.timestamp, payload }, now));
       return;

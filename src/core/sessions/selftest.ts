@@ -1,13 +1,11 @@
-import { EventEmitter } from 'node:events';
 import type { StreamTransport } from '../../shared/contract/peers';
-import { UdpRelay } from '../net/udp-relay';
 import { ENCODERS, type EncoderName } from './encoder-args';
 import { LocalViewer } from './local-viewer';
 import { checkFps, validateSize } from './pipeline';
 import { cpuSeconds } from './proc-stat';
 import { srtLatencyFromRtt } from './srt-url';
 import { StreamSession, type StreamSecond } from './stream-session';
-import type { OpenRequest, ViewerLink } from './viewer-link';
+import { RelayedLink } from './relayed-link';
 
 export interface SelftestOptions {
   width: number;
@@ -65,48 +63,6 @@ export interface SelftestResult {
   receiverCpuPercent: number | null;
   ok: boolean;
   reason: string | null;
-}
-
-/**
- * A viewer reached through a user-space link (this kernel has no netem): every open puts a UdpRelay
- * with the profile's delay and loss, both ways, in front of the viewer's receiver.
- */
-class RelayedLink extends EventEmitter implements ViewerLink {
-  readonly name: string;
-  private readonly relays: UdpRelay[] = [];
-
-  constructor(
-    private readonly inner: ViewerLink,
-    private readonly profile: { oneWayDelayMs: number; loss: number },
-  ) {
-    super();
-    this.name = inner.name;
-    for (const event of ['frames', 'link-stats', 'gone', 'stream-ended']) inner.on(event, (...args: unknown[]) => this.emit(event, ...args));
-  }
-
-  async open(request: OpenRequest): Promise<{ host: string; port: number; passphrase?: string }> {
-    const where = await this.inner.open(request);
-    const relay = new UdpRelay({ host: where.host, port: where.port }, this.profile);
-    this.relays.push(relay);
-    return { ...where, port: await relay.start() };
-  }
-
-  /** Cuts the link both ways for `ms`. */
-  outage(ms: number): void {
-    for (const relay of this.relays) relay.outage(ms);
-  }
-
-  async close(streamId: string, reason: string): Promise<void> {
-    await this.inner.close(streamId, reason);
-  }
-
-  clock(): { offsetMs: number | null; rttMs: number | null } {
-    return { offsetMs: this.inner.clock().offsetMs, rttMs: 2 * this.profile.oneWayDelayMs };
-  }
-
-  shutdown(): void {
-    for (const relay of this.relays) relay.close();
-  }
 }
 
 /** A bitrate that looks right for the size and rate: about 0.08 bit per pixel per frame. */

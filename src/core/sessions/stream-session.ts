@@ -141,6 +141,9 @@ export class StreamSession extends EventEmitter {
   /** rtp: encoder runs by their RtpOutput source; the newest takes over at its first frame (make before break). */
   private readonly runs = new Map<number, SupervisedSpawn>();
   private lastKeyframeAt = 0;
+  /** rtp: the next run, started ahead and held at its gate (see GATE_INPUT), for this encoder and bitrate. */
+  private standby: { process: SupervisedSpawn; sourceId: number; key: string } | null = null;
+  private standbyTimer: NodeJS.Timeout | null = null;
   /** rtp: keyframes sent on a viewer's request (each one a new encoder run). */
   keyframesSent = 0;
 
@@ -297,6 +300,10 @@ export class StreamSession extends EventEmitter {
     };
   }
 
+  private get ended(): boolean {
+    return this.state === 'stopped' || this.state === 'failed';
+  }
+
   private setState(state: StreamState, reason: string | null = this.reason): void {
     this.state = state;
     this.reason = reason;
@@ -310,7 +317,10 @@ export class StreamSession extends EventEmitter {
     if (this.restartTimer) clearTimeout(this.restartTimer);
     this.setState(state, reason);
     const hadSender = this.sender !== null;
-    await Promise.all([this.sender?.stop(), ...[...this.runs.values()].map((run) => run.stop())]);
+    if (this.standbyTimer) clearTimeout(this.standbyTimer);
+    const standby = this.standby;
+    this.standby = null;
+    await Promise.all([this.sender?.stop(), standby?.process.stop(), ...[...this.runs.values()].map((run) => run.stop())]);
     this.sender = null;
     this.runs.clear();
     // the viewers' last batches of decoded frames are still on their way
@@ -336,18 +346,23 @@ export class StreamSession extends EventEmitter {
    */
   private async launchRtp(rtp: RtpOutput): Promise<void> {
     const generation = ++this.generation;
+    const standby = this.takeStandby();
+    if (standby) {
+      rtp.arm(standby.sourceId);
+      this.supersedeWaitingRuns(rtp, standby.sourceId);
+      const sender = this.spawnEncoder([], generation, standby.process);
+      this.runs.set(standby.sourceId, sender);
+      standby.process.child.stdio[3]?.on('error', () => undefined);
+      (standby.process.child.stdio[3] as NodeJS.WritableStream | null)?.end(Buffer.alloc(64));
+      this.scheduleStandby();
+      return;
+    }
     const source = await rtp.openSource();
     if (generation !== this.generation) {
       rtp.dropSource(source.id);
       return;
     }
-    // a run still waiting to take over is superseded by this one (openSource dropped its port)
-    for (const [id, run] of this.runs) {
-      if (id !== source.id && !rtp.isActive(id)) {
-        this.runs.delete(id);
-        void run.stop();
-      }
-    }
+    this.supersedeWaitingRuns(rtp, source.id);
     let args: string[];
     try {
       args = buildSenderArgs({ ...this.settings, encoder: this.encoder, bitrateKbps: this.bitrate.current, rtpPort: source.port });
@@ -361,6 +376,66 @@ export class StreamSession extends EventEmitter {
     void sender.exited.then(() => {
       rtp.dropSource(source.id);
       if (this.runs.get(source.id) === sender) this.runs.delete(source.id);
+    });
+    this.scheduleStandby();
+  }
+
+  /** A run still waiting to take over is superseded by the newest one (arming that dropped its port). */
+  private supersedeWaitingRuns(rtp: RtpOutput, newest: number): void {
+    for (const [id, run] of this.runs) {
+      if (id !== newest && !rtp.isActive(id)) {
+        this.runs.delete(id);
+        void run.stop();
+      }
+    }
+  }
+
+  /** The run started ahead, if it is still alive and made for the encoder and bitrate of now. */
+  private takeStandby(): { process: SupervisedSpawn; sourceId: number } | null {
+    const standby = this.standby;
+    this.standby = null;
+    if (!standby) return null;
+    if (standby.key === this.standbyKey() && standby.process.child.exitCode === null && standby.process.child.signalCode === null) return standby;
+    this.rtp?.dropSource(standby.sourceId);
+    void standby.process.stop();
+    return null;
+  }
+
+  private standbyKey(): string {
+    return `${this.encoder}/${this.bitrate.current}`;
+  }
+
+  /** Starts the next run ahead, a second after this one (not to compete with its start for the CPU). */
+  private scheduleStandby(): void {
+    if (this.standbyTimer) clearTimeout(this.standbyTimer);
+    this.standbyTimer = setTimeout(() => void this.prepareStandby(), 1000);
+    this.standbyTimer.unref();
+  }
+
+  private async prepareStandby(): Promise<void> {
+    const rtp = this.rtp;
+    if (!rtp || this.standby || this.ended) return;
+    const key = this.standbyKey();
+    const source = await rtp.openSource(false);
+    let args: string[];
+    try {
+      args = buildSenderArgs({ ...this.settings, encoder: this.encoder, bitrateKbps: this.bitrate.current, rtpPort: source.port, gated: true });
+    } catch {
+      rtp.dropSource(source.id);
+      return;
+    }
+    if (this.standby || this.ended) {
+      rtp.dropSource(source.id);
+      return;
+    }
+    const process = spawnTied(this.settings.ffmpeg ?? 'ffmpeg', args, ['ignore', 'pipe', 'pipe', 'pipe']);
+    const standby = { process, sourceId: source.id, key };
+    this.standby = standby;
+    void process.exited.then(() => {
+      if (this.standby === standby) {
+        this.standby = null;
+        rtp.dropSource(source.id);
+      }
     });
   }
 
@@ -398,12 +473,12 @@ export class StreamSession extends EventEmitter {
     this.spawnEncoder(buildSenderArgs({ ...this.settings, encoder: this.encoder, bitrateKbps: this.bitrate.current, outputs }), generation);
   }
 
-  /** One ffmpeg encoder run: its progress, its last words, and what happens when it exits. */
-  private spawnEncoder(args: string[], generation: number): SupervisedSpawn {
+  /** One ffmpeg encoder run (or one started ahead): its progress, its last words, and what happens when it exits. */
+  private spawnEncoder(args: string[], generation: number, started?: SupervisedSpawn): SupervisedSpawn {
     this.stderrTail = '';
     this.lastProgressFrame = 0;
     this.senderStartedAt = Date.now();
-    const sender = spawnTied(this.settings.ffmpeg ?? 'ffmpeg', args);
+    const sender = started ?? spawnTied(this.settings.ffmpeg ?? 'ffmpeg', args);
     this.sender = sender;
     // a run being replaced (rtp: make before break) still sends until the new one takes over: count only the newest
     const parser = new ProgressParser((progress) => {
