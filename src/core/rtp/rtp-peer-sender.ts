@@ -74,6 +74,8 @@ export class RtpPeerSender extends EventEmitter {
 
   async start(): Promise<void> {
     await new Promise<void>((resolve) => this.socket.bind(0, () => resolve()));
+    // connected: each send skips the address lookup, and only the peer's datagrams come back here
+    await new Promise<void>((resolve, reject) => this.socket.connect(this.target.port, this.target.host, (error?: Error) => (error ? reject(error) : resolve())));
     this.socket.setSendBufferSize(4 << 20);
     this.socket.setRecvBufferSize(1 << 20);
     this.report();
@@ -123,8 +125,9 @@ export class RtpPeerSender extends EventEmitter {
   }
 
   private send(packet: Buffer): void {
+    if (this.closed) return;
     this.counters.bytesSent += packet.length;
-    this.socket.send(packet, this.target.port, this.target.host);
+    this.socket.send(packet);
   }
 
   private onFeedback(data: Buffer): void {
