@@ -52,6 +52,7 @@ function ffmpegsWithArg(fragment: string): number[] {
 
 interface Info {
   id: string;
+  transport: string;
   state: string;
   reason: string | null;
   restarts: number;
@@ -60,7 +61,7 @@ interface Info {
   viewers: string[];
 }
 
-describe.skipIf(missing.length > 0)('a real session: X display → libx264 → SRT → a paired peer process', () => {
+describe.skipIf(missing.length > 0)('a real session: X display → libx264 → rtp (or srt) → a paired peer process', () => {
   const root = mkdtempSync(join(tmpdir(), 'gb-session-'));
   const peerDir = join(root, 'peer');
   const hostDir = join(root, 'host');
@@ -96,9 +97,9 @@ describe.skipIf(missing.length > 0)('a real session: X display → libx264 → S
     await expect(call('sessions.start', { peer: 'cloudbox', width: 641, height: 360, fps: 30 })).rejects.toMatchObject({ code: 'INVALID_PARAMS' });
   });
 
-  it('streams the X display for 10 s and the peer decodes at least 95% of the frames', async () => {
-    const started = (await call('sessions.start', { peer: 'cloudbox', width: 640, height: 360, fps: 30, source: { kind: 'x11', display: xvfb.display } })) as Info;
-    expect(started.encoder).toBe('libx264');
+  it.each(['rtp', 'srt'] as const)('streams the X display for 10 s over %s and the peer decodes at least 95% of the frames', async (transport) => {
+    const started = (await call('sessions.start', { peer: 'cloudbox', width: 640, height: 360, fps: 30, transport, source: { kind: 'x11', display: xvfb.display } })) as Info;
+    expect(started).toMatchObject({ encoder: 'libx264', transport });
     await until('the session running', async () => (await list()).find((s) => s.id === started.id && s.state === 'running'));
     await new Promise((r) => setTimeout(r, 10_000));
     const stopped = (await call('sessions.stop', { id: started.id })) as Info & { framesDecoded: number; unreadableFrames: number };
@@ -106,14 +107,19 @@ describe.skipIf(missing.length > 0)('a real session: X display → libx264 → S
     expect(stopped.state).toBe('stopped');
     expect(stopped.framesSent).toBeGreaterThan(200);
     expect(stopped.framesDecoded / stopped.framesSent).toBeGreaterThanOrEqual(0.95);
-    const seconds = api.events.filter((e) => e.event === 'sessions.second' && (e.payload as { sessionId: string }).sessionId === started.id).map((e) => e.payload as { p50Ms: number | null });
+    const seconds = api.events.filter((e) => e.event === 'sessions.second' && (e.payload as { sessionId: string }).sessionId === started.id).map((e) => e.payload as { p50Ms: number | null; fecRecovered: number | null; packetsLost: number | null });
     expect(seconds.filter((second) => typeof second.p50Ms === 'number').length).toBeGreaterThan(5);
+    // rtp's own counters come from the peer each second; srt has none of them
+    const withCounters = seconds.filter((second) => typeof second.fecRecovered === 'number' && typeof second.packetsLost === 'number').length;
+    if (transport === 'rtp') expect(withCounters).toBeGreaterThan(5);
+    else expect(withCounters).toBe(0);
   }, 40_000);
 
   it('recovers when the encoder is killed mid-session', async () => {
     const session = (await call('sessions.start', { peer: 'cloudbox', width: 640, height: 360, fps: 30, source: { kind: 'x11', display: xvfb.display } })) as Info;
     await until('the session running', async () => (await list()).find((s) => s.id === session.id && s.state === 'running'));
-    const encoders = descendants(serve.cli.child.pid!).filter((pid) => commandOf(pid).startsWith('ffmpeg ') && commandOf(pid).includes('x11grab'));
+    // the running encoder, not the next one waiting at its gate (pipe:3) for a keyframe request
+    const encoders = descendants(serve.cli.child.pid!).filter((pid) => commandOf(pid).startsWith('ffmpeg ') && commandOf(pid).includes('x11grab') && !commandOf(pid).includes('pipe:3'));
     expect(encoders).toHaveLength(1);
     process.kill(encoders[0]!, 'SIGKILL');
     let last: Info | undefined;
