@@ -25,6 +25,8 @@ const WIDTH = 1280;
 const HEIGHT = 720;
 const FPS = 60;
 const SECONDS = Math.max(2, Math.min(60, Number(process.env.BENCH_SECONDS ?? 7) || 7));
+/** BENCH_ONLY=links|harder|cpu runs one part (the default: all). */
+const ONLY = process.env.BENCH_ONLY ?? 'all';
 const LINKS: Array<{ label: string; link: LinkProfile | null }> = [
   { label: 'loopback', link: null },
   { label: '15 ms each way', link: { oneWayDelayMs: 15, loss: 0 } },
@@ -111,7 +113,7 @@ async function main(): Promise<number> {
     animator = await startAnimator(display.name, WIDTH, HEIGHT, FPS);
     const session = (transport: 'rtp' | 'srt', link: LinkProfile | null, more: Partial<Parameters<typeof measureSession>[0]> = {}) =>
       measureSession({ transport, display: display!.name, width: WIDTH, height: HEIGHT, fps: FPS, bitrateKbps, link, seconds: SECONDS, cli, env, ...more });
-    for (const { label, link } of LINKS) {
+    for (const { label, link } of ONLY === 'all' || ONLY === 'links' ? LINKS : []) {
       if (stopping) break;
       const rows: Record<string, Row> = {};
       rows.floor = await argvRun(link, env, (sendTo, listenOn) => floorArgs(display!.name, bitrateKbps, sendTo, listenOn));
@@ -132,7 +134,7 @@ async function main(): Promise<number> {
       console.log(`  p50 over the floor: rtp +${over(rows.rtp) ?? '—'} ms, srt +${over(rows.srt) ?? '—'} ms, naive +${over(rows.naive) ?? '—'} ms;  srt/rtp ×${ratio(rows.srt, rows.rtp) ?? '—'}, naive/rtp ×${ratio(rows.naive, rows.rtp) ?? '—'}`);
       results[label] = rows;
     }
-    if (!stopping) {
+    if (!stopping && (ONLY === 'all' || ONLY === 'harder')) {
       console.log('rtp through harder links (15 ms each way)');
       const outage = await session('rtp', { oneWayDelayMs: 15, loss: 0 }, { outage: { atS: Math.min(3, SECONDS / 2), ms: 200 } });
       print('outage', latencyRow(outage.latency, outage.intact, outage.framesSent, outage.error, `200 ms of total loss: clean picture ${outage.rtp.cleanPictureMsMax ?? '—'} ms after the link returned; ${outage.rtp.keyframeRequests} keyframe requests, ${outage.rtp.framesLost} frames lost`));
@@ -140,6 +142,8 @@ async function main(): Promise<number> {
       print('5%', latencyRow(lossy.latency, lossy.intact, lossy.framesSent, lossy.error, `FEC ${lossy.rtp.fecRecovered}, NACK ${lossy.rtp.nackRecovered}, frames lost ${lossy.rtp.framesLost}; bitrate steps: ${lossy.steps.join('; ') || 'none'}`));
       extras.outage = { cleanPictureMs: outage.rtp.cleanPictureMsMax, keyframeRequests: outage.rtp.keyframeRequests, framesLost: outage.rtp.framesLost, p95Ms: outage.latency.p95Ms };
       extras.loss5 = { intactPercent: percent(lossy.intact, lossy.framesSent), steps: lossy.steps.length, framesLost: lossy.rtp.framesLost };
+    }
+    if (!stopping && (ONLY === 'all' || ONLY === 'cpu')) {
       console.log('CPU of our code at 8 Mbit/s on loopback (the bench process: session, rtp sender, stamps; the peer process: rtp receiver, decoder feed, stamps)');
       const cpuRtp = await session('rtp', null, { bitrateKbps: 8000 });
       const cpuSrt = await session('srt', null, { bitrateKbps: 8000 });

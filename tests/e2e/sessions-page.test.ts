@@ -112,6 +112,10 @@ describe.skipIf(!haveChromium)('Sessions page: a real session to a paired peer p
     await expect.poll(async () => (await card.getByText(/^actual /).textContent()) ?? '', { timeout: 30_000 }).toMatch(/actual \d+(\.\d)? (kbit|Mbit)\/s/);
     expect(await card.getByRole('img', { name: /Latency chart for / }).count()).toBe(1);
     expect(await card.getByRole('img', { name: /Bitrate chart for / }).count()).toBe(1);
+    // rtp, the default transport, with its own live counters
+    expect(await card.locator('[data-field="transport"]').textContent()).toMatch(/^RTP over UDP, AES-256-GCM/);
+    expect(await card.getByRole('img', { name: /Loss and repair chart for / }).count()).toBe(1);
+    expect(await card.getByRole('img', { name: /Time to a clean picture chart for / }).count()).toBe(1);
 
     await card.getByRole('button', { name: /^Stop Session/ }).click();
     await expect.poll(async () => (await state.textContent()) ?? '', { timeout: 30_000 }).toMatch(/^stopped/);

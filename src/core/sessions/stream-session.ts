@@ -102,7 +102,7 @@ const WARMUP_MS = 1000;
 const LOSS_WINDOW_SECONDS = 5;
 
 /**
- * One encoder feeding one or more viewers (fan-out through ffmpeg's tee muxer). Supervises ffmpeg:
+ * One encoder feeding one or more viewers (rtp: our fan-out, RtpOutput; srt: ffmpeg's tee muxer). Supervises ffmpeg:
  * parses its progress, restarts a crashed encoder with backoff up to a limit (then fails with the
  * reason), falls back from NVENC to software when NVENC cannot open, steps the bitrate with the
  * viewers' loss and latency, and ends cleanly when the last viewer vanishes.
@@ -153,6 +153,8 @@ export class StreamSession extends EventEmitter {
     this.bitrate = new BitrateController(settings.bitrateKbps);
     this.transport = settings.transport ?? 'rtp';
     this.rtp = this.transport === 'rtp' ? new RtpOutput() : null;
+    // rtp: a frame counts as sent when our fan-out sends it (runs overlap while one takes over from another)
+    this.rtp?.on('frame', () => (this.framesSent += 1));
     this.rtp?.on('switched', (oldId: number | null) => {
       const old = oldId === null ? undefined : this.runs.get(oldId);
       if (oldId !== null) this.runs.delete(oldId);
@@ -168,7 +170,10 @@ export class StreamSession extends EventEmitter {
     return [...this.viewers.keys()];
   }
 
-  /** Adds a viewer; when the encoder already runs, it restarts with one more output (a fresh IDR for all). */
+  /**
+   * Adds a viewer. srt: the encoder restarts with one more output (a fresh IDR for all). rtp: the viewer
+   * gets its own keys and stream, and a new encoder run (make before break) gives it a keyframe.
+   */
   async addViewer(link: ViewerLink): Promise<void> {
     if (this.viewers.has(link.name)) throw new Error(`${link.name} already watches this stream`);
     const viewer: Viewer = {
@@ -534,7 +539,7 @@ export class StreamSession extends EventEmitter {
     // ffmpeg's frame counter restarts with each encoder process
     const delta = progress.frame >= this.lastProgressFrame ? progress.frame - this.lastProgressFrame : progress.frame;
     this.lastProgressFrame = progress.frame;
-    this.framesSent += delta;
+    if (!this.rtp) this.framesSent += delta;
     this.progress = progress;
   }
 

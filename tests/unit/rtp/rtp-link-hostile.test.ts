@@ -110,6 +110,14 @@ class Forwarder {
     this.port = this.socket.address().port;
   }
 
+  /**
+   * Sends to the sender from this forwarder's address, the only one its connected socket accepts: what an
+   * attacker on the path (able to spoof the peer's address) could deliver.
+   */
+  injectToSender(data: Uint8Array): void {
+    if (this.sender) this.socket!.send(data, this.sender.port, this.sender.address);
+  }
+
   private onMessage(data: Buffer, from: RemoteInfo): void {
     if (from.port === this.receiverPort) {
       if (!this.sender) return;
@@ -317,8 +325,12 @@ function streamSsrcOf(link: Link): number | null {
 
 /** Sends datagrams a few dozen at a time, so that no socket buffer overflows on the way. */
 async function sendPaced(attacker: Attacker, datagrams: readonly Uint8Array[], port: number): Promise<void> {
+  await paced(datagrams, (datagram) => attacker.send(datagram, port));
+}
+
+async function paced(datagrams: readonly Uint8Array[], send: (datagram: Uint8Array) => void): Promise<void> {
   for (let i = 0; i < datagrams.length; i += 1) {
-    attacker.send(datagrams[i]!, port);
+    send(datagrams[i]!);
     if (i % 40 === 39) await sleep(2);
   }
 }
@@ -457,9 +469,13 @@ describe('rtp link on loopback under hostile traffic', () => {
     const rtcpShaped = datagrams.filter((d) => isRtcp(d)).length;
     const before = { ...link.sender.counters, rttMs: link.sender.rttMs };
 
-    // the stream goes on meanwhile
-    const frames = await stream(link, 20, (index) => attacker.send(datagrams[index]!, senderPort));
-    await sendPaced(attacker, datagrams.slice(20), senderPort);
+    // from the attacker's own address: the host's socket is connected to the peer, the kernel drops them all
+    await sendPaced(attacker, datagrams, senderPort);
+    await sleep(100);
+    expect(link.sender.counters.feedbackRejected).toBe(before.feedbackRejected);
+    // from the peer's address (an attacker on the path), the stream going on meanwhile: each one is read and rejected
+    const frames = await stream(link, 20, (index) => link.forwarder.injectToSender(datagrams[index]!));
+    await paced(datagrams.slice(20), (datagram) => link.forwarder.injectToSender(datagram));
     await until(`${rtcpShaped} RTCP-shaped datagrams rejected at the host`, () => link.sender.counters.feedbackRejected >= before.feedbackRejected + rtcpShaped);
     await until('30 frames', () => link.delivered.length >= 30);
     await sleep(100);
@@ -502,7 +518,7 @@ describe('rtp link on loopback under hostile traffic', () => {
     const events = link.keyframeEvents;
     const requests = link.sender.counters.keyframeRequests;
     const rejected = link.sender.counters.feedbackRejected;
-    await sendPaced(attacker, [...genuinePlis, ...genuinePlis], senderPort);
+    await paced([...genuinePlis, ...genuinePlis], (datagram) => link.forwarder.injectToSender(datagram));
     await until('the replayed PLIs rejected', () => link.sender.counters.feedbackRejected >= rejected + 2 * genuinePlis.length);
     await sleep(100);
     expect(link.keyframeEvents).toBe(events);
