@@ -19,6 +19,18 @@ interface Source {
 /** Packets a waiting source may queue while the old one finishes its frame. */
 const MAX_QUEUED = 4096;
 
+/** A UDP port on 127.0.0.1 free a moment ago (bound and released). */
+function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createSocket('udp4');
+    probe.once('error', reject);
+    probe.bind(0, '127.0.0.1', () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
 /**
  * The host's fan-out for the rtp transport. Each encoder run (ffmpeg with `-f rtp`, its own RFC 6184 /
  * 7798 packetizer) sends to its own loopback port here; its payloads go to every viewer's
@@ -54,16 +66,21 @@ export class RtpOutput extends EventEmitter {
    * A loopback port for a new encoder run; it takes over from the running one at its first frame.
    * `armed` false: reserved for a run started ahead, ignored until `arm`.
    */
-  async openSource(armed = true): Promise<{ id: number; port: number }> {
+  async openSource(armed = true): Promise<{ id: number; port: number; fromPort: number }> {
     const socket = createSocket('udp4');
     await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
     socket.setRecvBufferSize(8 << 20);
+    // the encoder sends from this port (its `localport`), and the socket takes datagrams from it alone: no
+    // other local process can slip packets into the encrypted stream (were it to take the port first,
+    // the encoder could not bind it and the run would fail instead)
+    const fromPort = await freeLoopbackPort();
+    await new Promise<void>((resolve, reject) => socket.connect(fromPort, '127.0.0.1', (error?: Error) => (error ? reject(error) : resolve())));
     const source: Source = { id: this.nextId++, socket, port: socket.address().port, midFrame: false, queued: [], started: false };
     socket.on('message', (data) => this.onPacket(source, data));
     socket.on('error', () => undefined);
     this.sources.set(source.id, source);
     if (armed) this.arm(source.id);
-    return { id: source.id, port: source.port };
+    return { id: source.id, port: source.port, fromPort };
   }
 
   /** This source's run is going: it takes over at its first frame (or at once when nothing runs). */

@@ -16,6 +16,8 @@ export interface SenderSpec extends EncoderSettings {
   outputs?: SrtEndpoint[];
   /** rtp: the loopback port of our RtpOutput, which encrypts and fans the packets out. */
   rtpPort?: number;
+  /** rtp: the local port ffmpeg sends from (our socket takes datagrams from it alone). */
+  rtpFromPort?: number;
   /** Started ahead: ffmpeg waits on fd 3 (GATE_INPUT) before it opens the capture; a few bytes there release it. */
   gated?: boolean;
 }
@@ -110,10 +112,11 @@ export function buildSenderArgs(spec: SenderSpec): string[] {
   if (spec.rtpPort !== undefined) {
     const codec = ENCODER_CODEC[spec.encoder];
     if (codec === 'av1') throw new Error('the rtp transport carries H.264 and HEVC (ffmpeg 5.1 has no AV1 RTP packetizer): use srt for AV1');
-    if (!Number.isInteger(spec.rtpPort) || spec.rtpPort < 1 || spec.rtpPort > 65535) throw new Error(`bad RTP port ${spec.rtpPort}`);
+    for (const port of [spec.rtpPort, spec.rtpFromPort ?? 1]) if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`bad RTP port ${port}`);
     checkRtpFrameBudget(spec.bitrateKbps, spec.fps);
     // ffmpeg's own RFC 6184 / RFC 7798 packetizer, the marker bit on each frame's last packet
-    args.push('-f', 'rtp', '-payload_type', String(RTP_PAYLOAD_TYPE[codec]), `udp://127.0.0.1:${spec.rtpPort}?pkt_size=${RTP_PACKET_BYTES}`);
+    const from = spec.rtpFromPort === undefined ? '' : `&localport=${spec.rtpFromPort}`;
+    args.push('-f', 'rtp', '-payload_type', String(RTP_PAYLOAD_TYPE[codec]), `udp://127.0.0.1:${spec.rtpPort}?pkt_size=${RTP_PACKET_BYTES}${from}`);
     return args;
   }
   const urls = outputs.map((output) => srtCallerUrl(output));

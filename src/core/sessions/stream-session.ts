@@ -370,7 +370,7 @@ export class StreamSession extends EventEmitter {
     this.supersedeWaitingRuns(rtp, source.id);
     let args: string[];
     try {
-      args = buildSenderArgs({ ...this.settings, encoder: this.encoder, bitrateKbps: this.bitrate.current, rtpPort: source.port });
+      args = buildSenderArgs({ ...this.settings, encoder: this.encoder, bitrateKbps: this.bitrate.current, rtpPort: source.port, rtpFromPort: source.fromPort });
     } catch (error) {
       rtp.dropSource(source.id);
       await this.finish('failed', (error as Error).message);
@@ -424,7 +424,7 @@ export class StreamSession extends EventEmitter {
     const source = await rtp.openSource(false);
     let args: string[];
     try {
-      args = buildSenderArgs({ ...this.settings, encoder: this.encoder, bitrateKbps: this.bitrate.current, rtpPort: source.port, gated: true });
+      args = buildSenderArgs({ ...this.settings, encoder: this.encoder, bitrateKbps: this.bitrate.current, rtpPort: source.port, rtpFromPort: source.fromPort, gated: true });
     } catch {
       rtp.dropSource(source.id);
       return;

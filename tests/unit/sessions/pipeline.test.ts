@@ -51,8 +51,9 @@ describe('sender argv', () => {
 
   it('rtp: ffmpeg\'s own RTP packetizer to our loopback port, 1200-byte packets, no key anywhere on the command line', () => {
     const { outputs: _outputs, ...rest } = base;
-    const args = buildSenderArgs({ ...rest, rtpPort: 40_000 });
-    expect(args.slice(-5)).toEqual(['-f', 'rtp', '-payload_type', '96', 'udp://127.0.0.1:40000?pkt_size=1200']);
+    const args = buildSenderArgs({ ...rest, rtpPort: 40_000, rtpFromPort: 40_001 });
+    // from a port our socket is connected to: no other local process can slip packets into the stream
+    expect(args.slice(-5)).toEqual(['-f', 'rtp', '-payload_type', '96', 'udp://127.0.0.1:40000?pkt_size=1200&localport=40001']);
     expect(args.join(' ')).not.toMatch(/passphrase|key|srt:/);
     expect(buildSenderArgs({ ...rest, encoder: 'libx265', rtpPort: 40_000 })).toContain('98');
     expect(() => buildSenderArgs({ ...rest, encoder: 'av1_nvenc', rtpPort: 40_000 })).toThrow(/use srt for AV1/);

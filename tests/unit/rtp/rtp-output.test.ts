@@ -1,0 +1,113 @@
+import { createSocket, type Socket } from 'node:dgram';
+import { afterEach, describe, expect, it } from 'vitest';
+import { RtpOutput } from '../../../src/core/rtp/rtp-output';
+import type { RtpPeerSender } from '../../../src/core/rtp/rtp-peer-sender';
+import { writeRtpHeader } from '../../../src/core/rtp/rtp-packet';
+
+interface Sent {
+  payload: string;
+  marker: boolean;
+  frameStart: boolean;
+  timestamp: number;
+}
+
+/** Records what the fan-out hands a viewer (the real one encrypts and sends it). */
+function recordingViewer(): { viewer: RtpPeerSender; sent: Sent[] } {
+  const sent: Sent[] = [];
+  const viewer = {
+    packet: (payload: Buffer, marker: boolean, frameStart: boolean, timestamp: number) => sent.push({ payload: payload.toString(), marker, frameStart, timestamp }),
+    close: () => undefined,
+  } as unknown as RtpPeerSender;
+  return { viewer, sent };
+}
+
+const sockets: Socket[] = [];
+let output: RtpOutput | null = null;
+
+afterEach(() => {
+  output?.close();
+  output = null;
+  for (const socket of sockets.splice(0)) socket.close();
+});
+
+async function encoderSocket(port = 0): Promise<Socket> {
+  const socket = createSocket('udp4');
+  sockets.push(socket);
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(port, '127.0.0.1', () => resolve());
+  });
+  return socket;
+}
+
+function rtp(payload: string, marker: boolean, seq: number): Buffer {
+  return Buffer.concat([writeRtpHeader({ marker, payloadType: 96, seq, timestamp: seq * 10, ssrc: 42 }), Buffer.from(payload)]);
+}
+
+async function send(socket: Socket, port: number, packets: Buffer[]): Promise<void> {
+  for (const packet of packets) await new Promise<void>((resolve) => socket.send(packet, port, '127.0.0.1', () => resolve()));
+  await new Promise((resolve) => setTimeout(resolve, 50));
+}
+
+describe('the rtp fan-out from encoder runs to viewers', () => {
+  it('takes packets only from the port its encoder sends from, and skips the encoder\'s own RTCP', async () => {
+    output = new RtpOutput();
+    const { viewer, sent } = recordingViewer();
+    output.addViewer('a', viewer);
+    const source = await output.openSource();
+    const intruder = await encoderSocket();
+    await send(intruder, source.port, [rtp('forged', true, 1)]);
+    expect(sent).toEqual([]);
+    const encoder = await encoderSocket(source.fromPort);
+    const senderReport = Buffer.from([0x80, 200, 0, 6, ...new Array<number>(24).fill(0)]);
+    await send(encoder, source.port, [senderReport, rtp('a1', false, 1), rtp('a2', true, 2)]);
+    expect(sent.map((p) => [p.payload, p.marker, p.frameStart])).toEqual([['a1', false, true], ['a2', true, false]]);
+    expect(sent[0]!.timestamp).toBe(sent[1]!.timestamp);
+  });
+
+  it('makes before it breaks: a new run takes over at its first frame once the running one ends its frame', async () => {
+    output = new RtpOutput();
+    const { viewer, sent } = recordingViewer();
+    output.addViewer('a', viewer);
+    const switched: Array<number | null> = [];
+    output.on('switched', (id: number | null) => switched.push(id));
+    const first = await output.openSource();
+    const old = await encoderSocket(first.fromPort);
+    await send(old, first.port, [rtp('old-1a', false, 1), rtp('old-1b', true, 2), rtp('old-2a', false, 3)]);
+    const second = await output.openSource();
+    expect(output.switching).toBe(true);
+    const next = await encoderSocket(second.fromPort);
+    // the new run's keyframe comes while the old run is in the middle of a frame: it waits for its end
+    await send(next, second.port, [rtp('new-1a', false, 100), rtp('new-1b', true, 101)]);
+    expect(sent.map((p) => p.payload)).toEqual(['old-1a', 'old-1b', 'old-2a']);
+    await send(old, first.port, [rtp('old-2b', true, 4), rtp('old-3a', false, 5)]);
+    expect(sent.map((p) => p.payload)).toEqual(['old-1a', 'old-1b', 'old-2a', 'old-2b', 'new-1a', 'new-1b']);
+    expect(switched).toEqual([first.id]);
+    expect(output.switching).toBe(false);
+    // one continuous stream: a frame start after each marker, timestamps rising across the runs
+    expect(sent.filter((p) => p.frameStart).map((p) => p.payload)).toEqual(['old-1a', 'old-2a', 'new-1a']);
+    const starts = sent.filter((p) => p.frameStart).map((p) => p.timestamp);
+    expect(new Set(starts).size).toBe(3);
+    // the old run's socket is closed: nothing more of it
+    await send(old, first.port, [rtp('old-3b', true, 6)]);
+    expect(sent.at(-1)!.payload).toBe('new-1b');
+  });
+
+  it('a run reserved ahead (not armed) is ignored until it is armed', async () => {
+    output = new RtpOutput();
+    const { viewer, sent } = recordingViewer();
+    output.addViewer('a', viewer);
+    const running = await output.openSource();
+    const reserved = await output.openSource(false);
+    expect(output.switching).toBe(false);
+    const early = await encoderSocket(reserved.fromPort);
+    await send(early, reserved.port, [rtp('early', true, 1)]);
+    expect(sent).toEqual([]);
+    output.arm(reserved.id);
+    expect(output.switching).toBe(true);
+    await send(early, reserved.port, [rtp('armed', true, 2)]);
+    expect(sent.map((p) => p.payload)).toEqual(['armed']);
+    expect(output.isActive(reserved.id)).toBe(true);
+    expect(output.isActive(running.id)).toBe(false);
+  });
+});
