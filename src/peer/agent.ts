@@ -1,9 +1,12 @@
+import type { Socket } from 'node:net';
 import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type Server, type TLSSocket } from 'node:tls';
 import { z } from 'zod';
 import type { ControlMessage, InputEvent, StreamRequest } from '../shared/contract/peers';
 import { PeerStreams } from './peer-streams';
+import { Admission, DEFAULT_LIMITS, sourceOf, type AdmissionLimits } from './admission';
+import { RefusalLog, type RefusalSummary } from './refusal-log';
 import { AuditLog } from '../core/audit/audit-log';
 import { ControlChannel, preciseNow } from '../core/pairing/channel';
 import { loadOrCreateIdentity } from '../core/pairing/identity';
@@ -28,7 +31,14 @@ export interface PeerAgentOptions {
   display?: boolean;
   /** Ask every connected host for a stream (needs the view scope and sharing on at the host). */
   watch?: StreamRequest;
+  /** What unauthenticated clients may hold (tests make them smaller). */
+  limits?: Partial<AdmissionLimits>;
 }
+
+/** The peer's audit log moves aside at this size (refusals are aggregated, but it faces the internet). */
+const AUDIT_MAX_BYTES = 1 << 20;
+/** A TLS handshake that has not finished by then is dropped. */
+const HANDSHAKE_MS = 5_000;
 
 interface HostSession {
   fingerprint: string;
@@ -46,12 +56,24 @@ export class PeerAgent {
   private identity!: SelfSignedIdentity;
   private readonly sessions = new Set<HostSession>();
   private recheck: NodeJS.Timeout | null = null;
+  private readonly admission: Admission;
+  /** Refusals of strangers, aggregated (first of a kind at once, repeats counted once a minute). */
+  private readonly refusals: RefusalLog;
   addr = '';
 
   constructor(private readonly options: PeerAgentOptions) {
     this.hosts = new PartyStore(options.configDir, 'hosts');
     this.tokens = new TokenStore(options.configDir);
-    this.audit = new AuditLog(join(options.configDir, 'audit.jsonl'));
+    this.audit = new AuditLog(join(options.configDir, 'audit.jsonl'), AUDIT_MAX_BYTES);
+    this.admission = new Admission({ ...DEFAULT_LIMITS, ...options.limits });
+    this.refusals = new RefusalLog((summary) => this.recordRefusal(summary));
+  }
+
+  private recordRefusal(summary: RefusalSummary): void {
+    this.log({ event: 'refused', source: summary.source, reason: summary.reason, count: summary.count, ...(summary.kind === 'repeated' ? { repeated: true } : {}) });
+    const detail = summary.kind === 'first' ? summary.reason : `${summary.reason} (${summary.count} more in the last minute)`;
+    const action = /pairing/.test(summary.reason) ? 'peer.pair' : 'peer.connect';
+    void this.audit.append({ who: `remote:${summary.source}`, action, target: summary.source, result: 'refused', detail }).catch(() => undefined);
   }
 
   private log(event: Record<string, unknown>): void {
@@ -64,8 +86,13 @@ export class PeerAgent {
 
   async start(): Promise<string> {
     this.identity = await loadOrCreateIdentity(this.options.configDir, `gpu-bridge peer ${this.options.name ?? hostname()}`);
-    const server = createServer(tlsServerOptions(this.identity), (socket) => void this.onConnection(socket));
-    server.on('tlsClientError', (error) => this.log({ event: 'tls-refused', reason: error.message }));
+    const server = createServer({ ...tlsServerOptions(this.identity), handshakeTimeout: HANDSHAKE_MS }, (socket) => void this.onConnection(socket));
+    // before TLS costs anything: connections not yet paired are bounded in number, per address and in time
+    server.on('connection', (socket: Socket) => {
+      const refused = this.admission.admit(socket);
+      if (refused) this.refusals.note(sourceOf(socket), refused);
+    });
+    server.on('tlsClientError', (error, socket) => this.refusals.note(sourceOf(socket), `TLS: ${tlsReason(error)}`));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -84,6 +111,8 @@ export class PeerAgent {
 
   async stop(): Promise<void> {
     if (this.recheck) clearInterval(this.recheck);
+    this.admission.close();
+    this.refusals.close();
     for (const session of this.sessions) session.channel.close();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
@@ -117,7 +146,7 @@ export class PeerAgent {
     const fingerprint = peerFingerprint(socket);
     if (fingerprint === null) {
       const channel = new ControlChannel(socket);
-      this.log({ event: 'refused', remote, reason: 'no client certificate' });
+      this.refusals.note(sourceOf(socket), 'no client certificate');
       channel.close('UNAUTHORIZED', 'a client certificate is required');
       return;
     }
@@ -146,16 +175,21 @@ export class PeerAgent {
   }
 
   private async onPairRequest(channel: ControlChannel, fingerprint: string, remote: string, message: ControlMessage, status: 'revoked' | 'unknown'): Promise<void> {
+    const source = sourceOf(channel.socket);
     if (message.type !== 'pair') {
-      this.log({ event: 'refused', remote, fingerprint, reason: `${status} host` });
-      await this.audit.append({ who: `host:${fingerprint.slice(0, 16)}`, action: 'peer.connect', target: remote, result: 'refused', detail: `${status} certificate` });
+      this.refusals.note(source, `${status} certificate`);
       channel.close('UNAUTHORIZED', status === 'revoked' ? 'this host was revoked; pair again' : 'this host is not paired; pair first');
+      return;
+    }
+    if (!this.admission.allowPairing(source)) {
+      this.refusals.note(source, 'too many pairing attempts');
+      channel.close('RATE_LIMITED', 'too many pairing attempts: wait a minute, then pair with a fresh URI');
       return;
     }
     const check = await this.tokens.consume(message.token);
     if (!check.ok) {
-      this.log({ event: 'pair-refused', remote, fingerprint, reason: check.reason });
-      await this.audit.append({ who: `host:${fingerprint.slice(0, 16)}`, action: 'peer.pair', target: remote, result: 'refused', detail: `token ${check.reason}` });
+      this.admission.pairingFailed(source);
+      this.refusals.note(source, `pairing token ${check.reason}`);
       channel.close('REFUSED', tokenRefusal(check.reason));
       return;
     }
@@ -178,6 +212,7 @@ export class PeerAgent {
     });
     const session: HostSession = { fingerprint, name, channel, streams };
     this.sessions.add(session);
+    this.admission.settle(channel.socket);
     void this.hosts.touch(fingerprint);
     void this.audit.append({ who: `host:${name}`, action: 'peer.connect', target: fingerprint, result: 'ok', detail: remote });
     this.log({ event: 'connected', name, fingerprint });
@@ -208,9 +243,14 @@ export class PeerAgent {
           return;
         case 'pair':
           // an already paired host pairing again (e.g. after a host-side revoke): the token must still be valid
+          if (!this.admission.allowPairing(sourceOf(channel.socket))) {
+            channel.send({ type: 'error', code: 'RATE_LIMITED', message: 'too many pairing attempts: wait a minute' });
+            return;
+          }
           void this.tokens.consume(message.token).then(async (check) => {
             if (!check.ok) {
-              await this.audit.append({ who: `host:${name}`, action: 'peer.pair', target: remote, result: 'refused', detail: `token ${check.reason}` });
+              this.admission.pairingFailed(sourceOf(channel.socket));
+              this.refusals.note(sourceOf(channel.socket), `pairing token ${check.reason} (host ${name})`);
               channel.send({ type: 'error', code: 'REFUSED', message: tokenRefusal(check.reason) });
               return;
             }
@@ -257,4 +297,9 @@ function advertiseHost(listen: string): string {
     for (const entry of list ?? []) if (entry.family === 'IPv4' && !entry.internal) return entry.address;
   }
   return '127.0.0.1';
+}
+
+/** OpenSSL's words for a failed handshake, short (the code when there is one). */
+function tlsReason(error: Error & { code?: string }): string {
+  return (error.code ?? error.message).slice(0, 80);
 }

@@ -1,4 +1,4 @@
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, rename, stat } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { dirname } from 'node:path';
 import { z } from 'zod';
@@ -14,9 +14,15 @@ export const AuditEntry = z.object({
 });
 export type AuditEntry = z.infer<typeof AuditEntry>;
 
-/** Append-only JSONL audit trail. One line per action; never rewritten. */
+/**
+ * Append-only JSONL audit trail. One line per action; never rewritten. With `maxBytes` (a log that
+ * strangers can add to, like the peer's), a full file moves to FILE.1 (the one before it is dropped).
+ */
 export class AuditLog {
-  constructor(readonly file: string) {}
+  constructor(
+    readonly file: string,
+    private readonly maxBytes: number | null = null,
+  ) {}
 
   async append(entry: Omit<AuditEntry, 'time' | 'who'> & { who?: string }): Promise<AuditEntry> {
     const full: AuditEntry = {
@@ -28,6 +34,10 @@ export class AuditLog {
       detail: entry.detail,
     };
     await mkdir(dirname(this.file), { recursive: true, mode: 0o700 });
+    if (this.maxBytes !== null) {
+      const size = await stat(this.file).then((s) => s.size, () => 0);
+      if (size >= this.maxBytes) await rename(this.file, `${this.file}.1`).catch(() => undefined);
+    }
     await appendFile(this.file, `${JSON.stringify(full)}\n`, { mode: 0o600 });
     return full;
   }
