@@ -42,15 +42,14 @@ interface Live {
  */
 export class PeerStreams {
   private readonly live = new Map<string, Live>();
-  private readonly timer: NodeJS.Timeout;
+  /** Batches stamps while a stream is live; an idle peer has no timer running. */
+  private timer: NodeJS.Timeout | null = null;
   private spare: Promise<Spare | null> | null = null;
   /** rtp: a decoder started ahead (its socket and keys come with the stream). */
   private spareDecoder: SupervisedSpawn | null = null;
   private closed = false;
 
   constructor(private readonly options: PeerStreamsOptions) {
-    this.timer = setInterval(() => this.flush(), options.flushMs ?? 100);
-    this.timer.unref();
     // rtp is what hosts use by default; an SRT listener is kept warm once a host has used SRT
     if (this.warm) this.prepareDecoder();
   }
@@ -135,6 +134,10 @@ export class PeerStreams {
     const receiver = rtp ? this.rtpReceiver(request) : (spare?.receiver ?? this.newReceiver(request.passphrase!, request.latencyMs, 10_000, request.height));
     const entry: Live = { receiver, frames: [], closing: false };
     this.live.set(request.streamId, entry);
+    if (!this.timer) {
+      this.timer = setInterval(() => this.flush(), this.options.flushMs ?? 100);
+      this.timer.unref();
+    }
     receiver.on('link-stats', (stats: LinkStats) => {
       if (this.live.get(request.streamId) === entry) this.options.send({ type: 'stream.stats', streamId: request.streamId, ...stats });
     });
@@ -162,7 +165,8 @@ export class PeerStreams {
 
   async closeAll(): Promise<void> {
     this.closed = true;
-    clearInterval(this.timer);
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
     const spare = this.spare ? await this.spare : null;
     this.spare = null;
     await spare?.receiver.stop();
@@ -174,6 +178,10 @@ export class PeerStreams {
 
   private flush(): void {
     for (const [streamId, entry] of this.live) this.flushOne(streamId, entry);
+    if (this.live.size === 0 && this.timer) {
+      clearInterval(this.timer);
+      this.timer = null;
+    }
   }
 
   private flushOne(streamId: string, entry: Live): void {
