@@ -1,5 +1,5 @@
 import type { Capabilities } from '../shared/contract';
-import { probeCapabilities } from './app/capabilities';
+import { probeCapabilities, snapshotCapabilities } from './app/capabilities';
 import { appHandlers } from './app/handlers';
 import { AuditLog } from './audit/audit-log';
 import { createInventoryService } from './inventory/handlers';
@@ -16,6 +16,8 @@ import { Dispatcher } from './rpc/dispatcher';
 import { EventHub } from './rpc/event-hub';
 import type { Handlers } from './rpc/handlers';
 import { memoizeAsync } from './util/memo';
+import { ReplaySource, type SampleTick } from './inventory/snapshot-extras';
+import { readOnlyHandlers } from './rpc/read-only';
 
 export interface CoreOptions {
   shell: 'desktop' | 'web';
@@ -25,6 +27,11 @@ export interface CoreOptions {
   log?: (line: string) => void;
   /** How to start a local `gpu-bridge peer receive` (the self-test's peer); null where the shell cannot. */
   peerReceiveCommand?: { file: string; args: string[]; env?: NodeJS.ProcessEnv } | null;
+  /**
+   * A recorded host instead of this one (`gpu-bridge serve --from`): its tree is read for the inventory
+   * and passthrough checks, its samples replayed on the dashboard, and every change refused.
+   */
+  snapshot?: { root: string; meta: { host: string; takenAt: string; source: string | null }; samples: SampleTick[] };
 }
 
 export interface Core {
@@ -51,7 +58,7 @@ export function createCore(options: CoreOptions): Core {
   const paths = options.paths ?? defaultPaths(env);
   const events = new EventHub();
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const capabilities: () => Promise<Capabilities> = memoizeAsync(() => probeCapabilities({ env }), 60_000);
+  const capabilities: () => Promise<Capabilities> = memoizeAsync(() => (options.snapshot ? snapshotCapabilities(options.snapshot.root) : probeCapabilities({ env })), 60_000);
   const disposers: Array<() => void | Promise<void>> = [];
   let clients = 0;
 
@@ -61,16 +68,18 @@ export function createCore(options: CoreOptions): Core {
   disposers.push(() => peers.stopAll('shutdown'));
 
   // GPU_BRIDGE_HOST_ROOT: a tree that mirrors / (DESIGN.md's snapshot layout) read instead of the live host; tests.
-  const hostRoot = env.GPU_BRIDGE_HOST_ROOT || undefined;
+  const snapshot = options.snapshot ?? null;
+  const hostRoot = snapshot?.root ?? (env.GPU_BRIDGE_HOST_ROOT || undefined);
   const inventory = createInventoryService({ root: hostRoot });
-  const metrics = new MetricsSampler({ source: detectMetricsSource(env.PATH), onBatch: (samples) => events.emit('metrics.batch', { samples }) });
+  const source = snapshot ? (snapshot.samples.length > 0 ? new ReplaySource(snapshot.samples) : null) : detectMetricsSource(env.PATH);
+  const metrics = new MetricsSampler({ source, onBatch: (samples) => events.emit('metrics.batch', { samples }) });
   metrics.start().catch((error: unknown) => log(`gpu-bridge: metrics sampler did not start: ${String(error)}`));
   disposers.push(() => metrics.stop());
   const maxSessions = Number(env.GPU_BRIDGE_MAX_SESSIONS ?? 4);
   const sessions = new SessionManager({
     peers, sharing, audit, events,
     maxSessions: Number.isInteger(maxSessions) && maxSessions > 0 ? maxSessions : 4,
-    defaultDisplay: env.DISPLAY || null,
+    defaultDisplay: snapshot ? null : env.DISPLAY || null,
     peerReceiveCommand: options.peerReceiveCommand ?? null,
     gpuCaps: async () => {
       const gpu = (await inventory.get()).gpus.find((g) => g.vendor === 'nvidia');
@@ -81,15 +90,16 @@ export function createCore(options: CoreOptions): Core {
   disposers.push(() => sessions.stopAll('shutdown'));
   // Prometheus session series (GET /metrics) from the manager's sessions.second / sessions.changed
   disposers.push(followSessions(events, metrics.exporter.sessions));
-  const handlers: Handlers = {
+  const allHandlers: Handlers = {
     ...inventory.handlers(),
     ...metricsHandlers(metrics),
-    ...appHandlers({ shell: options.shell, startedAt, capabilities }),
+    ...appHandlers({ shell: options.shell, startedAt, capabilities, snapshot: snapshot?.meta ?? null }),
     ...sharing.handlers(),
     ...peers.handlers(),
     ...passthroughHandlers({ audit, root: hostRoot }),
     ...sessions.handlers(),
   };
+  const handlers = snapshot ? readOnlyHandlers(allHandlers, snapshot.meta) : allHandlers;
 
   const dispatcher = new Dispatcher(handlers, {
     onInternalError: (method, error) => log(`gpu-bridge: ${method} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),

@@ -1,7 +1,9 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createCore } from '../../core/core';
+import { createCore, type CoreOptions } from '../../core/core';
+import { openSnapshot } from '../../core/inventory/snapshot';
+import { readSnapshotMeta, readSnapshotSamples } from '../../core/inventory/snapshot-extras';
 import { createSelfSignedIdentity, formatFingerprint } from '../../core/crypto/self-signed';
 import { isLoopback, startWebServer } from '../../server/web-server';
 import { parseCommandArgs, parsePort } from '../args';
@@ -17,7 +19,7 @@ export function defaultRendererDir(): string {
 export const serveCommand: CliCommand = {
   name: 'serve',
   summary: 'serve the UI and API to a browser (headless mode)',
-  usage: 'gpu-bridge serve [--port N] [--listen ADDR] [--token T] [--renderer-dir DIR]',
+  usage: 'gpu-bridge serve [--port N] [--listen ADDR] [--token T] [--renderer-dir DIR] [--from SNAPSHOT_DIR_OR_TAR_GZ]',
   async run(argv) {
     const { values } = parseCommandArgs(
       argv,
@@ -26,6 +28,7 @@ export const serveCommand: CliCommand = {
         listen: { type: 'string' },
         token: { type: 'string' },
         'renderer-dir': { type: 'string' },
+        from: { type: 'string' },
       },
       this.usage,
     );
@@ -44,7 +47,8 @@ export const serveCommand: CliCommand = {
       tls = identity;
       process.stdout.write(`TLS 1.3 with a self-signed certificate, SHA-256 fingerprint ${formatFingerprint(identity.fingerprint)}\n`);
     }
-    const core = createCore({ shell: 'web', peerReceiveCommand: { file: process.execPath, args: [process.argv[1]!, 'peer', 'receive', '--headless'] } });
+    const recorded = values.from === undefined ? null : await openRecordedHost(values.from);
+    const core = createCore({ shell: 'web', peerReceiveCommand: recorded ? null : { file: process.execPath, args: [process.argv[1]!, 'peer', 'receive', '--headless'] }, snapshot: recorded?.snapshot });
     let server;
     try {
       server = await startWebServer({
@@ -65,13 +69,15 @@ export const serveCommand: CliCommand = {
       });
     } catch (error) {
       await core.dispose();
+      await recorded?.close();
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'EADDRINUSE') throw new CliError(`port ${port} on ${host} is already in use; pick another with --port (0 = any free port)`);
       if (code === 'EADDRNOTAVAIL') throw new CliError(`${host} is not an address of this machine`);
       throw new CliError((error as Error).message);
     }
-    // The host dials its paired peers (the cloud side listens, so this host needs no open port).
-    core.peers.connectAll().catch((error: unknown) => process.stderr.write(`gpu-bridge serve: could not dial paired peers: ${String(error)}\n`));
+    // The host dials its paired peers (the cloud side listens, so this host needs no open port); a
+    // recorded host dials nobody.
+    if (!recorded) core.peers.connectAll().catch((error: unknown) => process.stderr.write(`gpu-bridge serve: could not dial paired peers: ${String(error)}\n`));
     // Handlers first: a script may signal us as soon as it reads the listening line.
     const stopped = new Promise<void>((resolveStop) => {
       const stop = (signal: string) => {
@@ -81,11 +87,37 @@ export const serveCommand: CliCommand = {
       process.once('SIGINT', () => stop('SIGINT'));
       process.once('SIGTERM', () => stop('SIGTERM'));
     });
+    if (recorded) {
+      const { meta, samples } = recorded.snapshot;
+      process.stdout.write(`Serving a snapshot of ${meta.host} taken ${meta.takenAt}, read-only (${samples.length > 0 ? `${samples.length} recorded samples replayed on the dashboard` : 'no recorded samples'}).\n`);
+    }
     process.stdout.write(`GPU Bridge is serving its UI. Open:\n  ${server.url}\n`);
     process.stdout.write(`listening on ${server.origin}\n`);
     await stopped;
     await server.close();
     await core.dispose();
+    await recorded?.close();
     return 0;
   },
 };
+
+/** A snapshot folder or .tar.gz opened for `serve --from`, with whose it is, when, and its samples. */
+async function openRecordedHost(path: string): Promise<{ snapshot: NonNullable<CoreOptions['snapshot']>; close(): Promise<void> }> {
+  let opened;
+  try {
+    opened = await openSnapshot(path);
+  } catch (error) {
+    throw new CliError(`--from: cannot open ${path}: ${(error as Error).message} (a folder or .tar.gz as \`gpu-bridge snapshot\` writes)`);
+  }
+  const meta = await readSnapshotMeta(opened.root);
+  const samples = await readSnapshotSamples(opened.root);
+  return {
+    snapshot: {
+      root: opened.root,
+      // older snapshots carry no snapshot.json: say so rather than guess
+      meta: { host: meta?.host ?? 'an unnamed host', takenAt: meta?.takenAt ?? 'at an unknown time', source: meta?.source ?? null },
+      samples,
+    },
+    close: () => opened.close(),
+  };
+}

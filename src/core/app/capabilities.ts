@@ -1,4 +1,6 @@
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Capabilities } from '../../shared/contract';
 import { runCommand } from '../exec/run-command';
 import { which } from '../exec/which';
@@ -69,5 +71,24 @@ export async function probeCapabilities(options: CapabilityProbeOptions = {}): P
     pkexec: which('pkexec', env.PATH) !== null,
     qemu: which('qemu-system-x86_64', env.PATH) !== null,
     libvirt: which('virsh', env.PATH) !== null || existsSync('/run/libvirt/libvirt-sock'),
+  };
+}
+
+/**
+ * What a recorded host could do, as far as its snapshot says: its captured nvidia-smi and ffmpeg outputs.
+ * Nothing of the machine showing it (`serve --from`) is taken for the recorded host's.
+ */
+export async function snapshotCapabilities(root: string): Promise<Capabilities> {
+  const encoders = await readFile(join(root, 'cmd', 'ffmpeg-encoders.txt'), 'utf8').catch(() => null);
+  return {
+    nvidiaSmi: existsSync(join(root, 'cmd', 'nvidia-smi.xml')),
+    nvml: false,
+    ffmpeg: encoders !== null,
+    ffmpegVersion: null,
+    ffmpegEncoders: encoders === null ? [] : parseFfmpegEncoders(encoders),
+    xDisplay: null,
+    pkexec: false,
+    qemu: false,
+    libvirt: false,
   };
 }

@@ -7,6 +7,8 @@ export interface AppDeps {
   shell: 'desktop' | 'web';
   startedAt: Date;
   capabilities: () => Promise<Capabilities>;
+  /** A recorded host's: whose and when. */
+  snapshot?: { host: string; takenAt: string; source: string | null } | null;
 }
 
 export function appHandlers(deps: AppDeps): HandlerGroup<'app.info' | 'app.ping'> {
@@ -14,13 +16,15 @@ export function appHandlers(deps: AppDeps): HandlerGroup<'app.info' | 'app.ping'
     'app.info': async () => ({
       name: 'gpu-bridge',
       version: VERSION,
-      hostname: hostname(),
+      // a recorded host is shown as itself, not as the machine serving it
+      hostname: deps.snapshot?.host ?? hostname(),
       shell: deps.shell,
       platform: process.platform,
       arch: process.arch,
       pid: process.pid,
       startedAt: deps.startedAt.toISOString(),
       capabilities: await deps.capabilities(),
+      snapshot: deps.snapshot ?? null,
     }),
     'app.ping': (params) => ({ nonce: params?.nonce ?? null, time: new Date().toISOString() }),
   };

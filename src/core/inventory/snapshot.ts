@@ -5,6 +5,8 @@ import { runCommand } from '../exec/run-command';
 import { which } from '../exec/which';
 import { isValidBdf, pciDevicesDir } from './pci';
 import { linkNameOrNull } from '../util/fs-read';
+import type { MetricsSource } from '../metrics/sources';
+import { recordSamples, writeSnapshotMeta } from './snapshot-extras';
 
 /** Files copied from each PCI function's sysfs directory (DESIGN.md's host-snapshot format). */
 export const PCI_FILES = [
@@ -42,6 +44,8 @@ export interface SnapshotOptions {
   root?: string;
   /** Run nvidia-smi and ffmpeg to capture their outputs (off in tests). */
   runCommands?: boolean;
+  /** A short series of GPU samples for the dashboard of `serve --from`: the source and how many seconds. */
+  samples?: { source: MetricsSource; seconds: number; onTick?: (second: number) => void };
 }
 
 /** Writes a host snapshot directory at `outDir` (must not exist or be empty). Returns the files written. */
@@ -95,6 +99,12 @@ export async function writeSnapshotDir(outDir: string, options: SnapshotOptions 
         count += 1;
       }
     }
+  }
+  await writeSnapshotMeta(outDir);
+  count += 1;
+  if (options.samples && options.samples.seconds > 0) {
+    await recordSamples(outDir, options.samples.source, options.samples.seconds, options.samples.onTick);
+    count += 1;
   }
   return count;
 }

@@ -14,7 +14,7 @@ export interface GpuReading {
 
 /** Where samples come from. read() is called once per tick and must not spawn a process. */
 export interface MetricsSource {
-  readonly kind: 'nvml' | 'nvidia-smi' | 'sysfs' | 'custom';
+  readonly kind: 'nvml' | 'nvidia-smi' | 'sysfs' | 'custom' | 'replay';
   start?(periodMs: number): Promise<void> | void;
   read(): GpuReading[] | Promise<GpuReading[]>;
   close(): Promise<void> | void;

@@ -3,6 +3,7 @@ import { ConnectionBadge } from './components/ConnectionBadge';
 import { ErrorBoundary } from './components/ErrorBoundary';
 import { Nav, PAGE_TITLES } from './components/Nav';
 import { Notices } from './components/Notices';
+import { SnapshotBanner } from './components/SnapshotBanner';
 import { DashboardPage } from './pages/DashboardPage';
 import { GpusPage } from './pages/GpusPage';
 import { PassthroughPage } from './pages/PassthroughPage';
@@ -47,6 +48,7 @@ export function App() {
       </header>
       <Nav />
       <main id="main" tabIndex={-1} aria-labelledby="page-title">
+        <SnapshotBanner />
         <h1 id="page-title">{PAGE_TITLES[page]}</h1>
         <Notices />
         <ErrorBoundary resetKey={page}>

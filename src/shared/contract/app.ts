@@ -26,6 +26,8 @@ export const AppInfo = z.object({
   pid: z.number().int(),
   startedAt: z.string().describe('ISO time the core started'),
   capabilities: Capabilities,
+  /** Set when this is a recorded host (`gpu-bridge serve --from SNAPSHOT`): read-only, every change refused. */
+  snapshot: z.object({ host: z.string(), takenAt: z.string(), source: z.string().nullable() }).nullable(),
 });
 export type AppInfo = z.infer<typeof AppInfo>;
 

@@ -45,7 +45,7 @@ export type MetricsSeries = z.infer<typeof MetricsSeries>;
 
 export const MetricsStatus = z.object({
   rateHz: z.number(),
-  source: z.enum(['nvml', 'nvidia-smi', 'sysfs', 'none', 'custom']),
+  source: z.enum(['nvml', 'nvidia-smi', 'sysfs', 'none', 'custom', 'replay']),
   running: z.boolean(),
   capacity: z.number().int().describe('points kept per series'),
 });

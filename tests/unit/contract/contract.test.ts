@@ -44,8 +44,10 @@ describe('contract', () => {
       pid: 1,
       startedAt: new Date().toISOString(),
       capabilities: { nvidiaSmi: false, nvml: false, ffmpeg: true, ffmpegVersion: '5.1', ffmpegEncoders: ['libx264'], xDisplay: null, pkexec: false, qemu: true, libvirt: false },
+      snapshot: null,
     };
     expect(AppInfo.safeParse(good).success).toBe(true);
+    expect(AppInfo.safeParse({ ...good, snapshot: { host: 'ws-7', takenAt: '2026-12-01T00:00:00Z', source: null } }).success).toBe(true);
     expect(AppInfo.safeParse({ ...good, shell: 'cli' }).success).toBe(false);
     const { pkexec: _pkexec, ...withoutPkexec } = good.capabilities;
     expect(AppInfo.safeParse({ ...good, capabilities: withoutPkexec }).success).toBe(false);
