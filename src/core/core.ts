@@ -74,6 +74,11 @@ export function createCore(options: CoreOptions): Core {
   const source = snapshot ? (snapshot.samples.length > 0 ? new ReplaySource(snapshot.samples) : null) : detectMetricsSource(env.PATH);
   const metrics = new MetricsSampler({ source, onBatch: (samples) => events.emit('metrics.batch', { samples }) });
   metrics.start().catch((error: unknown) => log(`gpu-bridge: metrics sampler did not start: ${String(error)}`));
+  // the NVENC session limits come from the inventory (driver and GPU), for the "sessions exhausted" alert
+  inventory.get().then(
+    (found) => metrics.exporter.setEncoderSessionLimits(found.gpus.map((gpu) => ({ address: gpu.address, name: gpu.name, limit: typeof gpu.encoderSessionLimit === 'number' ? gpu.encoderSessionLimit : null }))),
+    () => undefined,
+  );
   disposers.push(() => metrics.stop());
   const maxSessions = Number(env.GPU_BRIDGE_MAX_SESSIONS ?? 4);
   const sessions = new SessionManager({

@@ -27,10 +27,22 @@ export class MetricsExporter {
   readonly registry = new Registry();
   readonly sessions = new SessionSeries(this.registry);
   private readonly gauges = new Map<MetricKey, Gauge<'address' | 'name'>>();
+  /** From the inventory, not the sampler: how many NVENC sessions the driver allows (absent: no limit known). */
+  private readonly sessionLimit: Gauge<'address' | 'name'>;
 
   constructor() {
     for (const [key, spec] of Object.entries(PROM) as Array<[MetricKey, (typeof PROM)[MetricKey]]>) {
       this.gauges.set(key, new Gauge({ name: spec.name, help: spec.help, labelNames: ['address', 'name'], registers: [this.registry] }));
+    }
+    this.sessionLimit = new Gauge({ name: 'gpu_bridge_gpu_encoder_session_limit', help: 'NVENC sessions the driver allows at once (absent where there is no limit)', labelNames: ['address', 'name'], registers: [this.registry] });
+  }
+
+  /** The GPUs' NVENC session limits, from the inventory (a limit of null is removed: none, or unknown). */
+  setEncoderSessionLimits(gpus: Array<{ address: string; name: string | null; limit: number | null }>): void {
+    for (const gpu of gpus) {
+      const labels = { address: gpu.address, name: gpu.name ?? '' };
+      if (gpu.limit === null) this.sessionLimit.remove(labels);
+      else this.sessionLimit.set(labels, gpu.limit);
     }
   }
 
