@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Capabilities } from '../../shared/contract';
 import { runCommand } from '../exec/run-command';
+import { ffmpegEncodersOutput } from '../exec/ffmpeg-encoders-cache';
 import { which } from '../exec/which';
 
 const STREAMING_ENCODERS = [
@@ -55,10 +56,10 @@ export async function probeCapabilities(options: CapabilityProbeOptions = {}): P
   if (ffmpegPath) {
     const [version, encoders] = await Promise.all([
       runCommand(ffmpegPath, ['-hide_banner', '-version'], { timeoutMs: 10_000 }),
-      runCommand(ffmpegPath, ['-hide_banner', '-encoders'], { timeoutMs: 10_000 }),
+      ffmpegEncodersOutput(ffmpegPath, env),
     ]);
     ffmpegVersion = parseFfmpegVersion(`ffmpeg ${version.stdout.replace(/^ffmpeg /, '')}`) ?? parseFfmpegVersion(version.stdout);
-    ffmpegEncoders = parseFfmpegEncoders(encoders.stdout);
+    ffmpegEncoders = parseFfmpegEncoders(encoders ?? '');
   }
   const display = env.DISPLAY && env.DISPLAY.trim() !== '' ? env.DISPLAY : null;
   return {

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { Encoders, Gpu, HostInfo, Inventory, NvidiaDetails, PciMember } from '../../shared/contract/inventory';
 import { runCommand } from '../exec/run-command';
+import { ffmpegEncodersOutput } from '../exec/ffmpeg-encoders-cache';
 import { which } from '../exec/which';
 import { encoderSessionLimit, encodersForArch, nvidiaArchFromDeviceId, nvidiaArchFromName, parseFfmpegNvencEncoders } from './encoders';
 import { readHostInfo, readLiveHostInfo } from './host';
@@ -100,9 +101,7 @@ async function nvidiaSmiText(options: InventoryOptions, warnings: string[]): Pro
 async function ffmpegEncodersText(options: InventoryOptions): Promise<string | null> {
   if (!options.live) return readText(join(options.root, 'cmd', 'ffmpeg-encoders.txt'));
   const exe = which('ffmpeg');
-  if (!exe) return null;
-  const r = await runCommand(exe, ['-hide_banner', '-encoders'], { timeoutMs: 20_000 });
-  return r.code === 0 ? r.stdout : null;
+  return exe ? ffmpegEncodersOutput(exe) : null;
 }
 
 /** Builds one Gpu record per display controller (PCI class 0x03xx), merged with NVML's view (live) or nvidia-smi's XML. */
@@ -119,13 +118,15 @@ export async function buildInventory(options: InventoryOptions): Promise<Invento
       nvml.close();
     }
   }
-  const [fns, groups, host, xmlText, ffmpegText] = await Promise.all([
+  const [fns, groups, host, xmlText] = await Promise.all([
     readPciFunctions(root),
     readIommuGroups(root),
     options.live ? readLiveHostInfo() : readHostInfo(root),
     log === null ? nvidiaSmiText(options, warnings) : Promise.resolve(null),
-    ffmpegEncodersText(options),
   ]);
+  // ffmpeg's NVENC encoders only matter next to an NVIDIA GPU: a host without one starts no ffmpeg
+  const nvidia = fns.some((f) => f.vendorId === '10de' && f.classCode.startsWith('03'));
+  const ffmpegText = nvidia || !options.live ? await ffmpegEncodersText(options) : null;
   if (log === null && xmlText !== null) {
     try {
       log = parseNvidiaSmiXml(xmlText);

@@ -110,7 +110,7 @@ export const Inventory = z.object({
   host: HostInfo,
   displayControllers: z.array(PciMember).describe('every PCI display controller (class 0x03xx) seen'),
   ffmpegNvenc: Encoders.nullable().describe(
-    'NVENC encoders the installed ffmpeg offers (`ffmpeg -encoders`), to cross-check the chip table; null where ffmpeg was not found',
+    'NVENC encoders the installed ffmpeg offers (`ffmpeg -encoders`), to cross-check the chip table; null where ffmpeg was not found, or (live) where there is no NVIDIA GPU to use them',
   ),
   warnings: z.array(z.string()).describe('files that could not be read or parsed'),
 });
