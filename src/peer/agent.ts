@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import { hostname, networkInterfaces } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import { watch, type FSWatcher } from 'node:fs';
 import { createServer, type Server, type TLSSocket } from 'node:tls';
 import { z } from 'zod';
 import type { ControlMessage, InputEvent, StreamRequest } from '../shared/contract/peers';
@@ -56,6 +57,7 @@ export class PeerAgent {
   private identity!: SelfSignedIdentity;
   private readonly sessions = new Set<HostSession>();
   private recheck: NodeJS.Timeout | null = null;
+  private watcher: FSWatcher | null = null;
   private readonly admission: Admission;
   /** Refusals of strangers, aggregated (first of a kind at once, repeats counted once a minute). */
   private readonly refusals: RefusalLog;
@@ -102,8 +104,19 @@ export class PeerAgent {
     const port = typeof address === 'object' && address ? address.port : this.options.port;
     this.addr = this.options.advertise ?? `${advertiseHost(this.options.listen)}:${port}`;
     await writeJsonAtomic(join(this.options.configDir, 'run.json'), { addr: this.addr, pid: process.pid, fingerprint: this.identity.fingerprint } satisfies RunInfo);
-    // a revoke by `peer revoke` (another process) closes live sessions within a second
-    this.recheck = setInterval(() => void this.recheckSessions(), 1000);
+    // a revoke by `peer revoke` (another process) closes live sessions at once: the hosts store is watched
+    // (it is replaced by a rename), with a slow poll behind it where watching is not to be had
+    try {
+      const storeName = basename(this.hosts.file);
+      this.watcher = watch(dirname(this.hosts.file), (_event, name) => {
+        if (name === storeName) void this.recheckSessions();
+      });
+      this.watcher.on('error', () => undefined);
+      this.watcher.unref();
+    } catch {
+      this.watcher = null;
+    }
+    this.recheck = setInterval(() => void this.recheckSessions(), this.watcher ? 30_000 : 1000);
     this.recheck.unref();
     const bound = `${this.options.listen.includes(':') ? `[${this.options.listen}]` : this.options.listen}:${port}`;
     return bound;
@@ -111,6 +124,7 @@ export class PeerAgent {
 
   async stop(): Promise<void> {
     if (this.recheck) clearInterval(this.recheck);
+    this.watcher?.close();
     this.admission.close();
     this.refusals.close();
     for (const session of this.sessions) session.channel.close();
