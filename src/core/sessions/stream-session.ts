@@ -88,7 +88,6 @@ interface Viewer {
   rtpTotals: RtpTotals;
   /** rtp: this viewer's stream id for the whole session (its receiver stays across encoder runs). */
   rtpStreamId: string;
-  rtpSender: RtpPeerSender | null;
   onFrames: (frames: DecodedFrame[]) => void;
   onLinkStats: (stats: LinkStats) => void;
   onGone: (reason: string) => void;
@@ -179,7 +178,7 @@ export class StreamSession extends EventEmitter {
     const viewer: Viewer = {
       link, latencies: [], allLatencies: [], decoded: 0, decodedThisSecond: 0, unreadable: 0, unreadableThisSecond: 0, firstFrameAt: null, floorMs: null, window: [], perSecond: [],
       linkWindow: [], linkSecond: null, rtpTotals: { fecRecovered: 0, nackRecovered: 0, framesLost: 0, keyframeRequests: 0, cleanPictureMsMax: null },
-      rtpStreamId: randomUUID(), rtpSender: null,
+      rtpStreamId: randomUUID(),
       onFrames: (frames) => this.onFrames(viewer, frames),
       onLinkStats: (stats) => this.onLinkStats(viewer, stats),
       onGone: (reason) => void this.removeViewer(link.name, `viewer left: ${reason}`),
@@ -221,13 +220,12 @@ export class StreamSession extends EventEmitter {
     const sender = new RtpPeerSender({ host: where.host, port: where.port }, keys, MEDIA_PAYLOAD_TYPE[codec]);
     await sender.start();
     sender.on('keyframe', () => this.requestKeyframe(false));
-    viewer.rtpSender = sender;
     this.rtp!.addViewer(viewer.link.name, sender);
   }
 
   /** rtp: a viewer lost a frame it could not repair: a new encoder run starts with an IDR (make before break). */
   private requestKeyframe(force: boolean): void {
-    if (!this.rtp || this.state === 'stopped' || this.state === 'failed') return;
+    if (!this.rtp || this.ended) return;
     const now = Date.now();
     if (!force && (this.rtp.switching || now - this.lastKeyframeAt < KEYFRAME_MIN_INTERVAL_MS)) return;
     this.lastKeyframeAt = now;
@@ -355,8 +353,7 @@ export class StreamSession extends EventEmitter {
     if (standby) {
       rtp.arm(standby.sourceId);
       this.supersedeWaitingRuns(rtp, standby.sourceId);
-      const sender = this.spawnEncoder([], generation, standby.process);
-      this.runs.set(standby.sourceId, sender);
+      this.trackRun(rtp, standby.sourceId, this.spawnEncoder([], generation, standby.process));
       standby.process.child.stdio[3]?.on('error', () => undefined);
       (standby.process.child.stdio[3] as NodeJS.WritableStream | null)?.end(Buffer.alloc(64));
       this.scheduleStandby();
@@ -376,13 +373,17 @@ export class StreamSession extends EventEmitter {
       await this.finish('failed', (error as Error).message);
       return;
     }
-    const sender = this.spawnEncoder(args, generation);
-    this.runs.set(source.id, sender);
-    void sender.exited.then(() => {
-      rtp.dropSource(source.id);
-      if (this.runs.get(source.id) === sender) this.runs.delete(source.id);
-    });
+    this.trackRun(rtp, source.id, this.spawnEncoder(args, generation));
     this.scheduleStandby();
+  }
+
+  /** An encoder run feeding this RtpOutput source: when it exits, its port and its place in `runs` go. */
+  private trackRun(rtp: RtpOutput, sourceId: number, run: SupervisedSpawn): void {
+    this.runs.set(sourceId, run);
+    void run.exited.then(() => {
+      rtp.dropSource(sourceId);
+      if (this.runs.get(sourceId) === run) this.runs.delete(sourceId);
+    });
   }
 
   /** A run still waiting to take over is superseded by the newest one (arming that dropped its port). */
@@ -592,7 +593,7 @@ export class StreamSession extends EventEmitter {
         fpsSent: progress?.fps ?? 0, fpsReceived: viewer.decodedThisSecond,
         bitrateKbps: progress?.bitrateKbps ?? null, targetKbps: this.bitrate.current,
         // rtp measures the media path itself (SR/RR), which may differ from the control channel's
-        rttMs: round1(viewer.rtpSender?.rttMs ?? null) ?? viewer.link.clock().rttMs, dropped: progress?.dropped ?? 0, duplicated: progress?.duplicated ?? 0,
+        rttMs: round1(this.rtp?.viewer(name)?.rttMs ?? null) ?? viewer.link.clock().rttMs, dropped: progress?.dropped ?? 0, duplicated: progress?.duplicated ?? 0,
         unreadable: viewer.unreadableThisSecond,
         packetsLost: link ? link.lost : null,
         fecRecovered: link?.fecRecovered ?? null,
