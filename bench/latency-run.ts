@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { cpus, loadavg } from 'node:os';
 import type { LinkProfile } from '../src/core/net/udp-relay';
 import { buildReceiverArgs, buildSenderArgs } from '../src/core/sessions/pipeline';
-import { freeUdpPort } from '../src/core/sessions/receiver';
+import { freeUdpPort } from '../src/core/net/free-udp-port';
 import { defaultBitrateKbps } from '../src/core/sessions/selftest';
 import { newPassphrase } from '../src/core/sessions/srt-url';
 import type { SupervisedSpawn } from '../src/core/sessions/child-process';

@@ -1,5 +1,6 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
+import { freeUdpPort } from '../net/free-udp-port';
 import { preciseNow } from '../pairing/channel';
 import { isRtcp, parseRtpHeader } from './rtp-packet';
 import type { RtpPeerSender } from './rtp-peer-sender';
@@ -12,24 +13,10 @@ interface Source {
   midFrame: boolean;
   /** Packets that came before this source could take over (the old one was mid-frame). */
   queued: { payload: Buffer; marker: boolean }[];
-  /** A frame of this source has gone out. */
-  started: boolean;
 }
 
 /** Packets a waiting source may queue while the old one finishes its frame. */
 const MAX_QUEUED = 4096;
-
-/** A UDP port on 127.0.0.1 free a moment ago (bound and released). */
-function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createSocket('udp4');
-    probe.once('error', reject);
-    probe.bind(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * The host's fan-out for the rtp transport. Each encoder run (ffmpeg with `-f rtp`, its own RFC 6184 /
@@ -73,9 +60,9 @@ export class RtpOutput extends EventEmitter {
     // the encoder sends from this port (its `localport`), and the socket takes datagrams from it alone: no
     // other local process can slip packets into the encrypted stream (were it to take the port first,
     // the encoder could not bind it and the run would fail instead)
-    const fromPort = await freeLoopbackPort();
+    const fromPort = await freeUdpPort('127.0.0.1');
     await new Promise<void>((resolve, reject) => socket.connect(fromPort, '127.0.0.1', (error?: Error) => (error ? reject(error) : resolve())));
-    const source: Source = { id: this.nextId++, socket, port: socket.address().port, midFrame: false, queued: [], started: false };
+    const source: Source = { id: this.nextId++, socket, port: socket.address().port, midFrame: false, queued: [] };
     socket.on('message', (data) => this.onPacket(source, data));
     socket.on('error', () => undefined);
     this.sources.set(source.id, source);
@@ -155,9 +142,10 @@ export class RtpOutput extends EventEmitter {
     const frameStart = this.lastMarker;
     if (frameStart) {
       // our own 90 kHz clock: continuous across encoder runs (each ffmpeg starts its own at random)
-      const timestamp = Math.round(preciseNow() * 90) >>> 0;
+      const now = preciseNow();
+      const timestamp = Math.round(now * 90) >>> 0;
       this.frameTimestamp = timestamp === this.frameTimestamp ? (timestamp + 1) >>> 0 : timestamp;
-      this.emit('frame', preciseNow());
+      this.emit('frame', now);
     }
     this.lastMarker = marker;
     for (const sender of this.viewers.values()) sender.packet(payload, marker, frameStart, this.frameTimestamp);

@@ -180,10 +180,16 @@ export class RtpReceiver extends EventEmitter {
     this.sendRtcp(compound(packets));
   }
 
+  /** Media packets the sender has sent so far, from the first sequence number seen to the highest (RFC 3550 A.3). */
+  private expectedPackets(): number {
+    const highest = this.seqs.max;
+    return highest === null || this.firstSeq === null ? 0 : highest - this.firstSeq + 1;
+  }
+
   private receiverReport(): Buffer {
     const highest = this.seqs.max;
-    if (highest === null || this.firstSeq === null || this.mediaSsrc === null) return buildReceiverReport({ ssrc: this.ssrc });
-    const expected = highest - this.firstSeq + 1;
+    if (highest === null || this.mediaSsrc === null) return buildReceiverReport({ ssrc: this.ssrc });
+    const expected = this.expectedPackets();
     const expectedInterval = expected - this.reported.expected;
     const originalsInterval = this.originals - this.reported.originals;
     this.reported = { expected, originals: this.originals };
@@ -218,9 +224,7 @@ export class RtpReceiver extends EventEmitter {
 
   private emitSecond(): void {
     const c = this.assembler.counters;
-    const highest = this.seqs.max;
-    const expected = highest === null || this.firstSeq === null ? 0 : highest - this.firstSeq + 1;
-    const lostTotal = Math.max(0, expected - this.originals);
+    const lostTotal = Math.max(0, this.expectedPackets() - this.originals);
     const base = this.secondBase;
     const cleans = c.cleanPictureMs.slice(base.clean);
     const second: RtpSecond = {

@@ -1,9 +1,9 @@
-import { createSocket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { buildReceiverArgs } from './pipeline';
 import { spawnTied, type SupervisedSpawn } from './child-process';
 import { readStamps, type DecodedFrame } from './stamp-reader';
 import { waitUdpBound } from './udp-bound';
+import { freeUdpPort } from '../net/free-udp-port';
 import { loadSrt, NativeSrtListener } from './srt-native';
 import { isIPv4 } from 'node:net';
 import type { Writable } from 'node:stream';
@@ -39,18 +39,6 @@ export interface ReceiverOptions {
 /** A headless decoder reading MPEG-TS on stdin, started before it is needed (the peer keeps one warm). */
 export function startDecoder(ffmpeg = 'ffmpeg'): SupervisedSpawn {
   return spawnTied(ffmpeg, buildReceiverArgs({ display: false, input: 'pipe' }), ['pipe', 'pipe', 'pipe']);
-}
-
-/** A free UDP port on `host` (bound and released; ffmpeg binds it right after). */
-export function freeUdpPort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const socket = createSocket(host.includes(':') ? 'udp6' : 'udp4');
-    socket.once('error', reject);
-    socket.bind(0, host, () => {
-      const { port } = socket.address();
-      socket.close(() => resolve(port));
-    });
-  });
 }
 
 /** rtp has no hang-up: a host silent this long (no authenticated packet) has gone. */
