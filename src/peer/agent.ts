@@ -188,6 +188,23 @@ export class PeerAgent {
     });
   }
 
+  /**
+   * One pairing token tried from `source`, by a stranger or a paired host pairing again: refused without a
+   * look at the token store after too many failures from there (or everywhere), counted when it is wrong.
+   * Null when the token was good (and is now used).
+   */
+  private async tryPairingToken(source: string, token: string, who: string): Promise<{ code: 'RATE_LIMITED' | 'REFUSED'; message: string } | null> {
+    if (!this.admission.allowPairing(source)) {
+      this.refusals.note(source, `too many pairing attempts${who}`);
+      return { code: 'RATE_LIMITED', message: 'too many pairing attempts: wait a minute, then pair with a fresh URI' };
+    }
+    const check = await this.tokens.consume(token);
+    if (check.ok) return null;
+    this.admission.pairingFailed(source);
+    this.refusals.note(source, `pairing token ${check.reason}${who}`);
+    return { code: 'REFUSED', message: tokenRefusal(check.reason) };
+  }
+
   private async onPairRequest(channel: ControlChannel, fingerprint: string, remote: string, message: ControlMessage, status: 'revoked' | 'unknown'): Promise<void> {
     const source = sourceOf(channel.socket);
     if (message.type !== 'pair') {
@@ -195,16 +212,9 @@ export class PeerAgent {
       channel.close('UNAUTHORIZED', status === 'revoked' ? 'this host was revoked; pair again' : 'this host is not paired; pair first');
       return;
     }
-    if (!this.admission.allowPairing(source)) {
-      this.refusals.note(source, 'too many pairing attempts');
-      channel.close('RATE_LIMITED', 'too many pairing attempts: wait a minute, then pair with a fresh URI');
-      return;
-    }
-    const check = await this.tokens.consume(message.token);
-    if (!check.ok) {
-      this.admission.pairingFailed(source);
-      this.refusals.note(source, `pairing token ${check.reason}`);
-      channel.close('REFUSED', tokenRefusal(check.reason));
+    const refused = await this.tryPairingToken(source, message.token, '');
+    if (refused) {
+      channel.close(refused.code, refused.message);
       return;
     }
     const host = await this.hosts.upsert({ fingerprint, name: message.name, addr: null, scopes: ['view', 'input'] });
@@ -257,15 +267,9 @@ export class PeerAgent {
           return;
         case 'pair':
           // an already paired host pairing again (e.g. after a host-side revoke): the token must still be valid
-          if (!this.admission.allowPairing(sourceOf(channel.socket))) {
-            channel.send({ type: 'error', code: 'RATE_LIMITED', message: 'too many pairing attempts: wait a minute' });
-            return;
-          }
-          void this.tokens.consume(message.token).then(async (check) => {
-            if (!check.ok) {
-              this.admission.pairingFailed(sourceOf(channel.socket));
-              this.refusals.note(sourceOf(channel.socket), `pairing token ${check.reason} (host ${name})`);
-              channel.send({ type: 'error', code: 'REFUSED', message: tokenRefusal(check.reason) });
+          void this.tryPairingToken(sourceOf(channel.socket), message.token, ` (host ${name})`).then(async (refused) => {
+            if (refused) {
+              channel.send({ type: 'error', ...refused });
               return;
             }
             await this.hosts.upsert({ fingerprint, name: message.name, addr: null });
