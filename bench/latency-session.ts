@@ -3,7 +3,7 @@
 // on loopback or through a relay process; latency from the same per-frame stamps as the argv runs.
 import type { LinkProfile } from '../src/core/net/udp-relay';
 import { LocalViewer } from '../src/core/sessions/local-viewer';
-import { cpuSeconds } from '../src/core/sessions/proc-stat';
+import { startCpuMeter } from '../src/core/sessions/proc-stat';
 import { RelayedLink } from '../src/core/sessions/relayed-link';
 import { srtLatencyFromRtt } from '../src/core/sessions/srt-url';
 import { StreamSession, type RtpTotals } from '../src/core/sessions/stream-session';
@@ -64,21 +64,18 @@ export async function measureSession(spec: SessionRunSpec): Promise<SessionRunRe
   const steps: string[] = [];
   session.on('bitrate', (step: { from: number; to: number; reason: string }) => steps.push(`${step.from}→${step.to}: ${step.reason}`));
   let error: string | null = null;
-  let cpu = { host: 0, peer: null as number | null, seconds: 0 };
+  let cpu: { selfPercent: number | null; otherPercent: number | null } = { selfPercent: null, otherPercent: null };
   try {
     await session.addViewer(link ?? viewer.link);
     const deadline = Date.now() + 10_000;
     while (session.firstFrameMs === null && Date.now() < deadline && session.state !== 'failed') await sleep(20);
     if (session.firstFrameMs === null) throw new Error(`no frame decoded: ${session.reason ?? session.state}`);
     await sleep(1000);
-    const start = { host: process.cpuUsage(), peer: viewer.pid === undefined ? null : await cpuSeconds(viewer.pid), at: Date.now() };
+    const meter = await startCpuMeter(viewer.pid);
     const outage = spec.outage ? setTimeout(() => link?.outage(spec.outage!.ms), spec.outage.atS * 1000) : null;
     await sleep(spec.seconds * 1000);
     if (outage) clearTimeout(outage);
-    const host = process.cpuUsage(start.host);
-    const peer = viewer.pid === undefined || start.peer === null ? null : await cpuSeconds(viewer.pid);
-    const seconds = (Date.now() - start.at) / 1000;
-    cpu = { host: (host.user + host.system) / 1e6, peer: peer === null || start.peer === null ? null : peer - start.peer, seconds };
+    cpu = await meter.read();
     if (session.state === 'failed') error = session.reason;
   } catch (caught) {
     error = caught instanceof Error ? caught.message : String(caught);
@@ -98,8 +95,8 @@ export async function measureSession(spec: SessionRunSpec): Promise<SessionRunRe
     startMs: session.firstFrameMs,
     rtp: totals.rtp,
     steps,
-    hostCpuPercent: cpu.seconds > 0 ? Math.round((cpu.host / cpu.seconds) * 1000) / 10 : 0,
-    peerCpuPercent: cpu.peer === null || cpu.seconds === 0 ? null : Math.round((cpu.peer / cpu.seconds) * 1000) / 10,
+    hostCpuPercent: cpu.selfPercent ?? 0,
+    peerCpuPercent: cpu.otherPercent,
     error,
   };
 }

@@ -15,3 +15,26 @@ export async function cpuSeconds(pid: number): Promise<number | null> {
     return null;
   }
 }
+
+/** CPU of this process and of another (a child), percent of one core each, from now to `read()`. */
+export interface CpuMeter {
+  read(): Promise<{ selfPercent: number | null; otherPercent: number | null }>;
+}
+
+export async function startCpuMeter(otherPid: number | undefined): Promise<CpuMeter> {
+  const self = process.cpuUsage();
+  const other = otherPid === undefined ? null : await cpuSeconds(otherPid);
+  const at = Date.now();
+  const percent = (seconds: number, elapsed: number) => Math.round((seconds / elapsed) * 1000) / 10;
+  return {
+    async read() {
+      const elapsed = (Date.now() - at) / 1000;
+      const used = process.cpuUsage(self);
+      const otherNow = otherPid === undefined || other === null ? null : await cpuSeconds(otherPid);
+      return {
+        selfPercent: elapsed > 0 ? percent((used.user + used.system) / 1e6, elapsed) : null,
+        otherPercent: otherNow !== null && other !== null && elapsed > 0 ? percent(otherNow - other, elapsed) : null,
+      };
+    },
+  };
+}

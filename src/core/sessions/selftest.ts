@@ -2,7 +2,7 @@ import type { StreamTransport } from '../../shared/contract/peers';
 import { ENCODERS, type EncoderName } from './encoder-args';
 import { LocalViewer } from './local-viewer';
 import { checkFps, validateSize } from './pipeline';
-import { cpuSeconds } from './proc-stat';
+import { startCpuMeter } from './proc-stat';
 import { srtLatencyFromRtt } from './srt-url';
 import { StreamSession, type StreamSecond } from './stream-session';
 import { RelayedLink } from './relayed-link';
@@ -114,12 +114,10 @@ export async function runSelftest(options: SelftestOptions): Promise<SelftestRes
   const outage = options.outageMs === undefined ? null : setTimeout(() => relayed?.outage(options.outageMs!), (options.outageAtS ?? options.seconds / 2) * 1000);
   try {
     await session.addViewer(relayed ?? viewer.link);
-    const cpuStart = { host: process.cpuUsage(), peer: viewer.pid === undefined ? null : await cpuSeconds(viewer.pid), at: Date.now() };
+    const meter = await startCpuMeter(viewer.pid);
     const timer = new Promise<string>((resolve) => setTimeout(() => resolve('time'), options.seconds * 1000));
     await Promise.race([timer, ended]);
-    const elapsedS = (Date.now() - cpuStart.at) / 1000;
-    const hostCpu = process.cpuUsage(cpuStart.host);
-    const peerCpu = viewer.pid === undefined || cpuStart.peer === null ? null : await cpuSeconds(viewer.pid);
+    const cpu = await meter.read();
     const failed = session.state === 'failed' ? session.reason : null;
     // stop first: the encoder's last progress block (its final frame count) arrives as it exits
     await session.stop('self-test done');
@@ -152,8 +150,8 @@ export async function runSelftest(options: SelftestOptions): Promise<SelftestRes
       oneWayDelayMs,
       lossPercent,
       // this process does little else during the self-test: its CPU is the session's (sender, FEC, crypto)
-      senderCpuPercent: elapsedS > 0 ? Math.round(((hostCpu.user + hostCpu.system) / 1e6 / elapsedS) * 1000) / 10 : null,
-      receiverCpuPercent: peerCpu !== null && cpuStart.peer !== null && elapsedS > 0 ? Math.round(((peerCpu - cpuStart.peer) / elapsedS) * 1000) / 10 : null,
+      senderCpuPercent: cpu.selfPercent,
+      receiverCpuPercent: cpu.otherPercent,
       ok: failed === null && totals.framesDecoded > 0,
       reason: failed ?? (totals.framesDecoded === 0 ? 'no frame reached the peer' : null),
     };
