@@ -98,20 +98,27 @@ export interface ParsedArgs {
   verb: Verb;
   target: string | null;
   devices: string[] | null;
+  /** Optional functions of the GPU's slot to move as well (bind), or to restore with it. */
+  extras: string[];
   timeoutMs: number | null;
 }
 
-/** `bind|restore <gpu> [--devices a,b,...] [--timeout-ms N]` or `rollback`. Anything else is refused. */
+/** `bind|restore <gpu> [--with a,b] [--devices a,b,...] [--timeout-ms N]` or `rollback`. Anything else is refused. */
 export function parseArgs(argv: readonly string[]): ParsedArgs {
   if (argv.length > 8) throw new Refusal('too many arguments');
   const [verb, ...rest] = argv;
   if (!VERBS.includes(verb as Verb)) throw new Refusal(`unknown verb ${JSON.stringify(String(verb).slice(0, 40))}; the verbs are ${VERBS.join(', ')}`);
   let target: string | null = null;
   let devices: string[] | null = null;
+  let extras: string[] = [];
   let timeoutMs: number | null = null;
   for (let i = 0; i < rest.length; i += 1) {
     const arg = rest[i] ?? '';
-    if (arg === '--devices') {
+    if (arg === '--with' && verb !== 'rollback') {
+      const list = rest[++i];
+      if (list === undefined || list.length > 8 * 13) throw new Refusal('--with needs a comma-separated list of at most 8 PCI addresses');
+      extras = [...new Set(list.split(',').map((d) => checkBdf(d, 'extra device')))];
+    } else if (arg === '--devices') {
       const list = rest[++i];
       if (list === undefined || list.length > 20 * 13) throw new Refusal('--devices needs a comma-separated list of PCI addresses');
       devices = list.split(',').map((d) => checkBdf(d, 'device'));
@@ -126,7 +133,7 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     }
   }
   if (verb !== 'rollback' && target === null) throw new Refusal(`${verb} needs the GPU's PCI address`);
-  return { verb: verb as Verb, target, devices, timeoutMs };
+  return { verb: verb as Verb, target, devices, extras, timeoutMs };
 }
 
 function emptyResult(verb: string, target: string | null): HelperResult {
@@ -289,6 +296,22 @@ function boundRecordPath(cfg: HelperConfig, target: string): string {
   return join(cfg.stateDir, `bound-${target.replace(/[:.]/g, '_')}.json`);
 }
 
+interface BoundRecord {
+  extras: string[];
+  devices: DeviceState[];
+}
+
+/** What a bind recorded (root-owned state dir); anything malformed reads as no record. */
+function readBoundRecord(cfg: HelperConfig, target: string): BoundRecord | null {
+  try {
+    const raw = JSON.parse(readFileSync(boundRecordPath(cfg, target), 'utf8')) as Partial<BoundRecord>;
+    const extras = Array.isArray(raw.extras) ? raw.extras.map((e) => checkBdf(e, 'recorded extra')) : [];
+    return { extras, devices: Array.isArray(raw.devices) ? raw.devices : [] };
+  } catch {
+    return null;
+  }
+}
+
 export async function runHelper(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<{ exitCode: number; result: HelperResult }> {
   let result = emptyResult(String(argv[0] ?? ''), null);
   let cfg: HelperConfig | null = null;
@@ -317,7 +340,9 @@ export async function runHelper(argv: readonly string[], env: NodeJS.ProcessEnv)
     }
 
     const target = args.target as string;
-    const plan = computePlan(cfg.root, target);
+    // A restore puts back what was bound: the extras the bind took are in its record.
+    const record = args.verb === 'restore' ? readBoundRecord(cfg, target) : null;
+    const plan = computePlan(cfg.root, target, args.verb === 'restore' && args.extras.length === 0 ? (record?.extras ?? []) : args.extras);
     const planned = plan.devices.map((d) => d.address);
     if (args.devices) {
       const outside = args.devices.filter((d) => !planned.includes(d));
@@ -349,11 +374,11 @@ export async function runHelper(argv: readonly string[], env: NodeJS.ProcessEnv)
         audit(cfg, 'bind', target, 'failed', message);
         return { exitCode: 1, result };
       }
-      writeDurable(boundRecordPath(cfg, target), `${JSON.stringify({ target, devices: states })}\n`);
+      writeDurable(boundRecordPath(cfg, target), `${JSON.stringify({ target, extras: plan.extras, devices: states })}\n`);
       rmSync(journalPath(cfg), { force: true });
       result.ok = true;
       result.devices = states.map((d) => ({ address: d.address, before: d.originalDriver, after: currentDriver(cfg as HelperConfig, d.address) }));
-      audit(cfg, 'bind', target, 'ok', `moved ${planned.join(', ')} to vfio-pci`);
+      audit(cfg, 'bind', target, 'ok', `moved ${planned.join(', ')} to vfio-pci${plan.extras.length > 0 ? ` (asked for: ${plan.extras.join(', ')})` : ''}`);
       return { exitCode: 0, result };
     }
 
@@ -365,12 +390,6 @@ export async function runHelper(argv: readonly string[], env: NodeJS.ProcessEnv)
         audit(cfg, 'restore', target, 'refused', result.error.message);
         return { exitCode: 2, result };
       }
-    }
-    let record: { devices: DeviceState[] } | null = null;
-    try {
-      record = JSON.parse(readFileSync(boundRecordPath(cfg, target), 'utf8')) as { devices: DeviceState[] };
-    } catch {
-      record = null;
     }
     const back: DeviceState[] = states.map((s) => {
       const saved = record?.devices.find((r) => r.address === s.address);

@@ -17,6 +17,9 @@ export class Refusal extends Error {
 export interface HelperDevice {
   address: string;
   classCode: string;
+  vendor: string;
+  /** The physical function when this is an SR-IOV virtual function. */
+  physfn: string | null;
   driver: string | null;
   group: number | null;
   isBridge: boolean;
@@ -25,8 +28,10 @@ export interface HelperDevice {
 export interface HelperPlan {
   target: string;
   groups: number[];
-  /** Non-bridge members of the groups, all functions of the target's slot: what moves to vfio-pci. */
+  /** Non-bridge members of the groups that move (the target's, its own audio's, the extras'): what moves to vfio-pci. */
   devices: HelperDevice[];
+  /** The extra functions asked for, as checked. */
+  extras: string[];
   bridges: string[];
 }
 
@@ -77,7 +82,10 @@ export function readDevice(root: string, bdf: string): HelperDevice | null {
   const classCode = m[1].toLowerCase();
   const groupName = linkName(join(dir, 'iommu_group'));
   const group = groupName !== null && /^\d{1,6}$/.test(groupName) ? Number(groupName) : null;
-  return { address: bdf, classCode, driver: linkName(join(dir, 'driver')), group, isBridge: classCode.startsWith('06') };
+  const vendor = /^(?:0x)?([0-9a-fA-F]{4})$/.exec(readTrim(join(dir, 'vendor')) ?? '')?.[1]?.toLowerCase() ?? '';
+  const pf = linkName(join(dir, 'physfn'));
+  const physfn = pf !== null && BDF_RE.test(pf) ? pf : null;
+  return { address: bdf, classCode, vendor, physfn, driver: linkName(join(dir, 'driver')), group, isBridge: classCode.startsWith('06') };
 }
 
 export function groupMembers(root: string, group: number): string[] {
@@ -95,15 +103,19 @@ function slotOf(bdf: string): string {
 }
 
 /**
- * The helper's own plan: the target must be a display controller with an IOMMU group; every function
- * of its slot and every member of their groups is examined; bridges stay where they are; any other
- * member that is not a function of the GPU's own slot makes the plan unsafe and is refused.
+ * The helper's own plan, the smallest correct set: the target (a display controller, or an SR-IOV
+ * virtual function) and every non-bridge member of its IOMMU group; the GPU's own audio (same slot,
+ * same vendor) with its group when that group holds nothing else; and each extra asked for, which must
+ * be another function of the GPU's slot, with its group. Bridges stay. Any member that is not a
+ * function of the slot (for a VF: not the VF itself) makes the plan unsafe and is refused.
  */
-export function computePlan(root: string, target: string): HelperPlan {
+export function computePlan(root: string, target: string, extras: readonly string[] = []): HelperPlan {
   checkBdf(target, 'target');
+  for (const e of extras) checkBdf(e, 'extra device');
   const gpu = readDevice(root, target);
   if (!gpu) throw new Refusal(`no PCI device ${target} on this host`);
-  if (!gpu.classCode.startsWith('03')) throw new Refusal(`${target} is not a display controller (class ${gpu.classCode}); only GPUs are handed over`);
+  const isVf = gpu.physfn !== null;
+  if (!gpu.classCode.startsWith('03') && !isVf) throw new Refusal(`${target} is not a display controller (class ${gpu.classCode}) nor a virtual function; only GPUs and VFs are handed over`);
   if (gpu.group === null) throw new Refusal(`${target} has no IOMMU group: the IOMMU is off (enable it in firmware and on the kernel command line)`);
   let names: string[] = [];
   try {
@@ -112,11 +124,23 @@ export function computePlan(root: string, target: string): HelperPlan {
     names = [];
   }
   const slot = slotOf(target);
-  const siblings = names.filter((n) => BDF_RE.test(n) && slotOf(n) === slot);
+  const inSlot = (bdf: string) => (isVf ? bdf === target : slotOf(bdf) === slot);
+  const siblings = isVf
+    ? []
+    : names
+        .filter((n) => BDF_RE.test(n) && n !== target && slotOf(n) === slot)
+        .map((n) => readDevice(root, n))
+        .filter((d): d is HelperDevice => d !== null && !d.isBridge && d.physfn !== target);
+  const cleanGroup = (g: number) => groupMembers(root, g).every((m) => inSlot(m) || readDevice(root, m)?.isBridge === true);
   const groups = new Set<number>([gpu.group]);
   for (const s of siblings) {
-    const d = readDevice(root, s);
-    if (d?.group !== null && d?.group !== undefined) groups.add(d.group);
+    if (s.group !== null && /^040[13]/.test(s.classCode) && s.vendor !== '' && s.vendor === gpu.vendor && cleanGroup(s.group)) groups.add(s.group);
+  }
+  for (const e of extras) {
+    const d = siblings.find((s) => s.address === e);
+    if (!d) throw new Refusal(`${e} is not an optional function of ${target}'s card: only other functions of its slot can be added`);
+    if (d.group === null) throw new Refusal(`${e} has no IOMMU group and cannot be passed through`);
+    groups.add(d.group);
   }
   const devices: HelperDevice[] = [];
   const bridges: string[] = [];
@@ -126,7 +150,7 @@ export function computePlan(root: string, target: string): HelperPlan {
       const d = readDevice(root, member);
       if (!d) throw new Refusal(`IOMMU group ${g} lists ${member}, which cannot be read`);
       if (d.isBridge) bridges.push(member);
-      else if (slotOf(member) !== slot) strangers.push(`${member} (class ${d.classCode}, driver ${d.driver ?? 'none'})`);
+      else if (!inSlot(member)) strangers.push(`${member} (class ${d.classCode}, driver ${d.driver ?? 'none'})`);
       else devices.push(d);
     }
   }
@@ -134,7 +158,7 @@ export function computePlan(root: string, target: string): HelperPlan {
     throw new Refusal(`IOMMU group of ${target} is shared with devices that are not the GPU's own functions: ${strangers.join(', ')}`);
   }
   devices.sort((a, b) => a.address.localeCompare(b.address));
-  return { target, groups: [...groups].sort((a, b) => a - b), devices, bridges };
+  return { target, groups: [...groups].sort((a, b) => a - b), devices, extras: [...extras], bridges };
 }
 
 export function existsPath(path: string): boolean {

@@ -15,6 +15,10 @@ export interface FakePciDevice {
   sriovTotalVfs?: number;
   numaNode?: number;
   driverOverride?: string;
+  /** This function is an SR-IOV VF of that PF: `physfn` here, `virtfnN` there (N in listing order). */
+  physfn?: string;
+  /** Extra files under the device's own directory (path relative to it → content), e.g. its USB tree. */
+  files?: Record<string, string>;
 }
 
 export interface FakeSysfsSpec {
@@ -23,6 +27,8 @@ export interface FakeSysfsSpec {
   cmdline?: string;
   cpuinfo?: string;
   acpiTables?: string[];
+  /** Extra files relative to the root (e.g. 'proc/mounts', 'proc/net/route'). */
+  files?: Record<string, string>;
 }
 
 function hex(v: string): string {
@@ -72,6 +78,25 @@ export async function buildFakeSysfs(root: string, spec: FakeSysfsSpec): Promise
       await relSymlink(group, join(real, 'iommu_group'));
       await relSymlink(real, join(group, 'devices', d.address));
     }
+  }
+  const vfCount = new Map<string, number>();
+  for (const d of spec.devices) {
+    if (d.physfn === undefined) continue;
+    const n = vfCount.get(d.physfn) ?? 0;
+    vfCount.set(d.physfn, n + 1);
+    await relSymlink(join(realDevicesDir, d.physfn), join(realDevicesDir, d.address, 'physfn'));
+    await relSymlink(join(realDevicesDir, d.address), join(realDevicesDir, d.physfn, `virtfn${n}`));
+  }
+  for (const [pf, n] of vfCount) await writeFile(join(realDevicesDir, pf, 'sriov_numvfs'), `${n}\n`);
+  for (const d of spec.devices) {
+    for (const [rel, content] of Object.entries(d.files ?? {})) {
+      await mkdir(dirname(join(realDevicesDir, d.address, rel)), { recursive: true });
+      await writeFile(join(realDevicesDir, d.address, rel), content);
+    }
+  }
+  for (const [rel, content] of Object.entries(spec.files ?? {})) {
+    await mkdir(dirname(join(root, rel)), { recursive: true });
+    await writeFile(join(root, rel), content);
   }
   for (const m of spec.modules ?? []) await mkdir(join(root, 'sys', 'module', m), { recursive: true });
   for (const t of spec.acpiTables ?? []) {

@@ -10,7 +10,7 @@ import { isValidBdf } from '../../core/inventory/pci';
 import { parseCommandArgs } from '../args';
 import { CliError, type CliCommand } from '../command';
 
-const USAGE = 'gpu-bridge passthrough plan <address> [--json] [--from SNAPSHOT] | persist <address> [--from SNAPSHOT | --root DIR] [--apply [--yes]] (dry run by default: the diff) | persist --undo [--root DIR] [--force] | libvirt <address> [--from SNAPSHOT] [--attach DOMAIN | --detach DOMAIN] | bind <address> [--json] | restore <address> [--json] | rollback [--json]';
+const USAGE = 'gpu-bridge passthrough plan <address> [--with ADDR]... [--json] [--from SNAPSHOT] | persist <address> [--from SNAPSHOT | --root DIR] [--apply [--yes]] (dry run by default: the diff) | persist --undo [--root DIR] [--force] | libvirt <address> [--from SNAPSHOT] [--attach DOMAIN | --detach DOMAIN] | bind <address> [--with ADDR]... [--json] | restore <address> [--json] | rollback [--json]';
 
 /** A snapshot directory as it is, or a .tar.gz of one unpacked into a temporary directory. */
 async function openSnapshotRoot(path: string): Promise<{ root: string; close(): Promise<void> }> {
@@ -35,8 +35,21 @@ export function renderPlan(plan: PassthroughPlan): string {
     out.push('moves to vfio-pci:');
     for (const d of plan.devices) out.push(`  ${d.address}  ${d.role.padEnd(6)}  ${d.driver ?? '(no driver)'}`);
   }
-  for (const b of plan.blockers) out.push(`blocker ${b.code}: ${b.message}`);
-  for (const w of plan.warnings) out.push(`warning ${w.code}: ${w.message}`);
+  if (plan.optional.length) {
+    out.push('stays on the host unless added with --with ADDR:');
+    for (const o of plan.optional) {
+      out.push(`  ${o.address}  ${o.role.padEnd(6)}  ${o.driver ?? '(no driver)'}  group ${o.group ?? 'none'}: ${o.reason}`);
+      for (const loss of o.hostLoss) out.push(`      the host would lose: ${loss}`);
+    }
+  }
+  const findings = (kind: string, list: PassthroughPlan['blockers']) => {
+    for (const f of list) {
+      out.push(`${kind} ${f.code}: ${f.message}`);
+      for (const e of f.evidence ?? []) out.push(`      ${e.file}: ${e.value}`);
+    }
+  };
+  findings('blocker', plan.blockers);
+  findings('warning', plan.warnings);
   return `${out.join('\n')}\n`;
 }
 
@@ -45,13 +58,17 @@ export const passthroughCommand: CliCommand = {
   summary: 'plan, bind and restore a GPU for VFIO passthrough (through the privileged helper)',
   usage: USAGE,
   async run(argv) {
-    const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' }, from: { type: 'string' }, attach: { type: 'string' }, detach: { type: 'string' }, root: { type: 'string' }, apply: { type: 'boolean' }, yes: { type: 'boolean' }, undo: { type: 'boolean' }, force: { type: 'boolean' } }, this.usage, true);
+    const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' }, from: { type: 'string' }, attach: { type: 'string' }, detach: { type: 'string' }, root: { type: 'string' }, apply: { type: 'boolean' }, yes: { type: 'boolean' }, undo: { type: 'boolean' }, force: { type: 'boolean' }, with: { type: 'string', multiple: true } }, this.usage, true);
     const [sub, address, ...extra] = positionals;
     if (extra.length > 0) throw new CliError(`unexpected argument ${extra[0]}\nusage: ${USAGE}`, 2);
     const undo = sub === 'persist' && values.undo === true && address === undefined;
     if (sub !== 'rollback' && !undo && (address === undefined || !isValidBdf(address))) {
       throw new CliError(`${address === undefined ? 'missing PCI address' : `"${address}" is not a PCI address like 0000:01:00.0`}\nusage: ${USAGE}`, 2);
     }
+    const extras = (values.with ?? []).flatMap((w) => w.split(',')).filter((w) => w !== '');
+    const badExtra = extras.find((w) => !isValidBdf(w));
+    if (badExtra !== undefined) throw new CliError(`--with "${badExtra.slice(0, 40)}" is not a PCI address like 0000:01:00.1\nusage: ${USAGE}`, 2);
+    if (extras.length > 0 && sub !== 'plan' && sub !== 'bind' && sub !== 'libvirt') throw new CliError('--with only applies to plan, bind and libvirt (restore puts back what bind took)', 2);
     if (sub !== 'persist' && (values.root !== undefined || values.apply || values.yes || values.undo || values.force)) throw new CliError('--root, --apply, --yes, --undo and --force only apply to persist', 2);
     if (sub === 'persist') {
       return runPersist({ address, json: values.json === true, from: values.from, root: values.root, apply: values.apply === true, yes: values.yes === true, undo: values.undo === true, force: values.force === true });
@@ -60,7 +77,7 @@ export const passthroughCommand: CliCommand = {
       const snap = values.from !== undefined ? await openSnapshotRoot(values.from) : { root: '/', close: async () => undefined };
       let plan: PassthroughPlan;
       try {
-        plan = await computePlan(snap.root, address as string);
+        plan = await computePlan(snap.root, address as string, { with: extras });
       } finally {
         await snap.close();
       }
@@ -81,7 +98,7 @@ export const passthroughCommand: CliCommand = {
     }
     if (sub === 'bind' || sub === 'restore' || sub === 'rollback') {
       if (values.from !== undefined) throw new CliError('--from only applies to plan', 2);
-      const answer = await runHelper(sub === 'rollback' ? ['rollback'] : [sub, address as string]);
+      const answer = await runHelper(sub === 'rollback' ? ['rollback'] : [sub, address as string, ...(extras.length > 0 ? ['--with', extras.join(',')] : [])]);
       if (values.json) process.stdout.write(`${JSON.stringify(answer, null, 2)}\n`);
       else {
         if (answer.recovered) process.stdout.write(`${answer.recovered}\n`);

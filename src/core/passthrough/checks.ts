@@ -201,8 +201,15 @@ export async function runChecks(root: string, target?: string): Promise<{ boot: 
           ? `move the GPU to a slot whose group holds only its own functions (usually the CPU-attached x16 slot); sharing with ${shared.devices.join(', ')} would hand them to the VM too`
           : (plan.blockers[0]?.message ?? null),
     });
-    const split = plan.warnings.find((w) => w.code === 'FUNCTIONS_SPLIT');
-    if (split) checks.push({ id: 'functions-split', title: 'GPU functions in several groups', status: 'warn', evidence: split.devices.map((d) => ({ file: `/sys/bus/pci/devices/${d}/iommu_group`, value: String(fns.find((f) => f.address === d)?.iommuGroup ?? '?') })), remedy: 'all of these groups move to vfio-pci together' });
+    if (plan.optional.length > 0) {
+      checks.push({
+        id: 'functions-split',
+        title: "The card's other functions in other IOMMU groups stay on the host",
+        status: 'pass',
+        evidence: plan.optional.map((o) => ({ file: `/sys/bus/pci/devices/${o.address}/iommu_group`, value: `${o.group ?? 'none'} (${o.role}, ${o.driver ?? 'no driver'})` })),
+        remedy: 'only the GPU, its group and its audio move; tick one in the plan (or pass --with ADDRESS) if the VM needs it',
+      });
+    }
     checks.push({
       id: 'boot-vga',
       title: 'Not the boot/primary GPU',

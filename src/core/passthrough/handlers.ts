@@ -14,8 +14,8 @@ export interface PassthroughDeps {
 export function passthroughHandlers(deps: PassthroughDeps): HandlerGroup<'passthrough.plan' | 'passthrough.checks' | 'passthrough.bind' | 'passthrough.restore'> {
   const root = deps.root ?? '/';
   const helper = deps.helper ?? ((args: string[]) => runHelper(args));
-  const toggle = async (verb: 'bind' | 'restore', address: string, clientId: string) => {
-    const answer = await helper([verb, address]);
+  const toggle = async (verb: 'bind' | 'restore', address: string, extras: readonly string[], clientId: string) => {
+    const answer = await helper([verb, address, ...(extras.length > 0 ? ['--with', extras.join(',')] : [])]);
     await deps.audit.append({
       action: `passthrough.${verb}`,
       target: address,
@@ -25,9 +25,10 @@ export function passthroughHandlers(deps: PassthroughDeps): HandlerGroup<'passth
     return answer;
   };
   return {
-    'passthrough.plan': (params) => computePlan(root, params.address),
+    'passthrough.plan': (params) => computePlan(root, params.address, { with: params.with ?? [] }),
     'passthrough.checks': (params) => runChecks(root, params?.address),
-    'passthrough.bind': (params, ctx) => toggle('bind', params.address, ctx.clientId),
-    'passthrough.restore': (params, ctx) => toggle('restore', params.address, ctx.clientId),
+    'passthrough.bind': (params, ctx) => toggle('bind', params.address, params.with ?? [], ctx.clientId),
+    // the helper restores what it bound (its record holds the extras)
+    'passthrough.restore': (params, ctx) => toggle('restore', params.address, [], ctx.clientId),
   };
 }

@@ -6,15 +6,29 @@ const Bdf = z.string().regex(/^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\.[0-7]$/, 'a
 export const PlanDevice = z.object({
   address: z.string(),
   driver: z.string().nullable(),
-  role: z.enum(['gpu', 'audio', 'usb', 'serial', 'other']),
+  role: z.enum(['gpu', 'audio', 'usb', 'serial', 'storage', 'network', 'crypto', 'other']),
 });
 
-export const PlanFinding = z.object({ code: z.string(), message: z.string(), devices: z.array(z.string()) });
+export const PlanOptional = PlanDevice.extend({
+  group: z.number().int().nullable(),
+  reason: z.string(),
+  hostLoss: z.array(z.string()).describe('what the host would lose with it: input devices, mounted filesystems, the default route'),
+});
+
+const Evidence = z.object({ file: z.string(), value: z.string() });
+
+export const PlanFinding = z.object({ code: z.string(), message: z.string(), devices: z.array(z.string()), evidence: z.array(Evidence).optional() });
+
+/** Optional functions of the GPU's slot to move as well (`--with` on the CLI). */
+const WithExtras = z.array(Bdf).max(8).optional();
 
 export const PassthroughPlan = z.object({
   target: z.string(),
   viable: z.boolean(),
   devices: z.array(PlanDevice).describe('every function that must move to vfio-pci'),
+  optional: z.array(PlanOptional).describe('functions of the same slot in other IOMMU groups: they stay on the host unless asked for'),
+  with: z.array(z.string()),
+  physfn: z.string().nullable().describe('the physical function, when the target is an SR-IOV virtual function'),
   blockers: z.array(PlanFinding),
   warnings: z.array(PlanFinding),
 });
@@ -50,8 +64,8 @@ export type ToggleResult = z.infer<typeof ToggleResult>;
 
 export const passthroughMethods = {
   'passthrough.plan': method({
-    description: 'Every function that must move to vfio-pci for this GPU, with blockers and warnings.',
-    params: z.object({ address: Bdf }).strict(),
+    description: 'Every function that must move to vfio-pci for this GPU (and the optional ones asked for), with blockers and warnings.',
+    params: z.object({ address: Bdf, with: WithExtras }).strict(),
     result: PassthroughPlan,
   }),
   'passthrough.checks': method({
@@ -60,8 +74,8 @@ export const passthroughMethods = {
     result: z.object({ boot: HostBoot, checks: z.array(PreflightCheck) }),
   }),
   'passthrough.bind': method({
-    description: 'Move the GPU and every function of its plan to vfio-pci through the privileged helper.',
-    params: z.object({ address: Bdf }).strict(),
+    description: 'Move the GPU and every function of its plan (with the optional ones asked for) to vfio-pci through the privileged helper.',
+    params: z.object({ address: Bdf, with: WithExtras }).strict(),
     result: ToggleResult,
   }),
   'passthrough.restore': method({

@@ -85,6 +85,12 @@ const hostile: Array<[string, string[]]> = [
   ['rollback with arguments', ['rollback', GPU]],
   ['timeout out of range', ['bind', GPU, '--timeout-ms', '999999999']],
   ['unknown option', ['bind', GPU, '--root', '/tmp']],
+  ['--with a device that is not a function of the card', ['bind', GPU, '--with', '0000:00:17.0']],
+  ['--with a device of a shared group', ['bind', GPU, '--with', '0000:04:00.1']],
+  ['malformed --with', ['bind', GPU, '--with', `${GPU},$(id)`]],
+  ['--with without a list', ['bind', GPU, '--with']],
+  ['--with nine addresses', ['bind', GPU, '--with', Array.from({ length: 9 }, (_, i) => `0000:01:00.${i % 8}`).join(',')]],
+  ['rollback --with', ['rollback', '--with', GPU]],
 ];
 
 describe('privileged helper: hostile inputs', () => {

@@ -29,6 +29,9 @@ describe('passthrough plan over the fixture hosts', () => {
         { address: '0000:01:00.0', driver: 'nouveau', role: 'gpu' },
         { address: '0000:01:00.1', driver: 'snd_hda_intel', role: 'audio' },
       ],
+      optional: [],
+      with: [],
+      physfn: null,
       blockers: [],
       warnings: [],
     });
@@ -69,11 +72,11 @@ describe('passthrough plan over the fixture hosts', () => {
     expect(plan.blockers[0]?.message).toContain('0000:02:00.1 (class 010600, ahci)');
     // every non-bridge member must move; the three bridges do not
     expect(plan.devices.map((d) => `${d.address}:${d.role}`)).toEqual([
-      '0000:02:00.0:other',
-      '0000:02:00.1:other',
+      '0000:02:00.0:usb',
+      '0000:02:00.1:storage',
       '0000:04:00.0:gpu',
       '0000:04:00.1:audio',
-      '0000:2a:00.0:other',
+      '0000:2a:00.0:network',
     ]);
     expect(() => helperPlan(root, '0000:04:00.0')).toThrow(/0000:02:00.0.*0000:02:00.1.*0000:2a:00.0/);
   });
@@ -86,7 +89,7 @@ describe('passthrough plan over the fixture hosts', () => {
     expect((await computePlan(root, '../../etc')).blockers[0]?.code).toBe('BAD_ADDRESS');
   });
 
-  it('warns on split functions, ACS override, the AMD reset bug and SR-IOV; blocks without an IOMMU', async () => {
+  it('warns on ACS override, the AMD reset bug and SR-IOV; the audio in its own group moves by default; blocks without an IOMMU', async () => {
     const devices: FakePciDevice[] = [
       { address: '0000:03:00.0', vendor: '1002', device: '67df', class: '030000', driver: 'amdgpu', iommuGroup: 20, sriovTotalVfs: 4, resetMethod: 'bus' },
       { address: '0000:03:00.1', vendor: '1002', device: 'aaf0', class: '040300', driver: 'snd_hda_intel', iommuGroup: 21 },
@@ -96,7 +99,8 @@ describe('passthrough plan over the fixture hosts', () => {
     const plan = await computePlan(root, '0000:03:00.0');
     expect(plan.viable).toBe(true);
     expect(plan.devices.map((d) => d.address)).toEqual(['0000:03:00.0', '0000:03:00.1']);
-    expect(plan.warnings.map((w) => w.code)).toEqual(['FUNCTIONS_SPLIT', 'AMD_RESET_BUG', 'ACS_OVERRIDE', 'SRIOV_AVAILABLE']);
+    expect(plan.optional).toEqual([]);
+    expect(plan.warnings.map((w) => w.code)).toEqual(['AMD_RESET_BUG', 'ACS_OVERRIDE', 'SRIOV_AVAILABLE']);
     const none = await computePlan(root, '0000:05:00.0');
     expect(none.viable).toBe(false);
     expect(none.blockers.map((b) => b.code)).toEqual(['NO_IOMMU_GROUP']);
