@@ -10,6 +10,7 @@ import { nvmlLog } from '../nvml/inventory';
 import { Nvml } from '../nvml/nvml';
 import { PciIds } from './pci-ids';
 import { readIommuGroups, readPciFunctions, type PciFunction } from './pci';
+import { readSriovLinks } from './sriov';
 import { readTrimmedOrNull } from '../util/fs-read';
 
 export interface InventoryOptions {
@@ -143,7 +144,7 @@ export async function buildInventory(options: InventoryOptions): Promise<Invento
   for (const f of display) {
     const x = smiByAddress.get(f.address) ?? null;
     smiByAddress.delete(f.address);
-    const extras = await readSysfsExtras(root, f.address);
+    const [extras, links] = await Promise.all([readSysfsExtras(root, f.address), readSriovLinks(root, f.address)]);
     const groupAddrs = f.iommuGroup !== null ? (groups.get(f.iommuGroup) ?? [f.address]) : [];
     const groupMembers = groupAddrs.map(
       (a) => (byAddress.get(a) ? member(byAddress.get(a) as PciFunction) : { address: a, vendorId: null, deviceId: null, classCode: null, driver: null, isBridge: false }),
@@ -178,7 +179,12 @@ export async function buildInventory(options: InventoryOptions): Promise<Invento
       bootVga: f.bootVga,
       numaNode: f.numaNode,
       resetMethod: f.resetMethod,
-      sriov: { totalVfs: f.sriovTotalVfs, numVfs: f.sriovNumVfs },
+      sriov: {
+        totalVfs: f.sriovTotalVfs,
+        numVfs: f.sriovNumVfs,
+        physfn: links.physfn,
+        vfs: links.virtfns.map((a) => ({ address: a, iommuGroup: byAddress.get(a)?.iommuGroup ?? null, driver: byAddress.get(a)?.driver ?? null })),
+      },
       pcie: {
         currentGen: extras.pcie.currentGen ?? x?.pcie.currentGen ?? null,
         maxGen: extras.pcie.maxGen ?? x?.pcie.maxGen ?? null,
@@ -214,7 +220,7 @@ export async function buildInventory(options: InventoryOptions): Promise<Invento
       bootVga: null,
       numaNode: null,
       resetMethod: null,
-      sriov: { totalVfs: null, numVfs: null },
+      sriov: { totalVfs: null, numVfs: null, physfn: null, vfs: [] },
       pcie: x.pcie,
       memoryTotalBytes: x.memoryTotalBytes,
       encoders,

@@ -28,7 +28,7 @@ export class PciIds {
 
   /** 'NVIDIA Corporation GA102 [GeForce RTX 3080 Lite Hash Rate]', or null. */
   deviceName(vendorId: string, deviceId: string): string | null {
-    if (this.text === null) return null;
+    if (this.text === null || !/^[0-9a-f]{4}$/.test(vendorId) || !/^[0-9a-f]{4}$/.test(deviceId)) return null;
     const vendorAt = this.text.search(new RegExp(`^${vendorId}  `, 'm'));
     if (vendorAt < 0) return null;
     const vendorLineEnd = this.text.indexOf('\n', vendorAt);

@@ -6,7 +6,7 @@ import { linkNameOrNull, readTrimmedOrNull } from '../util/fs-read';
 export interface PciFunction {
   /** Full BDF, e.g. '0000:01:00.0'. */
   address: string;
-  /** Four lowercase hex digits, e.g. '10de'. */
+  /** Four lowercase hex digits, e.g. '10de'; '' when the vendor file is missing or unreadable. */
   vendorId: string;
   deviceId: string;
   subsystemVendorId: string | null;
@@ -54,7 +54,7 @@ function intOrNull(raw: string | null): number | null {
   return Number.parseInt(raw, 10);
 }
 
-/** Reads one function's directory; null when it is not a readable PCI function (no vendor/device/class). */
+/** Reads one function's directory; null when it is not a readable PCI function (no class). Unknown ids are ''. */
 export async function readPciFunction(root: string, address: string): Promise<PciFunction | null> {
   const dir = join(pciDevicesDir(root), address);
   const f = (name: string) => readText(join(dir, name));
@@ -62,10 +62,11 @@ export async function readPciFunction(root: string, address: string): Promise<Pc
     f('vendor'), f('device'), f('class'), f('subsystem_vendor'), f('subsystem_device'), f('driver_override'),
     f('boot_vga'), f('numa_node'), f('reset_method'), f('sriov_totalvfs'), f('sriov_numvfs'),
   ]);
-  const vendorId = hexId(vendor, 4);
-  const deviceId = hexId(device, 4);
+  // A function whose class is readable is kept; a missing or unreadable vendor or device id is '' (unknown).
+  const vendorId = hexId(vendor, 4) ?? '';
+  const deviceId = hexId(device, 4) ?? '';
   const classCode = hexId(klass, 6);
-  if (!vendorId || !deviceId || !classCode) return null;
+  if (!classCode) return null;
   const [driver, groupName] = await Promise.all([readLinkName(join(dir, 'driver')), readLinkName(join(dir, 'iommu_group'))]);
   const numaNode = intOrNull(numa);
   const override = drvOverride === null || drvOverride === '' || drvOverride === '(null)' ? null : drvOverride;

@@ -1,10 +1,12 @@
 import { copyFile, mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { runCommand } from '../exec/run-command';
 import { which } from '../exec/which';
 import { isValidBdf, pciDevicesDir } from './pci';
-import { linkNameOrNull } from '../util/fs-read';
+import { linkNameOrNull, pathExists, readTextOrNull, readTrimmedOrNull } from '../util/fs-read';
+import { walkDeviceSubtree } from '../passthrough/host-loss';
+import { readSriovLinks } from './sriov';
 import type { MetricsSource } from '../metrics/sources';
 import { recordSamples, writeSnapshotMeta } from './snapshot-extras';
 
@@ -15,7 +17,42 @@ export const PCI_FILES = [
   'max_link_width', 'mem_info_vram_total',
 ];
 
-const PROC_FILES = ['proc/cmdline', 'proc/cpuinfo', 'proc/meminfo', 'proc/sys/kernel/osrelease', 'etc/os-release'];
+const PROC_FILES = ['proc/cmdline', 'proc/cpuinfo', 'proc/meminfo', 'proc/sys/kernel/osrelease', 'etc/os-release', 'proc/net/route', 'proc/net/ipv6_route'];
+
+/**
+ * What the passthrough plan reads to say what the host would lose with a function: the input devices,
+ * HID interfaces, block devices (with their dm holders) and network interfaces under it, and the
+ * /dev-backed lines of /proc/mounts.
+ */
+async function copyHostLossEvidence(root: string, address: string, outDir: string): Promise<number> {
+  const tree = await walkDeviceSubtree(root, address);
+  let count = 0;
+  const put = async (file: string, value: string) => {
+    await mkdir(dirname(join(outDir, file)), { recursive: true });
+    await writeFile(join(outDir, file), `${value}\n`);
+    count += 1;
+  };
+  for (const i of tree.inputs) await put(i.file, i.name);
+  for (const h of tree.hidInterfaces) {
+    await put(h.file, '03');
+    if (h.product) await put(join(dirname(dirname(h.file)), 'product'), h.product);
+  }
+  for (const b of tree.blocks) {
+    await mkdir(join(outDir, b.file, 'queue'), { recursive: true });
+    for (const holder of await list(join(root, 'sys', 'class', 'block', b.name, 'holders'))) {
+      if (!/^[A-Za-z0-9_.-]{1,64}$/.test(holder)) continue;
+      await put(`sys/class/block/${b.name}/holders/${holder}`, '');
+      const dmName = await readTrimmedOrNull(join(root, 'sys', 'class', 'block', holder, 'dm', 'name'));
+      if (dmName) await put(`sys/class/block/${holder}/dm/name`, dmName);
+    }
+  }
+  for (const n of tree.netIfaces) await mkdir(join(outDir, n.file), { recursive: true });
+  if (tree.blocks.length > 0 && !(await pathExists(join(outDir, 'proc', 'mounts')))) {
+    const mounts = (await readTextOrNull(join(root, 'proc', 'mounts'))) ?? '';
+    await put('proc/mounts', mounts.split('\n').filter((l) => l.startsWith('/dev/')).join('\n'));
+  }
+  return count;
+}
 
 async function copyIfReadable(from: string, to: string): Promise<boolean> {
   try {
@@ -62,6 +99,10 @@ export async function writeSnapshotDir(outDir: string, options: SnapshotOptions 
     if (driver) await symlink(`../../drivers/${driver}`, join(to, 'driver'));
     const group = await linkName(join(from, 'iommu_group'));
     if (group) await symlink(`../../../../kernel/iommu_groups/${group}`, join(to, 'iommu_group'));
+    const sriov = await readSriovLinks(root, address);
+    if (sriov.physfn) await symlink(`../${sriov.physfn}`, join(to, 'physfn'));
+    for (const [i, vf] of sriov.virtfns.entries()) await symlink(`../${vf}`, join(to, `virtfn${i}`));
+    count += await copyHostLossEvidence(root, address, outDir);
   }
   const groupsDir = join(root, 'sys', 'kernel', 'iommu_groups');
   for (const g of (await list(groupsDir)).filter((n) => /^\d+$/.test(n))) {

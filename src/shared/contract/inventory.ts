@@ -71,7 +71,14 @@ export const Gpu = z.object({
   bootVga: z.boolean().nullable(),
   numaNode: z.number().int().nullable(),
   resetMethod: z.array(z.string()).nullable(),
-  sriov: z.object({ totalVfs: z.number().int().nullable(), numVfs: z.number().int().nullable() }),
+  sriov: z.object({
+    totalVfs: z.number().int().nullable(),
+    numVfs: z.number().int().nullable(),
+    physfn: z.string().nullable().describe('the physical function, when this GPU is a virtual function'),
+    vfs: z
+      .array(z.object({ address: z.string(), iommuGroup: z.number().int().nullable(), driver: z.string().nullable() }))
+      .describe('the virtual functions enabled now (virtfn links), each with its own IOMMU group'),
+  }),
   pcie: z.object({
     currentGen: z.number().nullable(),
     maxGen: z.number().nullable(),

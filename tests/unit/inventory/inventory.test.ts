@@ -123,4 +123,40 @@ describe('buildInventory', () => {
     expect(b.gpus[0]).toMatchObject({ driver: 'vfio-pci', driverOverride: 'vfio-pci', iommuGroup: 1, bootVga: false });
     expect(b.host.firmwareIommu).toBe('DMAR');
   });
+
+  it('lists a PF\'s virtual functions with their own groups; a VF names its PF; a snapshot keeps both and what the host would lose', async () => {
+    const src = join(root, 'src');
+    await buildFakeSysfs(src, {
+      devices: [
+        { address: '0000:00:02.0', vendor: '8086', device: '46a6', class: '030000', driver: 'i915', iommuGroup: 0, sriovTotalVfs: 7, bootVga: true },
+        { address: '0000:00:02.1', vendor: '8086', device: '46a6', class: '030000', driver: 'vfio-pci', iommuGroup: 20, physfn: '0000:00:02.0' },
+        { address: '0000:00:02.2', vendor: '8086', device: '46a6', class: '030000', iommuGroup: 21, physfn: '0000:00:02.0' },
+        { address: '0000:00:14.0', vendor: '8086', device: '51ed', class: '0c0330', driver: 'xhci_hcd', iommuGroup: 5, files: { 'usb1/1-3/1-3:1.0/input/input7/name': 'Logitech USB Receiver\n' } },
+        { address: '0000:00:1d.0', vendor: '144d', device: 'a808', class: '010802', driver: 'nvme', iommuGroup: 6, files: { 'nvme/nvme0/nvme0n1/queue/rotational': '0\n', 'nvme/nvme0/nvme0n1/nvme0n1p2/partition': '2\n' } },
+      ],
+      files: { 'proc/mounts': '/dev/nvme0n1p2 / ext4 rw 0 0\ntmpfs /run tmpfs rw 0 0\n' },
+    });
+    const a = await buildInventory({ root: src, live: false });
+    const pf = a.gpus.find((g) => g.address === '0000:00:02.0');
+    expect(pf?.sriov).toEqual({
+      totalVfs: 7,
+      numVfs: 2,
+      physfn: null,
+      vfs: [
+        { address: '0000:00:02.1', iommuGroup: 20, driver: 'vfio-pci' },
+        { address: '0000:00:02.2', iommuGroup: 21, driver: null },
+      ],
+    });
+    expect(a.gpus.find((g) => g.address === '0000:00:02.2')?.sriov).toMatchObject({ physfn: '0000:00:02.0', vfs: [] });
+    const out = join(root, 'snap');
+    await writeSnapshotDir(out, { root: src, runCommands: false });
+    expect(await buildInventory({ root: out, live: false })).toEqual(a);
+    // the plan read from the snapshot says what the live host's plan says about the keyboard and the root filesystem
+    const { computePlan } = await import('../../../src/core/passthrough/plan');
+    const { hostLossOf } = await import('../../../src/core/passthrough/host-loss');
+    expect(await hostLossOf(out, '0000:00:14.0')).toEqual(await hostLossOf(src, '0000:00:14.0'));
+    expect((await hostLossOf(out, '0000:00:1d.0')).map((l) => [l.what, l.fatal])).toEqual([['/dev/nvme0n1p2 mounted on /', true]]);
+    expect(readFileSync(join(out, 'proc', 'mounts'), 'utf8')).not.toContain('tmpfs');
+    expect((await computePlan(out, '0000:00:02.1')).physfn).toBe('0000:00:02.0');
+  });
 });

@@ -83,7 +83,26 @@ function GpuCard({ gpu }: { gpu: Gpu }) {
           </>
         ) : null}
         <dt>SR-IOV</dt>
-        <dd>{gpu.sriov.totalVfs ? `${orDash(gpu.sriov.numVfs)} of ${gpu.sriov.totalVfs} virtual functions` : 'no'}</dd>
+        <dd>
+          {gpu.sriov.physfn ? (
+            <>
+              a virtual function of <code>{gpu.sriov.physfn}</code>
+            </>
+          ) : gpu.sriov.totalVfs ? (
+            `${orDash(gpu.sriov.numVfs)} of ${gpu.sriov.totalVfs} virtual functions enabled`
+          ) : (
+            'no'
+          )}
+          {gpu.sriov.vfs.length > 0 ? (
+            <ul aria-label="Virtual functions" className="hint">
+              {gpu.sriov.vfs.map((vf) => (
+                <li key={vf.address}>
+                  <code>{vf.address}</code> · IOMMU group {vf.iommuGroup ?? 'none'} · driver {vf.driver ?? 'none'}
+                </li>
+              ))}
+            </ul>
+          ) : null}
+        </dd>
       </dl>
       <GroupTable gpu={gpu} />
     </Section>
