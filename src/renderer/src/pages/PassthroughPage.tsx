@@ -32,11 +32,63 @@ function CheckList({ checks }: { checks: PreflightCheck[] }) {
   );
 }
 
-function PlanView({ plan }: { plan: PassthroughPlan }) {
+function Findings({ plan }: { plan: PassthroughPlan }) {
+  return (
+    <>
+      {[...plan.blockers.map((f) => ({ ...f, kind: 'Blocker' })), ...plan.warnings.map((f) => ({ ...f, kind: 'Warning' }))].map((f) => (
+        <div key={`${f.kind}:${f.code}:${f.devices.join(',')}`} className={`finding finding-${f.kind.toLowerCase()}`} role={f.kind === 'Blocker' ? 'alert' : undefined}>
+          <p>
+            <strong>{f.kind}:</strong> {f.message} {f.devices.length > 0 ? <span className="hint">({f.devices.join(', ')})</span> : null}
+          </p>
+          {f.evidence && f.evidence.length > 0 ? (
+            <ul className="hint evidence" aria-label={`Evidence for ${f.code}`}>
+              {f.evidence.map((e) => (
+                <li key={`${e.file}:${e.value}`}>
+                  <code>{e.file}</code>: {e.value}
+                </li>
+              ))}
+            </ul>
+          ) : null}
+        </div>
+      ))}
+    </>
+  );
+}
+
+/** The card's other functions in other IOMMU groups: unticked, each with why it stays and what the host would lose. */
+function OptionalFunctions({ plan, extras, onToggle }: { plan: PassthroughPlan; extras: string[]; onToggle: (address: string) => void }) {
+  const asked = plan.with.filter((a) => !plan.optional.some((o) => o.address === a));
+  if (plan.optional.length === 0 && asked.length === 0) return null;
+  return (
+    <fieldset className="optional-functions">
+      <legend>The card&apos;s other functions: they stay on the host unless you add them</legend>
+      {asked.map((address) => (
+        <label key={address} className="checkbox">
+          <input type="checkbox" checked onChange={() => onToggle(address)} /> <code>{address}</code> added: it moves with the GPU
+        </label>
+      ))}
+      {plan.optional.map((o) => (
+        <label key={o.address} className="checkbox">
+          <input type="checkbox" checked={extras.includes(o.address)} onChange={() => onToggle(o.address)} /> Also pass through <code>{o.address}</code> ({o.role}, {o.driver ?? 'no driver'}, IOMMU group {o.group ?? 'none'})
+          <span className="hint"> — {o.reason}</span>
+          {o.hostLoss.length > 0 ? <span className="warning-text"> The host would lose: {o.hostLoss.join(', ')}.</span> : null}
+        </label>
+      ))}
+    </fieldset>
+  );
+}
+
+function PlanView({ plan, extras, onToggleExtra }: { plan: PassthroughPlan; extras: string[]; onToggleExtra: (address: string) => void }) {
   return (
     <>
       <p>
         Verdict: <strong>{plan.viable ? 'can be passed through' : 'blocked'}</strong>
+        {plan.physfn ? (
+          <>
+            {' '}
+            — a virtual function of <code>{plan.physfn}</code>, which keeps its driver
+          </>
+        ) : null}
       </p>
       <table className="table" aria-label="Devices that move to vfio-pci">
         <thead>
@@ -58,12 +110,37 @@ function PlanView({ plan }: { plan: PassthroughPlan }) {
           ))}
         </tbody>
       </table>
-      {[...plan.blockers.map((f) => ({ ...f, kind: 'Blocker' })), ...plan.warnings.map((f) => ({ ...f, kind: 'Warning' }))].map((f) => (
-        <p key={`${f.kind}:${f.code}`} role={f.kind === 'Blocker' ? 'alert' : undefined}>
-          <strong>{f.kind}:</strong> {f.message} {f.devices.length > 0 ? <span className="hint">({f.devices.join(', ')})</span> : null}
-        </p>
-      ))}
+      <OptionalFunctions plan={plan} extras={extras} onToggle={onToggleExtra} />
+      <Findings plan={plan} />
     </>
+  );
+}
+
+/** Where the GPU has SR-IOV: its virtual functions, each of which can be passed through while the host keeps the GPU. */
+function VirtualFunctions({ gpu, onChoose }: { gpu: Inventory['gpus'][number]; onChoose: (address: string) => void }) {
+  if (gpu.sriov.physfn !== null || !gpu.sriov.totalVfs) return null;
+  return (
+    <div className="vf-offer" role="group" aria-label="Pass a virtual function through instead">
+      <p>
+        <strong>Pass a virtual function through instead:</strong> {gpu.address} supports SR-IOV ({gpu.sriov.totalVfs} virtual functions). A VM gets a slice of the GPU and the host keeps the GPU and its display.
+      </p>
+      {gpu.sriov.vfs.length === 0 ? (
+        <p className="hint">No virtual function is enabled now.</p>
+      ) : (
+        <ul>
+          {gpu.sriov.vfs.map((vf) => (
+            <li key={vf.address}>
+              <button type="button" onClick={() => onChoose(vf.address)}>
+                Use {vf.address}
+              </button>{' '}
+              <span className="hint">
+                IOMMU group {vf.iommuGroup ?? 'none'} · driver {vf.driver ?? 'none'}
+              </span>
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
   );
 }
 
@@ -101,6 +178,7 @@ export function PassthroughPage() {
   const [inventory, setInventory] = useState<Inventory | null>(null);
   const [target, setTarget] = useState<string | null>(null);
   const [plan, setPlan] = useState<PassthroughPlan | null>(null);
+  const [extras, setExtras] = useState<string[]>([]);
   const [gpuChecks, setGpuChecks] = useState<PreflightCheck[] | null>(null);
   const [busy, setBusy] = useState<string | null>(null);
   const [result, setResult] = useState<ToggleResult | null>(null);
@@ -121,20 +199,28 @@ export function PassthroughPage() {
     setPlan(null);
     setGpuChecks(null);
     setResult(null);
-    api.call('passthrough.plan', { address: target }).then(setPlan, (e: Error) => setError(`Could not plan ${target}: ${e.message}`));
+    setExtras([]);
     api.call('passthrough.checks', { address: target }).then((c) => setGpuChecks(c.checks), () => undefined);
   }, [api, target]);
+
+  useEffect(() => {
+    if (!target) return;
+    api.call('passthrough.plan', { address: target, with: extras }).then(setPlan, (e: Error) => setError(`Could not plan ${target}: ${e.message}`));
+  }, [api, target, extras]);
+
+  const toggleExtra = (address: string) => setExtras((now) => (now.includes(address) ? now.filter((a) => a !== address) : [...now, address].sort()));
+  const chosen = inventory?.gpus.find((g) => g.address === target) ?? null;
 
   const toggle = (verb: 'bind' | 'restore') => {
     if (!target) return;
     setBusy(verb === 'bind' ? 'Moving the devices to vfio-pci…' : 'Giving the devices back to their drivers…');
     setResult(null);
     api
-      .call(verb === 'bind' ? 'passthrough.bind' : 'passthrough.restore', { address: target })
+      .call(verb === 'bind' ? 'passthrough.bind' : 'passthrough.restore', verb === 'bind' ? { address: target, with: extras } : { address: target })
       .then(setResult, (e: Error) => setError(`${verb} failed: ${e.message}`))
       .finally(() => {
         setBusy(null);
-        api.call('passthrough.plan', { address: target }).then(setPlan, () => undefined);
+        api.call('passthrough.plan', { address: target, with: extras }).then(setPlan, () => undefined);
       });
   };
 
@@ -179,7 +265,8 @@ export function PassthroughPage() {
       </Section>
       {target ? (
         <Section title="3. Review the plan">
-          {plan ? <PlanView plan={plan} /> : <p aria-busy="true">Planning…</p>}
+          {chosen ? <VirtualFunctions gpu={chosen} onChoose={setTarget} /> : null}
+          {plan ? <PlanView plan={plan} extras={extras} onToggleExtra={toggleExtra} /> : <p aria-busy="true">Planning…</p>}
           {gpuChecks ? <CheckList checks={gpuChecks.filter((c) => c.status !== 'pass')} /> : null}
         </Section>
       ) : null}
