@@ -116,7 +116,7 @@ export class PeerAgent {
     } catch {
       this.watcher = null;
     }
-    this.recheck = setInterval(() => void this.recheckSessions(), this.watcher ? 30_000 : 1000);
+    this.recheck = setInterval(() => void this.recheckSessions(), this.watcher ? 300_000 : 1000);
     this.recheck.unref();
     const bound = `${this.options.listen.includes(':') ? `[${this.options.listen}]` : this.options.listen}:${port}`;
     return bound;
@@ -240,12 +240,18 @@ export class PeerAgent {
     void this.hosts.touch(fingerprint);
     void this.audit.append({ who: `host:${name}`, action: 'peer.connect', target: fingerprint, result: 'ok', detail: remote });
     this.log({ event: 'connected', name, fingerprint });
-    // a host that goes silent (no ping) for 5 s is offline
+    // a host that goes silent for 5 s is offline, or for 2.5 of its announced ping intervals (slower when idle)
     channel.socket.setTimeout(5_000, () => channel.close('TIMEOUT', 'no heartbeat'));
+    let silenceLimitMs = 5_000;
     channel.on('message', (message: ControlMessage) => {
       switch (message.type) {
         case 'ping': {
           const t1 = preciseNow();
+          const limit = Math.max(5_000, Math.round((message.next ?? 0) * 2.5) + 2_000);
+          if (limit !== silenceLimitMs) {
+            silenceLimitMs = limit;
+            channel.socket.setTimeout(limit);
+          }
           channel.send({ type: 'pong', id: message.id, t0: message.t0, t1, t2: preciseNow() });
           return;
         }

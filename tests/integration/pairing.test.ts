@@ -246,8 +246,8 @@ describe('pairing and the control channel (host and peer as separate processes)'
     await stop(conn);
   });
 
-  it('marks a peer that goes silent (no RST, no FIN) offline within a few seconds', async () => {
-    const conn = start(['connect', 'cloudbox', '--config-dir', hostDir, '--json']);
+  it('marks a peer that goes silent (no RST, no FIN) offline within 2.5 heartbeats (idle default 10 s; 1 s here)', async () => {
+    const conn = start(['connect', 'cloudbox', '--config-dir', hostDir, '--idle-heartbeat-ms', '1000', '--json']);
     others.push(conn);
     await conn.waitFor(/"event":"online"/);
     const frozenAt = Date.now();

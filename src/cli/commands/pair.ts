@@ -92,7 +92,7 @@ export const pairCommand: CliCommand = {
   },
 };
 
-const CONNECT_USAGE = 'gpu-bridge connect <peer> [--config-dir DIR] [--json]   (SIGUSR1 = kill switch)';
+const CONNECT_USAGE = 'gpu-bridge connect <peer> [--config-dir DIR] [--idle-heartbeat-ms N] [--json]   (SIGUSR1 = kill switch; an idle channel pings every 10 s and calls a silent peer offline after 2.5 pings)';
 
 /** Holds the control channel to one paired peer and injects its input while it has the input scope. */
 export const connectCommand: CliCommand = {
@@ -100,7 +100,11 @@ export const connectCommand: CliCommand = {
   summary: 'hold the control channel to a paired peer: heartbeats, RTT, clock offset, input (kill switch: SIGUSR1)',
   usage: CONNECT_USAGE,
   async run(argv) {
-    const { values, positionals } = parseCommandArgs(argv, { 'config-dir': { type: 'string' }, json: { type: 'boolean' } }, CONNECT_USAGE, true);
+    const { values, positionals } = parseCommandArgs(argv, { 'config-dir': { type: 'string' }, 'idle-heartbeat-ms': { type: 'string' }, json: { type: 'boolean' } }, CONNECT_USAGE, true);
+    const idleHeartbeatMs = values['idle-heartbeat-ms'] === undefined ? undefined : Number(values['idle-heartbeat-ms']);
+    if (idleHeartbeatMs !== undefined && (!Number.isInteger(idleHeartbeatMs) || idleHeartbeatMs < 500 || idleHeartbeatMs > 60_000)) {
+      throw new CliError(`--idle-heartbeat-ms must be an integer from 500 to 60000, got "${values['idle-heartbeat-ms']}"`, 2);
+    }
     const { configDir, audit, peers } = hostDirs(values['config-dir']);
     const emit = (event: Record<string, unknown>) =>
       process.stdout.write(values.json ? `${JSON.stringify(event)}\n` : `${Object.entries(event).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ')}\n`);
@@ -110,7 +114,7 @@ export const connectCommand: CliCommand = {
       const identity = await loadOrCreateIdentity(configDir, 'gpu-bridge host');
       const sharing = new SharingService(new EventHub(), audit);
       await sharing.set(true, 'cli:connect', `session with ${peer.name}`);
-      const connection = new HostConnection(identity, peer, { peers, audit });
+      const connection = new HostConnection(identity, peer, { peers, audit, idleHeartbeatMs });
       let scopes = peer.scopes;
       let killed = false;
       const refreshScopes = async () => {

@@ -105,8 +105,10 @@ export interface HostConnectionStatus {
 }
 
 /**
- * The host's long-lived control channel to one paired peer: heartbeats every second, RTT and clock
- * offset, reconnect with exponential backoff and jitter. A peer silent for `offlineAfterMs` is offline.
+ * The host's long-lived control channel to one paired peer: heartbeats every second while a stream is
+ * open (the latency series needs a fresh clock offset) and every `idleHeartbeatMs` otherwise (a paired,
+ * idle host and peer should cost next to nothing), RTT and clock offset, reconnect with exponential
+ * backoff and jitter. A peer silent for `offlineAfterMs` (idle: 2.5 idle intervals) is offline.
  * Events: 'online', 'offline' (reason), 'input' (InputEvent), 'stream' (stream.ready|frames|ended),
  * 'stream-request' (StreamRequest), 'sample' ({rttMs, offsetMs}), 'refused' (reason).
  */
@@ -115,15 +117,18 @@ export class HostConnection extends EventEmitter {
   private stopped = false;
   private attempt = 0;
   private pingTimer: NodeJS.Timeout | null = null;
+  private silenceTimer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
-  private lastHeard = 0;
   private pingId = 0;
+  private pingEveryMs = 0;
+  /** Streams opened on this channel and not yet ended: while there is one, the heartbeat is fast. */
+  private readonly openStreams = new Set<string>();
   readonly clock = new ClockEstimator();
 
   constructor(
     private readonly identity: SelfSignedIdentity,
     private readonly peer: PeerRecord,
-    private readonly options: { peers: PartyStore; audit: AuditLog; heartbeatMs?: number; offlineAfterMs?: number; maxBackoffMs?: number },
+    private readonly options: { peers: PartyStore; audit: AuditLog; heartbeatMs?: number; idleHeartbeatMs?: number; offlineAfterMs?: number; maxBackoffMs?: number },
   ) {
     super();
   }
@@ -132,7 +137,18 @@ export class HostConnection extends EventEmitter {
   send(message: ControlMessage): boolean {
     if (!this.channel || this.channel.isClosed) return false;
     this.channel.send(message);
+    if (message.type === 'stream.open') this.streamOpened(message.streamId);
+    else if (message.type === 'stream.close') this.streamEnded(message.streamId);
     return true;
+  }
+
+  private streamOpened(streamId: string): void {
+    this.openStreams.add(streamId);
+    if (this.channel) this.startHeartbeat(this.channel);
+  }
+
+  private streamEnded(streamId: string): void {
+    if (this.openStreams.delete(streamId) && this.openStreams.size === 0 && this.channel) this.startHeartbeat(this.channel);
   }
 
   status(): HostConnectionStatus {
@@ -188,10 +204,9 @@ export class HostConnection extends EventEmitter {
       return;
     }
     this.channel = channel;
-    this.lastHeard = Date.now();
     let welcomed = false;
     channel.on('message', (message: ControlMessage) => {
-      this.lastHeard = Date.now();
+      this.silenceTimer?.refresh();
       switch (message.type) {
         case 'welcome':
           welcomed = true;
@@ -212,6 +227,7 @@ export class HostConnection extends EventEmitter {
         case 'stream.frames':
         case 'stream.ended':
         case 'stream.stats':
+          if (message.type === 'stream.ended') this.streamEnded(message.streamId);
           if (welcomed) this.emit('stream', message);
           return;
         case 'stream.request':
@@ -233,21 +249,39 @@ export class HostConnection extends EventEmitter {
       }
     });
     channel.once('close', (reason: string) => {
-      if (this.pingTimer) clearInterval(this.pingTimer);
+      this.stopHeartbeat();
+      this.openStreams.clear();
       this.channel = null;
       this.emit('offline', reason);
       this.scheduleRetry();
     });
     channel.send({ type: 'hello', name: hostname() });
-    const heartbeatMs = this.options.heartbeatMs ?? 1000;
-    const offlineAfter = this.options.offlineAfterMs ?? 4000;
-    this.pingTimer = setInterval(() => {
-      if (Date.now() - this.lastHeard > offlineAfter) {
-        channel.close(undefined, 'no answer to heartbeats');
-        channel.socket.destroy();
-        return;
-      }
-      channel.send({ type: 'ping', id: this.pingId++, t0: preciseNow() });
-    }, heartbeatMs);
+    this.startHeartbeat(channel);
+  }
+
+  /** (Re)starts the heartbeat at the rate the channel needs now; a change of rate pings at once. */
+  private startHeartbeat(channel: ControlChannel): void {
+    const active = this.openStreams.size > 0;
+    const every = active ? (this.options.heartbeatMs ?? 1000) : (this.options.idleHeartbeatMs ?? 10_000);
+    if (every === this.pingEveryMs && this.pingTimer) return;
+    const offlineAfter = active ? (this.options.offlineAfterMs ?? 4000) : Math.max(this.options.offlineAfterMs ?? 4000, every * 2.5);
+    this.stopHeartbeat();
+    this.pingEveryMs = every;
+    // Silence is timed from the last message heard (refreshed on each), not checked at ping ticks.
+    this.silenceTimer = setTimeout(() => {
+      channel.close(undefined, 'no answer to heartbeats');
+      channel.socket.destroy();
+    }, offlineAfter);
+    const ping = () => channel.send({ type: 'ping', id: this.pingId++, t0: preciseNow(), next: every });
+    this.pingTimer = setInterval(ping, every);
+    ping();
+  }
+
+  private stopHeartbeat(): void {
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    if (this.silenceTimer) clearTimeout(this.silenceTimer);
+    this.pingTimer = null;
+    this.silenceTimer = null;
+    this.pingEveryMs = 0;
   }
 }

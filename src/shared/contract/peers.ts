@@ -132,7 +132,15 @@ export const ControlMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('paired'), name: z.string().min(1).max(128) }).strict(),
   z.object({ type: z.literal('hello'), name: z.string().min(1).max(128) }).strict(),
   z.object({ type: z.literal('welcome'), name: z.string().min(1).max(128) }).strict(),
-  z.object({ type: z.literal('ping'), id: z.number().int().nonnegative(), t0: z.number() }).strict(),
+  z
+    .object({
+      type: z.literal('ping'),
+      id: z.number().int().nonnegative(),
+      t0: z.number(),
+      /** The host's next ping comes within this many ms (1 s while streaming, slower when idle): the peer's silence limit follows it. */
+      next: z.number().int().min(100).max(120_000).optional(),
+    })
+    .strict(),
   z.object({ type: z.literal('pong'), id: z.number().int().nonnegative(), t0: z.number(), t1: z.number(), t2: z.number() }).strict(),
   z.object({ type: z.literal('input'), event: InputEvent }).strict(),
   z.object({ type: z.literal('revoked') }).strict(),
