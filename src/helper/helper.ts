@@ -1,14 +1,16 @@
-// The privileged helper's verbs: bind, restore, rollback. Every argument is validated against the
-// plan the helper computes itself before anything is written; a journal is written before each step so
-// an interrupted run is rolled back at the next start; every action is appended to an audit log.
+// The privileged helper's verbs: bind, restore, rollback, sriov (src/helper/sriov.ts). Every argument
+// is validated against the plan the helper computes itself before anything is written; a journal is
+// written before each step so an interrupted run is rolled back at the next start; every action is
+// appended to an audit log.
 // Only node: built-ins and this folder's files: it runs as root.
 import { appendFileSync, fsyncSync, mkdirSync, openSync, closeSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { isAbsolute, join } from 'node:path';
-import { Refusal, checkBdf, computePlan, existsPath, groupMembers, linkName, readDevice, vfioHolders, type HelperPlan } from './sysfs';
+import { checkVfCount, rollbackSriov, runSriov, type SriovIo } from './sriov';
+import { BDF_RE, Refusal, checkBdf, computePlan, existsPath, groupMembers, linkName, readDevice, vfioHolders, type HelperPlan } from './sysfs';
 import { killableWrite } from './write';
 
-export const VERBS = ['bind', 'restore', 'rollback'] as const;
+export const VERBS = ['bind', 'restore', 'rollback', 'sriov'] as const;
 export type Verb = (typeof VERBS)[number];
 
 export interface HelperConfig {
@@ -40,12 +42,15 @@ export interface DeviceState {
 
 export interface Journal {
   version: 1;
-  verb: 'bind' | 'restore';
+  verb: 'bind' | 'restore' | 'sriov';
   target: string;
   pid: number;
   startedAt: string;
   devices: DeviceState[];
   step: string;
+  /** sriov only: the PF's count before the run, what a rollback puts back (absent from older journals). */
+  previousVfs?: number;
+  requestedVfs?: number;
 }
 
 export interface HelperResult {
@@ -101,9 +106,11 @@ export interface ParsedArgs {
   /** Optional functions of the GPU's slot to move as well (bind), or to restore with it. */
   extras: string[];
   timeoutMs: number | null;
+  /** sriov only: the number of virtual functions asked for. */
+  vfs?: number;
 }
 
-/** `bind|restore <gpu> [--with a,b] [--devices a,b,...] [--timeout-ms N]` or `rollback`. Anything else is refused. */
+/** `bind|restore <gpu> [--with a,b] [--devices a,b,...] [--timeout-ms N]`, `sriov <pf> <n> [--timeout-ms N]` or `rollback`. Anything else is refused. */
 export function parseArgs(argv: readonly string[]): ParsedArgs {
   if (argv.length > 8) throw new Refusal('too many arguments');
   const [verb, ...rest] = argv;
@@ -112,6 +119,7 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
   let devices: string[] | null = null;
   let extras: string[] = [];
   let timeoutMs: number | null = null;
+  let vfs: number | undefined;
   for (let i = 0; i < rest.length; i += 1) {
     const arg = rest[i] ?? '';
     if (arg === '--with' && verb !== 'rollback') {
@@ -128,9 +136,16 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
       timeoutMs = value;
     } else if (target === null && verb !== 'rollback') {
       target = checkBdf(arg, 'target');
+    } else if (verb === 'sriov' && vfs === undefined) {
+      vfs = checkVfCount(arg);
     } else {
       throw new Refusal(`unexpected argument ${JSON.stringify(arg.slice(0, 40))}`);
     }
+  }
+  if (verb === 'sriov') {
+    if (target === null || vfs === undefined) throw new Refusal('sriov needs the physical function and the number of virtual functions: sriov 0000:01:00.0 4');
+    if (devices !== null || extras.length > 0) throw new Refusal('--devices and --with do not apply to sriov');
+    return { verb, target, devices, extras, timeoutMs, vfs };
   }
   if (verb !== 'rollback' && target === null) throw new Refusal(`${verb} needs the GPU's PCI address`);
   return { verb: verb as Verb, target, devices, extras, timeoutMs };
@@ -172,6 +187,7 @@ export function readJournal(cfg: HelperConfig): Journal | null {
     const j = JSON.parse(text) as Journal;
     if (j.version !== 1 || !Array.isArray(j.devices)) return null;
     for (const d of j.devices) checkBdf(d.address, 'journal device');
+    if (j.verb === 'sriov' && (!Number.isInteger(j.previousVfs) || (j.previousVfs as number) < 0 || !BDF_RE.test(String(j.target)))) return null;
     return j;
   } catch {
     return null;
@@ -276,8 +292,19 @@ function verifyBound(cfg: HelperConfig, plan: HelperPlan): { drivers: boolean; v
   return { drivers, vfioNodes, viable };
 }
 
-/** Puts every device of a journal back on its original driver. */
+/** What src/helper/sriov.ts uses of this file: the same step, journal and audit log as the other verbs. */
+function sriovIo(cfg: HelperConfig, result: HelperResult): SriovIo {
+  return {
+    step: (journal, what, path, value) => step(cfg, result, journal, what, path, value),
+    saveJournal: (journal) => saveJournal(cfg, journal),
+    clearJournal: () => rmSync(journalPath(cfg), { force: true }),
+    audit: (action, target, outcome, detail) => audit(cfg, action, target, outcome, detail),
+  };
+}
+
+/** Puts every device of a journal back on its original driver (an sriov journal: the PF back to its previous count). */
 async function rollbackJournal(cfg: HelperConfig, result: HelperResult, journal: Journal): Promise<boolean> {
+  if (journal.verb === 'sriov') return rollbackSriov(sriovIo(cfg, result), cfg, journal);
   const failures: string[] = [];
   for (const d of [...journal.devices].reverse()) {
     try {
@@ -340,6 +367,7 @@ export async function runHelper(argv: readonly string[], env: NodeJS.ProcessEnv)
     }
 
     const target = args.target as string;
+    if (args.verb === 'sriov') return await runSriov(sriovIo(cfg, result), cfg, result, target, args.vfs as number);
     // A restore puts back what was bound: the extras the bind took are in its record.
     const record = args.verb === 'restore' ? readBoundRecord(cfg, target) : null;
     const plan = computePlan(cfg.root, target, args.verb === 'restore' && args.extras.length === 0 ? (record?.extras ?? []) : args.extras);

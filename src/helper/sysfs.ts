@@ -59,6 +59,16 @@ function readTrim(path: string): string | null {
   }
 }
 
+/** The PCI address a symlink points at (`physfn`, `virtfnN`), only when its last component is a full BDF. */
+export function linkBdf(path: string): string | null {
+  try {
+    const name = basename(readlinkSync(path));
+    return BDF_RE.test(name) ? name : null;
+  } catch {
+    return null;
+  }
+}
+
 /** The last component of a symlink, only when it is a plain name (never '..', never a path). */
 export function linkName(path: string): string | null {
   try {
@@ -83,8 +93,8 @@ export function readDevice(root: string, bdf: string): HelperDevice | null {
   const groupName = linkName(join(dir, 'iommu_group'));
   const group = groupName !== null && /^\d{1,6}$/.test(groupName) ? Number(groupName) : null;
   const vendor = /^(?:0x)?([0-9a-fA-F]{4})$/.exec(readTrim(join(dir, 'vendor')) ?? '')?.[1]?.toLowerCase() ?? '';
-  const pf = linkName(join(dir, 'physfn'));
-  const physfn = pf !== null && BDF_RE.test(pf) ? pf : null;
+  // linkName refuses ':' (its names are drivers and group numbers): a BDF link has its own reader
+  const physfn = linkBdf(join(dir, 'physfn'));
   return { address: bdf, classCode, vendor, physfn, driver: linkName(join(dir, 'driver')), group, isBridge: classCode.startsWith('06') };
 }
 

@@ -7,9 +7,16 @@
 //                                  the last vfio-pci device of a group takes /dev/vfio/<group> with it
 //   drivers/<drv>/bind             links the device to <drv> (vfio-pci also creates /dev/vfio/<group>)
 //   drivers_probe                  binds an unbound device to its driver_override, else to its native driver
+//   devices/<PF>/sriov_numvfs      like the kernel's SR-IOV: N > sriov_totalvfs is ERANGE, a PF without a
+//                                  driver ENOENT, a non-zero count to another non-zero count EBUSY; 0 removes
+//                                  the VFs (unbinding them first), N creates N VFs (routing id PF + sriov_offset
+//                                  + k * sriov_stride, default 1 and 1) with `physfn`/`virtfnK` links, the PF's
+//                                  vendor and class, and each its own new IOMMU group; they are probed (native
+//                                  driver from the map) unless the PF's sriov_drivers_autoprobe reads 0
 // Environment: GPU_BRIDGE_HELPER_ROOT (the tree), GPU_BRIDGE_FAKE_KERNEL_DRIVERS (JSON {BDF: native
 // driver}), GPU_BRIDGE_FAKE_KERNEL_FAIL (optional file: "BDF" fails that device's next probe with EIO,
-// "BDF always" every probe of it).
+// "BDF always" every probe of it; "PF sriov" fails the PF's next non-zero sriov_numvfs write with EIO,
+// leaving 0 VFs as the kernel does, "PF sriov-always" every one).
 import { existsSync, mkdirSync, readFileSync, readlinkSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 
@@ -67,13 +74,99 @@ function probe(bdf) {
   if (link(join(dev, 'driver')) !== null) return;
   const failing = process.env.GPU_BRIDGE_FAKE_KERNEL_FAIL;
   const [faulty, how] = failing && existsSync(failing) ? readFileSync(failing, 'utf8').trim().split(/\s+/) : [];
-  if (faulty === bdf) {
+  if (faulty === bdf && !how?.startsWith('sriov')) {
     if (how !== 'always') rmSync(failing); // a transient fault: the next probe works
     fail('EIO', `probe of ${bdf} failed (test fault)`);
   }
   const override = readFileSync(join(dev, 'driver_override'), 'utf8').trim();
   const drv = override !== '' && override !== '(null)' ? override : native[bdf];
   if (drv && existsSync(join(pci, 'drivers', drv))) bind(drv, bdf);
+}
+
+const readText = (p, fallback = null) => {
+  try {
+    return readFileSync(p, 'utf8').trim();
+  } catch {
+    return fallback;
+  }
+};
+const virtfns = (pfDir) =>
+  readdirSync(pfDir)
+    .filter((n) => /^virtfn\d+$/.test(n))
+    .sort((a, b) => Number(a.slice(6)) - Number(b.slice(6)));
+
+function removeVf(pfDir, linkName) {
+  const vf = link(join(pfDir, linkName));
+  const vfDir = deviceDir(vf);
+  const drv = link(join(vfDir, 'driver'));
+  if (drv !== null) unbind(drv, vf);
+  const group = groupOf(vf);
+  if (group !== null) {
+    const groupDir = join(root, 'sys', 'kernel', 'iommu_groups', group);
+    rmSync(join(groupDir, 'devices', vf), { force: true });
+    if (readdirSync(join(groupDir, 'devices')).length === 0) rmSync(groupDir, { recursive: true, force: true });
+  }
+  rmSync(join(pci, 'devices', vf), { force: true });
+  rmSync(vfDir, { recursive: true, force: true });
+  rmSync(join(pfDir, linkName), { force: true });
+}
+
+function addVf(pf, pfDir, k) {
+  const offset = Number(readText(join(pfDir, 'sriov_offset'), '1'));
+  const stride = Number(readText(join(pfDir, 'sriov_stride'), '1'));
+  const [domain, bus, slotFn] = pf.split(':');
+  const [slot, fn] = slotFn.split('.');
+  const rid = ((parseInt(bus, 16) << 8) | (parseInt(slot, 16) << 3) | Number(fn)) + offset + k * stride;
+  const hex2 = (v) => v.toString(16).padStart(2, '0');
+  const vf = `${domain}:${hex2((rid >> 8) & 0xff)}:${hex2((rid >> 3) & 0x1f)}.${rid & 7}`;
+  if (existsSync(join(pci, 'devices', vf))) fail('EEXIST', `VF address ${vf} is taken`);
+  const vfDir = join(dirname(pfDir), vf);
+  mkdirSync(vfDir, { recursive: true });
+  writeFileSync(join(vfDir, 'vendor'), `${readText(join(pfDir, 'vendor'))}\n`);
+  const vfDevice = readText(join(pfDir, 'sriov_vf_device'));
+  writeFileSync(join(vfDir, 'device'), `${vfDevice ? (vfDevice.startsWith('0x') ? vfDevice : `0x${vfDevice}`) : readText(join(pfDir, 'device'))}\n`);
+  writeFileSync(join(vfDir, 'class'), `${readText(join(pfDir, 'class'))}\n`);
+  writeFileSync(join(vfDir, 'numa_node'), `${readText(join(pfDir, 'numa_node'), '-1')}\n`);
+  writeFileSync(join(vfDir, 'driver_override'), '(null)\n');
+  symlinkSync(relative(vfDir, pfDir), join(vfDir, 'physfn'));
+  symlinkSync(relative(pfDir, vfDir), join(pfDir, `virtfn${k}`));
+  symlinkSync(relative(join(pci, 'devices'), vfDir), join(pci, 'devices', vf));
+  if (link(join(pfDir, 'iommu_group')) !== null) {
+    const groups = join(root, 'sys', 'kernel', 'iommu_groups');
+    const group = String(Math.max(0, ...readdirSync(groups).filter((g) => /^\d+$/.test(g)).map(Number)) + 1);
+    mkdirSync(join(groups, group, 'devices'), { recursive: true });
+    symlinkSync(relative(vfDir, join(groups, group)), join(vfDir, 'iommu_group'));
+    symlinkSync(relative(join(groups, group, 'devices'), vfDir), join(groups, group, 'devices', vf));
+  }
+  return vf;
+}
+
+function setNumVfs(pf, value) {
+  const pfDir = deviceDir(pf);
+  if (!/^\d{1,5}$/.test(value)) fail('EINVAL', `not a count: ${JSON.stringify(value)}`);
+  const want = Number(value);
+  const total = readText(join(pfDir, 'sriov_totalvfs'));
+  if (total === null) fail('ENOENT', `${pf} has no SR-IOV capability`);
+  if (want > Number(total)) fail('ERANGE', `${pf} supports at most ${total} VFs`);
+  if (link(join(pfDir, 'driver')) === null) fail('ENOENT', `no driver bound to ${pf}; cannot configure SR-IOV`);
+  const current = Number(readText(join(pfDir, 'sriov_numvfs'), '0'));
+  if (want === current) return;
+  if (want !== 0 && current !== 0) fail('EBUSY', `${pf}: ${current} VFs already enabled. Disable before enabling ${want} VFs`);
+  if (want === 0) {
+    for (const name of virtfns(pfDir).reverse()) removeVf(pfDir, name);
+    writeFileSync(join(pfDir, 'sriov_numvfs'), '0\n');
+    return;
+  }
+  const failing = process.env.GPU_BRIDGE_FAKE_KERNEL_FAIL;
+  const [faulty, how] = failing && existsSync(failing) ? readFileSync(failing, 'utf8').trim().split(/\s+/) : [];
+  if (faulty === pf && how?.startsWith('sriov')) {
+    if (how !== 'sriov-always') rmSync(failing);
+    fail('EIO', `enabling ${want} VFs on ${pf} failed (test fault)`);
+  }
+  const created = [];
+  for (let k = 0; k < want; k += 1) created.push(addVf(pf, pfDir, k));
+  writeFileSync(join(pfDir, 'sriov_numvfs'), `${want}\n`);
+  if (readText(join(pfDir, 'sriov_drivers_autoprobe'), '1') !== '0') for (const vf of created) probe(vf);
 }
 
 const path = process.argv[2] ?? '';
@@ -92,4 +185,5 @@ if ((m = /^devices\/([^/]+)\/driver_override$/.exec(rel))) {
 } else if ((m = /^drivers\/([^/]+)\/unbind$/.exec(rel))) unbind(m[1], value);
 else if ((m = /^drivers\/([^/]+)\/bind$/.exec(rel))) bind(m[1], value);
 else if (rel === 'drivers_probe') probe(value);
+else if ((m = /^devices\/([^/]+)\/sriov_numvfs$/.exec(rel))) setNumVfs(m[1], value);
 else fail('EACCES', `the fake kernel does not model writes to ${rel}`);

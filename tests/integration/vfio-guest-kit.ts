@@ -1,10 +1,33 @@
 // Builds (once, cached under .cache/vfio-kernel) what the real-kernel VFIO test boots: Debian's kernel
-// fetched with `apt-get download`, and a tiny busybox initramfs with the modules the test needs.
+// fetched with `apt-get download`, and a tiny busybox initramfs with the modules the test needs. The
+// guest's /init runs /project/.cache/vfio-kernel/<gbscript> (kernel command line `gbscript=NAME`,
+// default guest.sh): each test writes its own script and names it.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 
-export const MODULES = ['vfio', 'vfio_iommu_type1', 'vfio_pci', 'bochs', 'snd_hda_intel', 'virtio_pci', '9pnet_virtio', '9p'];
+export const MODULES = ['vfio', 'vfio_iommu_type1', 'vfio_pci', 'bochs', 'snd_hda_intel', 'nvme', 'virtio_pci', '9pnet_virtio', '9p'];
+
+const INIT = `#!/bin/sh
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /tmp
+for m in $(cat /modules/order); do insmod /modules/$m 2>/dev/null; done
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=loose,ro hostusr /usr || echo "GBTEST FATAL mount usr"
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 project /project || echo "GBTEST FATAL mount project"
+export PATH=/bin:/usr/bin HOME=/tmp
+script=guest.sh
+for word in $(cat /proc/cmdline); do case "$word" in gbscript=*) script=\${word#gbscript=};; esac; done
+case "$script" in *[!A-Za-z0-9._-]*) echo "GBTEST FATAL bad gbscript"; script=guest.sh;; esac
+sh /project/.cache/vfio-kernel/$script 2>&1
+echo "GBTEST DONE"
+poweroff -f
+`;
+
+/** What the cached initramfs was built from: a new module or a new /init rebuilds it. */
+const STAMP = createHash('sha256').update(JSON.stringify({ MODULES, INIT })).digest('hex').slice(0, 16);
 
 export interface GuestKit {
   version: string;
@@ -33,7 +56,9 @@ export function prepareGuestKit(cacheDir: string): GuestKit {
   const dir = join(cacheDir, version);
   const kernel = join(dir, 'root', 'boot', `vmlinuz-${version}`);
   const initrd = join(dir, 'initramfs.img');
-  if (existsSync(kernel) && existsSync(initrd)) return { version, kernel, initrd };
+  const stampFile = join(dir, 'kit-stamp');
+  const stamp = existsSync(stampFile) ? readFileSync(stampFile, 'utf8').trim() : '';
+  if (existsSync(kernel) && existsSync(initrd) && stamp === STAMP) return { version, kernel, initrd };
 
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
@@ -76,26 +101,12 @@ export function prepareGuestKit(cacheDir: string): GuestKit {
     }
   }
   writeFileSync(join(ird, 'modules', 'order'), `${order.join('\n')}\n`);
-  writeFileSync(
-    join(ird, 'init'),
-    `#!/bin/sh
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-mount -t tmpfs tmpfs /tmp
-for m in $(cat /modules/order); do insmod /modules/$m 2>/dev/null; done
-mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=loose,ro hostusr /usr || echo "GBTEST FATAL mount usr"
-mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 project /project || echo "GBTEST FATAL mount project"
-export PATH=/bin:/usr/bin HOME=/tmp
-sh /project/.cache/vfio-kernel/guest.sh 2>&1
-echo "GBTEST DONE"
-poweroff -f
-`,
-  );
+  writeFileSync(join(ird, 'init'), INIT);
   chmodSync(join(ird, 'init'), 0o755);
   execFileSync('sh', ['-c', 'find . | cpio -o -H newc --quiet | gzip -1 > ../initramfs.img'], { cwd: ird, timeout: 120_000 });
   rmSync(ird, { recursive: true, force: true });
   // keep only the kernel image of the extracted package
   for (const entry of readdirSync(root)) if (entry !== 'boot') rmSync(join(root, entry), { recursive: true, force: true });
+  writeFileSync(stampFile, `${STAMP}\n`);
   return { version, kernel, initrd };
 }
