@@ -5,6 +5,7 @@ import { AuditLog } from './audit/audit-log';
 import { createInventoryService } from './inventory/handlers';
 import { detectMetricsSource, metricsHandlers } from './metrics/handlers';
 import { passthroughHandlers } from './passthrough/handlers';
+import { vmHandlers } from './passthrough/vm-handlers';
 import { MetricsSampler } from './metrics/sampler';
 import { followSessions } from './metrics/session-series';
 import { PeersService } from './pairing/peers-service';
@@ -102,6 +103,7 @@ export function createCore(options: CoreOptions): Core {
     ...sharing.handlers(),
     ...peers.handlers(),
     ...passthroughHandlers({ audit, root: hostRoot }),
+    ...vmHandlers({ audit, root: hostRoot, libvirt: { env } }),
     ...sessions.handlers(),
   };
   const handlers = snapshot ? readOnlyHandlers(allHandlers, snapshot.meta) : allHandlers;

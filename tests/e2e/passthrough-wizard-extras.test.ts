@@ -6,7 +6,7 @@
 // SR-IOV GPU offers its virtual functions instead. The real helper runs on the tree through
 // tests/helpers/fake-kernel.mjs (see passthrough-wizard-fake-sysfs.test.ts).
 import { mkdtempSync } from 'node:fs';
-import { mkdir, readlink, rm } from 'node:fs/promises';
+import { mkdir, readdir, readlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -114,12 +114,20 @@ describe.skipIf(!haveChromium)('Passthrough wizard: optional functions of a spli
     expect(await slotDrivers()).toEqual(Object.fromEntries(SLOT.map((b) => [b, NATIVE[b]])));
   });
 
-  it('the SR-IOV GPU offers its virtual function instead; choosing it plans the VF alone', async () => {
+  it('the SR-IOV GPU offers its virtual functions instead: remove them, enable two through the helper, choose one: the VF moves alone', async () => {
     await page.getByRole('radio', { name: /0000:00:02\.0/ }).click();
     const offer = page.getByRole('group', { name: 'Pass a virtual function through instead' });
     await offer.waitFor({ timeout: 10_000 });
-    await offer.getByRole('button', { name: 'Use 0000:00:02.1' }).click();
-    await expect.poll(planRows, { timeout: 20_000 }).toEqual(['0000:00:02.1']);
+    await offer.getByRole('button', { name: 'Use 0000:00:02.1' }).waitFor({ timeout: 10_000 });
+    await offer.getByRole('button', { name: 'Remove the virtual functions' }).click();
+    await offer.getByText('0000:00:02.0 now has 0 virtual functions.').waitFor({ timeout: 30_000 });
+    expect(await readdir(join(root, 'sys/bus/pci/devices'))).not.toContain('0000:00:02.1');
+    await offer.getByRole('spinbutton').fill('2');
+    await offer.getByRole('button', { name: 'Enable 2 virtual functions' }).click();
+    await offer.getByText('0000:00:02.0 now has 2 virtual functions.').waitFor({ timeout: 30_000 });
+    await offer.getByRole('button', { name: 'Use 0000:00:02.2' }).click();
+    await expect.poll(planRows, { timeout: 20_000 }).toEqual(['0000:00:02.2']);
     await page.getByText('a virtual function of 0000:00:02.0, which keeps its driver').waitFor({ timeout: 5_000 });
+    expect(await driverOf('0000:00:02.0')).toBe('i915');
   });
 });

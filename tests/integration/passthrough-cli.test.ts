@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildFakeSysfs } from '../helpers/fake-sysfs';
-import { B550, fixtureDevices } from '../unit/passthrough/fixture-host';
+import { B550, fixtureDevices, listingRoot } from '../unit/passthrough/fixture-host';
+
+const CEZANNE = 'SamuraisEpic-vfio-gpu-passthrough__asus-prime-b550-plus-ryzen5-5600g__cezanne-rtx2060.txt';
 
 let dir: string;
 beforeAll(async () => {
@@ -26,7 +28,8 @@ describe('gpu-bridge passthrough plan', () => {
     const res = cli(['passthrough', 'plan', '0000:2b:00.0', '--json', '--from', join(dir, 'host')]);
     expect(res.status).toBe(0);
     const plan = JSON.parse(res.stdout);
-    expect(Object.keys(plan).sort()).toEqual(['blockers', 'devices', 'target', 'viable', 'warnings']);
+    expect(Object.keys(plan).sort()).toEqual(['blockers', 'devices', 'optional', 'physfn', 'target', 'viable', 'warnings', 'with']);
+    expect(plan.optional).toEqual([]);
     expect(plan.viable).toBe(true);
     expect(plan.devices.map((d: { role: string }) => d.role)).toEqual(['gpu', 'audio', 'usb', 'serial']);
   });
@@ -41,7 +44,7 @@ describe('gpu-bridge passthrough plan', () => {
   it('prints libvirt hostdevs for every planned device, and refuses a blocked plan', () => {
     const res = cli(['passthrough', 'libvirt', '0000:2b:00.0', '--from', join(dir, 'host')]);
     expect(res.status).toBe(0);
-    expect(res.stdout.match(/<hostdev mode='subsystem' type='pci' managed='yes'>/g)).toHaveLength(4);
+    expect(res.stdout.match(/<hostdev mode='subsystem' type='pci' managed='no'>/g)).toHaveLength(4);
     expect(res.stdout).toContain("function='0x3'");
     const bad = cli(['passthrough', 'libvirt', '0000:04:00.0', '--from', join(dir, 'host')]);
     expect(bad.status).toBe(3);
@@ -55,6 +58,22 @@ describe('gpu-bridge passthrough plan', () => {
     expect(res.stdout).toContain('+++ b/etc/modprobe.d/gpu-bridge-vfio.conf');
     expect(res.stdout).toContain('+options vfio-pci ids=10de:1e84,10de:10f8,10de:1ad8,10de:1ad9');
     expect(existsSync(join(dir, 'host', 'etc', 'modprobe.d'))).toBe(false);
+  });
+
+  it('a published Cezanne APU listing: the slot\'s other groups stay, listed with --with; --with adds one; a stranger is refused', async () => {
+    const root = join(dir, 'apu');
+    await listingRoot(CEZANNE, root);
+    const res = cli(['passthrough', 'plan', '0000:09:00.0', '--from', root]);
+    expect(res.status).toBe(0);
+    expect(res.stdout).toMatch(/moves to vfio-pci:\n {2}0000:09:00\.0 {2}gpu .*\n {2}0000:09:00\.1 {2}audio .*\nstays on the host unless added with --with ADDR:\n {2}0000:09:00\.2 {2}crypto/);
+    expect(res.stdout).toMatch(/0000:09:00\.3 {2}usb .*group 13: a USB controller in its own IOMMU group \(13\)/);
+    const added = JSON.parse(cli(['passthrough', 'plan', '0000:09:00.0', '--with', '0000:09:00.3', '--json', '--from', root]).stdout) as { devices: Array<{ address: string }>; with: string[] };
+    expect(added.devices.map((d) => d.address)).toEqual(['0000:09:00.0', '0000:09:00.1', '0000:09:00.3']);
+    expect(added.with).toEqual(['0000:09:00.3']);
+    const stranger = cli(['passthrough', 'plan', '0000:09:00.0', '--with', '0000:01:00.0', '--from', root]);
+    expect(stranger.status).toBe(3);
+    expect(stranger.stdout).toContain('blocker NOT_OPTIONAL');
+    expect(cli(['passthrough', 'plan', '0000:09:00.0', '--with', '../x', '--from', root]).status).toBe(2);
   });
 
   it('refuses a malformed address with usage', () => {

@@ -29,6 +29,8 @@ describe('libvirt hostdev XML', () => {
     const hostdevs = planHostdevs(plan);
     expect(hostdevs).toHaveLength(count);
     expect(hostdevs[0]).toContain(`<address domain='0x0000' bus='0x${address.slice(5, 7)}' slot='0x00' function='0x0'/>`);
+    // managed='no': GPU Bridge's helper binds and unbinds; libvirt must not rebind at VM start/stop
+    for (const h of hostdevs) expect(h).toMatch(/^<hostdev mode='subsystem' type='pci' managed='no'>/);
     const file = join(dir, 'domain.xml');
     await writeFile(file, domainWithHostdevs('gpu-bridge-test', hostdevs));
     if (!validator) {

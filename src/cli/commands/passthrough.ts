@@ -1,33 +1,14 @@
 import { computePlan, type PassthroughPlan } from '../../core/passthrough/plan';
 import { runHelper } from '../../core/passthrough/helper-client';
-import { planHostdevs, virshHostdevs } from '../../core/passthrough/libvirt';
+import { runLibvirt } from './passthrough-libvirt';
+import { parseExtras } from './passthrough-extras';
 import { runPersist } from './passthrough-persist';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { runCommand } from '../../core/exec/run-command';
+import { openSnapshot } from '../../core/inventory/snapshot';
 import { isValidBdf } from '../../core/inventory/pci';
 import { parseCommandArgs } from '../args';
 import { CliError, type CliCommand } from '../command';
 
-const USAGE = 'gpu-bridge passthrough plan <address> [--with ADDR]... [--json] [--from SNAPSHOT] | persist <address> [--from SNAPSHOT | --root DIR] [--apply [--yes]] (dry run by default: the diff) | persist --undo [--root DIR] [--force] | libvirt <address> [--from SNAPSHOT] [--attach DOMAIN | --detach DOMAIN] | bind <address> [--with ADDR]... [--json] | restore <address> [--json] | rollback [--json]';
-
-/** A snapshot directory as it is, or a .tar.gz of one unpacked into a temporary directory. */
-async function openSnapshotRoot(path: string): Promise<{ root: string; close(): Promise<void> }> {
-  if (!/\.(tar\.gz|tgz)$/.test(path)) {
-    const { stat } = await import('node:fs/promises');
-    const st = await stat(path).catch(() => null);
-    if (!st?.isDirectory()) throw new CliError(`cannot open snapshot ${path}: not a directory or .tar.gz`);
-    return { root: path, close: async () => undefined };
-  }
-  const dir = await mkdtemp(join(tmpdir(), 'gpu-bridge-snapshot-'));
-  const res = await runCommand('tar', ['-xzf', path, '-C', dir, '--no-same-owner', '--no-same-permissions'], { timeoutMs: 60_000 });
-  if (res.code !== 0) {
-    await rm(dir, { recursive: true, force: true });
-    throw new CliError(`cannot open snapshot ${path}: ${res.spawnError ?? res.stderr.trim().slice(0, 200)}`);
-  }
-  return { root: dir, close: () => rm(dir, { recursive: true, force: true }) };
-}
+const USAGE = 'gpu-bridge passthrough plan <address> [--with ADDR]... [--json] [--from SNAPSHOT] | persist <address> [--from SNAPSHOT | --root DIR] [--apply [--yes]] (dry run by default: the diff) | persist --undo [--root DIR] [--force] | libvirt <address> [--with ADDR]... [--from SNAPSHOT] [--attach DOMAIN | --detach DOMAIN] [--json] (live as well when the domain runs) | vms [--json] (the libvirt domains and what each holds) | bind <address> [--with ADDR]... [--json] | restore <address> [--json] | sriov <PF address> --vfs N [--json] (sets its SR-IOV virtual functions, 0 removes them) | rollback [--json]';
 
 export function renderPlan(plan: PassthroughPlan): string {
   const out = [`${plan.target}: ${plan.viable ? 'can be passed through' : 'cannot be passed through'}`];
@@ -58,47 +39,37 @@ export const passthroughCommand: CliCommand = {
   summary: 'plan, bind and restore a GPU for VFIO passthrough (through the privileged helper)',
   usage: USAGE,
   async run(argv) {
-    const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' }, from: { type: 'string' }, attach: { type: 'string' }, detach: { type: 'string' }, root: { type: 'string' }, apply: { type: 'boolean' }, yes: { type: 'boolean' }, undo: { type: 'boolean' }, force: { type: 'boolean' }, with: { type: 'string', multiple: true } }, this.usage, true);
+    const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' }, from: { type: 'string' }, attach: { type: 'string' }, detach: { type: 'string' }, root: { type: 'string' }, apply: { type: 'boolean' }, yes: { type: 'boolean' }, undo: { type: 'boolean' }, force: { type: 'boolean' }, with: { type: 'string', multiple: true }, vfs: { type: 'string' } }, this.usage, true);
     const [sub, address, ...extra] = positionals;
     if (extra.length > 0) throw new CliError(`unexpected argument ${extra[0]}\nusage: ${USAGE}`, 2);
+    if (sub === 'libvirt' || sub === 'vms') return runLibvirt({ sub, address, json: values.json === true, from: values.from, attach: values.attach, detach: values.detach, with: values.with, persistFlags: values.root !== undefined || values.apply === true || values.yes === true || values.undo === true || values.force === true, usage: USAGE });
     const undo = sub === 'persist' && values.undo === true && address === undefined;
     if (sub !== 'rollback' && !undo && (address === undefined || !isValidBdf(address))) {
       throw new CliError(`${address === undefined ? 'missing PCI address' : `"${address}" is not a PCI address like 0000:01:00.0`}\nusage: ${USAGE}`, 2);
     }
-    const extras = (values.with ?? []).flatMap((w) => w.split(',')).filter((w) => w !== '');
-    const badExtra = extras.find((w) => !isValidBdf(w));
-    if (badExtra !== undefined) throw new CliError(`--with "${badExtra.slice(0, 40)}" is not a PCI address like 0000:01:00.1\nusage: ${USAGE}`, 2);
+    const extras = parseExtras(values.with, USAGE);
     if (extras.length > 0 && sub !== 'plan' && sub !== 'bind' && sub !== 'libvirt') throw new CliError('--with only applies to plan, bind and libvirt (restore puts back what bind took)', 2);
     if (sub !== 'persist' && (values.root !== undefined || values.apply || values.yes || values.undo || values.force)) throw new CliError('--root, --apply, --yes, --undo and --force only apply to persist', 2);
+    if ((sub === 'sriov') !== (values.vfs !== undefined)) throw new CliError(sub === 'sriov' ? `sriov needs --vfs N (the number of virtual functions, 0 removes them)\nusage: ${USAGE}` : '--vfs only applies to sriov', 2);
+    if (sub === 'sriov' && (!/^(0|[1-9][0-9]{0,2})$/.test(values.vfs ?? '') || Number(values.vfs) > 256)) throw new CliError(`--vfs "${String(values.vfs).slice(0, 40)}" is not a number of virtual functions from 0 to 256`, 2);
     if (sub === 'persist') {
       return runPersist({ address, json: values.json === true, from: values.from, root: values.root, apply: values.apply === true, yes: values.yes === true, undo: values.undo === true, force: values.force === true });
     }
-    if (sub === 'plan' || sub === 'libvirt') {
-      const snap = values.from !== undefined ? await openSnapshotRoot(values.from) : { root: '/', close: async () => undefined };
+    if (sub === 'plan') {
+      const from = values.from;
+      const snap = from !== undefined ? await openSnapshot(from).catch((e: Error) => Promise.reject(new CliError(`cannot open snapshot ${from}: ${e.message}`, 2))) : { root: '/', close: async () => undefined };
       let plan: PassthroughPlan;
       try {
         plan = await computePlan(snap.root, address as string, { with: extras });
       } finally {
         await snap.close();
       }
-      if (sub === 'libvirt') {
-        if (!plan.viable) throw new CliError(`${address} cannot be passed through: ${plan.blockers.map((b) => b.message).join('; ')}`, 3);
-        const hostdevs = planHostdevs(plan);
-        const domain = values.attach ?? values.detach;
-        if (domain === undefined) {
-          process.stdout.write(`${hostdevs.join('\n')}\n`);
-          return 0;
-        }
-        const results = await virshHostdevs(values.attach !== undefined ? 'attach' : 'detach', domain, hostdevs, false);
-        for (const r of results) process.stdout.write(`${r.ok ? 'ok  ' : 'FAIL'} ${r.message}\n`);
-        return results.every((r) => r.ok) ? 0 : 1;
-      }
       process.stdout.write(values.json ? `${JSON.stringify(plan, null, 2)}\n` : renderPlan(plan));
       return plan.viable ? 0 : 3;
     }
-    if (sub === 'bind' || sub === 'restore' || sub === 'rollback') {
+    if (sub === 'bind' || sub === 'restore' || sub === 'rollback' || sub === 'sriov') {
       if (values.from !== undefined) throw new CliError('--from only applies to plan', 2);
-      const answer = await runHelper(sub === 'rollback' ? ['rollback'] : [sub, address as string, ...(extras.length > 0 ? ['--with', extras.join(',')] : [])]);
+      const answer = await runHelper(sub === 'rollback' ? ['rollback'] : sub === 'sriov' ? ['sriov', address as string, values.vfs as string] : [sub, address as string, ...(extras.length > 0 ? ['--with', extras.join(',')] : [])]);
       if (values.json) process.stdout.write(`${JSON.stringify(answer, null, 2)}\n`);
       else {
         if (answer.recovered) process.stdout.write(`${answer.recovered}\n`);

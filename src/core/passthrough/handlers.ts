@@ -11,16 +11,18 @@ export interface PassthroughDeps {
   helper?: (args: string[]) => Promise<HelperAnswer>;
 }
 
-export function passthroughHandlers(deps: PassthroughDeps): HandlerGroup<'passthrough.plan' | 'passthrough.checks' | 'passthrough.bind' | 'passthrough.restore'> {
+export function passthroughHandlers(deps: PassthroughDeps): HandlerGroup<'passthrough.plan' | 'passthrough.checks' | 'passthrough.bind' | 'passthrough.restore' | 'passthrough.sriov'> {
   const root = deps.root ?? '/';
   const helper = deps.helper ?? ((args: string[]) => runHelper(args));
-  const toggle = async (verb: 'bind' | 'restore', address: string, extras: readonly string[], clientId: string) => {
-    const answer = await helper([verb, address, ...(extras.length > 0 ? ['--with', extras.join(',')] : [])]);
+  const toggle = async (verb: 'bind' | 'restore' | 'sriov', address: string, extras: readonly string[], clientId: string, args: string[] = []) => {
+    const answer = await helper([verb, address, ...args, ...(extras.length > 0 ? ['--with', extras.join(',')] : [])]);
     await deps.audit.append({
       action: `passthrough.${verb}`,
       target: address,
       result: answer.ok ? 'ok' : answer.error?.code === 'REFUSED' || answer.error?.code === 'BUSY' ? 'refused' : 'failed',
-      detail: answer.ok ? answer.devices.map((d) => `${d.address}: ${d.before ?? '-'} -> ${d.after ?? '-'}`).join(', ') : `${answer.error?.message ?? 'failed'} (client ${clientId})`,
+      detail: answer.ok
+        ? [...(verb === 'sriov' ? [`${args[0]} virtual functions`] : []), ...answer.devices.map((d) => `${d.address}: ${d.before ?? '-'} -> ${d.after ?? '-'}`)].join(', ')
+        : `${answer.error?.message ?? 'failed'} (client ${clientId})`,
     });
     return answer;
   };
@@ -30,5 +32,6 @@ export function passthroughHandlers(deps: PassthroughDeps): HandlerGroup<'passth
     'passthrough.bind': (params, ctx) => toggle('bind', params.address, params.with ?? [], ctx.clientId),
     // the helper restores what it bound (its record holds the extras)
     'passthrough.restore': (params, ctx) => toggle('restore', params.address, [], ctx.clientId),
+    'passthrough.sriov': (params, ctx) => toggle('sriov', params.address, [], ctx.clientId, [String(params.vfs)]),
   };
 }

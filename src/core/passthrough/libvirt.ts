@@ -1,18 +1,19 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { runCommand } from '../exec/run-command';
 import type { PassthroughPlan } from './plan';
 
 const BDF = /^([0-9a-f]{4}):([0-9a-f]{2}):([01][0-9a-f])\.([0-7])$/;
 
-/** libvirt's `<hostdev>` for one PCI function (managed: libvirt detaches and reattaches it itself). */
+/**
+ * libvirt's `<hostdev>` for one PCI function, `managed='no'`: GPU Bridge's privileged helper owns the binding
+ * (journal, rollback, restore), so libvirt must not rebind the device itself when the VM starts or stops.
+ * The device has to be on vfio-pci before the VM starts (step 4 of the wizard); attaching (libvirt-domains.ts)
+ * goes through virsh.
+ */
 export function hostdevXml(address: string): string {
   const m = BDF.exec(address);
   if (!m) throw new Error(`not a PCI address: ${address}`);
   const [, domain, bus, slot, fn] = m;
   return [
-    `<hostdev mode='subsystem' type='pci' managed='yes'>`,
+    `<hostdev mode='subsystem' type='pci' managed='no'>`,
     `  <driver name='vfio'/>`,
     `  <source>`,
     `    <address domain='0x${domain}' bus='0x${bus}' slot='0x${slot}' function='0x${fn}'/>`,
@@ -40,25 +41,4 @@ export function domainWithHostdevs(name: string, hostdevs: string[]): string {
     `</domain>`,
     '',
   ].join('\n');
-}
-
-const DOMAIN_NAME = /^[A-Za-z0-9_.+-]{1,64}$/;
-
-/** `virsh attach-device|detach-device <domain> <file> --config [--live]` for every hostdev of the plan. */
-export async function virshHostdevs(action: 'attach' | 'detach', domain: string, hostdevs: string[], live: boolean): Promise<Array<{ xml: string; ok: boolean; message: string }>> {
-  if (!DOMAIN_NAME.test(domain)) throw new Error(`"${domain.slice(0, 40)}" is not a libvirt domain name this tool accepts`);
-  const dir = await mkdtemp(join(tmpdir(), 'gpu-bridge-hostdev-'));
-  const out: Array<{ xml: string; ok: boolean; message: string }> = [];
-  try {
-    for (const [i, xml] of hostdevs.entries()) {
-      const file = join(dir, `hostdev-${i}.xml`);
-      await writeFile(file, `${xml}\n`);
-      const args = [`${action}-device`, domain, file, '--config', ...(live ? ['--live'] : [])];
-      const res = await runCommand('virsh', args, { timeoutMs: 60_000 });
-      out.push({ xml, ok: res.code === 0, message: (res.spawnError ?? (res.stdout + res.stderr)).trim() });
-    }
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-  return out;
 }

@@ -6,6 +6,7 @@ import { passthroughEvents, passthroughMethods } from './passthrough';
 import { peersEvents, peersMethods } from './peers';
 import { sessionsEvents, sessionsMethods } from './sessions';
 import { sharingEvents, sharingMethods } from './sharing';
+import { vmEvents, vmMethods } from './vm';
 
 /**
  * The one contract both shells carry. Each domain adds its own `*Methods` / `*Events` map in its own
@@ -19,6 +20,7 @@ export const methods = {
   ...peersMethods,
   ...passthroughMethods,
   ...sessionsMethods,
+  ...vmMethods,
 } as const;
 
 export const events = {
@@ -29,6 +31,7 @@ export const events = {
   ...peersEvents,
   ...passthroughEvents,
   ...sessionsEvents,
+  ...vmEvents,
 } as const;
 
 export type Methods = typeof methods;
@@ -55,4 +58,5 @@ export * from './sessions';
 export * from './sharing';
 export * from './peers';
 export * from './passthrough';
+export * from './vm';
 export * from './define';

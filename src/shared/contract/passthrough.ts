@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { method } from './define';
 
-const Bdf = z.string().regex(/^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\.[0-7]$/, 'a PCI address like 0000:01:00.0');
+export const Bdf = z.string().regex(/^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\.[0-7]$/, 'a PCI address like 0000:01:00.0');
 
 export const PlanDevice = z.object({
   address: z.string(),
@@ -81,6 +81,11 @@ export const passthroughMethods = {
   'passthrough.restore': method({
     description: 'Give the GPU and its functions back to their host drivers through the privileged helper.',
     params: z.object({ address: Bdf }).strict(),
+    result: ToggleResult,
+  }),
+  'passthrough.sriov': method({
+    description: "Set an SR-IOV physical function's number of virtual functions (0 removes them) through the privileged helper; refused while one of its VFs is on vfio-pci.",
+    params: z.object({ address: Bdf, vfs: z.number().int().min(0).max(256) }).strict(),
     result: ToggleResult,
   }),
 };

@@ -3,6 +3,7 @@ import type { Inventory, PassthroughPlan, PreflightCheck, ToggleResult } from '.
 import { useApi } from '../api/context';
 import { Empty, Section } from '../components/Section';
 import { useStore } from '../store';
+import { VmStep } from './passthrough/VmStep';
 
 type Checks = { boot: { distro: string | null; bootloader: string; initramfs: string }; checks: PreflightCheck[] };
 
@@ -117,29 +118,63 @@ function PlanView({ plan, extras, onToggleExtra }: { plan: PassthroughPlan; extr
 }
 
 /** Where the GPU has SR-IOV: its virtual functions, each of which can be passed through while the host keeps the GPU. */
-function VirtualFunctions({ gpu, onChoose }: { gpu: Inventory['gpus'][number]; onChoose: (address: string) => void }) {
-  if (gpu.sriov.physfn !== null || !gpu.sriov.totalVfs) return null;
+function VirtualFunctions({ gpu, onChoose, onChanged }: { gpu: Inventory['gpus'][number]; onChoose: (address: string) => void; onChanged: () => void }) {
+  const api = useApi();
+  const total = gpu.sriov.totalVfs ?? 0;
+  const [count, setCount] = useState(Math.min(2, total));
+  const [busy, setBusy] = useState(false);
+  const [answer, setAnswer] = useState<string | null>(null);
+  if (gpu.sriov.physfn !== null || total === 0) return null;
+  const setVfs = (vfs: number) => {
+    setBusy(true);
+    setAnswer(null);
+    api
+      .call('passthrough.sriov', { address: gpu.address, vfs })
+      .then(
+        (r) => setAnswer(r.ok ? `${gpu.address} now has ${r.devices.length} virtual functions.` : `Could not change the virtual functions: ${r.error?.message ?? 'failed'}`),
+        (e: Error) => setAnswer(`Could not change the virtual functions: ${e.message}`),
+      )
+      .finally(() => {
+        setBusy(false);
+        onChanged();
+      });
+  };
   return (
     <div className="vf-offer" role="group" aria-label="Pass a virtual function through instead">
       <p>
-        <strong>Pass a virtual function through instead:</strong> {gpu.address} supports SR-IOV ({gpu.sriov.totalVfs} virtual functions). A VM gets a slice of the GPU and the host keeps the GPU and its display.
+        <strong>Pass a virtual function through instead:</strong> {gpu.address} supports SR-IOV ({total} virtual functions). A VM gets a slice of the GPU and the host keeps the GPU and its display.
       </p>
       {gpu.sriov.vfs.length === 0 ? (
-        <p className="hint">No virtual function is enabled now.</p>
+        <div className="row">
+          <label>
+            Virtual functions{' '}
+            <input type="number" min={1} max={total} value={count} onChange={(e) => setCount(Math.max(1, Math.min(total, Number(e.target.value) || 1)))} />
+          </label>
+          <button type="button" disabled={busy} onClick={() => setVfs(count)}>
+            Enable {count} virtual function{count === 1 ? '' : 's'}
+          </button>
+        </div>
       ) : (
-        <ul>
-          {gpu.sriov.vfs.map((vf) => (
-            <li key={vf.address}>
-              <button type="button" onClick={() => onChoose(vf.address)}>
-                Use {vf.address}
-              </button>{' '}
-              <span className="hint">
-                IOMMU group {vf.iommuGroup ?? 'none'} · driver {vf.driver ?? 'none'}
-              </span>
-            </li>
-          ))}
-        </ul>
+        <>
+          <ul>
+            {gpu.sriov.vfs.map((vf) => (
+              <li key={vf.address}>
+                <button type="button" onClick={() => onChoose(vf.address)}>
+                  Use {vf.address}
+                </button>{' '}
+                <span className="hint">
+                  IOMMU group {vf.iommuGroup ?? 'none'} · driver {vf.driver ?? 'none'}
+                </span>
+              </li>
+            ))}
+          </ul>
+          <button type="button" disabled={busy} onClick={() => setVfs(0)}>
+            Remove the virtual functions
+          </button>
+        </>
       )}
+      {busy ? <p aria-busy="true">Asking the helper…</p> : null}
+      {answer ? <p role="status">{answer}</p> : null}
     </div>
   );
 }
@@ -184,6 +219,10 @@ export function PassthroughPage() {
   const [result, setResult] = useState<ToggleResult | null>(null);
   const [error, setError] = useState<string | null>(null);
 
+  /** After a change this page made (bind, restore, virtual functions), the server's cached inventory is stale: refresh. */
+  const readInventory = (refresh = false) => {
+    api.call('inventory.get', refresh ? { refresh: true } : undefined).then(setInventory, (e: Error) => setError(`Could not read the GPUs: ${e.message}`));
+  };
   const recheck = () => {
     setError(null);
     api.call('passthrough.checks').then(setChecks, (e: Error) => setError(`Host checks failed: ${e.message}`));
@@ -191,7 +230,7 @@ export function PassthroughPage() {
   useEffect(() => {
     if (!connected) return;
     recheck();
-    api.call('inventory.get').then(setInventory, (e: Error) => setError(`Could not read the GPUs: ${e.message}`));
+    readInventory();
   }, [api, connected]);
 
   useEffect(() => {
@@ -220,6 +259,7 @@ export function PassthroughPage() {
       .then(setResult, (e: Error) => setError(`${verb} failed: ${e.message}`))
       .finally(() => {
         setBusy(null);
+        readInventory(true);
         api.call('passthrough.plan', { address: target, with: extras }).then(setPlan, () => undefined);
       });
   };
@@ -265,7 +305,7 @@ export function PassthroughPage() {
       </Section>
       {target ? (
         <Section title="3. Review the plan">
-          {chosen ? <VirtualFunctions gpu={chosen} onChoose={setTarget} /> : null}
+          {chosen ? <VirtualFunctions gpu={chosen} onChoose={setTarget} onChanged={() => readInventory(true)} /> : null}
           {plan ? <PlanView plan={plan} extras={extras} onToggleExtra={toggleExtra} /> : <p aria-busy="true">Planning…</p>}
           {gpuChecks ? <CheckList checks={gpuChecks.filter((c) => c.status !== 'pass')} /> : null}
         </Section>
@@ -283,6 +323,11 @@ export function PassthroughPage() {
           <p className="hint">Runs the privileged helper (through pkexec, which asks for your password). Any failure puts every device back on its original driver.</p>
           {busy ? <p aria-busy="true">{busy}</p> : null}
           {result ? <ResultView result={result} /> : null}
+        </Section>
+      ) : null}
+      {target && plan ? (
+        <Section title="5. Give it to a VM">
+          <VmStep address={target} withExtras={extras} bound={(result?.ok === true && result.verb === 'bind') || (plan.devices.length > 0 && plan.devices.every((d) => d.driver === 'vfio-pci'))} />
         </Section>
       ) : null}
     </>

@@ -1,0 +1,366 @@
+// "Give it to a VM" against a REAL libvirtd: attach/detach a plan's functions to small TCG domains, refusals,
+// libvirt down or missing, the handlers (audit) and the CLI.
+//
+// The libvirtd is private to the test and cannot disturb a libvirtd of the host: it runs in its own mount
+// namespace (unshare -m) where /etc/libvirt, /run/libvirt, /var/lib/libvirt, /var/cache/libvirt and
+// /var/log/libvirt are this test's temporary directories, with its own libvirtd.conf (socket in the temporary
+// directory, reached through LIBVIRT_DEFAULT_URI=qemu:///system?socket=…) and qemu.conf. qemu.conf runs QEMU as
+// root: as the default libvirt-qemu user, /dev/kvm (root-only on CI VMs) is unusable, and libvirt 9.0 then
+// re-probes QEMU's capabilities on every call ("KVM was enabled when probing … but it is not available now"),
+// 10–50 s each. libvirtd still resolves its compiled-in default user at start (without it: "Initialization of
+// QEMU state driver failed: Failed to parse user 'libvirt-qemu'", and it exits 0), so the test creates the
+// libvirt-qemu user and group when they are missing, as Debian's libvirt-daemon-system would.
+//
+// Host devices: libvirt 9.0 does NOT require the host PCI device to exist for a `--config` attach (it logs
+// "virPCIDeviceNew: Device 0000:2b:00.0 not found" and attaches anyway), so the plan comes from a fake sysfs
+// (B550 fixture, target 0000:2b:00.0, four functions) and its addresses need not exist on this machine.
+// A live attach (`--live --config`, a running domain) needs the real device on vfio-pci, which cannot be done
+// here: for a running domain the test checks that libvirt's live refusal comes back per device and that the
+// config is left as it was (the unit test checks the argv: --live --config).
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuditLog } from '../../src/core/audit/audit-log';
+import { runCommand } from '../../src/core/exec/run-command';
+import { attachPlan, detachPlan, listDomains, parseHostdevs, planForVm, VmError, type LibvirtOptions } from '../../src/core/passthrough/libvirt-domains';
+import type { PassthroughPlan } from '../../src/core/passthrough/plan';
+import { vmHandlers } from '../../src/core/passthrough/vm-handlers';
+import { Dispatcher } from '../../src/core/rpc/dispatcher';
+import type { Handlers } from '../../src/core/rpc/handlers';
+import { methods } from '../../src/shared/contract';
+import { buildFakeSysfs } from '../helpers/fake-sysfs';
+import { B550, fixtureDevices } from '../unit/passthrough/fixture-host';
+
+const ONE = 'gb vm one'; // a space on purpose: names with spaces are legal in libvirt
+const TWO = 'gb-vm-two';
+const TARGET = '0000:2b:00.0';
+const FUNCTIONS = ['0000:2b:00.0', '0000:2b:00.1', '0000:2b:00.2', '0000:2b:00.3'];
+
+function whyNot(): string | null {
+  if (process.platform !== 'linux') return 'needs Linux';
+  if (process.getuid?.() !== 0) return 'needs root (a system-mode libvirtd and a private mount namespace)';
+  for (const bin of ['/usr/sbin/libvirtd', '/usr/bin/virsh', '/usr/bin/qemu-system-x86_64']) if (!existsSync(bin)) return `needs ${bin} (Debian: libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86)`;
+  if (!existsSync('/usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_qemu.so') && !existsSync('/usr/lib64/libvirt/connection-driver/libvirt_driver_qemu.so')) return 'needs the QEMU driver of libvirtd (Debian: libvirt-daemon-driver-qemu)';
+  const ns = spawnSync('unshare', ['-m', '--propagation', 'private', 'true'], { timeout: 10_000 });
+  if (ns.status !== 0) return `needs a private mount namespace (unshare -m failed: ${String(ns.stderr ?? ns.error).trim().slice(0, 200)}) so that the test's libvirtd cannot touch the host's`;
+  return null;
+}
+const skip = whyNot();
+
+let dir = '';
+let root = '';
+let uri = '';
+let libvirtd: ChildProcess | null = null;
+let opts: LibvirtOptions = {};
+let plan: PassthroughPlan;
+const log: string[] = [];
+
+const virsh = (...args: string[]) => runCommand('virsh', ['-c', uri, ...args], { timeoutMs: 120_000, env: { ...process.env, LC_ALL: 'C' } });
+const configHostdevs = async (domain: string) => parseHostdevs((await virsh('dumpxml', '--inactive', '--', domain)).stdout).map((h) => h.address);
+
+function domainXml(name: string): string {
+  return [
+    `<domain type='qemu'>`,
+    `  <name>${name}</name>`,
+    `  <memory unit='MiB'>64</memory>`,
+    `  <vcpu>1</vcpu>`,
+    `  <os><type arch='x86_64' machine='q35'>hvm</type></os>`,
+    `  <devices><emulator>/usr/bin/qemu-system-x86_64</emulator></devices>`,
+    `</domain>`,
+    '',
+  ].join('\n');
+}
+
+/** What libvirt-daemon-system would have created: the default QEMU user and group (libvirtd refuses to start without them). */
+async function ensureQemuUser(): Promise<void> {
+  const has = (db: string) => spawnSync('getent', [db, 'libvirt-qemu']).status === 0;
+  if (!has('group')) execFileSync('groupadd', ['--system', 'libvirt-qemu']);
+  if (!has('passwd')) execFileSync('useradd', ['--system', '--gid', 'libvirt-qemu', '--home-dir', '/var/lib/libvirt', '--no-create-home', '--shell', '/usr/sbin/nologin', 'libvirt-qemu']);
+}
+
+const daemonLog = async () => `${log.join('')}${await readFile(join(dir, 'libvirtd.log'), 'utf8').then((t) => t.split('\n').slice(-15).join('\n'), () => '')}`;
+
+async function startLibvirtd(): Promise<void> {
+  await ensureQemuUser();
+  for (const sub of ['sock', 'etc', 'run', 'lib', 'cache', 'log']) await mkdir(join(dir, sub), { recursive: true, mode: 0o700 });
+  await writeFile(join(dir, 'etc', 'libvirtd.conf'), [
+    `unix_sock_dir = "${dir}/sock"`,
+    'unix_sock_rw_perms = "0700"',
+    'auth_unix_rw = "none"',
+    'auth_unix_ro = "none"',
+    `log_outputs = "3:file:${dir}/libvirtd.log"`,
+    '',
+  ].join('\n'));
+  await writeFile(join(dir, 'etc', 'qemu.conf'), ['user = "root"', 'group = "root"', 'dynamic_ownership = 0', 'security_driver = "none"', 'stdio_handler = "file"', ''].join('\n'));
+  // a fixed script, the directory as $1: the bind mounts live and die with the namespace
+  await writeFile(join(dir, 'start.sh'), [
+    'set -e',
+    't="$1"',
+    'mkdir -p /etc/libvirt /run/libvirt /var/lib/libvirt /var/cache/libvirt /var/log/libvirt',
+    'mount --bind "$t/etc" /etc/libvirt',
+    'mount --bind "$t/run" /run/libvirt',
+    'mount --bind "$t/lib" /var/lib/libvirt',
+    'mount --bind "$t/cache" /var/cache/libvirt',
+    'mount --bind "$t/log" /var/log/libvirt',
+    'exec libvirtd -f "$t/etc/libvirtd.conf" -p "$t/libvirtd.pid"',
+    '',
+  ].join('\n'));
+  libvirtd = spawn('unshare', ['-m', '--propagation', 'private', '--', 'sh', join(dir, 'start.sh'), dir], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  libvirtd.stdout?.on('data', (d: Buffer) => log.push(d.toString()));
+  libvirtd.stderr?.on('data', (d: Buffer) => log.push(d.toString()));
+  uri = `qemu:///system?socket=${dir}/sock/libvirt-sock`;
+  opts = { env: { ...process.env, LIBVIRT_DEFAULT_URI: uri } };
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (libvirtd.exitCode !== null) throw new Error(`libvirtd exited ${libvirtd.exitCode}: ${await daemonLog()}`);
+    if (existsSync(join(dir, 'sock', 'libvirt-sock')) && (await virsh('list', '--all', '--name')).code === 0) return;
+    if (Date.now() > deadline) throw new Error(`libvirtd did not answer within 30 s: ${await daemonLog()}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function stopLibvirtd(): Promise<void> {
+  const child = libvirtd;
+  if (!child || child.exitCode !== null || child.pid === undefined) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  process.kill(child.pid, 'SIGTERM');
+  const killer = setTimeout(() => child.pid !== undefined && process.kill(-child.pid, 'SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(killer);
+}
+
+beforeAll(async () => {
+  if (skip) return;
+  execFileSync(process.execPath, ['scripts/build-cli.mjs'], { stdio: 'ignore' });
+  dir = await mkdtemp(join(tmpdir(), 'gb-libvirtd-'));
+  root = join(dir, 'host');
+  await buildFakeSysfs(root, { devices: await fixtureDevices(B550), cmdline: 'root=/dev/sda1 amd_iommu=on' });
+  plan = await planForVm(root, TARGET);
+  await startLibvirtd();
+  for (const name of [ONE, TWO]) {
+    const file = join(dir, `${name.replace(/\W/g, '_')}.xml`);
+    await writeFile(file, domainXml(name));
+    // the first define probes QEMU's capabilities (a few seconds)
+    const res = await virsh('define', file);
+    if (res.code !== 0) throw new Error(`virsh define ${name}: ${res.stderr}`);
+  }
+}, 180_000);
+
+afterAll(async () => {
+  if (skip || !dir) return;
+  if (libvirtd && libvirtd.exitCode === null) {
+    for (const name of [ONE, TWO]) {
+      await virsh('destroy', '--', name); // QEMU outlives libvirtd: stop it first
+      await virsh('undefine', '--', name);
+    }
+  }
+  await stopLibvirtd();
+  await rm(dir, { recursive: true, force: true });
+}, 60_000);
+
+function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
+  return spawnSync(process.execPath, ['out/cli/index.mjs', ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, LIBVIRT_DEFAULT_URI: uri, ...env } });
+}
+
+async function refusal(p: Promise<unknown>): Promise<VmError> {
+  const error = await p.then(() => null, (e: unknown) => e);
+  expect(error).toBeInstanceOf(VmError);
+  return error as VmError;
+}
+
+describe.skipIf(skip !== null)('give it to a VM: a real libvirtd', () => {
+  it('the plan moves four functions', () => {
+    expect(plan.viable).toBe(true);
+    expect(plan.devices.map((d) => d.address)).toEqual(FUNCTIONS);
+  });
+
+  it('lists both domains (a name with a space), their state and no hostdevs', async () => {
+    const list = await listDomains(opts);
+    expect(list).toMatchObject({ available: true, reason: null, uri });
+    expect(list.domains.map((d) => d.name).sort()).toEqual([ONE, TWO].sort());
+    for (const d of list.domains) expect(d).toMatchObject({ state: 'shut off', running: false, hostdevs: [] });
+  });
+
+  it('attaches every function of the plan to the stopped domain (--config), idempotently, then detaches them', async () => {
+    const attached = await attachPlan(plan, ONE, opts);
+    expect(attached.live).toBe(false);
+    expect(attached.devices).toEqual(FUNCTIONS.map((address) => ({ address, ok: true, message: 'attached (config)' })));
+    expect(attached.xml).toHaveLength(4);
+    for (const [i, xml] of attached.xml.entries()) {
+      expect(xml).toMatch(/^<hostdev mode='subsystem' type='pci' managed='no'>\n/);
+      expect(xml).toContain(`<address domain='0x0000' bus='0x2b' slot='0x00' function='0x${i}'/>`);
+      expect(xml).toMatch(/<\/hostdev>$/);
+    }
+    // seen by libvirt itself, not only by our answer
+    expect(await configHostdevs(ONE)).toEqual(FUNCTIONS);
+    expect(await configHostdevs(TWO)).toEqual([]);
+    expect((await listDomains(opts)).domains.find((d) => d.name === ONE)?.hostdevs).toEqual(FUNCTIONS);
+
+    const again = await attachPlan(plan, ONE, opts);
+    expect(again.devices.map((d) => d.message)).toEqual(FUNCTIONS.map(() => 'already attached'));
+    expect(await configHostdevs(ONE)).toEqual(FUNCTIONS);
+
+    const detached = await detachPlan(plan, ONE, opts);
+    expect(detached).toMatchObject({ domain: ONE, live: false, xml: [] });
+    expect(detached.devices).toEqual(FUNCTIONS.map((address) => ({ address, ok: true, message: 'detached (config)' })));
+    expect(await configHostdevs(ONE)).toEqual([]);
+
+    const twice = await detachPlan(plan, ONE, opts);
+    expect(twice.devices.map((d) => d.message)).toEqual(FUNCTIONS.map(() => 'not attached'));
+  });
+
+  it('refuses a domain that does not exist, naming the ones there are', async () => {
+    const e = await refusal(attachPlan(plan, 'no such vm', opts));
+    expect(e.kind).toBe('not-found');
+    expect(e.message).toContain('"no such vm"');
+    expect(e.message).toContain(`"${ONE}"`);
+    expect(e.message).toContain(`"${TWO}"`);
+    expect((await refusal(detachPlan(plan, 'no such vm', opts))).kind).toBe('not-found');
+  });
+
+  it('refuses a device another domain holds, naming that domain, and changes nothing', async () => {
+    // the other VM holds one function of the group (attached by hand)
+    const file = join(dir, 'one-function.xml');
+    await writeFile(file, `<hostdev mode='subsystem' type='pci' managed='no'><source><address domain='0x0000' bus='0x2b' slot='0x00' function='0x1'/></source></hostdev>\n`);
+    expect((await virsh('attach-device', '--config', '--file', file, '--', TWO)).code).toBe(0);
+    try {
+      const e = await refusal(attachPlan(plan, ONE, opts));
+      expect(e.kind).toBe('refused');
+      expect(e.message).toContain(`0000:2b:00.1 is already attached to "${TWO}"`);
+      expect(e.message).toContain('Nothing was changed');
+      expect(await configHostdevs(ONE)).toEqual([]);
+    } finally {
+      await detachPlan(plan, TWO, opts);
+    }
+    expect(await configHostdevs(TWO)).toEqual([]);
+  });
+
+  it('refuses a blocked plan before asking libvirt', async () => {
+    const blocked = await planForVm(root, '0000:04:00.0');
+    expect(blocked.viable).toBe(false);
+    const e = await refusal(attachPlan(blocked, ONE, opts));
+    expect(e.kind).toBe('refused');
+    expect(e.message).toContain('cannot be passed through');
+  });
+
+  it('refuses a hostile domain name before running virsh', async () => {
+    for (const name of ['-c', 'a/b', 'x\ny', '']) expect((await refusal(attachPlan(plan, name, opts))).kind).toBe('invalid');
+  });
+
+  it('a running domain gets --live --config: libvirt refuses the live hostdev here (no device on vfio-pci), per device, and the config is left as it was', async () => {
+    const started = await virsh('start', '--', TWO);
+    if (started.code !== 0) {
+      console.log(`SKIPPED running-domain case: virsh start ${TWO} failed here: ${started.stderr.trim()}`);
+      return;
+    }
+    try {
+      const list = await listDomains(opts);
+      expect(list.domains.find((d) => d.name === TWO)).toMatchObject({ state: 'running', running: true });
+      const res = await attachPlan(plan, TWO, opts);
+      expect(res.live).toBe(true);
+      expect(res.devices[0]?.ok).toBe(false);
+      expect(res.devices[0]?.message.length).toBeGreaterThan(5); // libvirt's words, e.g. "unsupported configuration: host doesn't support VFIO PCI passthrough"
+      expect(res.devices.slice(1).map((d) => d.message)).toEqual(FUNCTIONS.slice(1).map(() => 'not attached: an earlier device failed'));
+      expect(res.xml).toEqual([]);
+      expect(await configHostdevs(TWO)).toEqual([]);
+    } finally {
+      await virsh('destroy', '--', TWO);
+    }
+  });
+
+  it('a transient domain (virsh create, no config) gets --live only: libvirt says nothing about a config', async () => {
+    const file = join(dir, 'transient.xml');
+    await writeFile(file, domainXml('gb-transient'));
+    const created = await virsh('create', file);
+    if (created.code !== 0) {
+      console.log(`SKIPPED transient-domain case: virsh create failed here: ${created.stderr.trim()}`);
+      return;
+    }
+    try {
+      const listed = (await listDomains(opts)).domains.find((d) => d.name === 'gb-transient');
+      expect(listed).toMatchObject({ running: true, hostdevs: [] });
+      const res = await attachPlan(plan, 'gb-transient', opts);
+      expect(res.live).toBe(true);
+      expect(res.devices[0]?.ok).toBe(false); // no device on vfio-pci here
+      expect(res.devices[0]?.message).not.toMatch(/transient|persistent/i); // --config on a transient domain: "cannot modify device on transient domain"
+    } finally {
+      await virsh('destroy', '--', 'gb-transient');
+    }
+  });
+
+  it('libvirt not running or not installed: vms answers available: false with what to do; attach refuses with the same words', async () => {
+    const dead = { env: { ...process.env, LIBVIRT_DEFAULT_URI: `qemu:///system?socket=${dir}/no-such.sock` } };
+    const list = await listDomains(dead);
+    expect(list).toMatchObject({ available: false, uri: `qemu:///system?socket=${dir}/no-such.sock`, domains: [] });
+    expect(list.reason).toContain('libvirt is not running');
+    expect(list.reason).toContain('systemctl start libvirtd');
+    const e = await refusal(attachPlan(plan, ONE, dead));
+    expect(e.kind).toBe('unavailable');
+    expect(e.message).toBe(list.reason);
+
+    const missing = await listDomains({ ...opts, virsh: join(dir, 'no-virsh') });
+    expect(missing.available).toBe(false);
+    expect(missing.reason).toContain('libvirt is not installed');
+    expect(missing.reason).toContain('libvirt-daemon-system');
+  });
+
+  it('the handlers answer through the contract and audit every call', async () => {
+    const audit = new AuditLog(join(dir, 'audit.jsonl'));
+    const dispatcher = new Dispatcher(vmHandlers({ audit, root, libvirt: opts }) as unknown as Handlers);
+    const call = async (method: string, params?: unknown) => JSON.parse(JSON.stringify(await dispatcher.handleRaw(JSON.stringify({ id: 1, method, params }), { shell: 'web', clientId: 'c1' }))) as { result?: unknown; error?: { code: string; message: string } };
+    const list = await call('passthrough.vms');
+    expect(methods['passthrough.vms'].result.safeParse(list.result).success).toBe(true);
+    const attached = await call('passthrough.attach', { address: TARGET, domain: ONE });
+    expect(methods['passthrough.attach'].result.parse(attached.result).devices.every((d) => d.ok)).toBe(true);
+    const missing = await call('passthrough.attach', { address: TARGET, domain: 'nope' });
+    expect(missing.error?.code).toBe('NOT_FOUND');
+    const taken = await call('passthrough.attach', { address: TARGET, domain: TWO });
+    expect(taken.error).toMatchObject({ code: 'REFUSED' });
+    expect(taken.error?.message).toContain(`already attached to "${ONE}"`);
+    const detached = await call('passthrough.detach', { address: TARGET, domain: ONE });
+    expect(methods['passthrough.detach'].result.parse(detached.result).xml).toEqual([]);
+    expect((await call('passthrough.attach', { address: TARGET, domain: '-rf' })).error?.code).toBe('INVALID_PARAMS');
+    const lines = (await readFile(join(dir, 'audit.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { action: string; result: string });
+    expect(lines.map((l) => `${l.action} ${l.result}`)).toEqual(['passthrough.attach ok', 'passthrough.attach refused', 'passthrough.attach refused', 'passthrough.detach ok']);
+    expect(await configHostdevs(ONE)).toEqual([]);
+  });
+
+  it('the CLI: passthrough vms, libvirt --attach / --detach, and its exit codes', () => {
+    const list = cli(['passthrough', 'vms']);
+    expect(list.status).toBe(0);
+    expect(list.stdout).toContain(ONE);
+    expect(list.stdout).toContain('shut off');
+
+    const attach = cli(['passthrough', 'libvirt', TARGET, '--from', root, '--attach', ONE]);
+    expect(attach.stderr).toBe('');
+    expect(attach.status).toBe(0);
+    expect(attach.stdout.match(/^ok {3}0000:2b:00\.[0-3] {2}attached \(config\)$/gm)).toHaveLength(4);
+    expect(attach.stdout.match(/<hostdev mode='subsystem' type='pci' managed='no'>/g)).toHaveLength(4);
+
+    const json = cli(['passthrough', 'vms', '--json']);
+    expect((JSON.parse(json.stdout) as { domains: Array<{ name: string; hostdevs: string[] }> }).domains.find((d) => d.name === ONE)?.hostdevs).toEqual(FUNCTIONS);
+
+    const taken = cli(['passthrough', 'libvirt', TARGET, '--from', root, '--attach', TWO]);
+    expect(taken.status).toBe(3);
+    expect(taken.stderr).toContain(`already attached to "${ONE}"`);
+
+    const detach = cli(['passthrough', 'libvirt', TARGET, '--from', root, '--detach', ONE, '--json']);
+    expect(detach.status).toBe(0);
+    expect(JSON.parse(detach.stdout)).toMatchObject({ domain: ONE, live: false, xml: [] });
+
+    expect(cli(['passthrough', 'libvirt', TARGET, '--from', root, '--attach', 'nope']).status).toBe(3);
+    expect(cli(['passthrough', 'libvirt', TARGET, '--from', root, '--attach', '-rf']).status).toBe(2);
+    const down = cli(['passthrough', 'vms'], { LIBVIRT_DEFAULT_URI: `qemu:///system?socket=${dir}/no-such.sock` });
+    expect(down.status).toBe(1);
+    expect(down.stderr).toContain('libvirt is not running');
+  });
+});
+
+describe.runIf(skip !== null)('give it to a VM: a real libvirtd (skipped)', () => {
+  it('says why', () => {
+    console.log(`SKIPPED tests/integration/passthrough-libvirt-daemon.test.ts: ${skip}`);
+  });
+});
