@@ -17,6 +17,8 @@
 // A live attach (`--live --config`, a running domain) needs the real device on vfio-pci, which cannot be done
 // here: for a running domain the test checks that libvirt's live refusal comes back per device and that the
 // config is left as it was (the unit test checks the argv: --live --config).
+import type { HelperAnswer } from '../../src/core/passthrough/helper-client';
+import { releaseFromStoppedVms } from '../../src/core/passthrough/vm-release';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -210,6 +212,18 @@ describe.skipIf(skip !== null)('give it to a VM: a real libvirtd', () => {
 
     const twice = await detachPlan(plan, ONE, opts);
     expect(twice.devices.map((d) => d.message)).toEqual(FUNCTIONS.map(() => 'not attached'));
+  });
+
+  it('the way back: after a restore, a stopped domain\'s config no longer names the devices (one step per device); a failed restore touches nothing', async () => {
+    await attachPlan(plan, ONE, opts);
+    expect(await configHostdevs(ONE)).toEqual(FUNCTIONS);
+    const restored: HelperAnswer = { ok: true, verb: 'restore', target: TARGET, devices: FUNCTIONS.map((address) => ({ address, before: 'vfio-pci', after: null })), steps: [], rolledBack: false, recovered: null, verification: null, error: null };
+    const refused = await releaseFromStoppedVms({ ...restored, ok: false, error: { code: 'BUSY', message: 'held open' } }, opts);
+    expect(refused.steps).toEqual([]);
+    expect(await configHostdevs(ONE)).toEqual(FUNCTIONS);
+    const released = await releaseFromStoppedVms(restored, opts);
+    expect(released.steps.map((st) => `${st.ok} ${st.what}`)).toEqual(FUNCTIONS.map((a) => `true ${a}: detach from the config of libvirt domain "${ONE}"`));
+    expect(await configHostdevs(ONE)).toEqual([]);
   });
 
   it('refuses a domain that does not exist, naming the ones there are', async () => {

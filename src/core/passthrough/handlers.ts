@@ -3,17 +3,21 @@ import type { HandlerGroup } from '../rpc/handlers';
 import { runChecks } from './checks';
 import { runHelper, type HelperAnswer } from './helper-client';
 import { computePlan } from './plan';
+import { releaseFromStoppedVms } from './vm-release';
 
 export interface PassthroughDeps {
   audit: AuditLog;
   /** `/` in production; a fake tree in tests. */
   root?: string;
   helper?: (args: string[]) => Promise<HelperAnswer>;
+  /** After a restore, detach the devices from stopped libvirt domains (default: on the real host only, never on a fake tree). */
+  releaseVms?: (answer: HelperAnswer) => Promise<HelperAnswer>;
 }
 
 export function passthroughHandlers(deps: PassthroughDeps): HandlerGroup<'passthrough.plan' | 'passthrough.checks' | 'passthrough.bind' | 'passthrough.restore' | 'passthrough.sriov'> {
   const root = deps.root ?? '/';
   const helper = deps.helper ?? ((args: string[]) => runHelper(args));
+  const releaseVms = deps.releaseVms ?? (root === '/' ? (answer: HelperAnswer) => releaseFromStoppedVms(answer) : async (answer: HelperAnswer) => answer);
   const toggle = async (verb: 'bind' | 'restore' | 'sriov', address: string, extras: readonly string[], clientId: string, args: string[] = []) => {
     const answer = await helper([verb, address, ...args, ...(extras.length > 0 ? ['--with', extras.join(',')] : [])]);
     await deps.audit.append({
@@ -31,7 +35,7 @@ export function passthroughHandlers(deps: PassthroughDeps): HandlerGroup<'passth
     'passthrough.checks': (params) => runChecks(root, params?.address),
     'passthrough.bind': (params, ctx) => toggle('bind', params.address, params.with ?? [], ctx.clientId),
     // the helper restores what it bound (its record holds the extras)
-    'passthrough.restore': (params, ctx) => toggle('restore', params.address, [], ctx.clientId),
+    'passthrough.restore': async (params, ctx) => releaseVms(await toggle('restore', params.address, [], ctx.clientId)),
     'passthrough.sriov': (params, ctx) => toggle('sriov', params.address, [], ctx.clientId, [String(params.vfs)]),
   };
 }
