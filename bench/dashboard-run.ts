@@ -17,6 +17,9 @@
 //   baseline: bench/dashboard-naive.tsx (history in React state, re-render per batch, setData with
 //             freshly built full arrays), same server, same data, 1 h window
 // Run with `node bench/dashboard.mjs`. Prints its figures, then one JSON line with the ratios.
+// Diagnostics: BENCH_TRACE=1 prints each case's main-thread time per update by trace event (Commit,
+// FunctionCall, PrePaint…), BENCH_PROFILE=1 the JavaScript functions with the most self time,
+// BENCH_VH=N a viewport N px high (fewer charts on screen).
 import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { createServer, request as httpRequest, type Server } from 'node:http';
@@ -38,6 +41,8 @@ interface Figures {
   updates: number;
   redraws: number;
   msPerUpdate: number;
+  /** Of msPerUpdate: script, style recalculation and layout (the rest is paint recording, GC and the like). */
+  split: { script: number; style: number; layout: number };
   longTasks: number;
   longestTaskMs: number;
 }
@@ -163,18 +168,66 @@ const LONG_TASKS = `window.__longTasks = []; window.__redraws = 0;
 new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__longTasks.push({ start: e.startTime, duration: e.duration }); })
   .observe({ type: 'longtask', buffered: true });`;
 
+/** BENCH_PROFILE=1: the functions with the most self time per update, from a sampled CPU profile. */
+function printProfile(label: string, profile: { nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number } }>; samples?: number[]; timeDeltas?: number[] }, updates: number): void {
+  const self = new Map<string, number>();
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  for (const [i, id] of (profile.samples ?? []).entries()) {
+    const node = byId.get(id);
+    if (!node) continue;
+    const f = node.callFrame;
+    const key = `${f.functionName || '(anonymous)'} ${f.url.split('/').pop()}:${f.lineNumber}`;
+    self.set(key, (self.get(key) ?? 0) + (profile.timeDeltas?.[i] ?? 0) / 1000);
+  }
+  console.log(`  profile of ${label}: self time per update`);
+  for (const [key, ms] of [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`    ${(ms / Math.max(1, updates)).toFixed(3)} ms  ${key}`);
+}
+
+/** BENCH_TRACE=1: time per update of each kind of event on the page's main thread (self time: children subtracted). */
+function printTrace(label: string, trace: { traceEvents: Array<{ name: string; ph: string; dur?: number; tdur?: number; tid: number; pid: number; ts: number; args?: { name?: string } }> }, updates: number): void {
+  const events = trace.traceEvents;
+  const main = events.find((e) => e.name === 'thread_name' && e.args?.name === 'CrRendererMain');
+  if (!main) return;
+  const own = events.filter((e) => e.ph === 'X' && e.pid === main.pid && e.tid === main.tid && e.tdur !== undefined).sort((a, b) => a.ts - b.ts);
+  const total = new Map<string, number>();
+  const stack: Array<{ end: number; name: string }> = [];
+  for (const e of own) {
+    while (stack.length > 0 && stack[stack.length - 1]!.end <= e.ts) stack.pop();
+    const parent = stack[stack.length - 1];
+    if (parent) total.set(parent.name, (total.get(parent.name) ?? 0) - (e.tdur ?? 0) / 1000);
+    total.set(e.name, (total.get(e.name) ?? 0) + (e.tdur ?? 0) / 1000);
+    stack.push({ end: e.ts + (e.dur ?? 0), name: e.name });
+  }
+  console.log(`  trace of ${label}: main-thread self time per update, by event`);
+  for (const [name, ms] of [...total.entries()].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(`    ${(ms / Math.max(1, updates)).toFixed(3)} ms  ${name}`);
+}
+
 async function measure(page: Page, batches: () => number, label: string): Promise<Figures> {
   const cdp = await page.context().newCDPSession(page);
   await cdp.send('Performance.enable', { timeDomain: 'threadTicks' });
   await page.waitForTimeout(WARMUP_S * 1000);
-  const taskSeconds = async () => (await cdp.send('Performance.getMetrics')).metrics.find((m) => m.name === 'TaskDuration')?.value ?? 0;
+  const metrics = async () => Object.fromEntries((await cdp.send('Performance.getMetrics')).metrics.map((m) => [m.name, m.value]));
+  const taskSeconds = async () => {
+    const m = await metrics();
+    return { task: m.TaskDuration ?? 0, script: m.ScriptDuration ?? 0, style: m.RecalcStyleDuration ?? 0, layout: m.LayoutDuration ?? 0 };
+  };
   const redraws = () => page.evaluate(() => (window as unknown as { __redraws: number }).__redraws);
   const r0 = await redraws();
   const since = await page.evaluate(() => performance.now());
   const t0 = await taskSeconds();
   const b0 = batches();
+  const profiling = process.env.BENCH_PROFILE === '1';
+  const tracing = process.env.BENCH_TRACE === '1';
+  if (tracing) await page.context().browser()?.startTracing(page, { categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline'] });
+  if (profiling) {
+    await cdp.send('Profiler.enable');
+    await cdp.send('Profiler.setSamplingInterval', { interval: 100 });
+    await cdp.send('Profiler.start');
+  }
   await page.waitForTimeout(MEASURE_S * 1000);
   const t1 = await taskSeconds();
+  if (profiling) printProfile(label, (await cdp.send('Profiler.stop')).profile, batches() - b0);
+  if (tracing) printTrace(label, JSON.parse((await page.context().browser()!.stopTracing()).toString('utf8')), batches() - b0);
   const updates = batches() - b0;
   const redrawn = (await redraws()) - r0;
   const long = await page.evaluate((from) => (window as unknown as { __longTasks: Array<{ start: number; duration: number }> }).__longTasks.filter((e) => e.start >= from), since);
@@ -182,14 +235,20 @@ async function measure(page: Page, batches: () => number, label: string): Promis
   const figures = {
     updates,
     redraws: redrawn / Math.max(1, updates),
-    msPerUpdate: updates > 0 ? ((t1 - t0) * 1000) / updates : NaN,
+    msPerUpdate: updates > 0 ? ((t1.task - t0.task) * 1000) / updates : NaN,
+    split: {
+      script: ((t1.script - t0.script) * 1000) / Math.max(1, updates),
+      style: ((t1.style - t0.style) * 1000) / Math.max(1, updates),
+      layout: ((t1.layout - t0.layout) * 1000) / Math.max(1, updates),
+    },
     longTasks: long.length,
     longestTaskMs: long.reduce((max, e) => Math.max(max, e.duration), 0),
   };
   console.log(
     `${label.padEnd(58)} ${figures.msPerUpdate.toFixed(2).padStart(7)} ms main thread/update  ` +
       `${figures.redraws.toFixed(1).padStart(5)} chart redraws/update  ` +
-      `${String(figures.longTasks).padStart(2)} long tasks over 50 ms${figures.longTasks ? ` (longest ${figures.longestTaskMs.toFixed(0)} ms)` : ''}  (n=${updates})`,
+      `${String(figures.longTasks).padStart(2)} long tasks over 50 ms${figures.longTasks ? ` (longest ${figures.longestTaskMs.toFixed(0)} ms)` : ''}  (n=${updates}; ` +
+      `script ${figures.split.script.toFixed(2)}, style ${figures.split.style.toFixed(2)}, layout ${figures.split.layout.toFixed(2)} ms)`,
   );
   return figures;
 }
@@ -204,7 +263,7 @@ const serve = await startServe();
 const proxy = await startProxy(serve.origin, naiveHtml);
 const browser = await launchChromium();
 const token = new URL(serve.url).searchParams.get('token') ?? '';
-const viewport = { width: 1400, height: 900 };
+const viewport = { width: 1400, height: Number(process.env.BENCH_VH ?? 900) };
 try {
   console.log(`bench/dashboard: ${GPUS} GPUs (NVML stub, real sampler at 1 Hz), 4 charts and 8 series per GPU, ${HISTORY_S} s of history, viewport ${viewport.width}×${viewport.height}; ${MEASURE_S} s measured per case`);
   const ours: Record<string, Figures> = {};
