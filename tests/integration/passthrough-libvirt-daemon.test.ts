@@ -1,15 +1,7 @@
 // "Give it to a VM" against a REAL libvirtd: attach/detach a plan's functions to small TCG domains, refusals,
 // libvirt down or missing, the handlers (audit) and the CLI.
 //
-// The libvirtd is private to the test and cannot disturb a libvirtd of the host: it runs in its own mount
-// namespace (unshare -m) where /etc/libvirt, /run/libvirt, /var/lib/libvirt, /var/cache/libvirt and
-// /var/log/libvirt are this test's temporary directories, with its own libvirtd.conf (socket in the temporary
-// directory, reached through LIBVIRT_DEFAULT_URI=qemu:///system?socket=…) and qemu.conf. qemu.conf runs QEMU as
-// root: as the default libvirt-qemu user, /dev/kvm (root-only on CI VMs) is unusable, and libvirt 9.0 then
-// re-probes QEMU's capabilities on every call ("KVM was enabled when probing … but it is not available now"),
-// 10–50 s each. libvirtd still resolves its compiled-in default user at start (without it: "Initialization of
-// QEMU state driver failed: Failed to parse user 'libvirt-qemu'", and it exits 0), so the test creates the
-// libvirt-qemu user and group when they are missing, as Debian's libvirt-daemon-system would.
+// The libvirtd is private to the test (tests/helpers/private-libvirtd.ts says how and why).
 //
 // Host devices: libvirt 9.0 does NOT require the host PCI device to exist for a `--config` attach (it logs
 // "virPCIDeviceNew: Device 0000:2b:00.0 not found" and attaches anyway), so the plan comes from a fake sysfs
@@ -19,14 +11,12 @@
 // config is left as it was (the unit test checks the argv: --live --config).
 import type { HelperAnswer } from '../../src/core/passthrough/helper-client';
 import { releaseFromStoppedVms } from '../../src/core/passthrough/vm-release';
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditLog } from '../../src/core/audit/audit-log';
-import { runCommand } from '../../src/core/exec/run-command';
 import { attachPlan, detachPlan, listDomains, parseHostdevs, planForVm, VmError, type LibvirtOptions } from '../../src/core/passthrough/libvirt-domains';
 import type { PassthroughPlan } from '../../src/core/passthrough/plan';
 import { vmHandlers } from '../../src/core/passthrough/vm-handlers';
@@ -34,6 +24,7 @@ import { Dispatcher } from '../../src/core/rpc/dispatcher';
 import type { Handlers } from '../../src/core/rpc/handlers';
 import { methods } from '../../src/shared/contract';
 import { buildFakeSysfs } from '../helpers/fake-sysfs';
+import { privateLibvirtdMissing, startPrivateLibvirtd, tinyDomainXml, type PrivateLibvirtd } from '../helpers/private-libvirtd';
 import { B550, fixtureDevices } from '../unit/passthrough/fixture-host';
 
 const ONE = 'gb vm one'; // a space on purpose: names with spaces are legal in libvirt
@@ -41,98 +32,17 @@ const TWO = 'gb-vm-two';
 const TARGET = '0000:2b:00.0';
 const FUNCTIONS = ['0000:2b:00.0', '0000:2b:00.1', '0000:2b:00.2', '0000:2b:00.3'];
 
-function whyNot(): string | null {
-  if (process.platform !== 'linux') return 'needs Linux';
-  if (process.getuid?.() !== 0) return 'needs root (a system-mode libvirtd and a private mount namespace)';
-  for (const bin of ['/usr/sbin/libvirtd', '/usr/bin/virsh', '/usr/bin/qemu-system-x86_64']) if (!existsSync(bin)) return `needs ${bin} (Debian: libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86)`;
-  if (!existsSync('/usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_qemu.so') && !existsSync('/usr/lib64/libvirt/connection-driver/libvirt_driver_qemu.so')) return 'needs the QEMU driver of libvirtd (Debian: libvirt-daemon-driver-qemu)';
-  const ns = spawnSync('unshare', ['-m', '--propagation', 'private', 'true'], { timeout: 10_000 });
-  if (ns.status !== 0) return `needs a private mount namespace (unshare -m failed: ${String(ns.stderr ?? ns.error).trim().slice(0, 200)}) so that the test's libvirtd cannot touch the host's`;
-  return null;
-}
-const skip = whyNot();
+const skip = privateLibvirtdMissing();
 
 let dir = '';
 let root = '';
 let uri = '';
-let libvirtd: ChildProcess | null = null;
+let daemon: PrivateLibvirtd | null = null;
 let opts: LibvirtOptions = {};
 let plan: PassthroughPlan;
-const log: string[] = [];
 
-const virsh = (...args: string[]) => runCommand('virsh', ['-c', uri, ...args], { timeoutMs: 120_000, env: { ...process.env, LC_ALL: 'C' } });
+const virsh = (...args: string[]) => (daemon as PrivateLibvirtd).virsh(...args);
 const configHostdevs = async (domain: string) => parseHostdevs((await virsh('dumpxml', '--inactive', '--', domain)).stdout).map((h) => h.address);
-
-function domainXml(name: string): string {
-  return [
-    `<domain type='qemu'>`,
-    `  <name>${name}</name>`,
-    `  <memory unit='MiB'>64</memory>`,
-    `  <vcpu>1</vcpu>`,
-    `  <os><type arch='x86_64' machine='q35'>hvm</type></os>`,
-    `  <devices><emulator>/usr/bin/qemu-system-x86_64</emulator></devices>`,
-    `</domain>`,
-    '',
-  ].join('\n');
-}
-
-/** What libvirt-daemon-system would have created: the default QEMU user and group (libvirtd refuses to start without them). */
-async function ensureQemuUser(): Promise<void> {
-  const has = (db: string) => spawnSync('getent', [db, 'libvirt-qemu']).status === 0;
-  if (!has('group')) execFileSync('groupadd', ['--system', 'libvirt-qemu']);
-  if (!has('passwd')) execFileSync('useradd', ['--system', '--gid', 'libvirt-qemu', '--home-dir', '/var/lib/libvirt', '--no-create-home', '--shell', '/usr/sbin/nologin', 'libvirt-qemu']);
-}
-
-const daemonLog = async () => `${log.join('')}${await readFile(join(dir, 'libvirtd.log'), 'utf8').then((t) => t.split('\n').slice(-15).join('\n'), () => '')}`;
-
-async function startLibvirtd(): Promise<void> {
-  await ensureQemuUser();
-  for (const sub of ['sock', 'etc', 'run', 'lib', 'cache', 'log']) await mkdir(join(dir, sub), { recursive: true, mode: 0o700 });
-  await writeFile(join(dir, 'etc', 'libvirtd.conf'), [
-    `unix_sock_dir = "${dir}/sock"`,
-    'unix_sock_rw_perms = "0700"',
-    'auth_unix_rw = "none"',
-    'auth_unix_ro = "none"',
-    `log_outputs = "3:file:${dir}/libvirtd.log"`,
-    '',
-  ].join('\n'));
-  await writeFile(join(dir, 'etc', 'qemu.conf'), ['user = "root"', 'group = "root"', 'dynamic_ownership = 0', 'security_driver = "none"', 'stdio_handler = "file"', ''].join('\n'));
-  // a fixed script, the directory as $1: the bind mounts live and die with the namespace
-  await writeFile(join(dir, 'start.sh'), [
-    'set -e',
-    't="$1"',
-    'mkdir -p /etc/libvirt /run/libvirt /var/lib/libvirt /var/cache/libvirt /var/log/libvirt',
-    'mount --bind "$t/etc" /etc/libvirt',
-    'mount --bind "$t/run" /run/libvirt',
-    'mount --bind "$t/lib" /var/lib/libvirt',
-    'mount --bind "$t/cache" /var/cache/libvirt',
-    'mount --bind "$t/log" /var/log/libvirt',
-    'exec libvirtd -f "$t/etc/libvirtd.conf" -p "$t/libvirtd.pid"',
-    '',
-  ].join('\n'));
-  libvirtd = spawn('unshare', ['-m', '--propagation', 'private', '--', 'sh', join(dir, 'start.sh'), dir], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  libvirtd.stdout?.on('data', (d: Buffer) => log.push(d.toString()));
-  libvirtd.stderr?.on('data', (d: Buffer) => log.push(d.toString()));
-  uri = `qemu:///system?socket=${dir}/sock/libvirt-sock`;
-  opts = { env: { ...process.env, LIBVIRT_DEFAULT_URI: uri } };
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (libvirtd.exitCode !== null) throw new Error(`libvirtd exited ${libvirtd.exitCode}: ${await daemonLog()}`);
-    if (existsSync(join(dir, 'sock', 'libvirt-sock')) && (await virsh('list', '--all', '--name')).code === 0) return;
-    if (Date.now() > deadline) throw new Error(`libvirtd did not answer within 30 s: ${await daemonLog()}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-async function stopLibvirtd(): Promise<void> {
-  const child = libvirtd;
-  if (!child || child.exitCode !== null || child.pid === undefined) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  process.kill(child.pid, 'SIGTERM');
-  const killer = setTimeout(() => child.pid !== undefined && process.kill(-child.pid, 'SIGKILL'), 15_000);
-  await exited;
-  clearTimeout(killer);
-}
 
 beforeAll(async () => {
   if (skip) return;
@@ -141,25 +51,15 @@ beforeAll(async () => {
   root = join(dir, 'host');
   await buildFakeSysfs(root, { devices: await fixtureDevices(B550), cmdline: 'root=/dev/sda1 amd_iommu=on' });
   plan = await planForVm(root, TARGET);
-  await startLibvirtd();
-  for (const name of [ONE, TWO]) {
-    const file = join(dir, `${name.replace(/\W/g, '_')}.xml`);
-    await writeFile(file, domainXml(name));
-    // the first define probes QEMU's capabilities (a few seconds)
-    const res = await virsh('define', file);
-    if (res.code !== 0) throw new Error(`virsh define ${name}: ${res.stderr}`);
-  }
+  daemon = await startPrivateLibvirtd(join(dir, 'libvirt'));
+  uri = daemon.uri;
+  opts = { env: daemon.env };
+  for (const name of [ONE, TWO]) await daemon.define(name);
 }, 180_000);
 
 afterAll(async () => {
   if (skip || !dir) return;
-  if (libvirtd && libvirtd.exitCode === null) {
-    for (const name of [ONE, TWO]) {
-      await virsh('destroy', '--', name); // QEMU outlives libvirtd: stop it first
-      await virsh('undefine', '--', name);
-    }
-  }
-  await stopLibvirtd();
+  await daemon?.stop();
   await rm(dir, { recursive: true, force: true });
 }, 60_000);
 
@@ -287,7 +187,7 @@ describe.skipIf(skip !== null)('give it to a VM: a real libvirtd', () => {
 
   it('a transient domain (virsh create, no config) gets --live only: libvirt says nothing about a config', async () => {
     const file = join(dir, 'transient.xml');
-    await writeFile(file, domainXml('gb-transient'));
+    await writeFile(file, tinyDomainXml('gb-transient'));
     const created = await virsh('create', file);
     if (created.code !== 0) {
       console.log(`SKIPPED transient-domain case: virsh create failed here: ${created.stderr.trim()}`);

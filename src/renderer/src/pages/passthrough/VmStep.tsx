@@ -121,8 +121,8 @@ export function VmStep({ address, withExtras, bound }: { address: string; withEx
         {chosen?.running
           ? 'This VM is running: the devices go to it now and into its configuration.'
           : 'A stopped VM gets the devices in its configuration; they reach the guest when it starts.'}{' '}
-        libvirt does not rebind them itself (managed=&apos;no&apos;): they must be on vfio-pci (step 4) before the VM starts{bound ? '.' : ' — they are not yet.'} Detach
-        them before restoring the host drivers.
+        libvirt does not rebind them itself (managed=&apos;no&apos;): they must be on vfio-pci (step 4) before the VM starts{bound ? '.' : ' — they are not yet.'} Restoring
+        the host drivers detaches them from a stopped VM&apos;s configuration; shut a running VM down first.
       </p>
       {busy ? <p aria-busy="true">{busy}</p> : null}
       {error ? (
