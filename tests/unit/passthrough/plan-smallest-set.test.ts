@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { hostdevXml, planHostdevs } from '../../../src/core/passthrough/libvirt';
 import { computePlan } from '../../../src/core/passthrough/plan';
 import { computePlan as helperPlan } from '../../../src/helper/sysfs';
 import { buildFakeSysfs, type FakePciDevice, type FakeSysfsSpec } from '../../helpers/fake-sysfs';
@@ -174,6 +175,9 @@ describe('SR-IOV virtual functions', () => {
     expect(plan.warnings.map((w) => w.code)).toEqual(['VIRTUAL_FUNCTION']);
     expect(plan.warnings[0]?.message).toContain('0000:00:02.0 keeps its driver (i915)');
     expect(helperPlan(root, '0000:00:02.1').devices.map((d) => d.address)).toEqual(['0000:00:02.1']);
+    // the VM gets the VF's own address
+    expect(planHostdevs(plan)).toEqual([hostdevXml('0000:00:02.1')]);
+    expect(planHostdevs(plan)[0]).toContain("<address domain='0x0000' bus='0x00' slot='0x02' function='0x1'/>");
   });
 
   it('the PF\'s plan does not offer its VFs as optional functions, and says which VFs to pass instead', async () => {
