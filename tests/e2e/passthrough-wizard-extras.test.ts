@@ -8,12 +8,13 @@
 import { mkdtempSync } from 'node:fs';
 import { mkdir, readdir, readlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, join, resolve } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { chromiumPath, launchChromium } from '../helpers/browser';
 import { buildFakeSysfs, type FakePciDevice } from '../helpers/fake-sysfs';
-import { startServe, type ServeHandle } from '../helpers/spawn-cli';
+import { startFakeHostServe } from '../helpers/fake-host-serve';
+import type { ServeHandle } from '../helpers/spawn-cli';
 
 const haveChromium = chromiumPath() !== null;
 if (!haveChromium) console.log('SKIP e2e/passthrough-wizard-extras: Chromium not found (apt-get install chromium, or set CHROMIUM_PATH)');
@@ -68,15 +69,7 @@ describe.skipIf(!haveChromium)('Passthrough wizard: optional functions of a spli
   beforeAll(async () => {
     await buildFakeSysfs(root, { devices: DEVICES, modules: ['vfio', 'vfio_pci', 'vfio_iommu_type1'], cmdline: 'root=/dev/nvme0n1p2 amd_iommu=on', cpuinfo: 'flags\t: fpu svm sse\n', acpiTables: ['IVRS'] });
     await mkdir(join(root, 'sys/bus/pci/drivers/vfio-pci'), { recursive: true });
-    serve = await startServe([], {
-      GPU_BRIDGE_CONFIG_DIR: join(dir, 'config'),
-      GPU_BRIDGE_STATE_DIR: join(dir, 'state'),
-      GPU_BRIDGE_HOST_ROOT: root,
-      GPU_BRIDGE_HELPER_ROOT: root,
-      GPU_BRIDGE_HELPER_STATE_DIR: join(dir, 'helper-state'),
-      GPU_BRIDGE_HELPER_WRITER: resolve(__dirname, '../helpers/fake-kernel.mjs'),
-      GPU_BRIDGE_FAKE_KERNEL_DRIVERS: JSON.stringify(NATIVE),
-    });
+    serve = await startFakeHostServe(dir, root, NATIVE);
     browser = await launchChromium();
     page = await browser.newPage();
   });

@@ -7,12 +7,13 @@
 import { existsSync, mkdtempSync } from 'node:fs';
 import { mkdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, join, resolve } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { chromiumPath, launchChromium } from '../helpers/browser';
 import { buildFakeSysfs } from '../helpers/fake-sysfs';
-import { startServe, type ServeHandle } from '../helpers/spawn-cli';
+import { startFakeHostServe } from '../helpers/fake-host-serve';
+import type { ServeHandle } from '../helpers/spawn-cli';
 import { B550, fixtureDevices } from '../unit/passthrough/fixture-host';
 
 const haveChromium = chromiumPath() !== null;
@@ -68,16 +69,7 @@ describe.skipIf(!haveChromium)('Passthrough wizard on a fake sysfs with a fake k
     });
     await mkdir(join(root, 'sys/bus/pci/drivers/vfio-pci'), { recursive: true }); // vfio-pci is loaded
     group = basename(await readlink(join(root, 'sys/bus/pci/devices', GPU, 'iommu_group')));
-    serve = await startServe([], {
-      GPU_BRIDGE_CONFIG_DIR: join(dir, 'config'),
-      GPU_BRIDGE_STATE_DIR: join(dir, 'state'),
-      GPU_BRIDGE_HOST_ROOT: root,
-      GPU_BRIDGE_HELPER_ROOT: root,
-      GPU_BRIDGE_HELPER_STATE_DIR: helperState,
-      GPU_BRIDGE_HELPER_WRITER: resolve(__dirname, '../helpers/fake-kernel.mjs'),
-      GPU_BRIDGE_FAKE_KERNEL_DRIVERS: JSON.stringify(ORIGINAL),
-      GPU_BRIDGE_FAKE_KERNEL_FAIL: failFile,
-    });
+    serve = await startFakeHostServe(dir, root, ORIGINAL, { GPU_BRIDGE_FAKE_KERNEL_FAIL: failFile });
     browser = await launchChromium();
     page = await browser.newPage();
   });

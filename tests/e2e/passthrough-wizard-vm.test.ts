@@ -5,14 +5,15 @@
 import { mkdtempSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { parseHostdevs } from '../../src/core/passthrough/libvirt-domains';
 import { chromiumPath, launchChromium } from '../helpers/browser';
 import { buildFakeSysfs } from '../helpers/fake-sysfs';
 import { privateLibvirtdMissing, startPrivateLibvirtd, type PrivateLibvirtd } from '../helpers/private-libvirtd';
-import { startServe, type ServeHandle } from '../helpers/spawn-cli';
+import { startFakeHostServe } from '../helpers/fake-host-serve';
+import type { ServeHandle } from '../helpers/spawn-cli';
 import { B550, fixtureDevices } from '../unit/passthrough/fixture-host';
 
 const why = chromiumPath() === null ? 'Chromium not found (apt-get install chromium, or set CHROMIUM_PATH)' : privateLibvirtdMissing();
@@ -38,16 +39,7 @@ describe.skipIf(why !== null)('Passthrough wizard step 5: the GPU handed to a re
     await mkdir(join(root, 'sys/bus/pci/drivers/vfio-pci'), { recursive: true });
     daemon = await startPrivateLibvirtd(join(dir, 'libvirt'));
     await daemon.define(VM);
-    serve = await startServe([], {
-      GPU_BRIDGE_CONFIG_DIR: join(dir, 'config'),
-      GPU_BRIDGE_STATE_DIR: join(dir, 'state'),
-      GPU_BRIDGE_HOST_ROOT: root,
-      GPU_BRIDGE_HELPER_ROOT: root,
-      GPU_BRIDGE_HELPER_STATE_DIR: join(dir, 'helper-state'),
-      GPU_BRIDGE_HELPER_WRITER: resolve(__dirname, '../helpers/fake-kernel.mjs'),
-      GPU_BRIDGE_FAKE_KERNEL_DRIVERS: JSON.stringify(ORIGINAL),
-      LIBVIRT_DEFAULT_URI: daemon.uri,
-    });
+    serve = await startFakeHostServe(dir, root, ORIGINAL, { LIBVIRT_DEFAULT_URI: daemon.uri });
     browser = await launchChromium();
     page = await browser.newPage();
   }, 180_000);

@@ -2,7 +2,7 @@
 // fetched with `apt-get download`, and a tiny busybox initramfs with the modules the test needs. The
 // guest's /init runs /project/.cache/vfio-kernel/<gbscript> (kernel command line `gbscript=NAME`,
 // default guest.sh): each test writes its own script and names it.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -109,4 +109,62 @@ export function prepareGuestKit(cacheDir: string): GuestKit {
   for (const entry of readdirSync(root)) if (entry !== 'boot') rmSync(join(root, entry), { recursive: true, force: true });
   writeFileSync(stampFile, `${STAMP}\n`);
   return { version, kernel, initrd };
+}
+
+/** What one guest boot printed: its `GBTEST key value` lines, the console, and how long it ran. */
+export interface GuestRun {
+  lines: Map<string, string>;
+  console: string;
+  wallSeconds: number;
+  status: number | null;
+  /** A `GBTEST key` line's value; throws with the console's tail when the guest never printed it. */
+  line(key: string): string;
+  /** A `GBTEST key rc=N {json}` line: the helper's exit code and JSON answer. */
+  answer<T>(key: string): { rc: number; json: T };
+}
+
+/**
+ * Boots the kit under QEMU (TCG, one vCPU, an emulated VT-d, the host's /usr and the project over 9p)
+ * with `devices` added, runs `script` (already written to `cacheDir`) as the guest's /init script, and
+ * collects its GBTEST lines; the console is saved as `consoleFile` in `cacheDir`.
+ */
+export function runGuest(kit: GuestKit, options: { cacheDir: string; project: string; devices: string[]; script: string; timeoutS: number; consoleFile: string }): GuestRun {
+  const started = Date.now();
+  // prettier-ignore
+  const qemu = [
+    '-machine', 'q35,accel=tcg', '-cpu', 'max', '-smp', '1', '-m', '512',
+    '-nodefaults', '-no-user-config', '-display', 'none', '-serial', 'stdio', '-no-reboot',
+    '-device', 'intel-iommu,intremap=on,caching-mode=on',
+    ...options.devices,
+    '-virtfs', 'local,path=/usr,mount_tag=hostusr,security_model=none,readonly=on',
+    '-virtfs', `local,path=${options.project},mount_tag=project,security_model=none`,
+    '-kernel', kit.kernel, '-initrd', kit.initrd,
+    '-append', `console=ttyS0 intel_iommu=on iommu=pt panic=-1 quiet gbscript=${options.script}`,
+  ];
+  const res = spawnSync('timeout', ['-k', '5', String(options.timeoutS), 'qemu-system-x86_64', ...qemu], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const wallSeconds = (Date.now() - started) / 1000;
+  const text = `${res.stdout}\n${res.stderr}`;
+  writeFileSync(join(options.cacheDir, options.consoleFile), text);
+  const lines = new Map<string, string>();
+  for (const l of text.split(/\r?\n/)) {
+    const m = /GBTEST (\S+) ?(.*)$/.exec(l);
+    if (m?.[1]) lines.set(m[1], (m[2] ?? '').trim());
+  }
+  const line = (key: string) => {
+    const v = lines.get(key);
+    if (v === undefined) throw new Error(`the guest printed no "GBTEST ${key}" line; console tail:\n${text.slice(-4000)}`);
+    return v;
+  };
+  return {
+    lines,
+    console: text,
+    wallSeconds,
+    status: res.status,
+    line,
+    answer<T>(key: string) {
+      const m = /^rc=(\d+) (.*)$/s.exec(line(key));
+      if (!m) throw new Error(`unexpected ${key}: ${line(key)}`);
+      return { rc: Number(m[1]), json: JSON.parse(m[2] as string) as T };
+    },
+  };
 }

@@ -2,20 +2,18 @@
 // Intel IOMMU; the project's own helper, run by the host's Node inside the guest, moves a VGA + HD-audio
 // pair (one IOMMU group, like a GPU and its HDMI audio) to vfio-pci and back; then a run killed mid-way
 // is rolled back from the journal; then restore with the device held open times out instead of hanging.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { GUEST_SH, HOLDER_PY } from './vfio-guest-files';
-import { missingTools, prepareGuestKit, type GuestKit } from './vfio-guest-kit';
+import { missingTools, prepareGuestKit, runGuest, type GuestKit, type GuestRun } from './vfio-guest-kit';
 
 const project = process.cwd();
 const cache = join(project, '.cache', 'vfio-kernel');
 let skip: string | null = missingTools();
 let kit: GuestKit | null = null;
-let lines: Map<string, string> = new Map();
-let console_: string = '';
-let wallSeconds = 0;
+let run: GuestRun | null = null;
 
 interface Answer {
   ok: boolean;
@@ -26,17 +24,8 @@ interface Answer {
   steps: Array<{ what: string; ok: boolean; ms: number }>;
 }
 
-function line(key: string): string {
-  const v = lines.get(key);
-  if (v === undefined) throw new Error(`the guest printed no "GBTEST ${key}" line; console tail:\n${console_.slice(-4000)}`);
-  return v;
-}
-
-function answer(key: string): { rc: number; json: Answer } {
-  const m = /^rc=(\d+) (.*)$/s.exec(line(key));
-  if (!m) throw new Error(`unexpected ${key}: ${line(key)}`);
-  return { rc: Number(m[1]), json: JSON.parse(m[2] as string) as Answer };
-}
+const line = (key: string) => (run as GuestRun).line(key);
+const answer = (key: string) => (run as GuestRun).answer<Answer>(key);
 
 beforeAll(() => {
   if (skip) return;
@@ -50,30 +39,14 @@ beforeAll(() => {
   mkdirSync(cache, { recursive: true });
   writeFileSync(join(cache, 'guest.sh'), GUEST_SH);
   writeFileSync(join(cache, 'holder.py'), HOLDER_PY);
-  const started = Date.now();
   // prettier-ignore
-  const qemu = [
-    '-machine', 'q35,accel=tcg', '-cpu', 'max', '-smp', '1', '-m', '512',
-    '-nodefaults', '-no-user-config', '-display', 'none', '-serial', 'stdio', '-no-reboot',
-    '-device', 'intel-iommu,intremap=on,caching-mode=on',
+  const devices = [
     '-device', 'pcie-root-port,id=rp4,bus=pcie.0,chassis=4,addr=0x6',
     '-device', 'VGA,bus=rp4,addr=0x0.0,multifunction=on', '-device', 'ich9-intel-hda,bus=rp4,addr=0x0.1',
-    '-virtfs', 'local,path=/usr,mount_tag=hostusr,security_model=none,readonly=on',
-    '-virtfs', `local,path=${project},mount_tag=project,security_model=none`,
-    '-kernel', kit.kernel, '-initrd', kit.initrd,
-    '-append', 'console=ttyS0 intel_iommu=on iommu=pt panic=-1 quiet',
   ];
-  const res = spawnSync('timeout', ['-k', '5', '240', 'qemu-system-x86_64', ...qemu], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  wallSeconds = (Date.now() - started) / 1000;
-  console_ = `${res.stdout}\n${res.stderr}`;
-  writeFileSync(join(cache, 'console.log'), console_);
-  lines = new Map();
-  for (const l of console_.split(/\r?\n/)) {
-    const m = /GBTEST (\S+) ?(.*)$/.exec(l);
-    if (m?.[1]) lines.set(m[1], (m[2] ?? '').trim());
-  }
-  const phases = ['start', 'A', 'B', 'C'].map((p) => `${p}@${lines.get(`T.${p}`) ?? '?'}s`).join(' ');
-  console.log(`vfio-qemu: kernel ${kit.version}, guest ran ${wallSeconds.toFixed(1)} s (boot to power-off), exit ${res.status}; guest uptime at ${phases}`);
+  run = runGuest(kit, { cacheDir: cache, project, devices, script: 'guest.sh', timeoutS: 240, consoleFile: 'console.log' });
+  const phases = ['start', 'A', 'B', 'C'].map((p) => `${p}@${run?.lines.get(`T.${p}`) ?? '?'}s`).join(' ');
+  console.log(`vfio-qemu: kernel ${kit.version}, guest ran ${run.wallSeconds.toFixed(1)} s (boot to power-off), exit ${run.status}; guest uptime at ${phases}`);
 }, 245_000 + 120_000);
 
 describe('VFIO toggle on a real kernel (QEMU, emulated VT-d)', () => {
@@ -82,7 +55,7 @@ describe('VFIO toggle on a real kernel (QEMU, emulated VT-d)', () => {
       console.log(`SKIPPED vfio-qemu: ${skip}`);
       ctx.skip();
     }
-    expect(lines.has('DONE'), `guest did not finish; console tail:\n${console_.slice(-4000)}`).toBe(true);
+    expect(run?.lines.has('DONE'), `guest did not finish; console tail:\n${run?.console.slice(-4000)}`).toBe(true);
     const [gpu, aud, group, gpuDrv, audDrv] = line('topology').split(' ');
     expect(gpu).toMatch(/^0000:..:00\.0$/);
     expect(aud).toBe(gpu?.replace(/\.0$/, '.1'));

@@ -6,20 +6,18 @@
 // journal; a change between two non-zero counts goes through 0 (the kernel answers EBUSY otherwise).
 // The guest script is SRIOV_GUEST_SH (vfio-guest-files.ts); the kernel and initramfs come from
 // vfio-guest-kit.ts, shared with vfio-qemu.test.ts.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SRIOV_GUEST_SH } from './vfio-guest-files';
-import { missingTools, prepareGuestKit, type GuestKit } from './vfio-guest-kit';
+import { missingTools, prepareGuestKit, runGuest, type GuestKit, type GuestRun } from './vfio-guest-kit';
 
 const project = process.cwd();
 const cache = join(project, '.cache', 'vfio-kernel');
 let skip: string | null = missingTools();
 let kit: GuestKit | null = null;
-let lines: Map<string, string> = new Map();
-let console_ = '';
-let wallSeconds = 0;
+let run: GuestRun | null = null;
 
 interface Answer {
   ok: boolean;
@@ -33,17 +31,8 @@ interface Answer {
   steps: Array<{ what: string; value: string; ok: boolean; ms: number }>;
 }
 
-function line(key: string): string {
-  const v = lines.get(key);
-  if (v === undefined) throw new Error(`the guest printed no "GBTEST ${key}" line; console tail:\n${console_.slice(-4000)}`);
-  return v;
-}
-
-function answer(key: string): { rc: number; json: Answer } {
-  const m = /^rc=(\d+) (.*)$/s.exec(line(key));
-  if (!m) throw new Error(`unexpected ${key}: ${line(key)}`);
-  return { rc: Number(m[1]), json: JSON.parse(m[2] as string) as Answer };
-}
+const line = (key: string) => (run as GuestRun).line(key);
+const answer = (key: string) => (run as GuestRun).answer<Answer>(key);
 
 const writes = (a: Answer) => a.steps.map((s) => `${s.value}${s.ok ? '' : ' FAIL'}`);
 
@@ -58,33 +47,17 @@ beforeAll(() => {
   }
   mkdirSync(cache, { recursive: true });
   writeFileSync(join(cache, 'sriov-guest.sh'), SRIOV_GUEST_SH);
-  const started = Date.now();
   // QEMU 7.2's NVMe SR-IOV needs an nvme-subsys, sriov_vq_flexible >= 2 * sriov_max_vfs,
   // sriov_vi_flexible >= sriov_max_vfs, max_ioqpairs >= sriov_vq_flexible + 2 (the PF keeps two)
   // and msix_qsize >= sriov_vi_flexible + 1. The root port has ACS: every VF gets its own group.
   // prettier-ignore
-  const qemu = [
-    '-machine', 'q35,accel=tcg', '-cpu', 'max', '-smp', '1', '-m', '512',
-    '-nodefaults', '-no-user-config', '-display', 'none', '-serial', 'stdio', '-no-reboot',
-    '-device', 'intel-iommu,intremap=on,caching-mode=on',
+  const devices = [
     '-device', 'pcie-root-port,id=rp5,bus=pcie.0,chassis=5,addr=0x7',
     '-device', 'nvme-subsys,id=subsys0',
     '-device', 'nvme,serial=gbsriov,subsys=subsys0,bus=rp5,sriov_max_vfs=2,sriov_vq_flexible=4,sriov_vi_flexible=2,max_ioqpairs=6,msix_qsize=4',
-    '-virtfs', 'local,path=/usr,mount_tag=hostusr,security_model=none,readonly=on',
-    '-virtfs', `local,path=${project},mount_tag=project,security_model=none`,
-    '-kernel', kit.kernel, '-initrd', kit.initrd,
-    '-append', 'console=ttyS0 intel_iommu=on iommu=pt panic=-1 quiet gbscript=sriov-guest.sh',
   ];
-  const res = spawnSync('timeout', ['-k', '5', '200', 'qemu-system-x86_64', ...qemu], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  wallSeconds = (Date.now() - started) / 1000;
-  console_ = `${res.stdout}\n${res.stderr}`;
-  writeFileSync(join(cache, 'sriov-console.log'), console_);
-  lines = new Map();
-  for (const l of console_.split(/\r?\n/)) {
-    const m = /GBTEST (\S+) ?(.*)$/.exec(l);
-    if (m?.[1]) lines.set(m[1], (m[2] ?? '').trim());
-  }
-  const phases = ['start', 'a', 'd', 'e', 'f', 'h'].map((p) => `${p}@${lines.get(`T.${p}`) ?? '?'}s`).join(' ');
+  run = runGuest(kit, { cacheDir: cache, project, devices, script: 'sriov-guest.sh', timeoutS: 200, consoleFile: 'sriov-console.log' });
+  const phases = ['start', 'a', 'd', 'e', 'f', 'h'].map((p) => `${p}@${run?.lines.get(`T.${p}`) ?? '?'}s`).join(' ');
   const ms = (key: string) => {
     try {
       return answer(key).json.steps.map((s) => `${s.value.trim() || '""'}:${s.ms}ms`).join(',');
@@ -92,7 +65,7 @@ beforeAll(() => {
       return '?';
     }
   };
-  console.log(`vfio-sriov-qemu: kernel ${kit.version}, guest ran ${wallSeconds.toFixed(1)} s (boot to power-off), exit ${res.status}; guest uptime at ${phases}; sriov writes: enable ${ms('a.sriov')}, disable ${ms('e.sriov')}, 2->1 ${ms('h.one')}`);
+  console.log(`vfio-sriov-qemu: kernel ${kit.version}, guest ran ${run.wallSeconds.toFixed(1)} s (boot to power-off), exit ${run.status}; guest uptime at ${phases}; sriov writes: enable ${ms('a.sriov')}, disable ${ms('e.sriov')}, 2->1 ${ms('h.one')}`);
 }, 205_000 + 120_000);
 
 describe('SR-IOV virtual functions on a real kernel (QEMU NVMe, emulated VT-d)', () => {
@@ -101,7 +74,7 @@ describe('SR-IOV virtual functions on a real kernel (QEMU NVMe, emulated VT-d)',
       console.log(`SKIPPED vfio-sriov-qemu: ${skip}`);
       ctx.skip();
     }
-    expect(lines.has('DONE'), `guest did not finish; console tail:\n${console_.slice(-4000)}`).toBe(true);
+    expect(run?.lines.has('DONE'), `guest did not finish; console tail:\n${run?.console.slice(-4000)}`).toBe(true);
     expect(line('pf')).toMatch(/^0000:..:00\.0 nvme 2 0 \d+$/);
   });
 
