@@ -2,6 +2,7 @@ import type { AuditLog } from '../audit/audit-log';
 import type { HandlerGroup } from '../rpc/handlers';
 import { runChecks } from './checks';
 import { runHelper, type HelperAnswer } from './helper-client';
+import { blockedBind } from './bind-guard';
 import { computePlan } from './plan';
 import { releaseFromStoppedVms } from './vm-release';
 
@@ -33,7 +34,12 @@ export function passthroughHandlers(deps: PassthroughDeps): HandlerGroup<'passth
   return {
     'passthrough.plan': (params) => computePlan(root, params.address, { with: params.with ?? [] }),
     'passthrough.checks': (params) => runChecks(root, params?.address),
-    'passthrough.bind': (params, ctx) => toggle('bind', params.address, params.with ?? [], ctx.clientId),
+    'passthrough.bind': async (params, ctx) => {
+      const blocked = blockedBind(await computePlan(root, params.address, { with: params.with ?? [] }));
+      if (!blocked) return toggle('bind', params.address, params.with ?? [], ctx.clientId);
+      await deps.audit.append({ action: 'passthrough.bind', target: params.address, result: 'refused', detail: `${blocked.error?.message ?? 'blocked'} (client ${ctx.clientId})` });
+      return blocked;
+    },
     // the helper restores what it bound (its record holds the extras)
     'passthrough.restore': async (params, ctx) => releaseVms(await toggle('restore', params.address, [], ctx.clientId)),
     'passthrough.sriov': (params, ctx) => toggle('sriov', params.address, [], ctx.clientId, [String(params.vfs)]),

@@ -39,6 +39,36 @@ describe('passthrough handlers', () => {
     expect(line).toMatchObject({ action: 'passthrough.bind', result: 'ok', detail: '0000:01:00.0: nouveau -> vfio-pci' });
   });
 
+  it('a bind the plan blocks (the host root filesystem behind a device that moves, an extra that is not the card\'s) never reaches the helper, and is audited as refused', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gb-pt-h-'));
+    dirs.push(dir);
+    await buildFakeSysfs(join(dir, 'root'), {
+      devices: [
+        { address: '0000:01:00.0', vendor: '10de', device: '2684', class: '030000', driver: 'nvidia', iommuGroup: 14 },
+        { address: '0000:01:00.1', vendor: '10de', device: '22ba', class: '010802', driver: 'nvme', iommuGroup: 14, files: { 'nvme/nvme0/nvme0n1/queue/rotational': '0\n' } },
+      ],
+      files: { 'proc/mounts': '/dev/nvme0n1 / ext4 rw 0 0\n' },
+    });
+    const calls: string[][] = [];
+    const handlers = passthroughHandlers({
+      audit: new AuditLog(join(dir, 'audit.jsonl')),
+      root: join(dir, 'root'),
+      helper: async (args) => {
+        calls.push(args);
+        throw new Error('the helper must not be asked');
+      },
+    });
+    const ctx = { shell: 'web' as const, clientId: 'c2' };
+    const rootFs = await handlers['passthrough.bind']({ address: '0000:01:00.0' }, ctx);
+    expect(rootFs.ok).toBe(false);
+    expect(rootFs.error).toMatchObject({ code: 'REFUSED', message: expect.stringContaining('HOST_ROOT_FILESYSTEM: 0000:01:00.1 holds /dev/nvme0n1 mounted on /') as string });
+    const stranger = await handlers['passthrough.bind']({ address: '0000:01:00.0', with: ['0000:02:00.0'] }, ctx);
+    expect(stranger.error?.message).toContain('NOT_OPTIONAL');
+    expect(calls).toEqual([]);
+    const lines = (await readFile(join(dir, 'audit.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { result: string });
+    expect(lines.map((l) => l.result)).toEqual(['refused', 'refused']);
+  });
+
   it('the dispatcher refuses a hostile address before any handler runs', async () => {
     let called = false;
     const handlers = passthroughHandlers({ audit: new AuditLog(join(tmpdir(), 'never.jsonl')), helper: async () => {
