@@ -6,7 +6,7 @@ import { runCommand } from '../../core/exec/run-command';
 import { computePlan } from '../../core/passthrough/plan';
 import { applyPersistent, appliedSetup, undoPersistent } from '../../core/passthrough/persist-apply';
 import { PersistRefusal, checkRoot } from '../../core/passthrough/persist-fs';
-import { planPersistentSetup, unifiedDiff, type PersistentSetup } from '../../core/passthrough/persistent';
+import { persistRefusal, planPersistentSetup, unifiedDiff, type PersistentSetup } from '../../core/passthrough/persistent';
 import { CliError } from '../command';
 
 export interface PersistArgs {
@@ -93,6 +93,8 @@ async function readSetup(a: PersistArgs, root: string): Promise<PersistentSetup>
   try {
     const plan = await computePlan(snap.root, a.address as string);
     if (!plan.viable) throw new CliError(`${a.address} cannot be passed through: ${plan.blockers.map((b) => b.message).join('; ')}`, 3);
+    const refusal = await persistRefusal(snap.root, plan);
+    if (refusal !== null) throw new CliError(`persist refused: ${refusal}. Nothing was written`, 3);
     return await planPersistentSetup(snap.root, plan);
   } finally {
     await snap.close();

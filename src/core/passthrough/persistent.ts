@@ -34,6 +34,25 @@ function addParams(line: string, params: string[]): string {
   return words.join(' ');
 }
 
+/**
+ * Why a boot-time `vfio-pci.ids=` line cannot carry this plan, or null when it can. It binds by
+ * vendor:device id, so it would also take every other device with the same id (a second, identical GPU;
+ * the host's own USB controller of the same model), which the plan does not move; and a virtual function
+ * does not exist yet at boot (its PF creates it when sriov_numvfs is written).
+ */
+export async function persistRefusal(root: string, plan: PassthroughPlan): Promise<string | null> {
+  if (plan.physfn !== null) {
+    return `${plan.target} is a virtual function of ${plan.physfn}: it exists only once the VFs are enabled after boot, so a boot-time vfio-pci.ids line cannot bind it. Enable the VFs and bind it at run time (gpu-bridge passthrough sriov ${plan.physfn} --vfs N, then passthrough bind ${plan.target})`;
+  }
+  const fns = await readPciFunctions(root);
+  const moving = new Set(plan.devices.map((d) => d.address));
+  const idOf = (f: { vendorId: string; deviceId: string }) => `${f.vendorId}:${f.deviceId}`;
+  const ids = new Set(fns.filter((f) => moving.has(f.address)).map(idOf));
+  const alsoTaken = fns.filter((f) => !moving.has(f.address) && !f.isBridge && ids.has(idOf(f)));
+  if (alsoTaken.length === 0) return null;
+  return `vfio-pci.ids binds by vendor:device id, and ${alsoTaken.map((f) => `${f.address} (${idOf(f)}, ${f.driver ?? 'no driver'})`).join(', ')} has the same id as a device of the plan: it would leave the host at every boot too. Bind ${plan.target} at run time instead (gpu-bridge passthrough bind ${plan.target})`;
+}
+
 /** The files persistent passthrough changes on this host, and the commands that make them take effect. Reads only (persist-apply.ts writes). */
 export async function planPersistentSetup(root: string, plan: PassthroughPlan): Promise<PersistentSetup> {
   const boot = await detectBoot(root);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { applyPersistent, undoPersistent } from '../../../src/core/passthrough/persist-apply';
-import { planPersistentSetup, unifiedDiff } from '../../../src/core/passthrough/persistent';
+import { persistRefusal, planPersistentSetup, unifiedDiff } from '../../../src/core/passthrough/persistent';
 import { computePlan } from '../../../src/core/passthrough/plan';
 import { buildFakeSysfs } from '../../helpers/fake-sysfs';
 import { B550, Z170, fixtureDevices } from './fixture-host';
@@ -11,6 +11,28 @@ import { B550, Z170, fixtureDevices } from './fixture-host';
 const dirs: string[] = [];
 afterAll(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+describe('persistent setup: what a boot-time vfio-pci.ids line cannot do', () => {
+  it('refuses when the ids would also take a device the plan does not move (a second, identical GPU), and a VF; allows a plan whose ids are its own', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'gb-persist-ids-'));
+    dirs.push(root);
+    await buildFakeSysfs(root, {
+      devices: [
+        { address: '0000:01:00.0', vendor: '10de', device: '2684', class: '030000', driver: 'nvidia', iommuGroup: 14 },
+        { address: '0000:01:00.1', vendor: '10de', device: '22ba', class: '040300', driver: 'snd_hda_intel', iommuGroup: 14 },
+        { address: '0000:02:00.0', vendor: '10de', device: '2684', class: '030000', driver: 'nvidia', iommuGroup: 15 },
+        { address: '0000:02:00.1', vendor: '10de', device: '22ba', class: '040300', driver: 'snd_hda_intel', iommuGroup: 15 },
+        { address: '0000:00:02.0', vendor: '8086', device: '46a6', class: '030000', driver: 'i915', iommuGroup: 0, sriovTotalVfs: 7 },
+        { address: '0000:00:02.1', vendor: '8086', device: '46a6', class: '030000', iommuGroup: 20, physfn: '0000:00:02.0' },
+        { address: '0000:03:00.0', vendor: '1002', device: '73bf', class: '030000', driver: 'amdgpu', iommuGroup: 16 },
+      ],
+    });
+    const twin = await persistRefusal(root, await computePlan(root, '0000:01:00.0'));
+    expect(twin).toContain('0000:02:00.0 (10de:2684, nvidia), 0000:02:00.1 (10de:22ba, snd_hda_intel) has the same id');
+    expect(await persistRefusal(root, await computePlan(root, '0000:00:02.1'))).toMatch(/virtual function of 0000:00:02\.0: it exists only once the VFs are enabled/);
+    expect(await persistRefusal(root, await computePlan(root, '0000:03:00.0'))).toBeNull();
+  });
 });
 
 describe('persistent setup', () => {
