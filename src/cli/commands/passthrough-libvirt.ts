@@ -3,13 +3,13 @@
 // wizard's "Give it to a VM" (core/passthrough/libvirt-domains.ts). Without a domain, libvirt prints the plan's
 // <hostdev> elements. A running domain gets the devices live as well as in its config (chosen from its state).
 import type { VmChange, VmList } from '../../shared/contract';
-import { openSnapshot } from '../../core/inventory/snapshot';
 import { isValidBdf } from '../../core/inventory/pci';
 import { planHostdevs } from '../../core/passthrough/libvirt';
 import { attachPlan, detachPlan, listDomains, planForVm, VmError, type LibvirtOptions } from '../../core/passthrough/libvirt-domains';
 import type { PassthroughPlan } from '../../core/passthrough/plan';
 import { CliError } from '../command';
 import { parseExtras } from './passthrough-extras';
+import { openRoot } from './snapshot-root';
 
 export interface LibvirtArgs {
   sub: 'vms' | 'libvirt';
@@ -48,7 +48,7 @@ function renderChange(verb: 'attach' | 'detach', result: VmChange): string {
 
 async function readPlan(a: LibvirtArgs, address: string): Promise<PassthroughPlan> {
   const extras = parseExtras(a.with, a.usage);
-  const snap = a.from !== undefined ? await openSnapshot(a.from).catch((e: Error) => Promise.reject(new CliError(`cannot open snapshot ${a.from}: ${e.message}`, 2))) : { root: '/', close: async () => undefined };
+  const snap = await openRoot(a.from);
   try {
     return await planForVm(snap.root, address, extras);
   } finally {

@@ -1,7 +1,7 @@
 // `gpu-bridge passthrough persist`: the dry-run diff (default), --apply (with --yes or a typed "yes"), and
 // --undo. Writes go to `/` (as root) or to an alternate root given with --root DIR (a fake tree in tests).
 import { createInterface } from 'node:readline/promises';
-import { openSnapshot } from '../../core/inventory/snapshot';
+import { openRoot } from './snapshot-root';
 import { runCommand } from '../../core/exec/run-command';
 import { computePlan } from '../../core/passthrough/plan';
 import { applyPersistent, appliedSetup, undoPersistent } from '../../core/passthrough/persist-apply';
@@ -89,7 +89,7 @@ async function undo(a: PersistArgs, root: string): Promise<number> {
 }
 
 async function readSetup(a: PersistArgs, root: string): Promise<PersistentSetup> {
-  const snap = a.from !== undefined ? await openSnapshot(a.from).catch((e: Error) => Promise.reject(new CliError(`cannot open snapshot ${a.from}: ${e.message}`, 2))) : { root, close: async () => undefined };
+  const snap = await openRoot(a.from, root);
   try {
     const plan = await computePlan(snap.root, a.address as string);
     if (!plan.viable) throw new CliError(`${a.address} cannot be passed through: ${plan.blockers.map((b) => b.message).join('; ')}`, 3);

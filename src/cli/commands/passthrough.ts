@@ -5,7 +5,7 @@ import { blockedBind } from '../../core/passthrough/bind-guard';
 import { runLibvirt } from './passthrough-libvirt';
 import { parseExtras } from './passthrough-extras';
 import { runPersist } from './passthrough-persist';
-import { openSnapshot } from '../../core/inventory/snapshot';
+import { openRoot } from './snapshot-root';
 import { isValidBdf } from '../../core/inventory/pci';
 import { parseCommandArgs } from '../args';
 import { CliError, type CliCommand } from '../command';
@@ -58,8 +58,7 @@ export const passthroughCommand: CliCommand = {
       return runPersist({ address, json: values.json === true, from: values.from, root: values.root, apply: values.apply === true, yes: values.yes === true, undo: values.undo === true, force: values.force === true });
     }
     if (sub === 'plan') {
-      const from = values.from;
-      const snap = from !== undefined ? await openSnapshot(from).catch((e: Error) => Promise.reject(new CliError(`cannot open snapshot ${from}: ${e.message}`, 2))) : { root: '/', close: async () => undefined };
+      const snap = await openRoot(values.from);
       let plan: PassthroughPlan;
       try {
         plan = await computePlan(snap.root, address as string, { with: extras });

@@ -423,14 +423,19 @@ export function attachPlan(plan: PassthroughPlan, domain: string, options: Libvi
  * where it is there), then reads back that they are gone. Devices it does not hold are "not attached".
  * Unlike attach, a blocked plan is no reason to refuse: the way back must always work.
  */
-export function detachPlan(plan: PassthroughPlan, domain: string, options: LibvirtOptions = {}): Promise<VmChange> {
+export async function detachPlan(plan: PassthroughPlan, domain: string, options: LibvirtOptions = {}): Promise<VmChange> {
+  checkName(domain);
+  if (plan.devices.length === 0) throw new VmError('refused', `the plan for ${plan.target} names no device to detach${plan.blockers.length > 0 ? ` (${plan.blockers.map((b) => b.message).join('; ')})` : ''}`);
+  return detachDevices(plan.devices.map((d) => d.address), domain, options);
+}
+
+/** detachPlan's work for a list of PCI addresses (the way back after a restore has the helper's, not a plan). */
+export function detachDevices(addresses: string[], domain: string, options: LibvirtOptions = {}): Promise<VmChange> {
   return serialized(async () => {
     checkName(domain);
-    if (plan.devices.length === 0) throw new VmError('refused', `the plan for ${plan.target} names no device to detach${plan.blockers.length > 0 ? ` (${plan.blockers.map((b) => b.message).join('; ')})` : ''}`);
     const v = virshFor(options);
     const domains = await inspectDomains(v);
     const target = findDomain(v, domains, domain);
-    const addresses = plan.devices.map((d) => d.address);
     const running = target.running;
     const devices: VmChange['devices'] = [];
     await withDeviceFiles(async (fileFor) => {

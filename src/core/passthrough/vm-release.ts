@@ -1,6 +1,5 @@
 import type { HelperAnswer } from './helper-client';
-import { detachPlan, listDomains, type LibvirtOptions } from './libvirt-domains';
-import type { PassthroughPlan } from './plan';
+import { detachDevices, listDomains, type LibvirtOptions } from './libvirt-domains';
 
 /**
  * The way back's last step: after the helper gave the devices back to the host, a stopped libvirt domain
@@ -17,19 +16,9 @@ export async function releaseFromStoppedVms(answer: HelperAnswer, options: Libvi
   for (const domain of list.domains) {
     const held = addresses.filter((a) => domain.hostdevs.includes(a));
     if (held.length === 0 || domain.running) continue;
-    const plan: PassthroughPlan = {
-      target: answer.target ?? held[0]!,
-      viable: true,
-      devices: held.map((address) => ({ address, driver: null, role: 'other' })),
-      optional: [],
-      with: [],
-      physfn: null,
-      blockers: [],
-      warnings: [],
-    };
     const started = Date.now();
     try {
-      const change = await detachPlan(plan, domain.name, options);
+      const change = await detachDevices(held, domain.name, options);
       for (const d of change.devices) {
         steps.push({ what: `${d.address}: detach from the config of libvirt domain ${JSON.stringify(domain.name)}`, path: 'virsh detach-device --config', value: d.message, ok: d.ok, ms: Date.now() - started, error: d.ok ? null : d.message });
       }
