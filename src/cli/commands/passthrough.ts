@@ -70,11 +70,13 @@ export const passthroughCommand: CliCommand = {
     }
     if (sub === 'bind' || sub === 'restore' || sub === 'rollback' || sub === 'sriov') {
       if (values.from !== undefined) throw new CliError('--from only applies to plan', 2);
-      // a bind the plan blocks never reaches the helper (bind-guard.ts); the plan reads the tree the helper acts on
-      const blocked = sub === 'bind' ? blockedBind(await computePlan(process.env.GPU_BRIDGE_HELPER_ROOT || '/', address as string, { with: extras })) : null;
+      // the tree the helper acts on (a fake one in tests)
+      const helperRoot = process.env.GPU_BRIDGE_HELPER_ROOT || '/';
+      // a bind the plan blocks never reaches the helper (bind-guard.ts)
+      const blocked = sub === 'bind' ? blockedBind(await computePlan(helperRoot, address as string, { with: extras })) : null;
       let answer = blocked ?? await runHelper(sub === 'rollback' ? ['rollback'] : sub === 'sriov' ? ['sriov', address as string, values.vfs as string] : [sub, address as string, ...(extras.length > 0 ? ['--with', extras.join(',')] : [])]);
       // the real host only: a fake tree's addresses must never reach a real libvirt
-      if (sub === 'restore' && (process.env.GPU_BRIDGE_HELPER_ROOT || '/') === '/') answer = await releaseFromStoppedVms(answer);
+      if (sub === 'restore' && helperRoot === '/') answer = await releaseFromStoppedVms(answer);
       if (values.json) process.stdout.write(`${JSON.stringify(answer, null, 2)}\n`);
       else {
         if (answer.recovered) process.stdout.write(`${answer.recovered}\n`);

@@ -19,8 +19,7 @@ export function passthroughHandlers(deps: PassthroughDeps): HandlerGroup<'passth
   const root = deps.root ?? '/';
   const helper = deps.helper ?? ((args: string[]) => runHelper(args));
   const releaseVms = deps.releaseVms ?? (root === '/' ? (answer: HelperAnswer) => releaseFromStoppedVms(answer) : async (answer: HelperAnswer) => answer);
-  const toggle = async (verb: 'bind' | 'restore' | 'sriov', address: string, extras: readonly string[], clientId: string, args: string[] = []) => {
-    const answer = await helper([verb, address, ...args, ...(extras.length > 0 ? ['--with', extras.join(',')] : [])]);
+  const audited = async (verb: 'bind' | 'restore' | 'sriov', address: string, answer: HelperAnswer, clientId: string, args: string[] = []) => {
     await deps.audit.append({
       action: `passthrough.${verb}`,
       target: address,
@@ -31,14 +30,14 @@ export function passthroughHandlers(deps: PassthroughDeps): HandlerGroup<'passth
     });
     return answer;
   };
+  const toggle = async (verb: 'bind' | 'restore' | 'sriov', address: string, extras: readonly string[], clientId: string, args: string[] = []) =>
+    audited(verb, address, await helper([verb, address, ...args, ...(extras.length > 0 ? ['--with', extras.join(',')] : [])]), clientId, args);
   return {
     'passthrough.plan': (params) => computePlan(root, params.address, { with: params.with ?? [] }),
     'passthrough.checks': (params) => runChecks(root, params?.address),
     'passthrough.bind': async (params, ctx) => {
       const blocked = blockedBind(await computePlan(root, params.address, { with: params.with ?? [] }));
-      if (!blocked) return toggle('bind', params.address, params.with ?? [], ctx.clientId);
-      await deps.audit.append({ action: 'passthrough.bind', target: params.address, result: 'refused', detail: `${blocked.error?.message ?? 'blocked'} (client ${ctx.clientId})` });
-      return blocked;
+      return blocked ? audited('bind', params.address, blocked, ctx.clientId) : toggle('bind', params.address, params.with ?? [], ctx.clientId);
     },
     // the helper restores what it bound (its record holds the extras)
     'passthrough.restore': async (params, ctx) => releaseVms(await toggle('restore', params.address, [], ctx.clientId)),
