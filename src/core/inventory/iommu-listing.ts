@@ -1,6 +1,8 @@
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
+import { rebuildBusTree } from './bus-tree';
 import { isValidBdf } from './pci';
+import { devicePathOf } from './pci-topology';
 
 /**
  * One PCI function read from a published `lspci -nn` listing per IOMMU group (the `ls-iommu` for-loops
@@ -223,6 +225,14 @@ export function parseIommuListing(text: string): ParsedListing {
 export interface ListingSnapshotOptions {
   /** The driver bound to a device on that host, if any (a listing names none). */
   drivers?: (d: ListingDevice) => string | undefined;
+  /** The bridge tree when another source gives it (an `lspci -tv` of the same host): address → ancestors, root port first. */
+  tree?: ReadonlyMap<string, readonly string[]>;
+}
+
+/** Whether the snapshot got a bridge tree, and why not when it did not. */
+export interface ListingSnapshotResult {
+  tree: 'given' | 'rebuilt' | 'none';
+  problem: string | null;
 }
 
 async function relSymlink(target: string, path: string): Promise<void> {
@@ -233,22 +243,36 @@ async function relSymlink(target: string, path: string): Promise<void> {
 const DRIVER_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
 /**
- * Writes a host snapshot (DESIGN.md) under `root` from parsed listing devices:
- * sys/devices/pciDDDD:BB/<BDF>/{vendor,device,class} with sys/bus/pci/devices/<BDF> linking to it, the
- * `iommu_group` and (when `drivers` names one) `driver` symlinks, and sys/kernel/iommu_groups/N/devices/<BDF>.
- * Unknown ids and unknown classes are not written (a missing file means "not said"). A device listed
- * twice is written once.
+ * Writes a host snapshot (DESIGN.md) under `root` from parsed listing devices: each function's real
+ * directory where the kernel would put it, `sys/devices/pciDDDD:BB/<bridges...>/<BDF>`, with
+ * `sys/bus/pci/devices/<BDF>` linking to it, {vendor,device,class}, the `iommu_group` and (when `drivers`
+ * names one) `driver` symlinks, and sys/kernel/iommu_groups/N/devices/<BDF>. The bridge tree is
+ * `options.tree` when given, else rebuilt from the bus numbers (bus-tree.ts); when it cannot be, each
+ * function gets a plain directory under sys/bus/pci/devices (no tree: only same-slot functions count as
+ * the card's) and the result says why. Unknown ids and classes are not written (a missing file means
+ * "not said"). A device listed twice is written once.
  */
-export async function writeListingSnapshot(root: string, devices: readonly ListingDevice[], options: ListingSnapshotOptions = {}): Promise<void> {
+export async function writeListingSnapshot(root: string, devices: readonly ListingDevice[], options: ListingSnapshotOptions = {}): Promise<ListingSnapshotResult> {
   const busDir = join(root, 'sys', 'bus', 'pci', 'devices');
   await mkdir(busDir, { recursive: true });
-  const written = new Set<string>();
-  for (const d of devices) {
-    if (!isValidBdf(d.address) || written.has(d.address)) continue;
-    written.add(d.address);
-    const real = join(root, 'sys', 'devices', `pci${d.address.slice(0, 7)}`, d.address);
+  const seen = new Set<string>();
+  const unique = devices.filter((d) => isValidBdf(d.address) && !seen.has(d.address) && seen.add(d.address));
+  let result: ListingSnapshotResult;
+  let ancestors: ReadonlyMap<string, readonly string[]>;
+  if (options.tree) {
+    ancestors = options.tree;
+    result = { tree: 'given', problem: null };
+  } else {
+    const rebuilt = rebuildBusTree(unique);
+    ancestors = rebuilt.ancestors;
+    result = rebuilt.problem === null ? { tree: 'rebuilt', problem: null } : { tree: 'none', problem: `the bridge tree could not be rebuilt from the bus numbers: ${rebuilt.problem}` };
+  }
+  const validChain = (chain: readonly string[] | undefined): chain is readonly string[] => chain !== undefined && chain.length <= 32 && chain.every(isValidBdf);
+  for (const d of unique) {
+    const chain = ancestors.get(d.address);
+    const real = validChain(chain) ? join(root, devicePathOf(d.address, chain)) : join(busDir, d.address);
     await mkdir(real, { recursive: true });
-    await relSymlink(real, join(busDir, d.address));
+    if (real !== join(busDir, d.address)) await relSymlink(real, join(busDir, d.address));
     const w = (name: string, value: string) => writeFile(join(real, name), `${value}\n`);
     if (d.vendorId !== null && /^[0-9a-f]{4}$/.test(d.vendorId)) await w('vendor', `0x${d.vendorId}`);
     if (d.deviceId !== null && /^[0-9a-f]{4}$/.test(d.deviceId)) await w('device', `0x${d.deviceId}`);
@@ -266,4 +290,5 @@ export async function writeListingSnapshot(root: string, devices: readonly Listi
       await relSymlink(real, join(group, 'devices', d.address));
     }
   }
+  return result;
 }

@@ -1,9 +1,10 @@
 import { copyFile, mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { runCommand } from '../exec/run-command';
 import { which } from '../exec/which';
 import { isValidBdf, pciDevicesDir } from './pci';
+import { devicePathOf, readAncestors } from './pci-topology';
 import { linkNameOrNull, pathExists, readTextOrNull, readTrimmedOrNull } from '../util/fs-read';
 import { walkDeviceSubtree } from '../passthrough/host-loss';
 import { readSriovLinks } from './sriov';
@@ -93,15 +94,22 @@ export async function writeSnapshotDir(outDir: string, options: SnapshotOptions 
   for (const address of (await list(pciDevicesDir(root))).filter(isValidBdf)) {
     const from = join(pciDevicesDir(root), address);
     const to = join(outDir, 'sys', 'bus', 'pci', 'devices', address);
-    await mkdir(to, { recursive: true });
-    for (const f of PCI_FILES) if (await copyIfReadable(join(from, f), join(to, f))) count += 1;
+    // The function's place in the bridge tree: its real directory where the kernel has it, linked from sys/bus/pci/devices.
+    const ancestors = await readAncestors(root, address);
+    const real = ancestors === null ? to : join(outDir, devicePathOf(address, ancestors));
+    await mkdir(real, { recursive: true });
+    if (real !== to) {
+      await mkdir(dirname(to), { recursive: true });
+      await symlink(relative(dirname(to), real), to);
+    }
+    for (const f of PCI_FILES) if (await copyIfReadable(join(from, f), join(real, f))) count += 1;
     const driver = await linkName(join(from, 'driver'));
-    if (driver) await symlink(`../../drivers/${driver}`, join(to, 'driver'));
+    if (driver && /^[\w.-]{1,64}$/.test(driver)) await symlink(relative(real, join(outDir, 'sys', 'bus', 'pci', 'drivers', driver)), join(real, 'driver'));
     const group = await linkName(join(from, 'iommu_group'));
-    if (group) await symlink(`../../../../kernel/iommu_groups/${group}`, join(to, 'iommu_group'));
+    if (group && /^\d{1,6}$/.test(group)) await symlink(relative(real, join(outDir, 'sys', 'kernel', 'iommu_groups', group)), join(real, 'iommu_group'));
     const sriov = await readSriovLinks(root, address);
-    if (sriov.physfn) await symlink(`../${sriov.physfn}`, join(to, 'physfn'));
-    for (const [i, vf] of sriov.virtfns.entries()) await symlink(`../${vf}`, join(to, `virtfn${i}`));
+    if (sriov.physfn) await symlink(`../${sriov.physfn}`, join(real, 'physfn'));
+    for (const [i, vf] of sriov.virtfns.entries()) await symlink(`../${vf}`, join(real, `virtfn${i}`));
     count += await copyHostLossEvidence(root, address, outDir);
   }
   const groupsDir = join(root, 'sys', 'kernel', 'iommu_groups');
