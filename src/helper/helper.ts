@@ -370,7 +370,8 @@ export async function runHelper(argv: readonly string[], env: NodeJS.ProcessEnv)
     if (args.verb === 'sriov') return await runSriov(sriovIo(cfg, result), cfg, result, target, args.vfs as number);
     // A restore puts back what was bound: the extras the bind took are in its record.
     const record = args.verb === 'restore' ? readBoundRecord(cfg, target) : null;
-    const plan = computePlan(cfg.root, target, args.verb === 'restore' && args.extras.length === 0 ? (record?.extras ?? []) : args.extras);
+    const restoring = args.verb === 'restore';
+    const plan = computePlan(cfg.root, target, restoring && args.extras.length === 0 ? (record?.extras ?? []) : args.extras, { restoring });
     const planned = plan.devices.map((d) => d.address);
     if (args.devices) {
       const outside = args.devices.filter((d) => !planned.includes(d));

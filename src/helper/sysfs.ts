@@ -2,6 +2,7 @@
 // GPU passthrough may touch. Only node: built-ins: this file runs as root.
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { cardMembers, isHostCritical } from './card';
 
 /** Full, lowercase PCI address: domain, bus, device 00-1f, function 0-7. Nothing else is ever accepted. */
 export const BDF_RE = /^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\.[0-7]$/;
@@ -108,18 +109,15 @@ export function groupMembers(root: string, group: number): string[] {
   }
 }
 
-function slotOf(bdf: string): string {
-  return bdf.slice(0, bdf.lastIndexOf('.'));
-}
-
 /**
  * The helper's own plan, the smallest correct set: the target (a display controller, or an SR-IOV
- * virtual function) and every non-bridge member of its IOMMU group; the GPU's own audio (same slot,
- * same vendor) with its group when that group holds nothing else; and each extra asked for, which must
- * be another function of the GPU's slot, with its group. Bridges stay. Any member that is not a
- * function of the slot (for a VF: not the VF itself) makes the plan unsafe and is refused.
+ * virtual function) and every non-bridge member of its IOMMU group; the GPU's own audio (a function of
+ * its card: same slot, or behind the card's own switch; same vendor) with its group when that group
+ * holds nothing else; and each extra asked for, which must be another function of the GPU's card, not
+ * host-critical (unless `restoring` what a bind took), with its group. Bridges stay. Any member that is
+ * not a function of the card (for a VF: not the VF itself) makes the plan unsafe and is refused.
  */
-export function computePlan(root: string, target: string, extras: readonly string[] = []): HelperPlan {
+export function computePlan(root: string, target: string, extras: readonly string[] = [], options: { restoring?: boolean } = {}): HelperPlan {
   checkBdf(target, 'target');
   for (const e of extras) checkBdf(e, 'extra device');
   const gpu = readDevice(root, target);
@@ -133,23 +131,20 @@ export function computePlan(root: string, target: string, extras: readonly strin
   } catch {
     names = [];
   }
-  const slot = slotOf(target);
-  const inSlot = (bdf: string) => (isVf ? bdf === target : slotOf(bdf) === slot);
-  const siblings = isVf
-    ? []
-    : names
-        .filter((n) => BDF_RE.test(n) && n !== target && slotOf(n) === slot)
-        .map((n) => readDevice(root, n))
-        .filter((d): d is HelperDevice => d !== null && !d.isBridge && d.physfn !== target);
-  const cleanGroup = (g: number) => groupMembers(root, g).every((m) => inSlot(m) || readDevice(root, m)?.isBridge === true);
+  const all = isVf ? [] : names.filter((n) => BDF_RE.test(n)).map((n) => readDevice(root, n)).filter((d): d is HelperDevice => d !== null && d.physfn !== target);
+  const members = isVf ? new Set<string>() : cardMembers(root, gpu, all);
+  const inCard = (bdf: string) => bdf === target || members.has(bdf);
+  const siblings = all.filter((d) => members.has(d.address));
+  const cleanGroup = (g: number) => groupMembers(root, g).every((m) => inCard(m) || readDevice(root, m)?.isBridge === true);
   const groups = new Set<number>([gpu.group]);
   for (const s of siblings) {
     if (s.group !== null && /^040[13]/.test(s.classCode) && s.vendor !== '' && s.vendor === gpu.vendor && cleanGroup(s.group)) groups.add(s.group);
   }
   for (const e of extras) {
     const d = siblings.find((s) => s.address === e);
-    if (!d) throw new Refusal(`${e} is not an optional function of ${target}'s card: only other functions of its slot can be added`);
+    if (!d) throw new Refusal(`${e} is not an optional function of ${target}'s card: only other functions of its slot, or behind the card's own switch, can be added`);
     if (d.group === null) throw new Refusal(`${e} has no IOMMU group and cannot be passed through`);
+    if (!options.restoring && !groups.has(d.group) && isHostCritical(d.classCode)) throw new Refusal(`${e} (class ${d.classCode}) is a function the host's platform needs: it is never taken as an extra`);
     groups.add(d.group);
   }
   const devices: HelperDevice[] = [];
@@ -160,7 +155,7 @@ export function computePlan(root: string, target: string, extras: readonly strin
       const d = readDevice(root, member);
       if (!d) throw new Refusal(`IOMMU group ${g} lists ${member}, which cannot be read`);
       if (d.isBridge) bridges.push(member);
-      else if (!inSlot(member)) strangers.push(`${member} (class ${d.classCode}, driver ${d.driver ?? 'none'})`);
+      else if (!inCard(member)) strangers.push(`${member} (class ${d.classCode}, driver ${d.driver ?? 'none'})`);
       else devices.push(d);
     }
   }

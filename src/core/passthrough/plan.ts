@@ -1,86 +1,16 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isValidBdf, readIommuGroups, readPciFunctions, type PciFunction } from '../inventory/pci';
+import { readPciTree } from '../inventory/pci-topology';
 import { readSriovLinks } from '../inventory/sriov';
-import { defaultRouteIfaces, hostLossOf, readMounts, type Evidence, type HostLoss } from './host-loss';
+import { cardFunctions } from './card';
+import { hostCriticalReason } from './host-critical';
+import { defaultRouteIfaces, hostLossOf, readMounts, type HostLoss } from './host-loss';
+import { hostLossFindings } from './plan-findings';
+import { ROLE_WORDS, roleOf, type PassthroughPlan, type PlanOptions } from './plan-types';
 
-export type DeviceRole = 'gpu' | 'audio' | 'usb' | 'serial' | 'storage' | 'network' | 'crypto' | 'other';
-
-export interface PlanDevice {
-  address: string;
-  driver: string | null;
-  role: DeviceRole;
-}
-
-/** A function of the GPU's slot in another IOMMU group: it stays on the host unless asked for (`with`). */
-export interface PlanOptional {
-  address: string;
-  role: DeviceRole;
-  group: number | null;
-  driver: string | null;
-  reason: string;
-  /** What the host would lose with it (input devices, mounted filesystems, the default route). */
-  hostLoss: string[];
-}
-
-export interface PlanFinding {
-  code: string;
-  message: string;
-  devices: string[];
-  /** The files (and their values) the finding was read from, where there are any. */
-  evidence?: Evidence[];
-}
-
-export interface PassthroughPlan {
-  target: string;
-  viable: boolean;
-  /** Every function that must move to vfio-pci: the target's group(s), its audio, and what was asked for. */
-  devices: PlanDevice[];
-  /** Functions of the same slot in other groups, which stay on the host unless asked for. */
-  optional: PlanOptional[];
-  /** The extra functions asked for (`with`), as given. */
-  with: string[];
-  /** The physical function when the target is an SR-IOV virtual function (it keeps its driver). */
-  physfn: string | null;
-  blockers: PlanFinding[];
-  warnings: PlanFinding[];
-}
-
-export interface PlanOptions {
-  /** Optional functions of the slot to move as well (each must be one of the plan's `optional`). */
-  with?: readonly string[];
-}
-
-export function roleOf(fn: Pick<PciFunction, 'classCode'>): DeviceRole {
-  const c = fn.classCode;
-  if (c.startsWith('03')) return 'gpu';
-  if (c.startsWith('0403') || c.startsWith('0401')) return 'audio';
-  if (c.startsWith('0c03')) return 'usb';
-  if (c.startsWith('0c80') || c.startsWith('0c05') || c.startsWith('07')) return 'serial';
-  if (c.startsWith('01')) return 'storage';
-  if (c.startsWith('02')) return 'network';
-  if (c.startsWith('10')) return 'crypto';
-  return 'other';
-}
-
-const ROLE_WORDS: Record<DeviceRole, string> = {
-  gpu: 'a display controller',
-  audio: 'an audio device',
-  usb: 'a USB controller',
-  serial: 'a serial bus controller',
-  storage: 'a storage controller',
-  network: 'a network controller',
-  crypto: 'an encryption controller',
-  other: 'a device',
-};
-
-function slotOf(bdf: string): string {
-  return bdf.slice(0, bdf.lastIndexOf('.'));
-}
-
-function describe(fn: PciFunction): string {
-  return `${fn.address} (class ${fn.classCode}, ${fn.driver ?? 'no driver'})`;
-}
+export type { DeviceRole, PassthroughPlan, PlanDevice, PlanFinding, PlanHostOnly, PlanOptional, PlanOptions } from './plan-types';
+export { roleOf } from './plan-types';
 
 /** AMD GPU device ids of the families with the well-known reset bug (Polaris, Vega, Navi 10/14). */
 const AMD_RESET_BUG = /^(67[cdef][0-9a-f]|699f|687f|6863|66a[0-7f]|731[0-9a-f]|734[0-9a-f])$/;
@@ -93,15 +23,20 @@ export async function readCmdline(root: string): Promise<string | null> {
   }
 }
 
+function describe(fn: PciFunction): string {
+  return `${fn.address} (class ${fn.classCode}, ${fn.driver ?? 'no driver'})`;
+}
+
 /**
  * What passing `target` through takes on the host under `root` (`/` or a snapshot): every function
  * that must move to vfio-pci (the target's IOMMU group, the GPU's own audio, and the extras asked for
- * in `options.with`), the other functions of its slot that stay unless asked for, what blocks it and
- * what the host would lose. Reads only.
+ * in `options.with`), the card's other functions that stay unless asked for (its slot, and what sits
+ * behind the card's own PCIe switch), the host-critical ones never offered, what blocks it and what
+ * the host would lose. Reads only.
  */
 export async function computePlan(root: string, target: string, options: PlanOptions = {}): Promise<PassthroughPlan> {
   const extras = [...new Set(options.with ?? [])];
-  const plan: PassthroughPlan = { target, viable: false, devices: [], optional: [], with: extras, physfn: null, blockers: [], warnings: [] };
+  const plan: PassthroughPlan = { target, viable: false, devices: [], optional: [], hostOnly: [], cardSwitch: null, with: extras, physfn: null, blockers: [], warnings: [] };
   if (!isValidBdf(target)) {
     plan.blockers.push({ code: 'BAD_ADDRESS', message: `${JSON.stringify(target.slice(0, 40))} is not a PCI address like 0000:01:00.0`, devices: [] });
     return plan;
@@ -132,37 +67,51 @@ export async function computePlan(root: string, target: string, options: PlanOpt
     });
     return plan;
   }
-  const slot = slotOf(target);
   // A VF's companions are not its own: the PF and the other VFs of the slot keep their drivers.
-  const ownVfs = new Set(links.virtfns);
-  const siblings = isVf ? [] : fns.filter((f) => slotOf(f.address) === slot && f.address !== target && !f.isBridge && !ownVfs.has(f.address));
-  const inSlot = (address: string) => (isVf ? address === target : slotOf(address) === slot);
-  const outsiders = (g: number) => (groups.get(g) ?? []).filter((m) => !inSlot(m) && byAddress.get(m)?.isBridge === false);
+  const tree = isVf ? new Map<string, string[]>() : await readPciTree(root, fns.map((f) => f.address));
+  const card = isVf ? { switchPort: null, members: new Map<string, string>() } : cardFunctions(gpu, fns, tree, new Set(links.virtfns));
+  plan.cardSwitch = card.switchPort;
+  const inCard = (address: string) => address === target || card.members.has(address);
+  const outsiders = (g: number) => (groups.get(g) ?? []).filter((m) => !inCard(m) && byAddress.get(m)?.isBridge === false);
+  const siblings = [...card.members.keys()].sort().map((a) => byAddress.get(a) as PciFunction);
 
   const moveGroups = new Set<number>([gpu.iommuGroup]);
+  const why = new Map<string, string>();
   const optionalReasons = new Map<string, string>();
+  const hostOnly = new Map<string, string>();
   for (const f of siblings) {
+    const own = card.members.get(f.address) as string;
     if (f.iommuGroup !== null && moveGroups.has(f.iommuGroup)) continue;
+    const critical = hostCriticalReason(f);
+    if (critical !== null) {
+      hostOnly.set(f.address, `${critical}, ${own}: the host's platform needs it, so it is never offered`);
+      continue;
+    }
     if (f.iommuGroup === null) {
-      optionalReasons.set(f.address, `${ROLE_WORDS[roleOf(f)]} of the same card with no IOMMU group: it cannot be passed through`);
+      optionalReasons.set(f.address, `${ROLE_WORDS[roleOf(f)]} of the same card (${own}) with no IOMMU group: it cannot be passed through`);
       continue;
     }
     const strangers = outsiders(f.iommuGroup);
     // The GPU's own HDMI/DP audio has the GPU's vendor; an APU's slot also holds the chipset's analog audio (another vendor), which stays.
     if (roleOf(f) === 'audio' && f.vendorId !== '' && f.vendorId === gpu.vendorId && strangers.length === 0) {
       moveGroups.add(f.iommuGroup);
+      why.set(f.address, `the GPU's own audio (${own}), in IOMMU group ${f.iommuGroup}, which holds nothing else`);
       continue;
     }
     optionalReasons.set(
       f.address,
       strangers.length > 0
-        ? `${ROLE_WORDS[roleOf(f)]} in IOMMU group ${f.iommuGroup}, which also holds ${strangers.join(', ')}: adding it would take them too`
-        : `${ROLE_WORDS[roleOf(f)]} in its own IOMMU group (${f.iommuGroup}), apart from the GPU's: it stays on the host unless you add it`,
+        ? `${ROLE_WORDS[roleOf(f)]} of the card (${own}) in IOMMU group ${f.iommuGroup}, which also holds ${strangers.join(', ')}: adding it would take them too`
+        : `${ROLE_WORDS[roleOf(f)]} of the card (${own}) in its own IOMMU group (${f.iommuGroup}), apart from the GPU's: it stays on the host unless you add it`,
     );
   }
   for (const extra of extras) {
     const fn = byAddress.get(extra);
     if (fn?.iommuGroup !== null && fn?.iommuGroup !== undefined && moveGroups.has(fn.iommuGroup)) continue;
+    if (hostOnly.has(extra)) {
+      plan.blockers.push({ code: 'HOST_CRITICAL', message: `${extra} is ${hostOnly.get(extra) as string}`, devices: [extra] });
+      continue;
+    }
     if (!optionalReasons.has(extra) || !fn) {
       plan.blockers.push({
         code: 'NOT_OPTIONAL',
@@ -177,6 +126,7 @@ export async function computePlan(root: string, target: string, options: PlanOpt
     }
     moveGroups.add(fn.iommuGroup);
     optionalReasons.delete(extra);
+    why.set(extra, `asked for: ${card.members.get(extra) as string}, IOMMU group ${fn.iommuGroup}`);
   }
 
   const strangers: PciFunction[] = [];
@@ -184,9 +134,17 @@ export async function computePlan(root: string, target: string, options: PlanOpt
     for (const member of groups.get(g) ?? []) {
       const fn = byAddress.get(member);
       if (!fn || fn.isBridge || plan.devices.some((d) => d.address === member)) continue;
-      plan.devices.push({ address: fn.address, driver: fn.driver, role: roleOf(fn) });
-      if (!inSlot(fn.address)) strangers.push(fn);
+      const reason =
+        why.get(member) ??
+        (member === target
+          ? isVf ? 'the virtual function' : 'the GPU'
+          : inCard(member)
+            ? `in IOMMU group ${g} with the GPU (${card.members.get(member) as string})`
+            : `in IOMMU group ${g}, which must move, but not the GPU's own`);
+      plan.devices.push({ address: fn.address, driver: fn.driver, role: roleOf(fn), why: reason });
+      if (!inCard(fn.address)) strangers.push(fn);
       optionalReasons.delete(fn.address);
+      hostOnly.delete(fn.address);
     }
   }
   plan.devices.sort((a, b) => a.address.localeCompare(b.address));
@@ -202,11 +160,14 @@ export async function computePlan(root: string, target: string, options: PlanOpt
     const fn = byAddress.get(address) as PciFunction;
     plan.optional.push({ address, role: roleOf(fn), group: fn.iommuGroup, driver: fn.driver, reason, hostLoss: (await lossOf(address)).map((l) => l.what) });
   }
+  for (const [address, reason] of [...hostOnly.entries()].sort((a, b) => a[0].localeCompare(b[0]))) {
+    plan.hostOnly.push({ address, role: roleOf(byAddress.get(address) as PciFunction), reason });
+  }
 
   if (strangers.length > 0) {
     plan.blockers.push({
       code: 'GROUP_SHARED',
-      message: `the IOMMU group that must move is shared with devices that are not the GPU's own functions; they would have to leave the host too: ${strangers.map(describe).join(', ')}`,
+      message: `the IOMMU group that must move is shared with devices that are not the GPU's own functions (neither of its slot nor behind the card's own switch); they would have to leave the host too: ${strangers.map(describe).join(', ')}`,
       devices: strangers.map((f) => f.address).sort(),
     });
   }
@@ -241,64 +202,4 @@ export async function computePlan(root: string, target: string, options: PlanOpt
   }
   plan.viable = plan.blockers.length === 0;
   return plan;
-}
-
-/** Warnings (and a blocker for the root filesystem) naming what the host loses with the devices that move. */
-async function hostLossFindings(plan: PassthroughPlan, fns: PciFunction[], lossOf: (address: string) => Promise<HostLoss[]>): Promise<void> {
-  const moving = new Set(plan.devices.map((d) => d.address));
-  const pciFile = (address: string, name: string) => `/sys/bus/pci/devices/${address}/${name}`;
-  for (const fn of fns) {
-    if (moving.has(fn.address) && fn.bootVga === true) {
-      plan.warnings.push({
-        code: 'BOOT_VGA',
-        message: `${fn.address} is the boot/primary display: the host's console and login screen go dark while it is passed through`,
-        devices: [fn.address],
-        evidence: [{ file: pciFile(fn.address, 'boot_vga'), value: '1' }],
-      });
-    }
-  }
-  const displays = fns.filter((f) => f.classCode.startsWith('03'));
-  const left = displays.filter((f) => !moving.has(f.address) && f.driver !== null && f.driver !== 'vfio-pci');
-  const takenOnDriver = displays.filter((f) => moving.has(f.address) && f.driver !== null && f.driver !== 'vfio-pci');
-  if (left.length === 0 && takenOnDriver.length > 0) {
-    plan.warnings.push({
-      code: 'LAST_DISPLAY',
-      message: `${takenOnDriver.map((f) => `${f.address} (${f.driver})`).join(', ')} is the only display controller on a driver: after this the host has no display until it is restored${displays.length > takenOnDriver.length ? ` (the others: ${displays.filter((f) => !moving.has(f.address)).map((f) => `${f.address} on ${f.driver ?? 'no driver'}`).join(', ')})` : ''}`,
-      devices: takenOnDriver.map((f) => f.address),
-      evidence: displays.map((f) => ({ file: pciFile(f.address, 'driver'), value: `${f.driver ?? '(none)'}${moving.has(f.address) ? ' (moves)' : ''}` })),
-    });
-  }
-  for (const address of [...moving].sort()) {
-    const losses = await lossOf(address);
-    const byKind = (kind: HostLoss['kind']) => losses.filter((l) => l.kind === kind);
-    const inputs = byKind('input');
-    if (inputs.length > 0) {
-      plan.warnings.push({
-        code: 'HOST_LOSES_INPUT',
-        message: `${address} has input devices behind it: ${inputs.map((l) => l.what).join(', ')}. The host loses them (its keyboard or mouse, perhaps) while it is passed through`,
-        devices: [address],
-        evidence: inputs.flatMap((l) => l.evidence),
-      });
-    }
-    const storage = byKind('storage');
-    if (storage.length > 0) {
-      const fatal = storage.filter((l) => l.fatal);
-      const finding = {
-        code: fatal.length > 0 ? 'HOST_ROOT_FILESYSTEM' : 'HOST_LOSES_STORAGE',
-        message: `${address} holds ${storage.map((l) => l.what).join(', ')}: ${fatal.length > 0 ? 'the host runs from it and would stop' : 'those filesystems vanish from the host (unmount them first)'}`,
-        devices: [address],
-        evidence: storage.flatMap((l) => l.evidence),
-      };
-      (fatal.length > 0 ? plan.blockers : plan.warnings).push(finding);
-    }
-    const network = byKind('network');
-    if (network.length > 0) {
-      plan.warnings.push({
-        code: 'HOST_LOSES_NETWORK',
-        message: `${address} carries ${network.map((l) => l.what).join(', ')}: the host loses its network connection (and you, if you are connected from elsewhere)`,
-        devices: [address],
-        evidence: network.flatMap((l) => l.evidence),
-      });
-    }
-  }
 }

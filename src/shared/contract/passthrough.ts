@@ -7,6 +7,7 @@ export const PlanDevice = z.object({
   address: z.string(),
   driver: z.string().nullable(),
   role: z.enum(['gpu', 'audio', 'usb', 'serial', 'storage', 'network', 'crypto', 'other']),
+  why: z.string().optional().describe('why it moves: the GPU, a member of a group that moves, the card\'s own audio (same slot, or behind the card\'s own switch), asked for'),
 });
 
 export const PlanOptional = PlanDevice.extend({
@@ -26,7 +27,11 @@ export const PassthroughPlan = z.object({
   target: z.string(),
   viable: z.boolean(),
   devices: z.array(PlanDevice).describe('every function that must move to vfio-pci'),
-  optional: z.array(PlanOptional).describe('functions of the same slot in other IOMMU groups: they stay on the host unless asked for'),
+  optional: z.array(PlanOptional).describe('the card\'s other functions (its slot, or behind its own PCIe switch) in other IOMMU groups: they stay on the host unless asked for'),
+  hostOnly: z
+    .array(z.object({ address: z.string(), role: PlanDevice.shape.role, reason: z.string() }))
+    .describe('functions of the card\'s slot the host\'s platform needs (the platform security processor, SMBus, LPC): never offered'),
+  cardSwitch: z.string().nullable().describe('the upstream port of the card\'s own PCIe switch (Intel Arc, AMD Navi), when the GPU sits behind one'),
   with: z.array(z.string()),
   physfn: z.string().nullable().describe('the physical function, when the target is an SR-IOV virtual function'),
   blockers: z.array(PlanFinding),

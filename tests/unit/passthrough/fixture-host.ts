@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseIommuListing, writeListingSnapshot, type ListingDevice } from '../../../src/core/inventory/iommu-listing';
+import { parseIommuListing, writeListingSnapshot, type ListingDevice, type ListingSnapshotResult } from '../../../src/core/inventory/iommu-listing';
 import type { FakePciDevice } from '../../helpers/fake-sysfs';
 
 export const FIXTURES = join(__dirname, '..', '..', 'fixtures', 'iommu-groups');
@@ -41,9 +41,9 @@ export async function fixtureDevices(name: string): Promise<FakePciDevice[]> {
     });
 }
 
-/** Writes the host snapshot of a fixture listing under `root` (typical drivers) and returns the parse. */
-export async function listingRoot(name: string, root: string): Promise<ReturnType<typeof parseIommuListing>> {
+/** Writes the host snapshot of a fixture listing under `root` (typical drivers) and returns the parse and whether it got a tree. */
+export async function listingRoot(name: string, root: string): Promise<ReturnType<typeof parseIommuListing> & { snapshot: ListingSnapshotResult }> {
   const parsed = await readListing(name);
-  await writeListingSnapshot(root, parsed.devices, { drivers: listingDriver });
-  return parsed;
+  const snapshot = await writeListingSnapshot(root, parsed.devices, { drivers: listingDriver });
+  return { ...parsed, snapshot };
 }

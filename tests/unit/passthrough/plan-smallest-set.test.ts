@@ -40,19 +40,16 @@ const APU: FakePciDevice[] = [
 ];
 
 describe('the smallest correct set', () => {
-  it('APU: the iGPU and its HDMI audio move; PSP, USB and the chipset audio stay, listed as optional with reasons', async () => {
+  it('APU: the iGPU and its HDMI audio move; USB and the chipset audio stay, listed as optional with reasons; the PSP is never offered', async () => {
     const root = await host(APU);
     const plan = await computePlan(root, '0000:07:00.0');
     expect(plan.devices.map((d) => `${d.address} ${d.role}`)).toEqual(['0000:07:00.0 gpu', '0000:07:00.1 audio']);
-    expect(plan.optional.map((o) => `${o.address} ${o.role} ${o.group}`)).toEqual([
-      '0000:07:00.2 crypto 7',
-      '0000:07:00.3 usb 8',
-      '0000:07:00.4 usb 9',
-      '0000:07:00.6 audio 10',
-    ]);
-    expect(plan.optional[1]?.reason).toMatch(/own IOMMU group \(8\).*stays on the host/);
-    expect(plan.optional[1]?.hostLoss).toEqual(['input device "HID 04d9:1702"']);
-    expect(plan.optional[2]?.hostLoss).toEqual([]);
+    expect(plan.devices[1]?.why).toBe("the GPU's own audio (in the GPU's slot 0000:07:00), in IOMMU group 6, which holds nothing else");
+    expect(plan.optional.map((o) => `${o.address} ${o.role} ${o.group}`)).toEqual(['0000:07:00.3 usb 8', '0000:07:00.4 usb 9', '0000:07:00.6 audio 10']);
+    expect(plan.optional[0]?.reason).toMatch(/own IOMMU group \(8\).*stays on the host/);
+    expect(plan.optional[0]?.hostLoss).toEqual(['input device "HID 04d9:1702"']);
+    expect(plan.optional[1]?.hostLoss).toEqual([]);
+    expect(plan.hostOnly).toEqual([{ address: '0000:07:00.2', role: 'crypto', reason: expect.stringMatching(/^the platform security processor \(AMD PSP\/CCP.*never offered$/) as string }]);
     expect(plan.viable).toBe(true);
     // the boot display goes, but the RTX stays on its driver: no LAST_DISPLAY
     expect(plan.warnings.map((w) => w.code)).toEqual(['BOOT_VGA']);
@@ -65,7 +62,7 @@ describe('the smallest correct set', () => {
     const root = await host(APU);
     const plan = await computePlan(root, '0000:07:00.0', { with: ['0000:07:00.3'] });
     expect(plan.devices.map((d) => d.address)).toEqual(['0000:07:00.0', '0000:07:00.1', '0000:07:00.3']);
-    expect(plan.optional.map((o) => o.address)).toEqual(['0000:07:00.2', '0000:07:00.4', '0000:07:00.6']);
+    expect(plan.optional.map((o) => o.address)).toEqual(['0000:07:00.4', '0000:07:00.6']);
     expect(plan.with).toEqual(['0000:07:00.3']);
     const input = plan.warnings.find((w) => w.code === 'HOST_LOSES_INPUT');
     expect(input?.devices).toEqual(['0000:07:00.3']);
@@ -79,8 +76,14 @@ describe('the smallest correct set', () => {
     const plan = await computePlan(root, '0000:07:00.0', { with: ['0000:01:00.0'] });
     expect(plan.viable).toBe(false);
     expect(plan.blockers.map((b) => b.code)).toEqual(['NOT_OPTIONAL']);
-    expect(plan.blockers[0]?.message).toContain('0000:07:00.2, 0000:07:00.3, 0000:07:00.4, 0000:07:00.6');
+    expect(plan.blockers[0]?.message).toContain('the ones that can be added are 0000:07:00.3, 0000:07:00.4, 0000:07:00.6');
     expect(() => helperPlan(root, '0000:07:00.0', ['0000:01:00.0'])).toThrow(/not an optional function/);
+    // the platform security processor is the card's slot's, but never an extra: the plan blocks, the helper refuses
+    const psp = await computePlan(root, '0000:07:00.0', { with: ['0000:07:00.2'] });
+    expect(psp.blockers.map((b) => b.code)).toEqual(['HOST_CRITICAL']);
+    expect(psp.blockers[0]?.message).toMatch(/^0000:07:00\.2 is the platform security processor/);
+    expect(psp.devices.map((d) => d.address)).toEqual(['0000:07:00.0', '0000:07:00.1']);
+    expect(() => helperPlan(root, '0000:07:00.0', ['0000:07:00.2'])).toThrow(/host's platform needs: it is never taken as an extra/);
     // an extra already in the plan changes nothing
     expect((await computePlan(root, '0000:07:00.0', { with: ['0000:07:00.1'] })).devices.map((d) => d.address)).toEqual(['0000:07:00.0', '0000:07:00.1']);
     expect((await computePlan(root, '0000:07:00.0', { with: ['zz'] })).blockers[0]?.code).toBe('BAD_ADDRESS');
@@ -170,7 +173,7 @@ describe('SR-IOV virtual functions', () => {
     const plan = await computePlan(root, '0000:00:02.1');
     expect(plan.viable).toBe(true);
     expect(plan.physfn).toBe('0000:00:02.0');
-    expect(plan.devices).toEqual([{ address: '0000:00:02.1', driver: 'i915', role: 'gpu' }]);
+    expect(plan.devices).toEqual([{ address: '0000:00:02.1', driver: 'i915', role: 'gpu', why: 'the virtual function' }]);
     expect(plan.optional).toEqual([]);
     expect(plan.warnings.map((w) => w.code)).toEqual(['VIRTUAL_FUNCTION']);
     expect(plan.warnings[0]?.message).toContain('0000:00:02.0 keeps its driver (i915)');

@@ -26,10 +26,12 @@ describe('passthrough plan over the fixture hosts', () => {
       target: '0000:01:00.0',
       viable: true,
       devices: [
-        { address: '0000:01:00.0', driver: 'nouveau', role: 'gpu' },
-        { address: '0000:01:00.1', driver: 'snd_hda_intel', role: 'audio' },
+        { address: '0000:01:00.0', driver: 'nouveau', role: 'gpu', why: 'the GPU' },
+        { address: '0000:01:00.1', driver: 'snd_hda_intel', role: 'audio', why: "in IOMMU group 1 with the GPU (in the GPU's slot 0000:01:00)" },
       ],
       optional: [],
+      hostOnly: [],
+      cardSwitch: null,
       with: [],
       physfn: null,
       blockers: [],
@@ -44,7 +46,7 @@ describe('passthrough plan over the fixture hosts', () => {
     const devices = (await fixtureDevices(Z170)).map((d) => (d.address === '0000:00:02.0' ? { ...d, bootVga: true } : d));
     const plan = await computePlan(await host(devices), '0000:00:02.0');
     expect(plan.viable).toBe(true);
-    expect(plan.devices).toEqual([{ address: '0000:00:02.0', driver: 'i915', role: 'gpu' }]);
+    expect(plan.devices).toEqual([{ address: '0000:00:02.0', driver: 'i915', role: 'gpu', why: 'the GPU' }]);
     expect(plan.warnings.map((w) => w.code)).toEqual(['BOOT_VGA']);
   });
 
@@ -53,7 +55,7 @@ describe('passthrough plan over the fixture hosts', () => {
     const plan = await computePlan(root, '0000:2b:00.0');
     expect(plan.viable).toBe(true);
     expect(plan.blockers).toEqual([]);
-    expect(plan.devices).toEqual([
+    expect(plan.devices.map(({ address, driver, role }) => ({ address, driver, role }))).toEqual([
       { address: '0000:2b:00.0', driver: 'nouveau', role: 'gpu' },
       { address: '0000:2b:00.1', driver: 'snd_hda_intel', role: 'audio' },
       { address: '0000:2b:00.2', driver: 'xhci_hcd', role: 'usb' },
