@@ -19,6 +19,11 @@ export interface FakePciDevice {
   physfn?: string;
   /** Extra files under the device's own directory (path relative to it → content), e.g. its USB tree. */
   files?: Record<string, string>;
+  /**
+   * The bridges above it, root port first, as the kernel nests the real directories:
+   * sys/devices/pciDDDD:BB/<parents...>/<BDF>. Without it the function sits flat under sys/devices/pci0000:00.
+   */
+  parents?: string[];
 }
 
 export interface FakeSysfsSpec {
@@ -47,10 +52,14 @@ async function relSymlink(target: string, path: string): Promise<void> {
  */
 export async function buildFakeSysfs(root: string, spec: FakeSysfsSpec): Promise<void> {
   const devicesDir = join(root, 'sys', 'bus', 'pci', 'devices');
-  const realDevicesDir = join(root, 'sys', 'devices', 'pci0000:00');
+  const realDirOf = (address: string): string => {
+    const d = spec.devices.find((x) => x.address === address);
+    const chain = d?.parents ?? [];
+    return chain.length === 0 ? join(root, 'sys', 'devices', 'pci0000:00', address) : join(root, 'sys', 'devices', `pci${(chain[0] as string).slice(0, 7)}`, ...chain, address);
+  };
   await mkdir(devicesDir, { recursive: true });
   for (const d of spec.devices) {
-    const real = join(realDevicesDir, d.address);
+    const real = realDirOf(d.address);
     await mkdir(real, { recursive: true });
     await relSymlink(real, join(devicesDir, d.address));
     const w = (name: string, value: string) => writeFile(join(real, name), `${value}\n`);
@@ -84,14 +93,14 @@ export async function buildFakeSysfs(root: string, spec: FakeSysfsSpec): Promise
     if (d.physfn === undefined) continue;
     const n = vfCount.get(d.physfn) ?? 0;
     vfCount.set(d.physfn, n + 1);
-    await relSymlink(join(realDevicesDir, d.physfn), join(realDevicesDir, d.address, 'physfn'));
-    await relSymlink(join(realDevicesDir, d.address), join(realDevicesDir, d.physfn, `virtfn${n}`));
+    await relSymlink(realDirOf(d.physfn), join(realDirOf(d.address), 'physfn'));
+    await relSymlink(realDirOf(d.address), join(realDirOf(d.physfn), `virtfn${n}`));
   }
-  for (const [pf, n] of vfCount) await writeFile(join(realDevicesDir, pf, 'sriov_numvfs'), `${n}\n`);
+  for (const [pf, n] of vfCount) await writeFile(join(realDirOf(pf), 'sriov_numvfs'), `${n}\n`);
   for (const d of spec.devices) {
     for (const [rel, content] of Object.entries(d.files ?? {})) {
-      await mkdir(dirname(join(realDevicesDir, d.address, rel)), { recursive: true });
-      await writeFile(join(realDevicesDir, d.address, rel), content);
+      await mkdir(dirname(join(realDirOf(d.address), rel)), { recursive: true });
+      await writeFile(join(realDirOf(d.address), rel), content);
     }
   }
   for (const [rel, content] of Object.entries(spec.files ?? {})) {

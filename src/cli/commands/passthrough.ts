@@ -14,9 +14,10 @@ const USAGE = 'gpu-bridge passthrough plan <address> [--with ADDR]... [--json] [
 
 export function renderPlan(plan: PassthroughPlan): string {
   const out = [`${plan.target}: ${plan.viable ? 'can be passed through' : 'cannot be passed through'}`];
+  if (plan.cardSwitch) out.push(`the card's own PCIe switch: ${plan.cardSwitch} (its functions behind it are the card's)`);
   if (plan.devices.length) {
     out.push('moves to vfio-pci:');
-    for (const d of plan.devices) out.push(`  ${d.address}  ${d.role.padEnd(6)}  ${d.driver ?? '(no driver)'}`);
+    for (const d of plan.devices) out.push(`  ${d.address}  ${d.role.padEnd(6)}  ${d.driver ?? '(no driver)'}${d.why ? `  ${d.why}` : ''}`);
   }
   if (plan.optional.length) {
     out.push('stays on the host unless added with --with ADDR:');
@@ -24,6 +25,10 @@ export function renderPlan(plan: PassthroughPlan): string {
       out.push(`  ${o.address}  ${o.role.padEnd(6)}  ${o.driver ?? '(no driver)'}  group ${o.group ?? 'none'}: ${o.reason}`);
       for (const loss of o.hostLoss) out.push(`      the host would lose: ${loss}`);
     }
+  }
+  if (plan.hostOnly.length) {
+    out.push('stays with the host, never offered:');
+    for (const h of plan.hostOnly) out.push(`  ${h.address}  ${h.role.padEnd(6)}  ${h.reason}`);
   }
   const findings = (kind: string, list: PassthroughPlan['blockers']) => {
     for (const f of list) {

@@ -79,6 +79,23 @@ function OptionalFunctions({ plan, extras, onToggle }: { plan: PassthroughPlan; 
   );
 }
 
+/** The card's slot's functions the host's platform needs (the platform security processor...): shown, never offered. */
+function HostOnly({ plan }: { plan: PassthroughPlan }) {
+  if (plan.hostOnly.length === 0) return null;
+  return (
+    <div className="host-only" aria-label="Functions that stay with the host">
+      <p>These functions of the card&apos;s slot stay with the host and are not offered:</p>
+      <ul>
+        {plan.hostOnly.map((h) => (
+          <li key={h.address}>
+            <code>{h.address}</code> ({h.role}) — {h.reason}
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
+
 function PlanView({ plan, extras, onToggleExtra }: { plan: PassthroughPlan; extras: string[]; onToggleExtra: (address: string) => void }) {
   return (
     <>
@@ -97,6 +114,7 @@ function PlanView({ plan, extras, onToggleExtra }: { plan: PassthroughPlan; extr
             <th scope="col">Address</th>
             <th scope="col">Role</th>
             <th scope="col">Driver now</th>
+            <th scope="col">Why it moves</th>
           </tr>
         </thead>
         <tbody>
@@ -107,11 +125,18 @@ function PlanView({ plan, extras, onToggleExtra }: { plan: PassthroughPlan; extr
               </td>
               <td>{d.role}</td>
               <td>{d.driver ?? 'none'}</td>
+              <td className="hint">{d.why ?? ''}</td>
             </tr>
           ))}
         </tbody>
       </table>
+      {plan.cardSwitch ? (
+        <p className="hint">
+          The card carries its own PCIe switch (<code>{plan.cardSwitch}</code>): the functions of the GPU&apos;s vendor behind it are the card&apos;s own.
+        </p>
+      ) : null}
       <OptionalFunctions plan={plan} extras={extras} onToggle={onToggleExtra} />
+      <HostOnly plan={plan} />
       <Findings plan={plan} />
     </>
   );
