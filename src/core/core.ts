@@ -10,6 +10,8 @@ import { MetricsSampler } from './metrics/sampler';
 import { followSessions } from './metrics/session-series';
 import { PeersService } from './pairing/peers-service';
 import { SessionManager } from './sessions/session-manager';
+import { DesktopInputRouter } from './input/desktop-input-router';
+import { createNutBackend } from './input/injector';
 import { SharingService } from './sharing/sharing-service';
 import { join } from 'node:path';
 import { defaultPaths, type AppPaths } from './paths';
@@ -65,7 +67,9 @@ export function createCore(options: CoreOptions): Core {
 
   const audit = new AuditLog(join(paths.stateDir, 'audit.jsonl'));
   const sharing = new SharingService(events, audit);
-  const peers = new PeersService({ configDir: paths.configDir, audit, events, sharing, log });
+  // a peer's input goes into the running Wayland capture's own session, or through XTest on X11
+  const inputRouter = new DesktopInputRouter(() => env.XDG_SESSION_TYPE === 'wayland', createNutBackend);
+  const peers = new PeersService({ configDir: paths.configDir, audit, events, sharing, log, inputBackend: async () => inputRouter.backend() });
   disposers.push(() => peers.stopAll('shutdown'));
 
   // GPU_BRIDGE_HOST_ROOT: a tree that mirrors / (DESIGN.md's snapshot layout) read instead of the live host; tests.
@@ -86,6 +90,9 @@ export function createCore(options: CoreOptions): Core {
     peers, sharing, audit, events,
     maxSessions: Number.isInteger(maxSessions) && maxSessions > 0 ? maxSessions : 4,
     defaultDisplay: snapshot ? null : env.DISPLAY || null,
+    env,
+    configDir: paths.configDir,
+    inputRouter,
     peerReceiveCommand: options.peerReceiveCommand ?? null,
     gpuCaps: async () => {
       const gpu = (await inventory.get()).gpus.find((g) => g.vendor === 'nvidia');

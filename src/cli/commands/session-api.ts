@@ -2,7 +2,7 @@ import WebSocket from 'ws';
 import type { SessionInfo } from '../../shared/contract/sessions';
 import { CliError } from '../command';
 import { printResult } from '../output';
-import { parseIntOption, parseSize } from './session-args';
+import { parseIntOption, parseSize, parseSource } from './session-args';
 
 /** Calls one method of the running app over its WebSocket (the URL `gpu-bridge serve` prints, with its token). */
 export function callApp(urlText: string, method: string, params: unknown, timeoutMs = 20_000): Promise<unknown> {
@@ -71,7 +71,10 @@ export async function sessionApiCommand(sub: 'start' | 'stop' | 'list', rest: st
   if (bitrate !== undefined) params.bitrateKbps = bitrate;
   if (values.codec !== undefined) params.codec = values.codec;
   if (values.transport !== undefined) params.transport = values.transport;
-  if (values.display !== undefined) params.source = { kind: 'x11', display: values.display };
+  const kind = parseSource(values.source as string | undefined) ?? (values.display !== undefined ? 'x11' : undefined);
+  if (kind === 'x11') params.source = { kind: 'x11', display: (values.display as string | undefined) ?? process.env.DISPLAY ?? ':0' };
+  else if (kind === 'wlroots') params.source = values.output === undefined ? { kind } : { kind, output: values.output };
+  else if (kind !== undefined) params.source = { kind };
   const session = (await callApp(url, 'sessions.start', params)) as SessionInfo;
   printResult(json, session, line(session));
   return 0;

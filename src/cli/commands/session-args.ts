@@ -1,3 +1,4 @@
+import { CaptureKind } from '../../shared/contract/sessions';
 import { CliError } from '../command';
 
 export function parseSize(text: string | undefined, fallback: [number, number]): [number, number] {
@@ -13,3 +14,12 @@ export function parseIntOption(name: string, text: string | undefined, fallback:
   if (!Number.isInteger(value) || value < min || value > max) throw new CliError(`--${name} must be an integer from ${min} to ${max}, got "${text.slice(0, 40)}"`, 2);
   return value;
 }
+
+/** `--source`: one of the capture kinds (undefined: the default). */
+export function parseSource(text: string | undefined): CaptureKind | undefined {
+  if (text === undefined) return undefined;
+  const parsed = CaptureKind.safeParse(text);
+  if (!parsed.success) throw new CliError(`--source must be one of ${CaptureKind.options.join(', ')}; got "${text.slice(0, 40)}"`, 2);
+  return parsed.data;
+}
+

@@ -1,15 +1,22 @@
 import { ENCODERS, type EncoderName } from '../../core/sessions/encoder-args';
 import { chooseEncoder, ffmpegEncoders } from '../../core/sessions/encoder-choice';
 import { runSelftest, type SelftestResult } from '../../core/sessions/selftest';
+import type { SessionSource } from '../../shared/contract/sessions';
+import { CaptureSettingsStore } from '../../core/capture/capture-settings';
+import { captureRequestFor } from '../../core/capture/capture-request';
+import { openCapture } from '../../core/capture/open-capture';
+import { defaultPaths } from '../../core/paths';
 import { parseCommandArgs } from '../args';
 import { CliError, type CliCommand } from '../command';
 import { printResult } from '../output';
 import { sessionApiCommand } from './session-api';
-import { parseIntOption, parseSize } from './session-args';
+import { parseIntOption, parseSize, parseSource } from './session-args';
 
 const USAGE = [
-  'gpu-bridge session selftest [--transport rtp|srt] [--one-way-delay MS] [--loss PCT] [--outage MS] [--size WxH] [--fps N] [--seconds S] [--encoder E] [--bitrate KBPS] [--json]',
-  '       gpu-bridge session start --peer NAME [--transport rtp|srt] [--size WxH] [--fps N] [--bitrate KBPS] [--codec h264|hevc|av1] [--display :0] [--json]',
+  'gpu-bridge session selftest [--source test|x11|portal|gnome|wlroots] [--transport rtp|srt] [--one-way-delay MS] [--loss PCT] [--outage MS] [--size WxH] [--fps N] [--seconds S] [--encoder E] [--bitrate KBPS] [--json]',
+  '       gpu-bridge session start --peer NAME [--source x11|portal|gnome|wlroots|test] [--display :0] [--output NAME] [--transport rtp|srt] [--size WxH] [--fps N] [--bitrate KBPS] [--codec h264|hevc|av1] [--json]',
+  '  --source: where the picture comes from (default: this session\'s best, see `gpu-bridge info`); x11 takes --display, wlroots --output.',
+  '       gpu-bridge session unattended on|off   (GNOME shares the screen without a dialog: for hosts nobody sits at)',
   '  --one-way-delay, --loss and --outage put a user-space UDP relay between the host and the local peer: that delay and that random loss, each way,',
   '  and (--outage) everything dropped both ways for MS milliseconds half-way through.',
   '       gpu-bridge session stop <id> [--json]',
@@ -26,6 +33,8 @@ const OPTIONS = {
   codec: { type: 'string' },
   peer: { type: 'string' },
   display: { type: 'string' },
+  source: { type: 'string' },
+  output: { type: 'string' },
   transport: { type: 'string' },
   'one-way-delay': { type: 'string' },
   loss: { type: 'string' },
@@ -33,6 +42,16 @@ const OPTIONS = {
   url: { type: 'string' },
   json: { type: 'boolean' },
 } as const;
+
+async function unattended(rest: string[], json: boolean): Promise<number> {
+  const store = new CaptureSettingsStore(defaultPaths().configDir);
+  const [state] = rest;
+  if (state !== undefined && state !== 'on' && state !== 'off') throw new CliError('usage: gpu-bridge session unattended on|off', 2);
+  if (state !== undefined) await store.write({ unattendedGnome: state === 'on' });
+  const settings = await store.read();
+  printResult(json, settings, settings.unattendedGnome ? 'unattended GNOME sharing is on: GNOME shares the screen with no dialog (source gnome)' : 'unattended GNOME sharing is off: the portal asks the owner once');
+  return 0;
+}
 
 /** `--transport`: rtp (default) or srt. */
 export function parseTransport(text: string | undefined): 'rtp' | 'srt' {
@@ -54,6 +73,7 @@ function human(result: SelftestResult): string {
   const link = result.oneWayDelayMs > 0 || result.lossPercent > 0 ? `through a relay: ${result.oneWayDelayMs} ms and ${result.lossPercent}% loss each way` : 'loopback';
   return [
     `encoder        ${result.encoder}${result.fallbackReason ? ` (fallback: ${result.fallbackReason})` : ''}`,
+    `source         ${result.source}`,
     `transport      ${result.transport}, ${link}`,
     `picture        ${result.size} @ ${result.fps} fps, ${result.bitrateKbps} kbit/s, ${result.seconds} s`,
     `latency        p50 ${ms(result.p50Ms)}   p95 ${ms(result.p95Ms)}   p99 ${ms(result.p99Ms)}   (capture → decoded at the peer)`,
@@ -96,17 +116,22 @@ async function selftest(values: Record<string, string | boolean | undefined>): P
     fallback = available.has('libx264') ? 'libx264' : undefined;
   }
   const log = (line: string) => process.stderr.write(`${line}\n`);
+  const kind = parseSource(values.source as string | undefined) ?? 'test';
+  const source: SessionSource = kind === 'x11' ? { kind: 'x11', display: (values.display as string | undefined) ?? process.env.DISPLAY ?? ':0', x: 0, y: 0 } : kind === 'wlroots' ? { kind: 'wlroots', output: values.output as string | undefined } : { kind } as SessionSource;
+  const configDir = defaultPaths().configDir;
+  const captureRequest = captureRequestFor(source, { width, height, fps }, { input: false, unattendedGnome: (await new CaptureSettingsStore(configDir).read()).unattendedGnome });
+  const capture = await openCapture(captureRequest, { env: process.env, configDir, onApproval: (waiting) => waiting && log('  approve the screen share on the workstation (the portal\'s dialog is open)…') });
   const link = oneWayDelayMs > 0 || lossPercent > 0 ? `through a relay (${oneWayDelayMs} ms, ${lossPercent}% loss each way)` : 'on loopback';
   if (!json) log(`self-test: ${width}x${height}@${fps} with ${encoder} for ${seconds} s, to a local peer process over ${transport} ${link}…`);
   const result = await runSelftest({
-    width, height, fps, seconds, encoder: encoder as EncoderName, fallback, bitrateKbps, transport, oneWayDelayMs, lossPercent, outageMs,
+    width, height, fps, seconds, encoder: encoder as EncoderName, fallback, bitrateKbps, transport, oneWayDelayMs, lossPercent, outageMs, capture,
     peerCommand: { file: process.execPath, args: [process.argv[1]!, 'peer', 'receive', '--headless'] },
     onSecond: (second) => {
       const repairs = second.fecRecovered === null ? '' : `  fec ${second.fecRecovered} nack ${second.nackRecovered} lost ${second.framesLost}`;
       if (!json) log(`  ${new Date(second.t).toISOString().slice(11, 19)}  p50 ${second.p50Ms ?? '—'} ms  p95 ${second.p95Ms ?? '—'} ms  ${second.fpsReceived} fps  ${second.bitrateKbps ?? '—'} kbit/s${repairs}`);
     },
     onFallback: (reason) => log(`  ${reason}`),
-  });
+  }).finally(() => capture.close());
   printResult(json, result, human(result));
   return result.ok ? 0 : 1;
 }
@@ -122,6 +147,8 @@ export const sessionCommand: CliCommand = {
       switch (sub) {
         case 'selftest':
           return await selftest(values);
+        case 'unattended':
+          return await unattended(rest, Boolean(values.json));
         case 'start':
         case 'stop':
         case 'list':

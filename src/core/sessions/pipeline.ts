@@ -8,7 +8,9 @@ export type CaptureSource =
   /** KMS scanout (needs CAP_SYS_ADMIN), downloaded to system memory for the encoder. */
   | { kind: 'kms'; device: string; width: number; height: number }
   /** ffmpeg's moving test pattern, paced in real time: the self-test's source. */
-  | { kind: 'test'; width: number; height: number };
+  | { kind: 'test'; width: number; height: number }
+  /** Raw I420 frames on the encoder's stdin from our FrameFeed (a Wayland capture: portal, gnome, wlroots). */
+  | { kind: 'frames'; capture: 'portal' | 'gnome' | 'wlroots'; width: number; height: number };
 
 export interface SenderSpec extends EncoderSettings {
   source: CaptureSource;
@@ -70,6 +72,9 @@ function captureArgs(source: CaptureSource, fps: number): string[] {
     case 'test':
       // no probing: it would read (real-time paced) frames to guess the rate, about 0.3 s of start and a backlog
       return [...wallclock, '-probesize', '32', '-analyzeduration', '1', '-fpsprobesize', '0', '-f', 'lavfi', '-i', `testsrc2=size=${source.width}x${source.height}:rate=${fps},settb=1/1000000,realtime`];
+    case 'frames':
+      // each frame's timestamp is the moment ffmpeg reads it off the pipe, right after the feed wrote it
+      return [...wallclock, '-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-video_size', `${source.width}x${source.height}`, '-framerate', String(fps), '-i', 'pipe:0'];
   }
 }
 

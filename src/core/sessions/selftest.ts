@@ -1,4 +1,6 @@
 import type { StreamTransport } from '../../shared/contract/peers';
+import type { CaptureKind } from '../../shared/contract/sessions';
+import type { OpenedCapture } from '../capture/open-capture';
 import { ENCODERS, type EncoderName } from './encoder-args';
 import { LocalViewer } from './local-viewer';
 import { checkFps, validateSize } from './pipeline';
@@ -24,6 +26,8 @@ export interface SelftestOptions {
   /** Drop everything both ways for this long (ms), `outageAtS` seconds in. */
   outageMs?: number;
   outageAtS?: number;
+  /** Where the picture comes from (default: the stamped test pattern). The caller opens and closes it. */
+  capture?: OpenedCapture;
   /** How to start the local peer process (`gpu-bridge peer receive --headless`). */
   peerCommand: { file: string; args: string[]; env?: NodeJS.ProcessEnv };
   onSecond?: (second: StreamSecond) => void;
@@ -51,6 +55,7 @@ export interface SelftestResult {
   bitrateKbps: number;
   restarts: number;
   transport: StreamTransport;
+  source: CaptureKind;
   framesIntact: number;
   fecRecovered: number;
   nackRecovered: number;
@@ -98,7 +103,8 @@ export async function runSelftest(options: SelftestOptions): Promise<SelftestRes
   const emulated = oneWayDelayMs > 0 || lossPercent > 0 || options.outageMs !== undefined;
   const relayed = emulated ? new RelayedLink(viewer.link, { oneWayDelayMs, loss: lossPercent / 100 }) : null;
   const session = new StreamSession({
-    source: { kind: 'test', width: options.width, height: options.height },
+    source: options.capture?.source ?? { kind: 'test', width: options.width, height: options.height },
+    feed: options.capture?.feed ?? undefined,
     fps: options.fps,
     bitrateKbps,
     encoder: options.encoder,
@@ -141,6 +147,7 @@ export async function runSelftest(options: SelftestOptions): Promise<SelftestRes
       bitrateKbps,
       restarts: session.restarts,
       transport,
+      source: options.capture?.kind ?? 'test',
       framesIntact: totals.framesDecoded - totals.unreadable,
       fecRecovered: totals.rtp.fecRecovered,
       nackRecovered: totals.rtp.nackRecovered,

@@ -1,5 +1,10 @@
 import type { PeerRecord, StreamRequest, StreamTransport } from '../../shared/contract/peers';
-import type { SelftestResult, SessionInfo, SessionSecond } from '../../shared/contract/sessions';
+import type { CaptureKind, CaptureSettings, CaptureSourcesInfo, SelftestResult, SessionInfo, SessionSecond, SessionSource } from '../../shared/contract/sessions';
+import { CaptureSettingsStore } from '../capture/capture-settings';
+import { captureRequestFor } from '../capture/capture-request';
+import { detectCaptureSources } from '../capture/detect';
+import { CaptureError, openCapture, type CaptureRequest, type OpenedCapture } from '../capture/open-capture';
+import type { DesktopInputRouter } from '../input/desktop-input-router';
 import { ApiError, ErrorCode } from '../../shared/errors';
 import type { AuditLog } from '../audit/audit-log';
 import type { PeersService } from '../pairing/peers-service';
@@ -8,7 +13,7 @@ import type { HandlerGroup } from '../rpc/handlers';
 import type { SharingService } from '../sharing/sharing-service';
 import { chooseEncoder, ffmpegEncoders, type GpuEncodeCaps } from './encoder-choice';
 import type { Codec, EncoderName } from './encoder-args';
-import { checkRtpFrameBudget, type CaptureSource } from './pipeline';
+import { checkRtpFrameBudget } from './pipeline';
 import { defaultBitrateKbps, runSelftest } from './selftest';
 import { StreamSession, type StreamSecond } from './stream-session';
 
@@ -23,6 +28,12 @@ export interface SessionManagerOptions {
   gpuCaps?: () => Promise<GpuEncodeCaps | null>;
   /** X display captured when a request names none. */
   defaultDisplay?: string | null;
+  /** The desktop session's environment (XDG_SESSION_TYPE, WAYLAND_DISPLAY, the session bus…). */
+  env?: NodeJS.ProcessEnv;
+  /** Where the portal's restore token and the capture settings are kept. */
+  configDir?: string;
+  /** Where a Wayland capture's input goes (peers' input events are sent there). */
+  inputRouter?: DesktopInputRouter;
   /** How to start a local `peer receive` for the self-test; null where this shell cannot. */
   peerReceiveCommand?: { file: string; args: string[]; env?: NodeJS.ProcessEnv } | null;
   ffmpeg?: string;
@@ -34,6 +45,8 @@ interface Entry {
   codec: Codec;
   encoderReason: string;
   sourceLabel: string;
+  sourceKind: CaptureKind;
+  capture: OpenedCapture;
   requestedKbps: number;
   steps: { t: number; from: number; to: number; reason: string }[];
   last: SessionSecond | null;
@@ -48,7 +61,7 @@ export interface StartRequest {
   codec?: Codec;
   /** Default rtp. */
   transport?: StreamTransport;
-  source?: { kind: 'x11'; display: string; x?: number; y?: number } | { kind: 'test' };
+  source?: SessionSource;
 }
 
 /**
@@ -60,8 +73,10 @@ export class SessionManager {
   private readonly entries = new Map<string, Entry>();
   private encoders: Promise<Set<EncoderName>> | null = null;
   private selftestRunning = false;
+  private readonly captureSettings: CaptureSettingsStore | null;
 
   constructor(private readonly options: SessionManagerOptions) {
+    this.captureSettings = options.configDir ? new CaptureSettingsStore(options.configDir) : null;
     options.sharing.onKill((reason) => this.stopAll(reason));
     options.events.subscribe((message) => {
       if (message.event === 'sharing.changed' && !(message.payload as { sharing: boolean }).sharing) void this.stopAll('sharing was turned off');
@@ -82,7 +97,7 @@ export class SessionManager {
     const counts = s.frameCounts();
     return {
       id: s.id, viewers: s.viewerNames, state: s.state, reason: s.reason, encoder: s.encoder, transport: s.transport, encoderReason: entry.encoderReason,
-      fallbackReason: s.fallbackReason, source: entry.sourceLabel, width: s.settings.source.width, height: s.settings.source.height,
+      fallbackReason: s.fallbackReason, source: entry.sourceLabel, sourceKind: entry.sourceKind, width: s.settings.source.width, height: s.settings.source.height,
       fps: s.settings.fps, requestedKbps: entry.requestedKbps, targetKbps: s.targetKbps, startedAt: new Date(s.startedAt).toISOString(),
       firstFrameMs: s.firstFrameMs, restarts: s.restarts, framesSent: s.framesSent, framesDecoded: counts.framesDecoded, unreadableFrames: counts.unreadable, bitrateSteps: entry.steps.slice(-20), last: entry.last,
     };
@@ -97,12 +112,64 @@ export class SessionManager {
     return this.encoders;
   }
 
-  private source(request: StartRequest): CaptureSource {
-    const { width, height } = request;
-    const source = request.source ?? (this.options.defaultDisplay ? { kind: 'x11' as const, display: this.options.defaultDisplay } : null);
-    if (!source) throw new ApiError(ErrorCode.Unavailable, 'no X display to capture (DISPLAY is not set); name one, e.g. source {kind: "x11", display: ":0"}');
-    if (source.kind === 'test') return { kind: 'test', width, height };
-    return { kind: 'x11', display: source.display, x: source.x ?? 0, y: source.y ?? 0, width, height };
+  private get env(): NodeJS.ProcessEnv {
+    return this.options.env ?? process.env;
+  }
+
+  async sources(): Promise<CaptureSourcesInfo> {
+    return detectCaptureSources(this.env, await this.getCaptureSettings());
+  }
+
+  async getCaptureSettings(): Promise<CaptureSettings> {
+    return (await this.captureSettings?.read()) ?? { unattendedGnome: false };
+  }
+
+  async setCaptureSettings(settings: CaptureSettings, who: string): Promise<CaptureSettings> {
+    if (!this.captureSettings) throw new ApiError(ErrorCode.Unavailable, 'this shell keeps no settings');
+    await this.captureSettings.write(settings);
+    await this.options.audit.append({ who, action: 'capture.settings', target: 'unattended-gnome', result: 'ok', detail: settings.unattendedGnome ? 'on: GNOME shares the screen without a dialog' : 'off' });
+    return settings;
+  }
+
+  /** The capture a request asks for, or this session's default (sessions.sources says why none works). */
+  private async captureRequest(request: { width: number; height: number; fps: number; source?: SessionSource }, input: boolean): Promise<CaptureRequest> {
+    let source = request.source;
+    if (!source) {
+      if (this.options.defaultDisplay && this.env.XDG_SESSION_TYPE !== 'wayland') source = { kind: 'x11', display: this.options.defaultDisplay, x: 0, y: 0 };
+      else {
+        const found = await this.sources();
+        if (!found.defaultSource) {
+          const why = found.sources.filter((s) => s.kind !== 'test').map((s) => `${s.kind}: ${s.detail}`).join('; ');
+          throw new ApiError(ErrorCode.Unavailable, `no screen to capture in this session (${why}); see gpu-bridge info for what to do`);
+        }
+        source = found.defaultSource === 'x11' ? { kind: 'x11', display: this.options.defaultDisplay ?? this.env.DISPLAY ?? ':0', x: 0, y: 0 } : found.defaultSource === 'wlroots' ? { kind: 'wlroots' } : { kind: found.defaultSource } as SessionSource;
+      }
+    }
+    try {
+      return captureRequestFor(source, request, { input, unattendedGnome: (await this.getCaptureSettings()).unattendedGnome });
+    } catch (error) {
+      throw new ApiError(ErrorCode.Refused, (error as Error).message);
+    }
+  }
+
+  /** Opens the capture; the UI is told while the workstation's screen-share dialog is open. */
+  private async open(capture: CaptureRequest, peer: string): Promise<OpenedCapture> {
+    try {
+      return await openCapture(capture, {
+        env: this.env,
+        configDir: this.options.configDir ?? '.',
+        onApproval: (waiting) => this.options.events.emit('sessions.approval', { waiting, source: capture.kind, peer }),
+      });
+    } catch (error) {
+      if (error instanceof CaptureError) throw new ApiError(ErrorCode.Unavailable, error.message);
+      throw error;
+    }
+  }
+
+  private async peerHasInput(ref: string): Promise<boolean> {
+    const peers = await this.options.peers.list().catch(() => []);
+    const peer = peers.find((p) => p.fingerprint === ref || p.name === ref);
+    return Boolean(peer?.scopes.includes('input'));
   }
 
   async start(request: StartRequest, who: string): Promise<SessionInfo> {
@@ -111,7 +178,7 @@ export class SessionManager {
     const codec = request.codec ?? 'h264';
     const transport = request.transport ?? 'rtp';
     if (transport === 'rtp' && codec === 'av1') throw new ApiError(ErrorCode.InvalidParams, 'the rtp transport carries H.264 and HEVC (this ffmpeg has no AV1 RTP packetizer): choose transport srt for AV1');
-    const source = this.source(request);
+    const captureRequest = await this.captureRequest(request, await this.peerHasInput(request.peer));
     const bitrateKbps = request.bitrateKbps ?? defaultBitrateKbps(request.width, request.height, request.fps);
     if (transport === 'rtp') {
       try {
@@ -120,7 +187,8 @@ export class SessionManager {
         throw new ApiError(ErrorCode.InvalidParams, (error as Error).message);
       }
     }
-    const key = JSON.stringify({ source, fps: request.fps, bitrateKbps, codec, transport });
+    const { input: _input, ...captureKey } = captureRequest;
+    const key = JSON.stringify({ source: captureKey, fps: request.fps, bitrateKbps, codec, transport });
     const shared = [...this.entries.values()].find((entry) => entry.key === key && (entry.session.state === 'running' || entry.session.state === 'starting'));
     if (shared) {
       await shared.session.addViewer(link);
@@ -137,11 +205,13 @@ export class SessionManager {
     } catch (error) {
       throw new ApiError(ErrorCode.Unavailable, (error as Error).message);
     }
-    const session = new StreamSession({ source, fps: request.fps, bitrateKbps, encoder: choice.encoder, fallback: choice.fallback, transport, ffmpeg: this.options.ffmpeg });
+    const capture = await this.open(captureRequest, link.name);
+    const session = new StreamSession({ source: capture.source, feed: capture.feed ?? undefined, fps: request.fps, bitrateKbps, encoder: choice.encoder, fallback: choice.fallback, transport, ffmpeg: this.options.ffmpeg });
     const entry: Entry = {
       session, key, codec, encoderReason: choice.reason, requestedKbps: bitrateKbps, steps: [], last: null,
-      sourceLabel: source.kind === 'x11' ? `X display ${source.display}` : 'test pattern',
+      sourceLabel: capture.label, sourceKind: capture.kind, capture,
     };
+    if (capture.input) this.options.inputRouter?.use(capture.input);
     this.entries.set(session.id, entry);
     session.on('state', () => this.changed());
     session.on('fallback', () => this.changed());
@@ -155,6 +225,8 @@ export class SessionManager {
       this.changed();
     });
     session.once('ended', (reason: string) => {
+      if (capture.input) this.options.inputRouter?.use(null);
+      void capture.close();
       void this.options.audit.append({ who: 'gpu-bridge', action: 'session.end', target: session.viewerNames.join(',') || link.name, result: session.state === 'failed' ? 'failed' : 'ok', detail: `${session.id}: ${reason}` });
       this.changed();
       // keep the ended session listed for a minute so its reason can be read
@@ -186,7 +258,7 @@ export class SessionManager {
     await this.start({ peer: peer.fingerprint, width: request.width, height: request.height, fps: request.fps, bitrateKbps: request.bitrateKbps, codec: request.codec, transport: request.transport }, `peer:${peer.name}`);
   }
 
-  async selftest(params: { width: number; height: number; fps: number; seconds: number; encoder?: EncoderName; transport?: StreamTransport; oneWayDelayMs?: number; lossPercent?: number }): Promise<SelftestResult> {
+  async selftest(params: { width: number; height: number; fps: number; seconds: number; encoder?: EncoderName; transport?: StreamTransport; oneWayDelayMs?: number; lossPercent?: number; source?: CaptureKind }): Promise<SelftestResult> {
     const command = this.options.peerReceiveCommand;
     if (!command) throw new ApiError(ErrorCode.Unavailable, 'this shell cannot start a local peer process for the self-test; run `gpu-bridge session selftest` instead');
     if (this.selftestRunning) throw new ApiError(ErrorCode.Conflict, 'a self-test is already running');
@@ -196,14 +268,24 @@ export class SessionManager {
       const caps = (await this.options.gpuCaps?.().catch(() => null)) ?? null;
       const choice = params.encoder ? { encoder: params.encoder, fallback: params.encoder.endsWith('_nvenc') ? ('libx264' as const) : undefined } : chooseEncoder('h264', caps, available);
       if (!available.has(choice.encoder)) throw new ApiError(ErrorCode.Unavailable, `this ffmpeg has no ${choice.encoder}`);
-      return await runSelftest({ ...params, encoder: choice.encoder, fallback: choice.fallback, peerCommand: command, ffmpeg: this.options.ffmpeg });
+      const kind = params.source ?? 'test';
+      const source: SessionSource = kind === 'x11' ? { kind: 'x11', display: this.options.defaultDisplay ?? this.env.DISPLAY ?? ':0', x: 0, y: 0 } : { kind } as SessionSource;
+      const capture = await this.open(await this.captureRequest({ ...params, source }, false), 'self-test peer');
+      try {
+        return await runSelftest({ ...params, capture, encoder: choice.encoder, fallback: choice.fallback, peerCommand: command, ffmpeg: this.options.ffmpeg });
+      } finally {
+        await capture.close();
+      }
     } finally {
       this.selftestRunning = false;
     }
   }
 
-  handlers(): HandlerGroup<'sessions.list' | 'sessions.start' | 'sessions.stop' | 'sessions.selftest'> {
+  handlers(): HandlerGroup<'sessions.list' | 'sessions.start' | 'sessions.stop' | 'sessions.selftest' | 'sessions.sources' | 'sessions.captureSettings' | 'sessions.setCaptureSettings'> {
     return {
+      'sessions.sources': () => this.sources(),
+      'sessions.captureSettings': () => this.getCaptureSettings(),
+      'sessions.setCaptureSettings': (params, ctx) => this.setCaptureSettings(params, `${ctx.shell}:${ctx.clientId}`),
       'sessions.list': () => this.list(),
       'sessions.start': (params, ctx) => this.start(params, `${ctx.shell}:${ctx.clientId}`),
       'sessions.stop': (params, ctx) => this.stop(params.id, `${ctx.shell}:${ctx.clientId}`),

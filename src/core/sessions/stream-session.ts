@@ -11,6 +11,7 @@ import { newPassphrase, srtLatencyFromRtt } from './srt-url';
 import { stampAgeMs } from './stamp';
 import type { DecodedFrame, LinkStats, ViewerLink } from './viewer-link';
 import type { StreamTransport } from '../../shared/contract/peers';
+import type { FrameFeed } from '../capture/frame-feed';
 import { keysToWire, MEDIA_PAYLOAD_TYPE, newRtpKeys } from '../rtp/rtp-keys';
 import { RtpOutput } from '../rtp/rtp-output';
 import { RtpPeerSender } from '../rtp/rtp-peer-sender';
@@ -31,6 +32,8 @@ export interface StreamSettings {
   srtLatencyMs?: number;
   maxRestarts?: number;
   ffmpeg?: string;
+  /** Where the frames come from when the source is `frames` (a Wayland capture); its end ends the session. */
+  feed?: FrameFeed;
 }
 
 export type StreamState = 'starting' | 'running' | 'restarting' | 'failed' | 'stopped';
@@ -159,6 +162,23 @@ export class StreamSession extends EventEmitter {
       if (oldId !== null) this.runs.delete(oldId);
       void old?.stop();
     });
+    settings.feed?.once('ended', (reason: string) => {
+      if (!this.ended) void this.finish('failed', reason);
+    });
+  }
+
+  /** stdin of an encoder run: a pipe the feed writes frames to, when the source is a feed. */
+  private get encoderStdin(): 'pipe' | 'ignore' {
+    return this.settings.feed ? 'pipe' : 'ignore';
+  }
+
+  /** From now on this run gets the feed's frames (a standby run: once released from its gate). */
+  private feedRun(run: SupervisedSpawn): void {
+    const feed = this.settings.feed;
+    const stdin = run.child.stdin;
+    if (!feed || !stdin) return;
+    const detach = feed.attach(stdin);
+    void run.exited.then(detach);
   }
 
   get targetKbps(): number {
@@ -354,6 +374,7 @@ export class StreamSession extends EventEmitter {
       rtp.arm(standby.sourceId);
       this.supersedeWaitingRuns(rtp, standby.sourceId);
       this.trackRun(rtp, standby.sourceId, this.spawnEncoder([], generation, standby.process));
+      this.feedRun(standby.process);
       standby.process.child.stdio[3]?.on('error', () => undefined);
       (standby.process.child.stdio[3] as NodeJS.WritableStream | null)?.end(Buffer.alloc(64));
       this.scheduleStandby();
@@ -434,7 +455,7 @@ export class StreamSession extends EventEmitter {
       rtp.dropSource(source.id);
       return;
     }
-    const process = spawnTied(this.settings.ffmpeg ?? 'ffmpeg', args, ['ignore', 'pipe', 'pipe', 'pipe']);
+    const process = spawnTied(this.settings.ffmpeg ?? 'ffmpeg', args, [this.encoderStdin, 'pipe', 'pipe', 'pipe']);
     const standby = { process, sourceId: source.id, key };
     this.standby = standby;
     void process.exited.then(() => {
@@ -484,7 +505,8 @@ export class StreamSession extends EventEmitter {
     this.stderrTail = '';
     this.lastProgressFrame = 0;
     this.senderStartedAt = Date.now();
-    const sender = started ?? spawnTied(this.settings.ffmpeg ?? 'ffmpeg', args);
+    const sender = started ?? spawnTied(this.settings.ffmpeg ?? 'ffmpeg', args, [this.encoderStdin, 'pipe', 'pipe']);
+    if (!started) this.feedRun(sender);
     this.sender = sender;
     // a run being replaced (rtp: make before break) still sends until the new one takes over: count only the newest
     const parser = new ProgressParser((progress) => {

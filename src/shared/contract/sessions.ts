@@ -4,10 +4,38 @@ import { StreamCodec, StreamTransport } from './peers';
 
 export const EncoderName = z.enum(['h264_nvenc', 'hevc_nvenc', 'av1_nvenc', 'libx264', 'libx265']);
 
+export const CaptureKind = z.enum(['x11', 'portal', 'gnome', 'wlroots', 'test']);
+export type CaptureKind = z.infer<typeof CaptureKind>;
+
 export const SessionSource = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('x11'), display: z.string().regex(/^[A-Za-z0-9._-]*:\d{1,4}(\.\d{1,2})?$/, 'an X display like :0'), x: z.number().int().min(0).max(16384).default(0), y: z.number().int().min(0).max(16384).default(0) }).strict(),
+  z.object({ kind: z.literal('portal') }).strict().describe('the xdg-desktop-portal screen share (any Wayland desktop); the owner approves once'),
+  z.object({ kind: z.literal('gnome') }).strict().describe('GNOME\'s own screen cast, unattended (opt-in: shares without asking)'),
+  z.object({ kind: z.literal('wlroots'), output: z.string().regex(/^[\w.-]{1,64}$/, 'an output name like HEADLESS-1 or DP-1').optional() }).strict(),
   z.object({ kind: z.literal('test') }).strict(),
 ]);
+export type SessionSource = z.infer<typeof SessionSource>;
+
+export const CaptureSourceStatus = z.object({
+  kind: CaptureKind,
+  available: z.boolean(),
+  detail: z.string().describe('what it is here, or why it does not work'),
+  action: z.string().nullable().describe('what to do about it'),
+});
+export type CaptureSourceStatus = z.infer<typeof CaptureSourceStatus>;
+
+export const CaptureSourcesInfo = z.object({
+  sessionType: z.enum(['wayland', 'x11', 'none']),
+  desktop: z.string().nullable(),
+  defaultSource: CaptureKind.nullable().describe('what a session captures when it names no source'),
+  sources: z.array(CaptureSourceStatus),
+});
+export type CaptureSourcesInfo = z.infer<typeof CaptureSourcesInfo>;
+
+export const CaptureSettings = z.object({
+  unattendedGnome: z.boolean().describe('GNOME may share the screen with no dialog (Mutter\'s own API)'),
+});
+export type CaptureSettings = z.infer<typeof CaptureSettings>;
 
 /** One second of one viewer's stream: what the Sessions page charts. */
 export const SessionSecond = z.object({
@@ -44,6 +72,7 @@ export const SessionInfo = z.object({
   encoderReason: z.string().describe('why this encoder (NVENC, or why software)'),
   fallbackReason: z.string().nullable(),
   source: z.string(),
+  sourceKind: CaptureKind,
   width: z.number(),
   height: z.number(),
   fps: z.number(),
@@ -78,6 +107,7 @@ export const SelftestResult = z.object({
   bitrateKbps: z.number(),
   restarts: z.number(),
   transport: StreamTransport,
+  source: CaptureKind,
   /** Frames decoded with a readable stamp. */
   framesIntact: z.number(),
   fecRecovered: z.number(),
@@ -128,13 +158,18 @@ export const sessionsMethods = {
         transport: StreamTransport.default('rtp'),
         oneWayDelayMs: z.number().min(0).max(1000).default(0),
         lossPercent: z.number().min(0).max(50).default(0),
+        source: CaptureKind.default('test'),
       })
       .strict(),
     result: SelftestResult,
   }),
+  'sessions.sources': method({ description: 'Which capture sources work in this desktop session, why the others do not and what to do; the default.', params: z.object({}).strict().optional(), result: CaptureSourcesInfo }),
+  'sessions.captureSettings': method({ description: 'Capture settings (unattended GNOME sharing).', params: z.object({}).strict().optional(), result: CaptureSettings }),
+  'sessions.setCaptureSettings': method({ description: 'Allow or forbid unattended GNOME sharing (it shares the screen without a dialog).', params: CaptureSettings.strict(), result: CaptureSettings }),
 };
 
 export const sessionsEvents = {
   'sessions.changed': event({ description: 'A session started, changed state or ended.', payload: z.array(SessionInfo) }),
+  'sessions.approval': event({ description: 'The screen-share dialog is open on the workstation (waiting) or closed again.', payload: z.object({ waiting: z.boolean(), source: CaptureKind, peer: z.string() }) }),
   'sessions.second': event({ description: 'One second of a viewer\'s figures (latency p50/p95, fps, bitrate, RTT).', payload: SessionSecond }),
 };

@@ -11,7 +11,7 @@ const second = (over: Partial<SessionSecond> = {}): SessionSecond => ({
 });
 
 const info = (id: string, state: SessionInfo['state']): SessionInfo => ({
-  id, viewers: ['cloud-a'], state, reason: null, encoder: 'libx264', transport: 'rtp', encoderReason: 'no NVIDIA GPU', fallbackReason: null, source: 'test pattern',
+  id, viewers: ['cloud-a'], state, reason: null, encoder: 'libx264', transport: 'rtp', encoderReason: 'no NVIDIA GPU', fallbackReason: null, source: 'test pattern', sourceKind: 'test',
   width: 1280, height: 720, fps: 60, requestedKbps: 8000, targetKbps: 8000, startedAt: new Date(0).toISOString(), firstFrameMs: 300,
   restarts: 0, framesSent: 0, framesDecoded: 0, unreadableFrames: 0, bitrateSteps: [], last: null,
 });

@@ -1,0 +1,20 @@
+import { spawnTied } from '../sessions/child-process';
+import type { FrameReader } from './frame-feed';
+
+function lastLines(text: string): string {
+  return text.trim().split('\n').slice(-2).join(' / ').slice(0, 300);
+}
+
+/** A frame reader that is a child process writing raw frames to its stdout (tied to this process's life). */
+export function processReader(file: string, args: string[], env?: NodeJS.ProcessEnv): FrameReader {
+  const run = spawnTied(file, args, ['ignore', 'pipe', 'pipe'], env);
+  let stderr = '';
+  run.child.stderr!.setEncoding('utf8');
+  run.child.stderr!.on('data', (text: string) => (stderr = (stderr + text).slice(-4000)));
+  const exited = run.exited.then((exit) => {
+    const how = exit.error ?? (exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`);
+    const words = lastLines(stderr);
+    return words ? `${how}: ${words}` : how;
+  });
+  return { frames: run.child.stdout!, exited, stop: () => run.stop(1000) };
+}
