@@ -28,7 +28,9 @@ describe('gpu-bridge passthrough plan', () => {
     const res = cli(['passthrough', 'plan', '0000:2b:00.0', '--json', '--from', join(dir, 'host')]);
     expect(res.status).toBe(0);
     const plan = JSON.parse(res.stdout);
-    expect(Object.keys(plan).sort()).toEqual(['blockers', 'devices', 'optional', 'physfn', 'target', 'viable', 'warnings', 'with']);
+    expect(Object.keys(plan).sort()).toEqual(['blockers', 'cardSwitch', 'devices', 'hostOnly', 'optional', 'physfn', 'target', 'viable', 'warnings', 'with']);
+    expect(plan.hostOnly).toEqual([]);
+    expect(plan.cardSwitch).toBeNull();
     expect(plan.optional).toEqual([]);
     expect(plan.viable).toBe(true);
     expect(plan.devices.map((d: { role: string }) => d.role)).toEqual(['gpu', 'audio', 'usb', 'serial']);
@@ -60,13 +62,15 @@ describe('gpu-bridge passthrough plan', () => {
     expect(existsSync(join(dir, 'host', 'etc', 'modprobe.d'))).toBe(false);
   });
 
-  it('a published Cezanne APU listing: the slot\'s other groups stay, listed with --with; --with adds one; a stranger is refused', async () => {
+  it('a published Cezanne APU listing: the slot\'s other groups stay, listed with --with (not the PSP); --with adds one; a stranger is refused', async () => {
     const root = join(dir, 'apu');
     await listingRoot(CEZANNE, root);
     const res = cli(['passthrough', 'plan', '0000:09:00.0', '--from', root]);
     expect(res.status).toBe(0);
-    expect(res.stdout).toMatch(/moves to vfio-pci:\n {2}0000:09:00\.0 {2}gpu .*\n {2}0000:09:00\.1 {2}audio .*\nstays on the host unless added with --with ADDR:\n {2}0000:09:00\.2 {2}crypto/);
-    expect(res.stdout).toMatch(/0000:09:00\.3 {2}usb .*group 13: a USB controller in its own IOMMU group \(13\)/);
+    expect(res.stdout).toMatch(/moves to vfio-pci:\n {2}0000:09:00\.0 {2}gpu .*\n {2}0000:09:00\.1 {2}audio .*\nstays on the host unless added with --with ADDR:\n {2}0000:09:00\.3 {2}usb/);
+    expect(res.stdout).toMatch(/0000:09:00\.3 {2}usb .*group 13: a USB controller of the card \(in the GPU's slot 0000:09:00\) in its own IOMMU group \(13\)/);
+    // the platform security processor of the APU's slot is the host's: shown, never offered
+    expect(res.stdout).toMatch(/stays with the host, never offered:\n {2}0000:09:00\.2 {2}crypto {2}the platform security processor/);
     const added = JSON.parse(cli(['passthrough', 'plan', '0000:09:00.0', '--with', '0000:09:00.3', '--json', '--from', root]).stdout) as { devices: Array<{ address: string }>; with: string[] };
     expect(added.devices.map((d) => d.address)).toEqual(['0000:09:00.0', '0000:09:00.1', '0000:09:00.3']);
     expect(added.with).toEqual(['0000:09:00.3']);
