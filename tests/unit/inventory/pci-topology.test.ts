@@ -1,9 +1,13 @@
 // The bridge tree: read from /sys/devices paths, drawn by `lspci -tv`, and rebuilt from bus numbers where a
 // listing has none. The trees here are published ones (tests/fixtures/SOURCES-passthrough.md).
 import { readFileSync } from 'node:fs';
+import { mkdtemp, readlink, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { rebuildBusTree } from '../../../src/core/inventory/bus-tree';
+import { writeListingSnapshot, type ListingDevice } from '../../../src/core/inventory/iommu-listing';
+import { computePlan } from '../../../src/core/passthrough/plan';
 import { parseLspciTree } from '../../../src/core/inventory/lspci-tree';
 import { ancestorsFromPath, devicePathOf } from '../../../src/core/inventory/pci-topology';
 
@@ -131,5 +135,29 @@ describe('the bridge tree rebuilt from bus numbers (firmware numbers buses depth
     expect(twoRoots.problem).toBeNull();
     expect(twoRoots.ancestors.get('0000:41:00.0')).toEqual(['0000:40:01.1']);
     expect(rebuildBusTree([]).problem).toBeNull();
+  });
+});
+
+describe('a listing snapshot with the tree an lspci -tv drawing gives', () => {
+  it('nests each function under its bridges and the plan finds the A380\'s own switch', async () => {
+    // The drawing's functions, with classes and ids from the DG2 parts of the Arc A310 listing and one IOMMU
+    // group for the card's switch, GPU and audio as in that listing (the A380 host's groups are not published).
+    const drawn = parseLspciTree(A380_TREE).ancestors;
+    const ids: Record<string, [string, string]> = { '0000:5e:00.0': ['4fa1', '0604'], '0000:5f:01.0': ['4fa4', '0604'], '0000:5f:04.0': ['4fa4', '0604'], '0000:60:00.0': ['56a5', '0300'], '0000:61:00.0': ['4f92', '0403'] };
+    const devices: ListingDevice[] = [...drawn.keys()].map((address) => {
+      const [deviceId, classCode] = ids[address] ?? ['2030', '0604'];
+      return { address, group: address === '0000:5d:00.0' ? 40 : 41, classCode, vendorId: '8086', deviceId, name: '', truncated: false };
+    });
+    const root = await mkdtemp(join(tmpdir(), 'gb-tree-listing-'));
+    try {
+      expect(await writeListingSnapshot(root, devices, { tree: drawn })).toEqual({ tree: 'given', problem: null });
+      expect(await readlink(join(root, 'sys/bus/pci/devices/0000:61:00.0'))).toBe('../../../devices/pci0000:5d/0000:5d:00.0/0000:5e:00.0/0000:5f:04.0/0000:61:00.0');
+      const plan = await computePlan(root, '0000:60:00.0');
+      expect(plan.cardSwitch).toBe('0000:5e:00.0');
+      expect(plan.devices.map((d) => d.address)).toEqual(['0000:60:00.0', '0000:61:00.0']);
+      expect(plan.viable).toBe(true);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });
