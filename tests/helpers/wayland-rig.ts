@@ -131,8 +131,12 @@ export class Rig {
     }));
   }
 
+  private latest(name: string): Started | undefined {
+    return [...this.processes].reverse().find((p) => p.name === name);
+  }
+
   alive(name: string): boolean {
-    const started = this.processes.find((p) => p.name === name);
+    const started = this.latest(name);
     return Boolean(started && started.child.exitCode === null && started.child.signalCode === null);
   }
 
@@ -141,7 +145,7 @@ export class Rig {
   }
 
   async kill(name: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    const started = this.processes.find((p) => p.name === name);
+    const started = this.latest(name);
     if (!started || started.child.exitCode !== null || started.child.signalCode !== null) return;
     const gone = new Promise((done) => started.child.once('close', done));
     started.child.kill(signal);
@@ -149,7 +153,14 @@ export class Rig {
   }
 
   async stop(): Promise<void> {
-    for (const started of [...this.processes].reverse()) await this.kill(started.name, 'SIGTERM').catch(() => undefined);
+    for (const started of [...this.processes].reverse()) {
+      if (started.child.exitCode !== null || started.child.signalCode !== null) continue;
+      const gone = new Promise((done) => started.child.once('close', done));
+      started.child.kill('SIGTERM');
+      const timer = setTimeout(() => started.child.kill('SIGKILL'), 3000);
+      await gone;
+      clearTimeout(timer);
+    }
     rmSync(this.runtimeDir, { recursive: true, force: true });
     rmSync(this.home, { recursive: true, force: true });
   }
@@ -249,7 +260,7 @@ export async function startGnomeRig(options: { width?: number; height?: number }
       address,
       portalLog: () => (existsSync(portalLog) ? readFileSync(portalLog, 'utf8').trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as { dialog?: boolean }) : []),
       revokeGrants: () => {
-        const ids = readFileSync(portalLog, 'utf8').split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { granted?: string }).granted).filter(Boolean);
+        const ids = (existsSync(portalLog) ? readFileSync(portalLog, 'utf8') : '').split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { granted?: string }).granted).filter(Boolean);
         writeFileSync(revoked, `${ids.join('\n')}\n`);
       },
       setAnswer: async (next) => {

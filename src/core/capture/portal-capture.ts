@@ -84,8 +84,8 @@ class Requests {
         timer = setTimeout(() => reject(new PortalError('failed', `the portal did not answer ${member} in ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
       });
       const { code, results } = await Promise.race([answered, timeout]);
-      if (code === 1) throw new PortalError('cancelled', 'the screen share was cancelled on the workstation');
-      if (code !== 0) throw new PortalError('refused', 'the screen share was refused on the workstation (or its dialog closed)');
+      if (code === 1) throw new PortalError('cancelled', 'the screen share was cancelled on the workstation: start the session again and approve the share there');
+      if (code !== 0) throw new PortalError('refused', 'the screen share was refused on the workstation (or its dialog closed): start the session again and approve it, or check the desktop\'s screen sharing settings');
       return results;
     } finally {
       clearTimeout(timer);
