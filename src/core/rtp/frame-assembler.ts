@@ -55,12 +55,41 @@ interface PendingFrame {
   lastArrival: number;
   /** Ext seq → when it was last asked for. */
   nacked: Map<number, number>;
+  /** For the trace: parity packets received, when it was first asked for, when its resends came. */
+  parity: number;
+  firstNackAt: number | null;
+  resendsAt: number[];
+}
+
+/** One decision about a frame (or a run of frames never seen), for GPU_BRIDGE_RTP_TRACE. */
+export interface FrameDecision {
+  /** When it was decided (ms, the assembler's clock). */
+  at: number;
+  outcome: 'delivered' | 'skipped' | 'undecodable' | 'given-up' | 'gap-given-up' | 'dropped';
+  /** RTP timestamp; for a gap, that of the frame after it. */
+  timestamp: number;
+  /** Extended sequence range as known (first..last), null where unknown. */
+  first: number | null;
+  last: number | null;
+  /** Media packets held (arrived or rebuilt), and FEC parity packets received. */
+  media: number;
+  parity: number;
+  /** For a gap: the packets between the last frame settled and this one, never seen. */
+  gapPackets?: number;
+  firstArrival: number;
+  due: number;
+  nackedAt: number | null;
+  resendsAt: number[];
+  rttMs: number | null;
+  why?: string;
 }
 
 export interface AssemblerOptions {
   codec: RtpVideoCodec;
   /** The round trip of the media path as last measured (ms), null before the first measurement. */
   rttMs: () => number | null;
+  /** Called with every frame decision (the receiver's GPU_BRIDGE_RTP_TRACE). */
+  trace?: (decision: FrameDecision) => void;
 }
 
 /** Frames in flight at once; beyond that the oldest is given up (bounded memory). */
@@ -120,8 +149,10 @@ export class FrameAssembler {
     const seq = this.seqs.extend(packet.seq);
     this.noteArrival(seq, before, now);
     if (this.nextExpected !== null && seq < this.nextExpected) return this.poll(now); // late copy of a frame already handled
-    if (this.everNacked.delete(seq)) this.counters.nackRecovered += 1;
+    const resent = this.everNacked.delete(seq);
+    if (resent) this.counters.nackRecovered += 1;
     const frame = this.frameFor(packet.timestamp, seq, now);
+    if (frame && resent) frame.resendsAt.push(now);
     if (frame && frame.packets.size < MAX_PACKETS_PER_FRAME && !frame.packets.has(seq)) {
       frame.packets.set(seq, packet.payload);
       if (packet.marker) frame.last = seq;
@@ -146,6 +177,7 @@ export class FrameAssembler {
       frame.blocks.set(base, block);
     }
     if (block.header.k !== parsed.header.k || block.header.m !== parsed.header.m || block.header.shardLength !== parsed.header.shardLength) return this.poll(now);
+    if (!block.parity.has(parsed.header.index)) frame.parity += 1;
     block.parity.set(parsed.header.index, parsed.shard);
     if (parsed.header.endsFrame) frame.last = base + parsed.header.k - 1;
     if (parsed.header.startsFrame) frame.first = base;
@@ -169,6 +201,7 @@ export class FrameAssembler {
   /** Everything pending is dropped (a jump in the sequence: a new stream or a long outage). */
   private discontinuity(now: number): void {
     this.counters.framesLost += this.frames.length;
+    for (const frame of this.frames) this.trace(frame, now, 'dropped', 'a jump in the sequence: a new stream or a long outage');
     this.frames = [];
     this.nextExpected = null;
     this.breakPicture(now);
@@ -180,10 +213,10 @@ export class FrameAssembler {
       frame.lastArrival = now;
       return frame;
     }
-    frame = { timestamp, first: null, last: null, packets: new Map(), blocks: new Map(), minSeq: seq, maxSeq: seq, firstArrival: now, lastArrival: now, nacked: new Map() };
+    frame = { timestamp, first: null, last: null, packets: new Map(), blocks: new Map(), minSeq: seq, maxSeq: seq, firstArrival: now, lastArrival: now, nacked: new Map(), parity: 0, firstNackAt: null, resendsAt: [] };
     this.frames.push(frame);
     this.frames.sort((a, b) => a.minSeq - b.minSeq);
-    while (this.frames.length > MAX_FRAMES) this.giveUp(this.frames[0]!, now);
+    while (this.frames.length > MAX_FRAMES) this.giveUp(this.frames[0]!, now, 'too many frames in flight');
     return frame;
   }
 
@@ -212,7 +245,7 @@ export class FrameAssembler {
       const rtt = this.options.rttMs() ?? 40;
       const due = head.firstArrival + repairBudgetMs(this.options.rttMs());
       if (now >= due) {
-        this.giveUp(head, now);
+        this.giveUp(head, now, 'due, not repaired');
         continue;
       }
       const later = this.frames.length > 1;
@@ -222,7 +255,7 @@ export class FrameAssembler {
         // a repair that cannot arrive before the frame is due is not worth asking for, nor an outage's worth
         const canArrive = now + rtt + 5 <= due && missing.length <= MAX_NACK_PACKETS;
         if (!canArrive) {
-          this.giveUp(head, now);
+          this.giveUp(head, now, missing.length > MAX_NACK_PACKETS ? `${missing.length} packets missing: an outage` : 'a resend cannot arrive before it is due');
           continue;
         }
         const retryMs = Math.max(5, rtt * 1.5 + 5);
@@ -233,6 +266,7 @@ export class FrameAssembler {
             continue;
           }
           head.nacked.set(seq, now);
+          head.firstNackAt ??= now;
           this.everNacked.add(seq);
           actions.nack.push(seq & 0xffff);
           wakeAt = Math.min(wakeAt, now + retryMs);
@@ -279,11 +313,14 @@ export class FrameAssembler {
         const asked = head.nacked.get(seq);
         if (asked !== undefined && now - asked < retryMs) continue;
         head.nacked.set(seq, now);
+        head.firstNackAt ??= now;
         this.everNacked.add(seq);
         actions.nack.push(seq & 0xffff);
       }
       return 'asked';
     }
+    const why = gap > MAX_NACK_PACKETS ? `${gap} packets missing: an outage` : afterSilence ? 'the link went quiet since the last frame' : 'a resend cannot arrive before it is due';
+    this.trace(head, now, 'gap-given-up', why, gap);
     this.counters.framesLost += 1;
     this.nextExpected = head.first;
     this.settledAt = now;
@@ -339,6 +376,7 @@ export class FrameAssembler {
     this.settledAt = now;
     const seqs = [...frame.packets.keys()].sort((a, b) => a - b);
     const unit = depacketize(this.options.codec, seqs.map((seq) => frame.packets.get(seq)!));
+    this.trace(frame, now, !unit ? 'undecodable' : this.broken && !unit.keyframe ? 'skipped' : 'delivered');
     if (!unit) {
       this.counters.framesLost += 1;
       this.breakPicture(now);
@@ -362,7 +400,8 @@ export class FrameAssembler {
     actions.frames.push({ timestamp: frame.timestamp, data: unit.data, keyframe: unit.keyframe, firstArrival: frame.firstArrival });
   }
 
-  private giveUp(frame: PendingFrame, now: number): void {
+  private giveUp(frame: PendingFrame, now: number, why: string): void {
+    this.trace(frame, now, 'given-up', why);
     const index = this.frames.indexOf(frame);
     if (index >= 0) this.frames.splice(index, 1);
     this.counters.framesLost += 1;
@@ -370,6 +409,15 @@ export class FrameAssembler {
     // where the next frame starts is known only from this one's end (or that frame's own FEC)
     this.nextExpected = frame.last !== null ? frame.last + 1 : null;
     this.breakPicture(now);
+  }
+
+  private trace(frame: PendingFrame, now: number, outcome: FrameDecision['outcome'], why?: string, gapPackets?: number): void {
+    if (!this.options.trace) return;
+    const rttMs = this.options.rttMs();
+    this.options.trace({
+      at: now, outcome, timestamp: frame.timestamp, first: frame.first, last: frame.last, media: frame.packets.size, parity: frame.parity, gapPackets,
+      firstArrival: frame.firstArrival, due: frame.firstArrival + repairBudgetMs(rttMs), nackedAt: frame.firstNackAt, resendsAt: frame.resendsAt, rttMs, why,
+    });
   }
 
   private breakPicture(now: number): void {

@@ -7,6 +7,7 @@ import { buildRttApp, buildSenderReport, compound, parseCompound, rttFromReport,
 import { isRtcp } from './rtp-packet';
 import { SrtpProtector, SrtpUnprotector } from './srtp-gcm';
 import { FEC_PAYLOAD_TYPE, type RtpKeys } from './rtp-keys';
+import { openRtpTrace } from './rtp-trace';
 
 /** Sent packets kept for retransmission (a power of two): about a second at 720p60, 8 Mbit/s. */
 const HISTORY = 2048;
@@ -56,6 +57,7 @@ export class RtpPeerSender extends EventEmitter {
   private tokensAt = Date.now();
   private readonly timer: NodeJS.Timeout;
   private closed = false;
+  private readonly trace = openRtpTrace('sender');
 
   constructor(
     private readonly target: { host: string; port: number },
@@ -171,7 +173,9 @@ export class RtpPeerSender extends EventEmitter {
     this.retransmitTokens = Math.min(RETRANSMIT_PER_SECOND, this.retransmitTokens + ((now - this.tokensAt) / 1000) * RETRANSMIT_PER_SECOND);
     this.tokensAt = now;
     const kept = this.history[seq & (HISTORY - 1)];
-    if (!kept || kept.seq !== seq || this.retransmitTokens < 1) return;
+    const refused = !kept || kept.seq !== seq ? 'no longer kept' : this.retransmitTokens < 1 ? 'over the resend rate' : null;
+    this.trace?.({ at: now, nack: seq, resent: refused === null, why: refused ?? undefined });
+    if (!kept || refused) return;
     this.retransmitTokens -= 1;
     // the same bytes again: the receiver never accepted this index, so its replay window lets it in once
     this.send(kept.packet);
@@ -192,6 +196,7 @@ export class RtpPeerSender extends EventEmitter {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.timer);
+    this.trace?.close();
     this.socket.close();
   }
 }

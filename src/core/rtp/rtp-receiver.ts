@@ -8,6 +8,7 @@ import { FrameAssembler, type AssembledFrame, type AssemblerActions } from './fr
 import { buildNack, buildPli, buildReceiverReport, compound, ntpMiddle32, parseCompound } from './rtcp';
 import { isRtcp } from './rtp-packet';
 import { FEC_PAYLOAD_TYPE, MEDIA_PAYLOAD_TYPE, type RtpKeys } from './rtp-keys';
+import { openRtpTrace } from './rtp-trace';
 import { SeqExtender } from './seq';
 import { SrtpProtector, SrtpUnprotector } from './srtp-gcm';
 
@@ -73,12 +74,13 @@ export class RtpReceiver extends EventEmitter {
   private readonly reportTimer: NodeJS.Timeout;
   private readonly secondTimer: NodeJS.Timeout;
   private closed = false;
+  private readonly trace = openRtpTrace('receiver');
 
   constructor(private readonly options: RtpReceiverOptions) {
     super();
     this.unprotector = new SrtpUnprotector(options.keys.media);
     this.protector = new SrtpProtector(options.keys.feedback);
-    this.assembler = new FrameAssembler({ codec: options.codec, rttMs: () => this.rttMs });
+    this.assembler = new FrameAssembler({ codec: options.codec, rttMs: () => this.rttMs, trace: this.trace ?? undefined });
     this.socket = createSocket(isIPv6(options.listen) ? 'udp6' : 'udp4');
     this.socket.on('error', () => undefined);
     this.socket.on('message', (data, from) => this.onDatagram(data, from));
@@ -257,6 +259,7 @@ export class RtpReceiver extends EventEmitter {
     clearInterval(this.reportTimer);
     clearInterval(this.secondTimer);
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.trace?.close();
     this.socket.close();
   }
 }
