@@ -53,8 +53,6 @@ interface PendingFrame {
   maxSeq: number;
   firstArrival: number;
   lastArrival: number;
-  /** Ext seq → when it was last asked for. */
-  nacked: Map<number, number>;
   /** For the trace: parity packets received, when it was first asked for, when its resends came. */
   parity: number;
   firstNackAt: number | null;
@@ -139,7 +137,8 @@ export class FrameAssembler {
   private settledAt = -Infinity;
   private lastPliAt = -Infinity;
   private pendingPli = false;
-  private everNacked = new Set<number>();
+  /** Ext seq → when it was last asked for (NACK), until it arrives. */
+  private readonly asked = new Map<number, number>();
 
   constructor(private readonly options: AssemblerOptions) {}
 
@@ -149,7 +148,7 @@ export class FrameAssembler {
     const seq = this.seqs.extend(packet.seq);
     this.noteArrival(seq, before, now);
     if (this.nextExpected !== null && seq < this.nextExpected) return this.poll(now); // late copy of a frame already handled
-    const resent = this.everNacked.delete(seq);
+    const resent = this.asked.delete(seq);
     if (resent) this.counters.nackRecovered += 1;
     const frame = this.frameFor(packet.timestamp, seq, now);
     if (frame && resent) frame.resendsAt.push(now);
@@ -213,7 +212,7 @@ export class FrameAssembler {
       frame.lastArrival = now;
       return frame;
     }
-    frame = { timestamp, first: null, last: null, packets: new Map(), blocks: new Map(), minSeq: seq, maxSeq: seq, firstArrival: now, lastArrival: now, nacked: new Map(), parity: 0, firstNackAt: null, resendsAt: [] };
+    frame = { timestamp, first: null, last: null, packets: new Map(), blocks: new Map(), minSeq: seq, maxSeq: seq, firstArrival: now, lastArrival: now, parity: 0, firstNackAt: null, resendsAt: [] };
     this.frames.push(frame);
     this.frames.sort((a, b) => a.minSeq - b.minSeq);
     while (this.frames.length > MAX_FRAMES) this.giveUp(this.frames[0]!, now, 'too many frames in flight');
@@ -227,10 +226,9 @@ export class FrameAssembler {
       const head = this.frames[0]!;
       const gap = this.gapBefore(head, now, actions);
       if (gap === 'given-up') continue;
-      if (gap === 'asked') {
+      if (gap !== 'none') {
         // a frame between the last one handed on and this one is on its way again: this one waits
-        const rtt = this.options.rttMs() ?? 40;
-        actions.wakeAt = Math.min(head.firstArrival + repairBudgetMs(this.options.rttMs()), now + Math.max(5, rtt * 1.5 + 5));
+        actions.wakeAt = gap;
         break;
       }
       this.recover(head);
@@ -242,7 +240,6 @@ export class FrameAssembler {
         this.handOn(head, now, actions);
         continue;
       }
-      const rtt = this.options.rttMs() ?? 40;
       const due = head.firstArrival + repairBudgetMs(this.options.rttMs());
       if (now >= due) {
         this.giveUp(head, now, 'due, not repaired');
@@ -252,30 +249,18 @@ export class FrameAssembler {
       const holeSure = later || now >= head.lastArrival + REORDER_WAIT_MS;
       let wakeAt = holeSure ? due : Math.min(due, head.lastArrival + REORDER_WAIT_MS);
       if (holeSure && missing && missing.length > 0) {
-        // a repair that cannot arrive before the frame is due is not worth asking for, nor an outage's worth
-        const canArrive = now + rtt + 5 <= due && missing.length <= MAX_NACK_PACKETS;
-        if (!canArrive) {
+        // an outage's worth is not worth asking for: a keyframe is faster
+        const asked = missing.length <= MAX_NACK_PACKETS ? this.requestRepair(head, missing, now, due, actions) : 'late';
+        if (asked === 'late') {
           this.giveUp(head, now, missing.length > MAX_NACK_PACKETS ? `${missing.length} packets missing: an outage` : 'a resend cannot arrive before it is due');
           continue;
         }
-        const retryMs = Math.max(5, rtt * 1.5 + 5);
-        for (const seq of missing) {
-          const asked = head.nacked.get(seq);
-          if (asked !== undefined && now - asked < retryMs) {
-            wakeAt = Math.min(wakeAt, asked + retryMs);
-            continue;
-          }
-          head.nacked.set(seq, now);
-          head.firstNackAt ??= now;
-          this.everNacked.add(seq);
-          actions.nack.push(seq & 0xffff);
-          wakeAt = Math.min(wakeAt, now + retryMs);
-        }
+        wakeAt = Math.min(wakeAt, asked);
       }
       actions.wakeAt = wakeAt;
       break;
     }
-    if (this.everNacked.size > 4096) this.everNacked.clear();
+    if (this.asked.size > 4096) this.asked.clear();
     if (this.pendingPli) {
       this.pendingPli = false;
       this.lastPliAt = now;
@@ -300,24 +285,16 @@ export class FrameAssembler {
    * outage's worth, too late, or the link just came back after a silence) they are lost, and so is
    * the picture.
    */
-  private gapBefore(head: PendingFrame, now: number, actions: AssemblerActions): 'none' | 'asked' | 'given-up' {
+  private gapBefore(head: PendingFrame, now: number, actions: AssemblerActions): 'none' | 'given-up' | number {
     if (head.first === null || this.nextExpected === null || head.first <= this.nextExpected) return 'none';
     const gap = head.first - this.nextExpected;
-    const rtt = this.options.rttMs() ?? 40;
     const due = head.firstArrival + repairBudgetMs(this.options.rttMs());
     // the link went quiet since the last frame was settled: what is missing went down with it
     const afterSilence = this.silenceEndAt !== null && this.silenceEndAt > this.settledAt;
-    if (gap <= MAX_NACK_PACKETS && !afterSilence && now + rtt + 5 <= due) {
-      const retryMs = Math.max(5, rtt * 1.5 + 5);
-      for (let seq = this.nextExpected; seq < head.first; seq += 1) {
-        const asked = head.nacked.get(seq);
-        if (asked !== undefined && now - asked < retryMs) continue;
-        head.nacked.set(seq, now);
-        head.firstNackAt ??= now;
-        this.everNacked.add(seq);
-        actions.nack.push(seq & 0xffff);
-      }
-      return 'asked';
+    if (gap <= MAX_NACK_PACKETS && !afterSilence) {
+      const seqs = Array.from({ length: gap }, (_, i) => this.nextExpected! + i);
+      const asked = this.requestRepair(head, seqs, now, due, actions);
+      if (asked !== 'late') return asked;
     }
     const why = gap > MAX_NACK_PACKETS ? `${gap} packets missing: an outage` : afterSilence ? 'the link went quiet since the last frame' : 'a resend cannot arrive before it is due';
     this.trace(head, now, 'gap-given-up', why, gap);
@@ -326,6 +303,36 @@ export class FrameAssembler {
     this.settledAt = now;
     this.breakPicture(now);
     return 'given-up';
+  }
+
+  /**
+   * Asks (again) for the packets whose resend is not already on its way; 'late' when one needs asking
+   * and its resend could not arrive before `due`, else when to look again. A request made in time is
+   * waited for (1.5 RTT), even when asking again now would be too late; before the round trip is
+   * measured, until the frame is due (a guessed RTT shorter than the link's would give up resends
+   * still on their way).
+   */
+  private requestRepair(frame: PendingFrame, seqs: number[], now: number, due: number, actions: AssemblerActions): number | 'late' {
+    const measured = this.options.rttMs();
+    const rtt = measured ?? 40;
+    const retryMs = measured === null ? Infinity : Math.max(5, rtt * 1.5 + 5);
+    const ask: number[] = [];
+    let wakeAt = due;
+    for (const seq of seqs) {
+      const asked = this.asked.get(seq);
+      if (asked !== undefined && now - asked < retryMs) wakeAt = Math.min(wakeAt, asked + retryMs);
+      else if (now + rtt + 5 > due) return 'late';
+      else ask.push(seq);
+    }
+    for (const seq of ask) {
+      this.asked.set(seq, now);
+      actions.nack.push(seq & 0xffff);
+    }
+    if (ask.length > 0) {
+      frame.firstNackAt ??= now;
+      wakeAt = Math.min(wakeAt, now + retryMs);
+    }
+    return wakeAt;
   }
 
   /** A keyframe takes the sender an encoder restart and a round trip: ask again only after that. */
@@ -363,7 +370,7 @@ export class FrameAssembler {
       for (let i = 0; i < k; i += 1) {
         if (frame.packets.has(base + i)) continue;
         frame.packets.set(base + i, Buffer.from(payloads[i]!));
-        this.everNacked.delete(base + i);
+        this.asked.delete(base + i);
         this.counters.fecRecovered += 1;
       }
       frame.minSeq = Math.min(frame.minSeq, base);

@@ -12,8 +12,8 @@ interface Packet {
 }
 
 /** One H.264 frame as single-NAL RTP packets (an IDR slice per packet, or non-IDR), then its FEC. */
-function frame(firstSeq: number, index: number, packets: number, parity: number, keyframe: boolean): { media: Packet[]; fec: Packet[] } {
-  const timestamp = 90_000 + index * 1500;
+function frame(firstSeq: number, index: number, packets: number, parity: number, keyframe: boolean, tick = 1500): { media: Packet[]; fec: Packet[] } {
+  const timestamp = 90_000 + index * tick;
   const media: Packet[] = [];
   for (let i = 0; i < packets; i += 1) {
     const payload = Buffer.alloc(100 + ((index * 7 + i * 13) % 900), index + i);
@@ -26,12 +26,12 @@ function frame(firstSeq: number, index: number, packets: number, parity: number,
   return { media, fec };
 }
 
-/** A stream of frames: the first a keyframe, the others not unless listed. */
-function stream(count: number, packets: number, parity: number, keyframes: number[] = [0], firstSeq = 65_500) {
+/** A stream of frames: the first a keyframe, the others not unless listed; `tick` apart at 90 kHz (60 fps). */
+function stream(count: number, packets: number, parity: number, keyframes: number[] = [0], firstSeq = 65_500, tick = 1500) {
   const frames = [];
   let seq = firstSeq;
   for (let i = 0; i < count; i += 1) {
-    frames.push(frame(seq, i, packets, parity, keyframes.includes(i)));
+    frames.push(frame(seq, i, packets, parity, keyframes.includes(i), tick));
     seq += packets;
   }
   return frames;
@@ -39,6 +39,21 @@ function stream(count: number, packets: number, parity: number, keyframes: numbe
 
 function feed(assembler: FrameAssembler, packet: Packet, now: number): AssemblerActions {
   return packet.kind === 'media' ? assembler.media(packet, now) : assembler.fec(packet, now);
+}
+
+/** Feeds timed packets in order, polling at each wakeAt that comes before the next one, as the receiver's timer does. */
+function drive(assembler: FrameAssembler, events: { at: number; packet: Packet }[]): AssemblerActions[] {
+  const out: AssemblerActions[] = [];
+  let wakeAt: number | null = null;
+  const note = (actions: AssemblerActions) => {
+    out.push(actions);
+    wakeAt = actions.wakeAt;
+  };
+  for (const { at, packet } of [...events].sort((x, y) => x.at - y.at)) {
+    while (wakeAt !== null && wakeAt < at) note(assembler.poll(wakeAt));
+    note(feed(assembler, packet, at));
+  }
+  return out;
 }
 
 describe('the rtp receiver frame logic (FEC, NACK, keyframe on loss)', () => {
@@ -96,6 +111,44 @@ describe('the rtp receiver frame logic (FEC, NACK, keyframe on loss)', () => {
     expect(repaired.flatMap((a) => a.frames).map((f) => f.timestamp)).toEqual([second!.media[0]!.timestamp, third!.media[0]!.timestamp]);
     // the first repair makes the frame's single parity packet enough for the second
     expect(assembler.counters).toMatchObject({ nackRecovered: 1, fecRecovered: 1, framesLost: 0, keyframeRequests: 0 });
+  });
+
+  it('waits for a resend already asked for while later frames arrive, as long as it can come before the frame is due', () => {
+    // 30 fps over an 80 ms round trip: two more frames arrive before the resend can; asking again at
+    // either of them would be too late, but the first request is not
+    const rtt = 80;
+    const assembler = new FrameAssembler({ codec: 'h264', rttMs: () => rtt });
+    const frames = stream(4, 6, 1);
+    const at = (i: number) => i * 33;
+    const all: AssemblerActions[] = [...frames[0]!.media, ...frames[0]!.fec].map((p) => feed(assembler, p, at(0)));
+    const lost = [frames[1]!.media[1]!, frames[1]!.media[4]!];
+    all.push(...[...frames[1]!.media, ...frames[1]!.fec].filter((p) => !lost.includes(p)).map((p) => feed(assembler, p, at(1))));
+    all.push(assembler.poll(at(1) + 3));
+    expect(all.flatMap((a) => a.nack).sort()).toEqual(lost.map((p) => p.seq).sort());
+    for (const i of [2, 3]) all.push(...[...frames[i]!.media, ...frames[i]!.fec].map((p) => feed(assembler, p, at(i))));
+    expect(assembler.counters.framesLost).toBe(0);
+    const resentAt = at(1) + 3 + rtt;
+    expect(resentAt).toBeLessThan(at(1) + repairBudgetMs(rtt));
+    all.push(...lost.map((p) => feed(assembler, p, resentAt)));
+    expect(all.flatMap((a) => a.frames).map((f) => f.timestamp)).toEqual(frames.map((f) => f.media[0]!.timestamp));
+    expect(all.some((a) => a.pli)).toBe(false);
+    expect(assembler.counters).toMatchObject({ framesLost: 0, nackRecovered: 1, fecRecovered: 1, nacksSent: 2, keyframeRequests: 0 });
+  });
+
+  it('before the round trip is measured, waits for a resend until the frame is due instead of guessing when it is overdue', () => {
+    const linkRtt = 80; // the link's, not yet known to the receiver
+    const assembler = new FrameAssembler({ codec: 'h264', rttMs: () => null });
+    const frames = stream(4, 6, 1, [0], 65_500, 3000);
+    const at = (i: number) => i * 33.3;
+    const lost = [frames[1]!.media[1]!, frames[1]!.media[4]!];
+    const events = frames.flatMap((f, i) => [...f.media, ...f.fec].filter((p) => !lost.includes(p)).map((packet) => ({ at: at(i), packet })));
+    const askedAt = at(1) + 3;
+    const resentAt = askedAt + linkRtt + 1;
+    expect(resentAt).toBeLessThan(at(1) + repairBudgetMs(null));
+    events.push(...lost.map((packet) => ({ at: resentAt, packet })));
+    const all = drive(assembler, events);
+    expect(all.flatMap((a) => a.frames).map((f) => f.timestamp)).toEqual(frames.map((f) => f.media[0]!.timestamp));
+    expect(assembler.counters).toMatchObject({ framesLost: 0, nackRecovered: 1, keyframeRequests: 0 });
   });
 
   it('does not ask for a repair that cannot arrive before the frame is due: gives it up and asks for a keyframe', () => {
