@@ -131,10 +131,10 @@ export class FrameAssembler {
   private started = false;
   private burstEndAt: number | null = null;
   private lastArrival: number | null = null;
-  /** When a packet last came after a silence (the link's return). */
-  private silenceEndAt: number | null = null;
-  /** When the last frame was handed on or given up. */
-  private settledAt = -Infinity;
+  /** RTP timestamp of the last frame handed on or given up, and whether it was handed on. */
+  private settled: { timestamp: number; handedOn: boolean } | null = null;
+  /** Between consecutive frames (ms, from their timestamps, smoothed); null before two. */
+  private frameIntervalMs: number | null = null;
   private lastPliAt = -Infinity;
   private pendingPli = false;
   /** Ext seq → when it was last asked for (NACK), until it arrives. */
@@ -193,7 +193,6 @@ export class FrameAssembler {
       if (silent && this.broken && this.started) this.pendingPli = true;
     }
     if (before !== null && seq > before + MAX_SEQ_JUMP) this.discontinuity(now);
-    if (silent) this.silenceEndAt = now;
     this.lastArrival = now;
   }
 
@@ -280,29 +279,45 @@ export class FrameAssembler {
   }
 
   /**
-   * Packets between the last frame handed on and this one's first (known from its FEC) belong to
-   * frames that never arrived: ask for them like any hole while they can still help; past that (an
-   * outage's worth, too late, or the link just came back after a silence) they are lost, and so is
-   * the picture.
+   * Packets between the last frame settled and this one's first (known from its FEC) belong to frames
+   * that never arrived: ask for them like any hole while they can still help; past that (an outage's
+   * worth, or too old to be repaired in time) they are lost, and so is the picture.
    */
   private gapBefore(head: PendingFrame, now: number, actions: AssemblerActions): 'none' | 'given-up' | number {
     if (head.first === null || this.nextExpected === null || head.first <= this.nextExpected) return 'none';
     const gap = head.first - this.nextExpected;
-    const due = head.firstArrival + repairBudgetMs(this.options.rttMs());
-    // the link went quiet since the last frame was settled: what is missing went down with it
-    const afterSilence = this.silenceEndAt !== null && this.silenceEndAt > this.settledAt;
-    if (gap <= MAX_NACK_PACKETS && !afterSilence) {
+    const due = this.gapArrival(head) + repairBudgetMs(this.options.rttMs());
+    if (gap <= MAX_NACK_PACKETS && now < due) {
       const seqs = Array.from({ length: gap }, (_, i) => this.nextExpected! + i);
       const asked = this.requestRepair(head, seqs, now, due, actions);
       if (asked !== 'late') return asked;
     }
-    const why = gap > MAX_NACK_PACKETS ? `${gap} packets missing: an outage` : afterSilence ? 'the link went quiet since the last frame' : 'a resend cannot arrive before it is due';
+    const why = gap > MAX_NACK_PACKETS ? `${gap} packets missing: an outage` : `the frames missing before it are too old to repair (due ${Math.round(due - head.firstArrival)} ms after this one's first packet)`;
     this.trace(head, now, 'gap-given-up', why, gap);
     this.counters.framesLost += 1;
     this.nextExpected = head.first;
-    this.settledAt = now;
+    this.settled = null;
     this.breakPicture(now);
     return 'given-up';
+  }
+
+  /**
+   * When the oldest frame missing before this one would have arrived: about one frame interval after
+   * the last frame settled, by their timestamps. A frame lost whole is repaired as the frame it is; after
+   * an outage, the frames missing are as old as the outage is long, and a keyframe is the cure.
+   */
+  private gapArrival(head: PendingFrame): number {
+    if (!this.settled) return -Infinity;
+    const spanMs = ((head.timestamp - this.settled.timestamp) >>> 0) / 90;
+    return head.firstArrival - Math.max(0, spanMs - (this.frameIntervalMs ?? 0));
+  }
+
+  private settle(frame: PendingFrame, handedOn: boolean): void {
+    const previous = this.settled;
+    this.settled = { timestamp: frame.timestamp, handedOn };
+    if (!handedOn || !previous?.handedOn) return;
+    const intervalMs = ((frame.timestamp - previous.timestamp) >>> 0) / 90;
+    if (intervalMs > 0 && intervalMs < 200) this.frameIntervalMs = this.frameIntervalMs === null ? intervalMs : 0.9 * this.frameIntervalMs + 0.1 * intervalMs;
   }
 
   /**
@@ -380,7 +395,7 @@ export class FrameAssembler {
   }
 
   private handOn(frame: PendingFrame, now: number, actions: AssemblerActions): void {
-    this.settledAt = now;
+    this.settle(frame, true);
     const seqs = [...frame.packets.keys()].sort((a, b) => a - b);
     const unit = depacketize(this.options.codec, seqs.map((seq) => frame.packets.get(seq)!));
     this.trace(frame, now, !unit ? 'undecodable' : this.broken && !unit.keyframe ? 'skipped' : 'delivered');
@@ -412,7 +427,7 @@ export class FrameAssembler {
     const index = this.frames.indexOf(frame);
     if (index >= 0) this.frames.splice(index, 1);
     this.counters.framesLost += 1;
-    this.settledAt = now;
+    this.settle(frame, false);
     // where the next frame starts is known only from this one's end (or that frame's own FEC)
     this.nextExpected = frame.last !== null ? frame.last + 1 : null;
     this.breakPicture(now);

@@ -135,6 +135,21 @@ describe('the rtp receiver frame logic (FEC, NACK, keyframe on loss)', () => {
     expect(assembler.counters).toMatchObject({ framesLost: 0, nackRecovered: 1, fecRecovered: 1, nacksSent: 2, keyframeRequests: 0 });
   });
 
+  it('asks for a frame lost whole at 30 fps (two frame intervals without a packet are not an outage)', () => {
+    const rtt = 30;
+    const assembler = new FrameAssembler({ codec: 'h264', rttMs: () => rtt });
+    const frames = stream(5, 3, 1, [0], 65_500, 3000);
+    const at = (i: number) => i * 33.3;
+    const all: AssemblerActions[] = [];
+    for (const i of [0, 1, 3]) all.push(...[...frames[i]!.media, ...frames[i]!.fec].map((p) => feed(assembler, p, at(i))));
+    expect(all.flatMap((a) => a.nack).sort()).toEqual(frames[2]!.media.map((p) => p.seq).sort());
+    const resentAt = at(3) + rtt;
+    all.push(...frames[2]!.media.map((p) => feed(assembler, p, resentAt)));
+    all.push(...[...frames[4]!.media, ...frames[4]!.fec].map((p) => feed(assembler, p, at(4))));
+    expect(all.flatMap((a) => a.frames).map((f) => f.timestamp)).toEqual(frames.map((f) => f.media[0]!.timestamp));
+    expect(assembler.counters).toMatchObject({ framesLost: 0, nackRecovered: 3, keyframeRequests: 0 });
+  });
+
   it('before the round trip is measured, waits for a resend until the frame is due instead of guessing when it is overdue', () => {
     const linkRtt = 80; // the link's, not yet known to the receiver
     const assembler = new FrameAssembler({ codec: 'h264', rttMs: () => null });
