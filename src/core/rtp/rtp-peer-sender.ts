@@ -149,7 +149,10 @@ export class RtpPeerSender extends EventEmitter {
       case 'rr': {
         if (!packet.block) return;
         const rtt = rttFromReport(Date.now(), packet.block.lsr, packet.block.dlsr);
+        const first = this.rttMs === null;
         if (rtt !== null && rtt >= 0 && rtt < 10_000) this.rttMs = this.rttMs === null ? rtt : 0.8 * this.rttMs + 0.2 * rtt;
+        // the receiver times its NACKs by our RTT: the first one goes out now, not at the next report
+        if (first && this.rttMs !== null) this.report();
         const fractionLost = packet.block.fractionLost / 256;
         this.fec.observe(fractionLost);
         this.emit('feedback', { rttMs: this.rttMs, fractionLost } satisfies PeerFeedback);

@@ -61,8 +61,8 @@ export class RtpReceiver extends EventEmitter {
   private readonly seqs = new SeqExtender();
   private remote: RemoteInfo | null = null;
   private mediaSsrc: number | null = null;
-  private rttMs: number | null = null;
-  private lastSr: { middle: number; at: number } | null = null;
+  private rtt: number | null = null;
+  private lastSr: { ssrc: number; middle: number; at: number } | null = null;
   private wakeTimer: NodeJS.Timeout | null = null;
   private wakeAt: number | null = null;
   private readonly nacked = new Set<number>();
@@ -80,7 +80,7 @@ export class RtpReceiver extends EventEmitter {
     super();
     this.unprotector = new SrtpUnprotector(options.keys.media);
     this.protector = new SrtpProtector(options.keys.feedback);
-    this.assembler = new FrameAssembler({ codec: options.codec, rttMs: () => this.rttMs, trace: this.trace ?? undefined });
+    this.assembler = new FrameAssembler({ codec: options.codec, rttMs: () => this.rtt, trace: this.trace ?? undefined });
     this.socket = createSocket(isIPv6(options.listen) ? 'udp6' : 'udp4');
     this.socket.on('error', () => undefined);
     this.socket.on('message', (data, from) => this.onDatagram(data, from));
@@ -104,6 +104,11 @@ export class RtpReceiver extends EventEmitter {
     return this.port;
   }
 
+  /** The round trip the host measured and sent us (ms), null before its first measurement. */
+  get rttMs(): number | null {
+    return this.rtt;
+  }
+
   get counters() {
     return { ...this.assembler.counters, rejected: this.rejected, originals: this.originals };
   }
@@ -120,9 +125,11 @@ export class RtpReceiver extends EventEmitter {
       this.remote ??= from;
       this.lastAuthenticAt = now;
       for (const packet of parseCompound(opened.compound) ?? []) {
-        if (packet.type === 'sr') this.lastSr = { middle: ntpMiddle32(packet.ntpMs), at: Date.now() };
-        else if (packet.type === 'app' && packet.rttUs > 0) this.rttMs = packet.rttUs / 1000;
+        if (packet.type === 'sr') this.lastSr = { ssrc: packet.ssrc, middle: ntpMiddle32(packet.ntpMs), at: Date.now() };
+        else if (packet.type === 'app' && packet.rttUs > 0) this.rtt = packet.rttUs / 1000;
       }
+      // until the round trip is known, each sender report is answered at once: NACK timing needs it early
+      if (this.rtt === null && this.lastSr) this.report();
       return;
     }
     const opened = this.unprotector.unprotectRtp(data);
@@ -190,7 +197,9 @@ export class RtpReceiver extends EventEmitter {
 
   private receiverReport(): Buffer {
     const highest = this.seqs.max;
-    if (highest === null || this.mediaSsrc === null) return buildReceiverReport({ ssrc: this.ssrc });
+    // before any media, the sender report's SSRC (the same stream) lets the block carry LSR for the RTT
+    const mediaSsrc = this.mediaSsrc ?? this.lastSr?.ssrc ?? null;
+    if (mediaSsrc === null) return buildReceiverReport({ ssrc: this.ssrc });
     const expected = this.expectedPackets();
     const expectedInterval = expected - this.reported.expected;
     const originalsInterval = this.originals - this.reported.originals;
@@ -201,10 +210,10 @@ export class RtpReceiver extends EventEmitter {
     return buildReceiverReport({
       ssrc: this.ssrc,
       block: {
-        ssrc: this.mediaSsrc,
+        ssrc: mediaSsrc,
         fractionLost,
         cumulativeLost: Math.max(0, Math.min(0x7fffff, expected - this.originals)),
-        highestSeq: highest >>> 0,
+        highestSeq: (highest ?? 0) >>> 0,
         jitter: 0,
         lsr: sr?.middle ?? 0,
         dlsr: sr ? Math.round(((Date.now() - sr.at) / 1000) * 65536) : 0,
@@ -240,7 +249,7 @@ export class RtpReceiver extends EventEmitter {
       nacksSent: c.nacksSent - base.nacksSent,
       cleanPictureMs: cleans.length > 0 ? Math.round(Math.max(...cleans)) : null,
       rejected: this.rejected - base.rejected,
-      rttMs: this.rttMs,
+      rttMs: this.rtt,
     };
     this.secondBase = {
       received: this.originals, lost: lostTotal, fecRecovered: c.fecRecovered, nackRecovered: c.nackRecovered, framesLost: c.framesLost,

@@ -526,6 +526,15 @@ describe('rtp link on loopback under hostile traffic', () => {
     expect(attacker.received).toHaveLength(0);
   });
 
+  // NACKs are timed by it: a resend guessed overdue too early is a frame given up while its repair is on its way
+  it('the receiver knows the round trip from the host\'s first sender report, before any media', async () => {
+    const link = await openLink(4);
+    await until('the round trip at the receiver', () => link.receiver.rttMs !== null);
+    expect(link.sent).toHaveLength(0);
+    expect(link.receiver.rttMs).toBeGreaterThanOrEqual(0);
+    expect(link.receiver.rttMs).toBeCloseTo(link.sender.rttMs ?? Number.NaN, 2);
+  });
+
   it('repairs two lost packets of a frame by NACK when its FEC is lost too', async () => {
     const link = await openLink(5);
     const lostTimestamp = link.nextTimestamp + 12 * FRAME_TICKS;
