@@ -147,7 +147,8 @@ export class Rig {
   async kill(name: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     const started = this.latest(name);
     if (!started || started.child.exitCode !== null || started.child.signalCode !== null) return;
-    const gone = new Promise((done) => started.child.once('close', done));
+    // 'exit', not 'close': a service the bus activated may still hold the same pipes
+    const gone = new Promise((done) => started.child.once('exit', done));
     started.child.kill(signal);
     await gone;
   }
@@ -155,12 +156,14 @@ export class Rig {
   async stop(): Promise<void> {
     for (const started of [...this.processes].reverse()) {
       if (started.child.exitCode !== null || started.child.signalCode !== null) continue;
-      const gone = new Promise((done) => started.child.once('close', done));
+      const gone = new Promise((done) => started.child.once('exit', done));
       started.child.kill('SIGTERM');
       const timer = setTimeout(() => started.child.kill('SIGKILL'), 3000);
       await gone;
       clearTimeout(timer);
     }
+    // what the session bus activated on its own (the document portal…) belongs to the rig's user alone
+    spawnSync('pkill', ['-KILL', '-u', RIG_USER]);
     rmSync(this.runtimeDir, { recursive: true, force: true });
     rmSync(this.home, { recursive: true, force: true });
   }

@@ -66,6 +66,8 @@ describe.skipIf(skip !== null)('a Wayland session: GNOME desktop → portal (and
 
   afterAll(async () => {
     api?.close();
+    // the peer reads input from its stdin: close it, or it waits there past SIGTERM
+    peer?.child.stdin.end();
     await peer?.stop();
     await gnome?.rig.stop();
     rmSync(root, { recursive: true, force: true });
