@@ -113,6 +113,13 @@ export function createCore(options: CoreOptions): Core {
     ...vmHandlers({ audit, root: hostRoot, libvirt: { env } }),
     ...sessions.handlers(),
   };
+  if (snapshot) {
+    // a recorded host's desktop session is not in its snapshot: say so rather than describe this machine's
+    allHandlers['sessions.sources'] = () => ({
+      sessionType: 'none', desktop: null, defaultSource: null,
+      sources: (['x11', 'portal', 'gnome', 'wlroots', 'test'] as const).map((kind) => ({ kind, available: false, detail: `a recorded host (${snapshot.meta.host}): its desktop session is not in the snapshot`, action: null })),
+    });
+  }
   const handlers = snapshot ? readOnlyHandlers(allHandlers, snapshot.meta) : allHandlers;
 
   const dispatcher = new Dispatcher(handlers, {

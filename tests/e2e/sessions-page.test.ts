@@ -97,6 +97,10 @@ describe.skipIf(!haveChromium)('Sessions page: a real session to a paired peer p
     const share = page.getByRole('checkbox', { name: 'Share GPU' });
     await share.click();
     await expect.poll(() => share.isChecked(), { timeout: 10_000 }).toBe(true);
+    // the capture sources: what works on this host and, for each that does not, what to do
+    const sources = page.getByRole('region', { name: 'Capture sources' });
+    await expect.poll(async () => (await sources.getByRole('row', { name: /Test pattern/ }).textContent()) ?? '', { timeout: 10_000 }).toMatch(/works/);
+    expect(await sources.getByRole('row', { name: /Screen share portal/ }).textContent()).toMatch(/not here: .+/);
     await form.getByLabel('Source').selectOption('test');
     await form.getByLabel('Size').selectOption('custom');
     await form.getByLabel('Width').fill('640');

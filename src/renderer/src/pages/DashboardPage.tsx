@@ -7,6 +7,21 @@ import { formatBytes, orDash } from '../format';
 import { LiveSeries } from '../metrics/live-series';
 import { useStore } from '../store';
 import { selectInfo, selectInfoError } from '../store/selectors';
+import { SOURCE_NAMES, useCaptureSources } from './sessions/use-capture-sources';
+
+/** The capture sources that work here, the default first; the Sessions page says why the others do not. */
+function CaptureSummary({ xDisplay }: { xDisplay: string | null }) {
+  const { sources } = useCaptureSources();
+  if (!sources) return <>{xDisplay ? `X display ${xDisplay}` : 'reading…'}</>;
+  const working = sources.sources.filter((s) => s.available && s.kind !== 'test');
+  if (working.length === 0) return <>no screen to capture ({sources.sessionType === 'none' ? 'no desktop session' : sources.sessionType}): see Sessions → Capture sources</>;
+  return (
+    <>
+      {working.map((s) => `${SOURCE_NAMES[s.kind]}${s.kind === sources.defaultSource ? ' (default)' : ''}`).join(', ')}
+      {sources.sessionType === 'wayland' ? ' on Wayland' : ''}
+    </>
+  );
+}
 
 const WINDOWS = [
   { label: '1 min', seconds: 60 },
@@ -127,7 +142,9 @@ export function DashboardPage() {
             <dt>NVIDIA</dt>
             <dd>{info.capabilities.nvml ? 'NVML loads in-process' : info.capabilities.nvidiaSmi ? 'nvidia-smi found (no NVML)' : 'no NVIDIA driver found'}</dd>
             <dt>Capture</dt>
-            <dd>{info.capabilities.xDisplay ? `X display ${info.capabilities.xDisplay}` : 'no X display'}</dd>
+            <dd>
+              <CaptureSummary xDisplay={info.capabilities.xDisplay} />
+            </dd>
           </dl>
         ) : (
           <p aria-busy="true">Reading the host…</p>

@@ -5,16 +5,23 @@ import { selectSessions } from '../store/selectors';
 import { SelftestPanel } from './sessions/SelftestPanel';
 import { SessionCard } from './sessions/SessionCard';
 import { StartSessionForm } from './sessions/StartSessionForm';
+import { ApprovalBanner, CaptureSourcesPanel } from './sessions/CaptureSourcesPanel';
+import { useCaptureSources } from './sessions/use-capture-sources';
 
 export function SessionsPage() {
   const sessions = useStore(selectSessions);
+  const capture = useCaptureSources();
   return (
     <>
       <Section title="Sharing">
         <SharingToggle />
       </Section>
       <Section title="Start a session">
-        <StartSessionForm />
+        <ApprovalBanner />
+        <StartSessionForm sources={capture.sources} />
+      </Section>
+      <Section title="Capture sources">
+        <CaptureSourcesPanel {...capture} />
       </Section>
       <Section title="Streaming sessions">
         {sessions === null ? (

@@ -4,6 +4,8 @@ import { useApi } from '../../api/context';
 import { useStore } from '../../store';
 import { selectConnectionState, selectSharing } from '../../store/selectors';
 import { SIZE_PRESETS, checkSize, describeFailure, parseBitrate, startBlocker, startablePeers } from './session-view';
+import type { CaptureKind, CaptureSourcesInfo } from '../../../../shared/contract';
+import { SOURCE_NAMES } from './use-capture-sources';
 
 type SizeChoice = (typeof SIZE_PRESETS)[number]['id'] | 'custom';
 
@@ -30,7 +32,7 @@ function usePeers(): PeerStatus[] | null {
 }
 
 /** Start a session to a paired peer: peer, size, frame rate, bitrate, codec, source. */
-export function StartSessionForm() {
+export function StartSessionForm({ sources }: { sources: CaptureSourcesInfo | null }) {
   const api = useApi();
   const connected = useStore(selectConnectionState) === 'open';
   const sharing = useStore(selectSharing);
@@ -47,7 +49,7 @@ export function StartSessionForm() {
   const [bitrate, setBitrate] = useState('');
   const [codec, setCodec] = useState<'h264' | 'hevc'>('h264');
   const [transport, setTransport] = useState<'rtp' | 'srt'>('rtp');
-  const [source, setSource] = useState<'screen' | 'test'>('screen');
+  const [source, setSource] = useState<'auto' | CaptureKind>('auto');
   const [starting, setStarting] = useState(false);
   const [error, setError] = useState<string | null>(null);
 
@@ -72,7 +74,7 @@ export function StartSessionForm() {
         codec,
         transport,
         ...(parsedBitrate.kbps !== undefined ? { bitrateKbps: parsedBitrate.kbps } : {}),
-        ...(source === 'test' ? { source: { kind: 'test' as const } } : {}),
+        ...(source === 'auto' || source === 'x11' ? {} : { source: { kind: source } }),
       })
       .then(
         (session) => notify('info', `Session to ${chosen.name} started (${session.encoder} over ${session.transport}, ${session.width}×${session.height} at ${session.fps} fps).`),
@@ -104,9 +106,14 @@ export function StartSessionForm() {
         </label>
         <label>
           Source
-          <select value={source} onChange={(event) => setSource(event.target.value as 'screen' | 'test')}>
-            <option value="screen">Screen (the host&apos;s X display)</option>
-            <option value="test">Test pattern</option>
+          <select value={source} onChange={(event) => setSource(event.target.value as 'auto' | CaptureKind)}>
+            <option value="auto">Screen ({sources?.defaultSource ? SOURCE_NAMES[sources.defaultSource] : 'the host\'s best'})</option>
+            {(sources?.sources ?? []).filter((s) => s.kind !== 'x11').map((s) => (
+              <option key={s.kind} value={s.kind} disabled={!s.available} title={s.action ?? s.detail}>
+                {SOURCE_NAMES[s.kind]}
+                {s.available ? '' : ' (not here)'}
+              </option>
+            ))}
           </select>
         </label>
         <label>

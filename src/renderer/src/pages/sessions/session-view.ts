@@ -76,7 +76,9 @@ export function adviceFor(code: string | undefined, message: string): string {
   if (/sharing is off/i.test(message)) return 'Turn on Share GPU above, then start again.';
   if (/lacks the view scope/i.test(message)) return 'Allow view for this peer on the Peers page.';
   if (/offline/i.test(message)) return 'Start `gpu-bridge peer run` on the cloud instance and wait until it shows online.';
-  if (/no X display/i.test(message)) return 'Choose the test pattern as the source, or start GPU Bridge with DISPLAY set.';
+  if (/no X display|no screen to capture/i.test(message)) return 'See "Capture sources" below for what works on this host and what to do; or choose the test pattern.';
+  if (/unattended sharing is off/i.test(message)) return 'Turn on unattended GNOME sharing under "Capture sources", or choose the screen share portal.';
+  if (/cancelled on the workstation|refused on the workstation/i.test(message)) return 'Start again and approve the screen share on the workstation.';
   if (/cannot start a local peer/i.test(message)) return 'Run `gpu-bridge session selftest` in a terminal on this host instead.';
   if (/already running/i.test(message)) return 'Wait for the running self-test to finish.';
   if (/this ffmpeg has no|no .*encoder|ffmpeg/i.test(message)) return 'Install an ffmpeg with libx264 (Debian: `apt-get install ffmpeg`), then try again.';

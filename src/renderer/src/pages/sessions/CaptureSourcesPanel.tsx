@@ -1,0 +1,80 @@
+import { useEffect, useState } from 'react';
+import type { CaptureSourcesInfo } from '../../../../shared/contract';
+import { useApi } from '../../api/context';
+import { useStore } from '../../store';
+import { selectConnectionState } from '../../store/selectors';
+import { SOURCE_NAMES } from './use-capture-sources';
+
+/** Says while the host's screen-share dialog is open, so the owner knows where to look. */
+export function ApprovalBanner() {
+  const api = useApi();
+  const [waiting, setWaiting] = useState<{ source: string; peer: string } | null>(null);
+  useEffect(() => api.on('sessions.approval', (payload) => setWaiting(payload.waiting ? payload : null)), [api]);
+  if (!waiting) return null;
+  return (
+    <p className="notice-inline" role="status">
+      Approve the screen share on the workstation: its dialog is open for the session to {waiting.peer}.
+    </p>
+  );
+}
+
+/** Which capture sources work here, why the others do not and what to do; the unattended GNOME switch. */
+export function CaptureSourcesPanel({ sources, error, reload }: { sources: CaptureSourcesInfo | null; error: string | null; reload: () => void }) {
+  const api = useApi();
+  const connected = useStore(selectConnectionState) === 'open';
+  const notify = useStore((s) => s.notify);
+  const [unattended, setUnattended] = useState<boolean | null>(null);
+  useEffect(() => {
+    if (!connected) return;
+    api.call('sessions.captureSettings').then((settings) => setUnattended(settings.unattendedGnome), () => setUnattended(null));
+  }, [api, connected]);
+
+  const toggle = (next: boolean) => {
+    api.call('sessions.setCaptureSettings', { unattendedGnome: next }).then(
+      (settings) => {
+        setUnattended(settings.unattendedGnome);
+        reload();
+      },
+      (failure: Error) => notify('error', `Could not change unattended GNOME sharing: ${failure.message}`),
+    );
+  };
+
+  if (error) return <p className="error-text">Could not read the capture sources: {error}</p>;
+  if (!sources) return <p aria-busy="true">Reading the capture sources…</p>;
+  const gnomeOnBus = sources.sources.some((s) => s.kind === 'gnome' && (s.available || /unattended sharing is off/.test(s.detail)));
+  return (
+    <>
+      <p>
+        This is {sources.sessionType === 'none' ? 'no desktop session' : `a ${sources.sessionType === 'wayland' ? 'Wayland' : 'X11'} session`}
+        {sources.desktop ? ` (${sources.desktop})` : ''}; sessions capture {sources.defaultSource ? SOURCE_NAMES[sources.defaultSource] : 'nothing'} unless you choose.
+      </p>
+      <table className="capture-sources">
+        <thead>
+          <tr>
+            <th scope="col">Source</th>
+            <th scope="col">Here</th>
+            <th scope="col">What to do</th>
+          </tr>
+        </thead>
+        <tbody>
+          {sources.sources.map((source) => (
+            <tr key={source.kind}>
+              <th scope="row">{SOURCE_NAMES[source.kind]}</th>
+              <td>
+                {source.available ? 'works: ' : 'not here: '}
+                {source.detail}
+              </td>
+              <td>{source.action ?? '—'}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {gnomeOnBus ? (
+        <label className="unattended">
+          <input type="checkbox" checked={unattended === true} disabled={unattended === null} onChange={(event) => toggle(event.target.checked)} />
+          Unattended GNOME sharing: GNOME shares this screen with any paired peer you start a session to, with no dialog on the workstation. For hosts nobody sits at.
+        </label>
+      ) : null}
+    </>
+  );
+}
