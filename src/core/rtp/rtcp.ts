@@ -159,6 +159,16 @@ export function rttFromReport(nowMs: number, lsr: number, dlsr: number): number 
   return (units * 1000) / 65536;
 }
 
+/**
+ * The next round-trip estimate from a sample: down at once, up slowly (a fifth of the way per sample).
+ * A sample is the path plus however long either end sat on the reports, never less than the path: the
+ * first one, taken at start-up, read 171 ms on a 30 ms link, and a smoothed average kept NACKs off for
+ * seconds; a real rise is believed as it persists.
+ */
+export function nextRttEstimate(previous: number | null, sample: number): number {
+  return previous === null || sample < previous ? sample : 0.8 * previous + 0.2 * sample;
+}
+
 /** Reads a compound RTCP packet; null when anything in it is malformed. Never throws. */
 export function parseCompound(buf: Uint8Array): RtcpPacket[] | null {
   if (buf.length < COMMON_HEADER_BYTES) return null;

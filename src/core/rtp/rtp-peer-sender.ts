@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { isIPv6 } from 'node:net';
 import { blocksForFrame, buildFecPayloads, FecOverhead, parityCount } from './fec';
-import { buildRttApp, buildSenderReport, compound, parseCompound, rttFromReport, type RtcpPacket } from './rtcp';
+import { buildRttApp, buildSenderReport, compound, nextRttEstimate, parseCompound, rttFromReport, type RtcpPacket } from './rtcp';
 import { isRtcp } from './rtp-packet';
 import { SrtpProtector, SrtpUnprotector } from './srtp-gcm';
 import { FEC_PAYLOAD_TYPE, type RtpKeys } from './rtp-keys';
@@ -149,10 +149,10 @@ export class RtpPeerSender extends EventEmitter {
       case 'rr': {
         if (!packet.block) return;
         const rtt = rttFromReport(Date.now(), packet.block.lsr, packet.block.dlsr);
-        const first = this.rttMs === null;
-        if (rtt !== null && rtt >= 0 && rtt < 10_000) this.rttMs = this.rttMs === null ? rtt : 0.8 * this.rttMs + 0.2 * rtt;
-        // the receiver times its NACKs by our RTT: the first one goes out now, not at the next report
-        if (first && this.rttMs !== null) this.report();
+        const before = this.rttMs;
+        if (rtt !== null && rtt >= 0 && rtt < 10_000) this.rttMs = nextRttEstimate(this.rttMs, rtt);
+        // the receiver times its NACKs by our RTT: the first one, or one well below the last, goes out now
+        if (this.rttMs !== null && (before === null || this.rttMs < 0.8 * before)) this.report();
         const fractionLost = packet.block.fractionLost / 256;
         this.fec.observe(fractionLost);
         this.emit('feedback', { rttMs: this.rttMs, fractionLost } satisfies PeerFeedback);

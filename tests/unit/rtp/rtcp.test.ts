@@ -10,6 +10,7 @@ import {
   MAX_COMPOUND_PACKETS,
   MAX_NACK_ENTRIES,
   ntpMiddle32,
+  nextRttEstimate,
   parseCompound,
   rttFromReport,
   type RtcpPacket,
@@ -188,6 +189,19 @@ describe('RTCP', () => {
     expect(rttFromReport(sentAt + held + 20, 0, dlsr)).toBeNull();
     // a report claiming it held the SR longer than has passed
     expect(rttFromReport(sentAt + 10, lsr, dlsr)).toBe(0);
+  });
+
+  it('estimates the round trip down at once from a lower sample, up a fifth of the way from a higher one', () => {
+    // a first sample inflated by a busy start-up, then the link's own
+    let estimate = nextRttEstimate(null, 171);
+    expect(estimate).toBe(171);
+    estimate = nextRttEstimate(estimate, 31);
+    expect(estimate).toBe(31);
+    // one slow report moves it a little; a rise that persists moves it most of the way
+    estimate = nextRttEstimate(estimate, 131);
+    expect(estimate).toBeCloseTo(51, 6);
+    for (let i = 0; i < 10; i += 1) estimate = nextRttEstimate(estimate, 131);
+    expect(estimate).toBeGreaterThan(120);
   });
 
   it('computes the round trip across the 16-bit wrap of NTP seconds in LSR', () => {
