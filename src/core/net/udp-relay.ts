@@ -8,15 +8,31 @@ export interface LinkProfile {
   loss: number;
   /** Towards the target only: a bottleneck of this many kbit/s with a queue, like a congested uplink. */
   capKbps?: number | null;
+  /** Seed of the random loss (default 1): the same seed drops the same datagrams, by their order each way. */
+  seed?: number;
 }
 
 /** Datagrams held at once (delayed, in flight): a bound on memory, far above any real session's. */
 const MAX_IN_FLIGHT = 50_000;
 
+/** mulberry32: a small seeded generator, uniform in [0, 1). */
+function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 /**
  * A link in user space (this kernel has no netem): UDP from a caller to `target`, each datagram delayed
  * and a share of them dropped, both ways; replies go back to the caller's address. `outage(ms)` drops
- * everything both ways for a while, as a link that goes away. Loopback and test use only.
+ * everything both ways for a while, as a link that goes away. The loss is pseudo-random from a seed, one
+ * sequence each way, so a run can be repeated (a test whose premise is "some packets were lost" does not
+ * depend on luck). Loopback and test use only.
  */
 export class UdpRelay {
   private readonly front: Socket;
@@ -26,6 +42,7 @@ export class UdpRelay {
   private downUntil = 0;
   private inFlight = 0;
   private closed = false;
+  private readonly random: { towardsTarget: () => number; back: () => number };
   dropped = 0;
   forwarded = 0;
 
@@ -33,6 +50,8 @@ export class UdpRelay {
     private readonly target: { host: string; port: number },
     private profile: LinkProfile,
   ) {
+    const seed = profile.seed ?? 1;
+    this.random = { towardsTarget: seeded(seed), back: seeded(seed ^ 0x5bd1e995) };
     const family = isIPv6(target.host) ? 'udp6' : 'udp4';
     this.front = createSocket(family);
     this.back = createSocket(family);
@@ -69,7 +88,8 @@ export class UdpRelay {
 
   private pass(data: Buffer, towardsTarget: boolean, send: () => void): void {
     const now = Date.now();
-    if (now < this.downUntil || Math.random() < this.profile.loss || this.inFlight >= MAX_IN_FLIGHT) {
+    const draw = towardsTarget ? this.random.towardsTarget() : this.random.back();
+    if (now < this.downUntil || draw < this.profile.loss || this.inFlight >= MAX_IN_FLIGHT) {
       this.dropped += 1;
       return;
     }
