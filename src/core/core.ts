@@ -11,6 +11,7 @@ import { followSessions } from './metrics/session-series';
 import { PeersService } from './pairing/peers-service';
 import { SessionManager } from './sessions/session-manager';
 import { DesktopInputRouter } from './input/desktop-input-router';
+import { sessionTypeOf } from './capture/detect';
 import { createNutBackend } from './input/injector';
 import { SharingService } from './sharing/sharing-service';
 import { join } from 'node:path';
@@ -68,7 +69,7 @@ export function createCore(options: CoreOptions): Core {
   const audit = new AuditLog(join(paths.stateDir, 'audit.jsonl'));
   const sharing = new SharingService(events, audit);
   // a peer's input goes into the running Wayland capture's own session, or through XTest on X11
-  const inputRouter = new DesktopInputRouter(() => env.XDG_SESSION_TYPE === 'wayland', createNutBackend);
+  const inputRouter = new DesktopInputRouter(() => sessionTypeOf(env) === 'wayland', createNutBackend);
   const peers = new PeersService({ configDir: paths.configDir, audit, events, sharing, log, inputBackend: async () => inputRouter.backend() });
   disposers.push(() => peers.stopAll('shutdown'));
 

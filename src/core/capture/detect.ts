@@ -20,13 +20,19 @@ function hasPipewiresrc(env: NodeJS.ProcessEnv): Promise<boolean> {
 
 const GST_HINT = 'install GStreamer\'s PipeWire source (Debian/Ubuntu: gstreamer1.0-pipewire gstreamer1.0-tools; Fedora: pipewire-gstreamer gstreamer1)';
 
+/** The desktop session this process runs in: Wayland (XWayland's DISPLAY notwithstanding), X11, or none. */
+export function sessionTypeOf(env: NodeJS.ProcessEnv): 'wayland' | 'x11' | 'none' {
+  if (env.XDG_SESSION_TYPE === 'wayland' || (env.WAYLAND_DISPLAY && env.XDG_SESSION_TYPE !== 'x11')) return 'wayland';
+  return env.DISPLAY ? 'x11' : 'none';
+}
+
 /**
  * Which capture sources work in this session and, for each that does not, why and what to do; and the
  * one a session uses when the request names none: on Wayland the portal, then GNOME's own API when the
  * owner allowed unattended sharing, then wlroots screencopy; on X11 the X display.
  */
 export async function detectCaptureSources(env: NodeJS.ProcessEnv, options: { unattendedGnome: boolean }): Promise<CaptureSourcesInfo> {
-  const sessionType = env.XDG_SESSION_TYPE === 'wayland' || (env.WAYLAND_DISPLAY && env.XDG_SESSION_TYPE !== 'x11') ? 'wayland' : env.DISPLAY ? 'x11' : 'none';
+  const sessionType = sessionTypeOf(env);
   const desktop = env.XDG_CURRENT_DESKTOP || null;
   const gst = await hasPipewiresrc(env);
   const address = sessionBusAddress(env);

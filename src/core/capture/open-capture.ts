@@ -80,7 +80,7 @@ async function openFeed(kind: 'portal' | 'gnome' | 'wlroots', request: CaptureRe
 }
 
 /** Maps the picture's pixels to the desktop stream's (the picture is the stream scaled with borders kept). */
-function scaledInput(input: DesktopInput | null, picture: { width: number; height: number }, desktop: { width: number; height: number } | null): DesktopInput | null {
+export function scaledInput(input: DesktopInput | null, picture: { width: number; height: number }, desktop: { width: number; height: number } | null): DesktopInput | null {
   if (!input || !desktop) return input;
   const scale = Math.min(picture.width / desktop.width, picture.height / desktop.height);
   const left = (picture.width - desktop.width * scale) / 2;

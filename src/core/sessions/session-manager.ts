@@ -2,7 +2,7 @@ import type { PeerRecord, StreamRequest, StreamTransport } from '../../shared/co
 import type { CaptureKind, CaptureSettings, CaptureSourcesInfo, SelftestResult, SessionInfo, SessionSecond, SessionSource } from '../../shared/contract/sessions';
 import { CaptureSettingsStore } from '../capture/capture-settings';
 import { captureRequestFor } from '../capture/capture-request';
-import { detectCaptureSources } from '../capture/detect';
+import { detectCaptureSources, sessionTypeOf } from '../capture/detect';
 import { CaptureError, openCapture, type CaptureRequest, type OpenedCapture } from '../capture/open-capture';
 import type { DesktopInputRouter } from '../input/desktop-input-router';
 import { ApiError, ErrorCode } from '../../shared/errors';
@@ -135,7 +135,7 @@ export class SessionManager {
   private async captureRequest(request: { width: number; height: number; fps: number; source?: SessionSource }, input: boolean): Promise<CaptureRequest> {
     let source = request.source;
     if (!source) {
-      if (this.options.defaultDisplay && this.env.XDG_SESSION_TYPE !== 'wayland') source = { kind: 'x11', display: this.options.defaultDisplay, x: 0, y: 0 };
+      if (this.options.defaultDisplay && sessionTypeOf(this.env) !== 'wayland') source = { kind: 'x11', display: this.options.defaultDisplay, x: 0, y: 0 };
       else {
         const found = await this.sources();
         if (!found.defaultSource) {
