@@ -11,7 +11,7 @@ function frame(fill: number): Buffer {
 }
 
 /** A reader whose frames the test writes, in whatever chunks it likes, and ends when it likes. */
-function fakeReader(): FrameReader & { end(how: string): void } {
+function fakeReader(): FrameReader & { frames: PassThrough; end(how: string): void } {
   const frames = new PassThrough();
   let exit: (how: string) => void = () => undefined;
   const exited = new Promise<string>((resolve) => (exit = resolve));
