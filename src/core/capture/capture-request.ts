@@ -11,7 +11,7 @@ export function captureRequestFor(source: SessionSource, picture: { width: numbe
     case 'x11':
       return { kind: 'x11', width, height, fps, display: source.display, x: source.x, y: source.y };
     case 'wlroots':
-      return { kind: 'wlroots', width, height, fps, output: source.output };
+      return { kind: 'wlroots', width, height, fps, output: source.output, input: options.input };
     case 'gnome':
       if (!options.unattendedGnome) {
         throw new CaptureError('GNOME screen cast (unattended): unattended sharing is off; it shares the screen without asking, so the owner turns it on first (Sessions page, or `gpu-bridge session unattended on`), or choose the portal source');

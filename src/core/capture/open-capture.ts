@@ -7,6 +7,9 @@ import { pipewireFrameReader } from './pipewire-frames';
 import { openPortalCapture } from './portal-capture';
 import { RestoreTokenStore } from './restore-token-store';
 import { wlrootsFrameReader } from './wlroots-frames';
+import { swayOutput, wlrootsInput } from './wlroots-input';
+import { SwayIpc } from './sway-ipc';
+import { VirtualPointer } from './wayland-virtual-pointer';
 
 export const CAPTURE_KINDS = ['x11', 'portal', 'gnome', 'wlroots', 'test'] as const;
 export type CaptureKind = (typeof CAPTURE_KINDS)[number];
@@ -30,7 +33,7 @@ export interface CaptureRequest {
   y?: number;
   /** wlroots: the output to capture (default: the only or focused one). */
   output?: string;
-  /** Also open the desktop's input in the same session (portal, gnome). */
+  /** Also open the desktop's input (portal and gnome: in the same session; sway: its IPC and wtype). */
   input?: boolean;
 }
 
@@ -132,6 +135,51 @@ async function openDesktop(kind: 'portal' | 'gnome', request: CaptureRequest, co
   };
 }
 
+/** The output's size on sway (its IPC); elsewhere the picture's own (a single output is assumed). */
+async function wlrootsDesktopSize(request: CaptureRequest, env: NodeJS.ProcessEnv): Promise<{ width: number; height: number }> {
+  if (!env.SWAYSOCK) return { width: request.width, height: request.height };
+  const ipc = await SwayIpc.open(env.SWAYSOCK);
+  try {
+    const output = await swayOutput(ipc, request.output);
+    return { width: output.rect.width, height: output.rect.height };
+  } finally {
+    ipc.close();
+  }
+}
+
+/** wlroots: frames through wf-recorder; input through our virtual pointer and wtype. */
+async function openWlroots(request: CaptureRequest, context: CaptureContext): Promise<OpenedCapture> {
+  const { width, height } = request;
+  let pointer: VirtualPointer | null = null;
+  let input: DesktopInput | null = null;
+  let desktopSize: { width: number; height: number } | null = null;
+  if (request.input) {
+    try {
+      desktopSize = await wlrootsDesktopSize(request, context.env);
+      pointer = await VirtualPointer.open(context.env);
+      input = wlrootsInput(pointer, desktopSize, context.env);
+    } catch (error) {
+      pointer?.close();
+      throw new CaptureError(sourceSentence('wlroots', `${(error as Error).message}; input needs a wlroots compositor with wlr-virtual-pointer (sway 1.5+)`));
+    }
+  }
+  let feed: FrameFeed;
+  try {
+    feed = await openFeed('wlroots', request, context, () => wlrootsFrameReader({ width, height, output: request.output, env: context.env }));
+  } catch (error) {
+    pointer?.close();
+    throw error;
+  }
+  return {
+    kind: 'wlroots', source: { kind: 'frames', capture: 'wlroots', width, height }, label: CAPTURE_LABELS.wlroots, feed,
+    input: scaledInput(input, request, desktopSize), desktopSize,
+    close: async () => {
+      await feed.close();
+      pointer?.close();
+    },
+  };
+}
+
 /** Opens the requested capture source; a CaptureError says which source failed, why and what to do. */
 export async function openCapture(request: CaptureRequest, context: CaptureContext): Promise<OpenedCapture> {
   const { width, height } = request;
@@ -145,9 +193,7 @@ export async function openCapture(request: CaptureRequest, context: CaptureConte
     case 'portal':
     case 'gnome':
       return openDesktop(request.kind, request, context);
-    case 'wlroots': {
-      const feed = await openFeed('wlroots', request, context, () => wlrootsFrameReader({ width, height, output: request.output, env: context.env }));
-      return { kind: 'wlroots', source: { kind: 'frames', capture: 'wlroots', width, height }, label: CAPTURE_LABELS.wlroots, feed, input: null, desktopSize: null, close: () => feed.close() };
-    }
+    case 'wlroots':
+      return openWlroots(request, context);
   }
 }

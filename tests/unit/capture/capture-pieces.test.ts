@@ -30,7 +30,7 @@ describe('capture requests, readers, tokens and Wayland input', () => {
     expect(() => captureRequestFor({ kind: 'gnome' }, picture, { input: true, unattendedGnome: false })).toThrow(/unattended sharing is off/);
     expect(captureRequestFor({ kind: 'gnome' }, picture, { input: true, unattendedGnome: true })).toEqual({ kind: 'gnome', ...picture, input: true });
     expect(captureRequestFor({ kind: 'portal' }, picture, { input: false, unattendedGnome: false })).toEqual({ kind: 'portal', ...picture, input: false });
-    expect(captureRequestFor({ kind: 'wlroots', output: 'HEADLESS-1' }, picture, { input: true, unattendedGnome: false })).toEqual({ kind: 'wlroots', ...picture, output: 'HEADLESS-1' });
+    expect(captureRequestFor({ kind: 'wlroots', output: 'HEADLESS-1' }, picture, { input: true, unattendedGnome: false })).toEqual({ kind: 'wlroots', ...picture, output: 'HEADLESS-1', input: true });
   });
 
   it('the reader argv: numbers and names validated, never a shell string', () => {
