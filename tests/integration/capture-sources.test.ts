@@ -2,12 +2,13 @@
 // portal (the real xdg-desktop-portal frontend, with a test backend standing in for the consent dialog)
 // and Mutter's own API, and sway through wlr-screencopy. The self-test runs the whole pipeline from each
 // source, as the desktop user, to a local peer process that decodes every frame and reads its stamp.
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openCapture } from '../../src/core/capture/open-capture';
 import { CLI } from '../helpers/spawn-cli';
+import { until } from '../helpers/until';
 import { rigUnavailable, startGnomeRig, startSwayRig, startWaylandAnimator, type GnomeRig, type SwayRig } from '../helpers/wayland-rig';
 
 const gnomeSkip = rigUnavailable('gnome');
@@ -25,6 +26,7 @@ interface Selftest {
 }
 
 let rigLogs: () => string = () => '';
+let rigEnv: () => NodeJS.ProcessEnv = () => ({});
 
 function lastJson(run: { stdout: string; stderr: string; code: number | null }): Selftest {
   const line = run.stdout.trim().split('\n').pop();
@@ -143,4 +145,88 @@ describe.skipIf(swaySkip !== null)('capture on a headless sway (wlroots, pixman)
     expect(result, run.stderr).toMatchObject({ ok: true, source: 'wlroots' });
     expect(result.framesIntact).toBeGreaterThan(60);
   }, 120_000);
+});
+
+/** Whether a gnome capture opens now (used to wait for a restarted compositor). */
+async function runCapture(kind: 'gnome'): Promise<{ ok: boolean }> {
+  const configDir = mkdtempSync(join(tmpdir(), 'gb-capture-'));
+  try {
+    const capture = await openCapture({ kind, width: 1280, height: 720, fps: 30 }, { env: { ...process.env, ...rigEnv() }, configDir, firstFrameTimeoutMs: 3000 });
+    await capture.close();
+    return { ok: true };
+  } catch {
+    return { ok: false };
+  } finally {
+    rmSync(configDir, { recursive: true, force: true });
+  }
+}
+
+/** gst-launch and wf-recorder processes still running anywhere (a capture must leave none behind). */
+function readers(): string[] {
+  const found: string[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const command = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ');
+      if (/gst-launch-1\.0 .*pipewiresrc|wf-recorder /.test(command)) found.push(`${entry}: ${command.slice(0, 120)}`);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+describe.skipIf(gnomeSkip !== null)('a Wayland capture when the desktop goes wrong (a GNOME rig of its own, no portal in it)', () => {
+  let gnome: GnomeRig;
+  let configDir: string;
+  beforeAll(async () => {
+    gnome = await startGnomeRig({ portal: false });
+    rigLogs = () => gnome.rig.logs();
+    rigEnv = () => gnome.rig.env;
+    startWaylandAnimator(gnome.rig, 1280, 720, 30);
+    configDir = mkdtempSync(join(tmpdir(), 'gb-capture-'));
+  }, 60_000);
+  afterAll(async () => {
+    await gnome?.rig.stop();
+    rmSync(configDir, { recursive: true, force: true });
+  });
+
+  it('no portal in the session: the portal source says so and what to install', async () => {
+    const run = await gnome.rig.runCli(CLI, [...SELFTEST, '--source', 'portal']);
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toMatch(/screen share portal: this session has no xdg-desktop-portal ScreenCast: install xdg-desktop-portal/);
+  });
+
+  it('PipeWire gone mid-capture: the capture ends with one sentence, and no reader is left behind', async () => {
+    const capture = await openCapture({ kind: 'gnome', width: 1280, height: 720, fps: 30 }, { env: { ...process.env, ...gnome.rig.env }, configDir });
+    const ended = new Promise<string>((resolve) => capture.feed!.once('ended', resolve));
+    await gnome.rig.kill('pipewire');
+    const reason = await Promise.race([ended, new Promise<string>((resolve) => setTimeout(() => resolve('(still running after 20 s)'), 20_000))]);
+    await capture.close();
+    console.log(`PipeWire killed: "${reason}"`);
+    expect(reason).toMatch(/^GNOME screen cast \(unattended\)(: GNOME ended the screen cast \(Mutter closed the session\): start the session again| stopped delivering frames .*check that the desktop session and PipeWire are still running)/);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(readers()).toEqual([]);
+  }, 40_000);
+
+  it('the compositor gone mid-capture: ended with a sentence saying so', async () => {
+    // a PipeWire that went away leaves Mutter unable to cast until it restarts too: a fresh pair
+    const env = gnome.rig.userEnv({ DBUS_SESSION_BUS_ADDRESS: gnome.address });
+    await gnome.rig.kill('wireplumber');
+    gnome.rig.startAsUser('pipewire', 'pipewire', [], env);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    gnome.rig.startAsUser('wireplumber', 'wireplumber', [], env);
+    await gnome.rig.kill('mutter');
+    gnome.rig.startAsUser('mutter', 'mutter', ['--headless', '--virtual-monitor', '1280x720', '--wayland-display=wayland-gb', '--no-x11'], { ...env, XDG_SESSION_TYPE: 'wayland' });
+    await until('Mutter back on the bus', async () => (await runCapture('gnome')).ok, 20_000);
+    const capture = await openCapture({ kind: 'gnome', width: 1280, height: 720, fps: 30 }, { env: { ...process.env, ...gnome.rig.env }, configDir });
+    const ended = new Promise<string>((resolve) => capture.feed!.once('ended', resolve));
+    await gnome.rig.kill('mutter');
+    const reason = await Promise.race([ended, new Promise<string>((resolve) => setTimeout(() => resolve('(still running after 20 s)'), 20_000))]);
+    await capture.close();
+    console.log(`mutter killed: "${reason}"`);
+    expect(reason).toMatch(/^GNOME screen cast \(unattended\): (the compositor \(GNOME Shell or Mutter\) went away: once the desktop is back, start the session again|GNOME ended the screen cast)/);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(readers()).toEqual([]);
+  }, 40_000);
 });

@@ -67,8 +67,8 @@ export class FrameFeed extends EventEmitter {
     this.intervalMs = 1000 / options.fps;
     this.firstFrame = new Promise((resolve) => (this.gotFirstFrame = resolve));
     void options.captureEnded?.then((reason) => {
-      this.captureOver = reason;
-      this.end(reason);
+      this.captureOver = `${options.label}: ${reason}`;
+      this.end(this.captureOver);
     });
     this.startReader();
   }

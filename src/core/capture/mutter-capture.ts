@@ -60,10 +60,10 @@ export async function openMutterCapture(bus: DbusClient, options: { input: boole
 
 function mutterEnded(bus: DbusClient, session: string, iface: string): Promise<string> {
   return new Promise((resolve) => {
-    bus.once('closed', (reason: string) => resolve(`the desktop's session bus went away (${reason})`));
-    void bus.onSignal({ sender: SCREEN_CAST, path: session, interface: iface, member: 'Closed' }, () => resolve('GNOME ended the screen cast (Mutter closed the session)')).catch(() => undefined);
+    bus.once('closed', (reason: string) => resolve(`the desktop's session bus went away (${reason}): the desktop session ended; start GPU Bridge in the new one`));
+    void bus.onSignal({ sender: SCREEN_CAST, path: session, interface: iface, member: 'Closed' }, () => resolve('GNOME ended the screen cast (Mutter closed the session): start the session again')).catch(() => undefined);
     void bus.onSignal({ sender: 'org.freedesktop.DBus', interface: 'org.freedesktop.DBus', member: 'NameOwnerChanged' }, (body) => {
-      if (body[0] === SCREEN_CAST && body[2] === '') resolve('the compositor (GNOME Shell or Mutter) went away');
+      if (body[0] === SCREEN_CAST && body[2] === '') resolve('the compositor (GNOME Shell or Mutter) went away: once the desktop is back, start the session again');
     }).catch(() => undefined);
   });
 }

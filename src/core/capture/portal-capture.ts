@@ -172,9 +172,9 @@ export async function openPortalCapture(options: PortalCaptureOptions): Promise<
 
 function sessionEnded(bus: DbusClient, sessionHandle: string): Promise<string> {
   return new Promise((resolve) => {
-    bus.once('closed', (reason: string) => resolve(`the portal's session bus went away (${reason})`));
+    bus.once('closed', (reason: string) => resolve(`the portal's session bus went away (${reason}): the desktop session ended; start GPU Bridge in the new one`));
     void bus.onSignal({ sender: PORTAL, path: sessionHandle, interface: 'org.freedesktop.portal.Session', member: 'Closed' }, () => {
-      resolve('the screen share was stopped on the workstation (the portal closed the session)');
+      resolve('the screen share was stopped on the workstation (the portal closed the session): start the session again to share again');
     }).catch(() => undefined);
   });
 }

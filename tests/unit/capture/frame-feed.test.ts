@@ -110,7 +110,7 @@ describe('FrameFeed: desktop frames to the encoder runs at a steady rate', () =>
     readers[0]!.end('exited with code 1');
     stop('the screen share was stopped on the workstation (the portal closed the session)');
     await vi.advanceTimersByTimeAsync(400);
-    expect(await ended).toBe('the screen share was stopped on the workstation (the portal closed the session)');
+    expect(await ended).toBe('test capture: the screen share was stopped on the workstation (the portal closed the session)');
     expect(readers).toHaveLength(1);
   });
 });
