@@ -2,6 +2,7 @@
 // (-displayfd); the moving picture is ffmpeg's testsrc2 shown full size in a borderless SDL window at
 // the top-left corner, at the capture size and rate, so every captured frame differs from the last.
 import { spawnTied, type SupervisedSpawn } from '../src/core/sessions/child-process';
+import { onScreenStampFilters } from '../src/core/sessions/stamp';
 
 export interface Display {
   name: string;
@@ -32,10 +33,17 @@ export async function startXvfb(): Promise<Display> {
   return { name: `:${number}`, process: xvfb };
 }
 
-/** Animates the top-left width×height of the display at `fps` until stopped. */
-export async function startAnimator(display: string, width: number, height: number, fps: number): Promise<SupervisedSpawn> {
+/**
+ * Animates the top-left width×height of the display at `fps` until stopped. `stamp`: each frame's wall-clock
+ * time drawn into its bottom 32 rows (the latency stamp's blocks), for capture-to-decode from the screen;
+ * the frames then get plain increasing timestamps (SDL's muxer drops frames whose wall-clock ones collide).
+ */
+export async function startAnimator(display: string, width: number, height: number, fps: number, options: { stamp?: boolean } = {}): Promise<SupervisedSpawn> {
+  const input = options.stamp
+    ? ['-use_wallclock_as_timestamps', '1', '-f', 'lavfi', '-i', `testsrc2=size=${width}x${height}:rate=${fps},settb=1/1000000,realtime`, '-copyts', '-fps_mode', 'passthrough', '-vf', [...onScreenStampFilters(), `setpts=N/(${fps}*TB)`].join(',')]
+    : ['-re', '-f', 'lavfi', '-i', `testsrc2=size=${width}x${height}:rate=${fps}`];
   const args = [
-    '-hide_banner', '-nostdin', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', `testsrc2=size=${width}x${height}:rate=${fps}`,
+    '-hide_banner', '-nostdin', '-loglevel', 'error', ...input,
     '-pix_fmt', 'bgra', '-f', 'sdl2', '-window_x', '0', '-window_y', '0', '-window_borderless', '1', 'bench-latency-animator',
   ];
   const animator = spawnTied('ffmpeg', args, ['ignore', 'ignore', 'pipe'], { ...process.env, DISPLAY: display, SDL_RENDER_DRIVER: 'software' });

@@ -8,6 +8,7 @@ import { stampAgeMs } from '../src/core/sessions/stamp';
 import { readStamps } from '../src/core/sessions/stamp-reader';
 import { waitUdpBound } from '../src/core/sessions/udp-bound';
 import { preciseNow } from '../src/core/pairing/channel';
+import type { FrameFeed } from '../src/core/capture/frame-feed';
 
 export interface RunSpec {
   senderArgs: string[];
@@ -19,6 +20,8 @@ export interface RunSpec {
   seconds: number;
   /** Give up waiting for the first frame after this many seconds. */
   firstFrameTimeoutS: number;
+  /** A Wayland capture's frames, written to the sender's stdin (its source is `frames`). */
+  feed?: FrameFeed;
 }
 
 export interface RunResult {
@@ -76,8 +79,12 @@ export async function measureRun(spec: RunSpec): Promise<RunResult> {
   try {
     const alive = () => receiver.child.exitCode === null && receiver.child.signalCode === null;
     if (!(await waitUdpBound(spec.port, 5000, alive))) throw new Error(`the receiver did not listen: ${receiverTail()}`);
-    sender = spawnTied('ffmpeg', spec.senderArgs, ['ignore', 'pipe', 'pipe'], spec.env);
+    sender = spawnTied('ffmpeg', spec.senderArgs, [spec.feed ? 'pipe' : 'ignore', 'pipe', 'pipe'], spec.env);
     running.add(sender);
+    if (spec.feed && sender.child.stdin) {
+      const detach = spec.feed.attach(sender.child.stdin);
+      void sender.exited.then(detach);
+    }
     const senderTail = tail(sender);
     // -progress blocks: frame=N ... progress=continue, once a second
     sender.child.stdout!.on('data', (chunk: Buffer) => {

@@ -20,12 +20,15 @@ import { measureRun, running } from './latency-measure';
 import { naiveReceiverArgs, naiveSenderArgs } from './latency-naive';
 import { childRelay, relayMain, relays } from './latency-relay';
 import { measureSession, sessions } from './latency-session';
+import { measureCaptures, type CaptureRow } from './latency-capture';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 
 const WIDTH = 1280;
 const HEIGHT = 720;
 const FPS = 60;
 const SECONDS = Math.max(2, Math.min(60, Number(process.env.BENCH_SECONDS ?? 7) || 7));
-/** BENCH_ONLY=links|harder|cpu runs one part (the default: all). */
+/** BENCH_ONLY=links|harder|cpu|capture runs one part (the default: all). */
 const ONLY = process.env.BENCH_ONLY ?? 'all';
 const LINKS: Array<{ label: string; link: LinkProfile | null }> = [
   { label: 'loopback', link: null },
@@ -90,6 +93,25 @@ function floorArgs(display: string, bitrateKbps: number, sendTo: number, listenO
   return { sender, receiver };
 }
 
+function printCaptures(rows: Record<string, CaptureRow>): Record<string, unknown> {
+  const x11 = rows.x11grab?.run?.latency.p50Ms ?? null;
+  const summary: Record<string, unknown> = {};
+  for (const [name, row] of Object.entries(rows)) {
+    if (row.skipped || !row.run) {
+      console.log(`  ${name.padEnd(8)} skipped: ${row.skipped ?? 'no run'}`);
+      continue;
+    }
+    const run = row.run;
+    const overX11 = x11 === null || run.latency.p50Ms === null ? null : Math.round((run.latency.p50Ms - x11) * 10) / 10;
+    const split = row.toFeed && row.toFeed.p50Ms !== null && run.latency.p50Ms !== null
+      ? `; screen → our feed p50 ${ms(row.toFeed.p50Ms)} (compositor, ${name === 'wlroots' ? 'screencopy' : 'PipeWire'}, conversion, pipe), feed → decoded ${ms(run.latency.p50Ms - row.toFeed.p50Ms)} (encoder, UDP, decoder)`
+      : '';
+    console.log(`  ${name.padEnd(8)} p50 ${ms(run.latency.p50Ms).padStart(9)}  p95 ${ms(run.latency.p95Ms).padStart(9)}  ${run.fpsReceived} fps, frames repeated at the viewer ${run.repeated}${row.feedRepeated === null ? '' : `, by the feed ${row.feedRepeated}`}${overX11 === null || name === 'x11grab' ? '' : `, p50 ${overX11 >= 0 ? '+' : ''}${overX11} ms against x11grab (goal: within 16.7)`}${split}${run.error ? `  ERROR ${run.error}` : ''}`);
+    summary[name] = { p50Ms: run.latency.p50Ms, p95Ms: run.latency.p95Ms, fps: run.fpsReceived, repeated: run.repeated, feedRepeated: row.feedRepeated, toFeedP50Ms: row.toFeed?.p50Ms ?? null, overX11P50Ms: overX11 };
+  }
+  return summary;
+}
+
 async function main(): Promise<number> {
   const repo = process.env.BENCH_REPO ?? process.cwd();
   const cli = join(repo, 'out', 'cli', 'index.mjs');
@@ -150,6 +172,24 @@ async function main(): Promise<number> {
       console.log(`  rtp    host ${cpuRtp.hostCpuPercent}%  peer ${cpuRtp.peerCpuPercent ?? '—'}% of one core`);
       console.log(`  srt    host ${cpuSrt.hostCpuPercent}%  peer ${cpuSrt.peerCpuPercent ?? '—'}% of one core (baseline: the same session code, libsrt doing the transport)`);
       extras.cpu = { rtpHostPercent: cpuRtp.hostCpuPercent, rtpPeerPercent: cpuRtp.peerCpuPercent, srtHostPercent: cpuSrt.hostCpuPercent, srtPeerPercent: cpuSrt.peerCpuPercent };
+    }
+    if (!stopping && (ONLY === 'all' || ONLY === 'capture')) {
+      console.log('capture sources, from a stamp drawn on the screen to the decoded picture (same encoder, plain UDP on loopback)');
+      await animator?.stop(1000);
+      animator = null;
+      const configDir = mkdtempSync(join(tmpdir(), 'bench-capture-'));
+      try {
+        const rows = await measureCaptures({
+          display: display.name, width: WIDTH, height: HEIGHT, fps: FPS, bitrateKbps, seconds: SECONDS, configDir,
+          startX11Animator: async () => {
+            const stamped = await startAnimator(display!.name, WIDTH, HEIGHT, FPS, { stamp: true });
+            return { stop: () => stamped.stop(1000) };
+          },
+        });
+        extras.capture = printCaptures(rows);
+      } finally {
+        rmSync(configDir, { recursive: true, force: true });
+      }
     }
   } finally {
     if (!stopping) await cleanup();

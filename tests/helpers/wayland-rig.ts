@@ -8,6 +8,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync,
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { DbusClient } from '../../src/core/capture/dbus-client';
+import { onScreenStampFilters } from '../../src/core/sessions/stamp';
 
 export const RIG_USER = 'gpubridge-wl';
 
@@ -209,10 +210,8 @@ export interface GnomeRig {
   address: string;
 }
 
-const PORTAL_BACKEND = resolve(__dirname, 'portal-test-backend.mjs');
-
-/** A headless GNOME session as a user: bus, mutter (virtual monitor), PipeWire, WirePlumber, portal. */
-export async function startGnomeRig(options: { width?: number; height?: number } = {}): Promise<GnomeRig> {
+/** A headless GNOME session as a user: bus, mutter (virtual monitor), PipeWire, WirePlumber and (unless `portal: false`) the portal. */
+export async function startGnomeRig(options: { width?: number; height?: number; portal?: boolean } = {}): Promise<GnomeRig> {
   const rig = new Rig(rigUser());
   const dir = mkdtempSync(join(tmpdir(), 'gb-wl-conf-'));
   chmodSync(dir, 0o755);
@@ -230,21 +229,6 @@ export async function startGnomeRig(options: { width?: number; height?: number }
     }, { timeoutMs: 15_000, what: `WirePlumber connected to PipeWire`, logs: () => rig.logs() });
     rig.startAsUser('permission-store', '/usr/libexec/xdg-permission-store', ['--replace'], busEnv);
     await waitForName(address, 'org.freedesktop.impl.portal.PermissionStore', rig);
-    const portalLog = join(dir, 'portal.jsonl');
-    const revoked = join(dir, 'revoked.txt');
-    let answer: 'grant' | 'cancel' | 'deny' = 'grant';
-    const startBackend = async () => {
-      rig.startAsRoot('portal-backend', process.execPath, [PORTAL_BACKEND], { ...process.env, DBUS_SESSION_BUS_ADDRESS: address, GB_PORTAL_LOG: portalLog, GB_PORTAL_REVOKED: revoked, GB_PORTAL_ANSWER: answer });
-      await waitForName(address, 'org.freedesktop.impl.portal.desktop.gpubridgetest', rig);
-    };
-    await startBackend();
-    const portals = join(dir, 'portals');
-    mkdirSync(portals);
-    chmodSync(portals, 0o755);
-    writeFileSync(join(portals, 'gpubridgetest.portal'), '[portal]\nDBusName=org.freedesktop.impl.portal.desktop.gpubridgetest\nInterfaces=org.freedesktop.impl.portal.ScreenCast;org.freedesktop.impl.portal.RemoteDesktop;\nUseIn=gpubridgetest\n');
-    chmodSync(join(portals, 'gpubridgetest.portal'), 0o644);
-    rig.startAsUser('xdg-desktop-portal', '/usr/libexec/xdg-desktop-portal', ['--replace'], { ...busEnv, XDG_DESKTOP_PORTAL_DIR: portals, XDG_CURRENT_DESKTOP: 'gpubridgetest' });
-    await waitForName(address, 'org.freedesktop.portal.Desktop', rig);
     rig.env = {
       XDG_RUNTIME_DIR: rig.runtimeDir,
       DBUS_SESSION_BUS_ADDRESS: address,
@@ -252,12 +236,28 @@ export async function startGnomeRig(options: { width?: number; height?: number }
       XDG_SESSION_TYPE: 'wayland',
       XDG_CURRENT_DESKTOP: 'GNOME',
     };
-    delete rig.env.DISPLAY;
     const originalStop = rig.stop.bind(rig);
     rig.stop = async () => {
       await originalStop();
       rmSync(dir, { recursive: true, force: true });
     };
+    const portalLog = join(dir, 'portal.jsonl');
+    const revoked = join(dir, 'revoked.txt');
+    let answer: 'grant' | 'cancel' | 'deny' = 'grant';
+    const startBackend = async () => {
+      rig.startAsRoot('portal-backend', process.execPath, [resolve(__dirname, 'portal-test-backend.mjs')], { ...process.env, DBUS_SESSION_BUS_ADDRESS: address, GB_PORTAL_LOG: portalLog, GB_PORTAL_REVOKED: revoked, GB_PORTAL_ANSWER: answer });
+      await waitForName(address, 'org.freedesktop.impl.portal.desktop.gpubridgetest', rig);
+    };
+    if (options.portal !== false) {
+      await startBackend();
+      const portals = join(dir, 'portals');
+      mkdirSync(portals);
+      chmodSync(portals, 0o755);
+      writeFileSync(join(portals, 'gpubridgetest.portal'), '[portal]\nDBusName=org.freedesktop.impl.portal.desktop.gpubridgetest\nInterfaces=org.freedesktop.impl.portal.ScreenCast;org.freedesktop.impl.portal.RemoteDesktop;\nUseIn=gpubridgetest\n');
+      chmodSync(join(portals, 'gpubridgetest.portal'), 0o644);
+      rig.startAsUser('xdg-desktop-portal', '/usr/libexec/xdg-desktop-portal', ['--replace'], { ...busEnv, XDG_DESKTOP_PORTAL_DIR: portals, XDG_CURRENT_DESKTOP: 'gpubridgetest' });
+      await waitForName(address, 'org.freedesktop.portal.Desktop', rig);
+    }
     return {
       rig,
       address,
@@ -313,11 +313,16 @@ export async function startSwayRig(options: { width?: number; height?: number } 
 
 /**
  * A moving picture on the desktop: ffmpeg's testsrc2 in a full-screen SDL window (SDL's Wayland driver),
- * so every frame differs from the last. Runs as the desktop user.
+ * so every frame differs from the last. Runs as the desktop user. `stamp`: the frame's wall-clock time is
+ * drawn in the picture's bottom 32 rows (the latency stamp's blocks), for capture-to-decode from the screen;
+ * the frames then get plain increasing timestamps (SDL's muxer drops frames whose wall-clock ones collide).
  */
-export function startWaylandAnimator(rig: Rig, width: number, height: number, fps: number): void {
+export function startWaylandAnimator(rig: Rig, width: number, height: number, fps: number, options: { stamp?: boolean } = {}): void {
+  const input = options.stamp
+    ? ['-use_wallclock_as_timestamps', '1', '-f', 'lavfi', '-i', `testsrc2=size=${width}x${height}:rate=${fps},settb=1/1000000,realtime`, '-copyts', '-fps_mode', 'passthrough', '-vf', [...onScreenStampFilters(), `setpts=N/(${fps}*TB)`].join(',')]
+    : ['-re', '-f', 'lavfi', '-i', `testsrc2=size=${width}x${height}:rate=${fps}`];
   rig.startAsUser('animator', 'ffmpeg', [
-    '-hide_banner', '-nostdin', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', `testsrc2=size=${width}x${height}:rate=${fps}`,
+    '-hide_banner', '-nostdin', '-loglevel', 'error', ...input,
     '-pix_fmt', 'bgra', '-f', 'sdl2', '-window_fullscreen', '1', '-window_borderless', '1', 'gpu-bridge-animator',
   ], rig.userEnv({ WAYLAND_DISPLAY: rig.env.WAYLAND_DISPLAY, SDL_VIDEODRIVER: 'wayland', SDL_RENDER_DRIVER: 'software' }));
 }

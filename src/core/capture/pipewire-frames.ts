@@ -3,7 +3,7 @@ import { processReader } from './process-reader';
 
 /**
  * GStreamer's pipewiresrc (ffmpeg 5.1 has no PipeWire input): a PipeWire node's frames, converted and
- * scaled (borders kept, never stretched) to the session's size as I420 on stdout. A leaky one-frame queue
+ * scaled (borders kept, never stretched) to the session's size as I420 on fd 3. A leaky one-frame queue
  * keeps an encoder that falls behind from building a backlog. An unsandboxed process opens the node by
  * its id; the portal's OpenPipeWireRemote fd is what a sandboxed app would need instead.
  */
@@ -15,7 +15,7 @@ export function pipewireFrameArgs(nodeId: number, width: number, height: number)
     '!', 'queue', 'max-size-buffers=1', 'leaky=downstream',
     '!', 'videoconvert', '!', 'videoscale',
     '!', `video/x-raw,format=I420,width=${width},height=${height},pixel-aspect-ratio=1/1`,
-    '!', 'fdsink', 'fd=1', 'sync=false',
+    '!', 'fdsink', 'fd=3', 'sync=false',
   ];
 }
 

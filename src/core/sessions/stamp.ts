@@ -20,7 +20,16 @@ export const STAMP_STRIP_BYTES = STAMP_STRIP_WIDTH * STAMP_STRIP_HEIGHT;
 /** ffmpeg filters (comma-joined) that pad the frame and draw the stamp of its timestamp `t`. */
 export function stampFilters(): string[] {
   // the strip starts on a 16-row boundary (1080 is not one), so its blocks are whole macroblocks
-  const filters = [`pad=iw:ceil(ih/16)*16+${STAMP_STRIP_HEIGHT}:0:0:black`];
+  return [`pad=iw:ceil(ih/16)*16+${STAMP_STRIP_HEIGHT}:0:0:black`, ...bitFilters()];
+}
+
+/** The stamp drawn over the frame's own bottom rows (a black strip, then its blocks): an on-screen stamp, for benches. */
+export function onScreenStampFilters(): string[] {
+  return [`drawbox=x=0:y=ih-${STAMP_STRIP_HEIGHT}:w=${STAMP_STRIP_WIDTH}:h=${STAMP_STRIP_HEIGHT}:c=black:t=fill`, ...bitFilters()];
+}
+
+function bitFilters(): string[] {
+  const filters: string[] = [];
   for (let bit = 0; bit < STAMP_BITS; bit += 1) {
     const row = Math.floor(bit / STAMP_COLUMNS);
     const column = bit % STAMP_COLUMNS;
