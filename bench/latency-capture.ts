@@ -92,33 +92,23 @@ export async function measureCaptures(spec: { display: string; width: number; he
   } finally {
     await animator.stop();
   }
-  const gnomeSkip = rigUnavailable('gnome');
-  rows.gnome = gnomeSkip
-    ? { run: null, toFeed: null, feedRepeated: null, skipped: gnomeSkip }
-    : await withRig(() => startGnomeRig({ width: spec.width, height: spec.height, portal: false }), async ({ rig }) => {
-        startWaylandAnimator(rig, spec.width, spec.height, spec.fps, { stamp: true });
-        await new Promise((resolve) => setTimeout(resolve, 1500));
-        const env = { ...process.env, ...rig.env };
-        const capture = await openCapture({ kind: 'gnome', width: spec.width, height: spec.height, fps: spec.fps }, { env, configDir: spec.configDir });
-        try {
-          return await measureFeedCase(capture, { ...base, env });
-        } finally {
-          await capture.close();
-        }
-      });
-  const swaySkip = rigUnavailable('sway');
-  rows.wlroots = swaySkip
-    ? { run: null, toFeed: null, feedRepeated: null, skipped: swaySkip }
-    : await withRig(() => startSwayRig({ width: spec.width, height: spec.height }), async ({ rig }) => {
-        startWaylandAnimator(rig, spec.width, spec.height, spec.fps, { stamp: true });
-        await new Promise((resolve) => setTimeout(resolve, 1500));
-        const env = { ...process.env, ...rig.env };
-        const capture = await openCapture({ kind: 'wlroots', width: spec.width, height: spec.height, fps: spec.fps }, { env, configDir: spec.configDir });
-        try {
-          return await measureFeedCase(capture, { ...base, env });
-        } finally {
-          await capture.close();
-        }
-      });
+  /** One Wayland source on its own headless compositor, the stamped client full screen on it. */
+  const waylandCase = async (kind: 'gnome' | 'wlroots', startRig: () => Promise<{ rig: Rig }>): Promise<CaptureRow> => {
+    const skipped = rigUnavailable(kind === 'gnome' ? 'gnome' : 'sway');
+    if (skipped) return { run: null, toFeed: null, feedRepeated: null, skipped };
+    return withRig(startRig, async ({ rig }) => {
+      startWaylandAnimator(rig, spec.width, spec.height, spec.fps, { stamp: true });
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const env = { ...process.env, ...rig.env };
+      const capture = await openCapture({ kind, width: spec.width, height: spec.height, fps: spec.fps }, { env, configDir: spec.configDir });
+      try {
+        return await measureFeedCase(capture, { ...base, env });
+      } finally {
+        await capture.close();
+      }
+    });
+  };
+  rows.gnome = await waylandCase('gnome', () => startGnomeRig({ width: spec.width, height: spec.height, portal: false }));
+  rows.wlroots = await waylandCase('wlroots', () => startSwayRig({ width: spec.width, height: spec.height }));
   return rows;
 }
