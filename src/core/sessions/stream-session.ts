@@ -99,6 +99,12 @@ interface Viewer {
 /** Keyframe requests closer together than this are one (the receiver repeats its own). */
 const KEYFRAME_MIN_INTERVAL_MS = 200;
 
+/**
+ * A run still at its gate blocks reading fd 3, where ffmpeg restarts the read after SIGTERM (it would
+ * live until the SIGKILL two seconds later); it has sent nothing, so it is killed at once.
+ */
+const AT_GATE_GRACE_MS = 0;
+
 const ALL_LATENCIES_CAP = 100_000;
 const WARMUP_MS = 1000;
 const LOSS_WINDOW_SECONDS = 5;
@@ -146,6 +152,8 @@ export class StreamSession extends EventEmitter {
   /** rtp: the next run, started ahead and held at its gate (see GATE_INPUT), for this encoder and bitrate. */
   private standby: { process: SupervisedSpawn; sourceId: number; key: string } | null = null;
   private standbyTimer: NodeJS.Timeout | null = null;
+  /** Runs being stopped outside `finish` (replaced, superseded, stale): `finish` waits for them too. */
+  private readonly retiring = new Set<Promise<void>>();
   /** rtp: keyframes sent on a viewer's request (each one a new encoder run). */
   keyframesSent = 0;
 
@@ -160,7 +168,7 @@ export class StreamSession extends EventEmitter {
     this.rtp?.on('switched', (oldId: number | null) => {
       const old = oldId === null ? undefined : this.runs.get(oldId);
       if (oldId !== null) this.runs.delete(oldId);
-      void old?.stop();
+      if (old) this.retire(old);
     });
     settings.feed?.once('ended', (reason: string) => {
       if (!this.ended) void this.finish('failed', reason);
@@ -343,7 +351,7 @@ export class StreamSession extends EventEmitter {
     if (this.standbyTimer) clearTimeout(this.standbyTimer);
     const standby = this.standby;
     this.standby = null;
-    await Promise.all([this.sender?.stop(), standby?.process.stop(), ...[...this.runs.values()].map((run) => run.stop())]);
+    await Promise.all([this.sender?.stop(), standby?.process.stop(AT_GATE_GRACE_MS), ...[...this.runs.values()].map((run) => run.stop()), ...this.retiring]);
     this.sender = null;
     this.runs.clear();
     // the viewers' last batches of decoded frames are still on their way
@@ -359,6 +367,7 @@ export class StreamSession extends EventEmitter {
 
   /** Starts an encoder run: srt reopens every viewer's listener first; rtp keeps the viewers' streams. */
   private async launch(): Promise<void> {
+    if (this.ended) return;
     if (this.rtp) await this.launchRtp(this.rtp);
     else await this.launchSrt();
   }
@@ -412,7 +421,7 @@ export class StreamSession extends EventEmitter {
     for (const [id, run] of this.runs) {
       if (id !== newest && !rtp.isActive(id)) {
         this.runs.delete(id);
-        void run.stop();
+        this.retire(run);
       }
     }
   }
@@ -424,8 +433,14 @@ export class StreamSession extends EventEmitter {
     if (!standby) return null;
     if (standby.key === this.standbyKey() && standby.process.child.exitCode === null && standby.process.child.signalCode === null) return standby;
     this.rtp?.dropSource(standby.sourceId);
-    void standby.process.stop();
+    this.retire(standby.process, AT_GATE_GRACE_MS);
     return null;
+  }
+
+  private retire(run: SupervisedSpawn, graceMs?: number): void {
+    const stopped = run.stop(graceMs);
+    this.retiring.add(stopped);
+    void stopped.then(() => this.retiring.delete(stopped));
   }
 
   private standbyKey(): string {
@@ -442,8 +457,9 @@ export class StreamSession extends EventEmitter {
   private async prepareStandby(): Promise<void> {
     const rtp = this.rtp;
     if (!rtp || this.standby || this.ended) return;
-    const key = this.standbyKey();
     const source = await rtp.openSource(false);
+    // after the wait: a bitrate step meanwhile must not leave a run keyed for one rate and made for another
+    const key = this.standbyKey();
     let args: string[];
     try {
       args = buildSenderArgs({ ...this.settings, encoder: this.encoder, bitrateKbps: this.bitrate.current, rtpPort: source.port, rtpFromPort: source.fromPort, gated: true });
