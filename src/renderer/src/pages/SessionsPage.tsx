@@ -33,7 +33,7 @@ export function SessionsPage() {
         )}
       </Section>
       <Section title="How fast is this machine?">
-        <SelftestPanel />
+        <SelftestPanel sources={capture.sources} />
       </Section>
     </>
   );

@@ -45,6 +45,7 @@ export interface SelftestRequest {
   fps: number;
   seconds: number;
   transport?: 'rtp' | 'srt';
+  source?: 'x11' | 'portal' | 'gnome' | 'wlroots' | 'test';
 }
 
 /** The "how fast is this machine" self-test: kept in the store so it survives leaving the page. */

@@ -1,8 +1,7 @@
 import { useEffect, useState } from 'react';
 import type { CaptureSourcesInfo } from '../../../../shared/contract';
 import { useApi } from '../../api/context';
-import { useStore } from '../../store';
-import { selectConnectionState } from '../../store/selectors';
+import { UnattendedGnomeToggle } from './UnattendedGnomeToggle';
 import { SOURCE_NAMES } from './use-capture-sources';
 
 /** Says while the host's screen-share dialog is open, so the owner knows where to look. */
@@ -20,25 +19,6 @@ export function ApprovalBanner() {
 
 /** Which capture sources work here, why the others do not and what to do; the unattended GNOME switch. */
 export function CaptureSourcesPanel({ sources, error, reload }: { sources: CaptureSourcesInfo | null; error: string | null; reload: () => void }) {
-  const api = useApi();
-  const connected = useStore(selectConnectionState) === 'open';
-  const notify = useStore((s) => s.notify);
-  const [unattended, setUnattended] = useState<boolean | null>(null);
-  useEffect(() => {
-    if (!connected) return;
-    api.call('sessions.captureSettings').then((settings) => setUnattended(settings.unattendedGnome), () => setUnattended(null));
-  }, [api, connected]);
-
-  const toggle = (next: boolean) => {
-    api.call('sessions.setCaptureSettings', { unattendedGnome: next }).then(
-      (settings) => {
-        setUnattended(settings.unattendedGnome);
-        reload();
-      },
-      (failure: Error) => notify('error', `Could not change unattended GNOME sharing: ${failure.message}`),
-    );
-  };
-
   if (error) return <p className="error-text">Could not read the capture sources: {error}</p>;
   if (!sources) return <p aria-busy="true">Reading the capture sources…</p>;
   const gnomeOnBus = sources.sources.some((s) => s.kind === 'gnome' && (s.available || /unattended sharing is off/.test(s.detail)));
@@ -69,12 +49,7 @@ export function CaptureSourcesPanel({ sources, error, reload }: { sources: Captu
           ))}
         </tbody>
       </table>
-      {gnomeOnBus ? (
-        <label className="unattended">
-          <input type="checkbox" checked={unattended === true} disabled={unattended === null} onChange={(event) => toggle(event.target.checked)} />
-          Unattended GNOME sharing: GNOME shares this screen with any paired peer you start a session to, with no dialog on the workstation. For hosts nobody sits at.
-        </label>
-      ) : null}
+      {gnomeOnBus ? <UnattendedGnomeToggle onChanged={reload} /> : null}
     </>
   );
 }

@@ -1,10 +1,11 @@
 import { useEffect, useState, type FormEvent } from 'react';
-import type { SelftestResult } from '../../../../shared/contract';
+import type { CaptureKind, CaptureSourcesInfo, SelftestResult } from '../../../../shared/contract';
 import { useApi } from '../../api/context';
 import { useStore } from '../../store';
 import { selectConnectionState, selectSelftest } from '../../store/selectors';
 import { runSelftest } from './run-selftest';
 import { formatKbps, formatMs } from './session-view';
+import { SOURCE_NAMES } from './use-capture-sources';
 
 const SIZES = ['640x360', '1280x720', '1920x1080'] as const;
 const FPS = [30, 60] as const;
@@ -32,6 +33,7 @@ function Figures({ result }: { result: SelftestResult }) {
     ['encoder', 'Encoder', result.fallbackReason ? `${result.encoder} (fell back: ${result.fallbackReason})` : result.encoder],
     ['cpuPercent', 'Encoder CPU', result.cpuPercent === null ? '—' : `${Math.round(result.cpuPercent)} % of one core`],
     ['startMs', 'Start to first decoded frame', formatMs(result.startMs)],
+    ['source', 'Source', SOURCE_NAMES[result.source]],
     ['transport', 'Transport', result.transport === 'rtp' ? `RTP: ${result.fecRecovered} packets rebuilt by FEC, ${result.nackRecovered} resent on NACK, ${result.framesLost} frames lost` : 'SRT'],
     ['framesIntact', 'Frames intact (readable stamp)', String(result.framesIntact)],
     ['run', 'Run', `${result.size} at ${result.fps} fps for ${result.seconds} s, ${formatKbps(result.bitrateKbps)}${result.restarts > 0 ? `, ${result.restarts} encoder restarts` : ''}`],
@@ -49,26 +51,27 @@ function Figures({ result }: { result: SelftestResult }) {
 }
 
 /** "How fast is this machine?": the real pipeline to a local peer process on loopback (sessions.selftest). */
-export function SelftestPanel() {
+export function SelftestPanel({ sources }: { sources: CaptureSourcesInfo | null }) {
   const api = useApi();
   const connected = useStore(selectConnectionState) === 'open';
   const selftest = useStore(selectSelftest);
   const [size, setSize] = useState<(typeof SIZES)[number]>('1280x720');
   const [fps, setFps] = useState<number>(30);
   const [transport, setTransport] = useState<'rtp' | 'srt'>('rtp');
+  const [source, setSource] = useState<CaptureKind>('test');
   const elapsed = useElapsed(selftest.running, selftest.startedAt);
 
   const start = (event: FormEvent) => {
     event.preventDefault();
     const [width, height] = size.split('x').map(Number) as [number, number];
-    runSelftest(api, { width, height, fps, seconds: SECONDS, transport });
+    runSelftest(api, { width, height, fps, seconds: SECONDS, transport, source });
   };
 
   const running = selftest.request;
   return (
     <form onSubmit={start} className="selftest" aria-describedby="selftest-about">
       <p id="selftest-about" className="hint">
-        Streams a stamped test pattern through this machine&apos;s real encoder and encrypted RTP (or SRT) to a local peer process for {SECONDS} seconds, and
+        Streams a stamped test pattern (or the screen, from a capture source that works here) through this machine&apos;s real encoder and encrypted RTP (or SRT) to a local peer process for {SECONDS} seconds, and
         measures capture-to-decode latency frame by frame.
       </p>
       <div className="form-row">
@@ -88,6 +91,17 @@ export function SelftestPanel() {
             {FPS.map((f) => (
               <option key={f} value={f}>
                 {f} fps
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Source
+          <select value={source} onChange={(event) => setSource(event.target.value as CaptureKind)} disabled={selftest.running}>
+            <option value="test">{SOURCE_NAMES.test}</option>
+            {(sources?.sources ?? []).filter((s) => s.kind !== 'test' && s.available).map((s) => (
+              <option key={s.kind} value={s.kind}>
+                {SOURCE_NAMES[s.kind]}
               </option>
             ))}
           </select>
