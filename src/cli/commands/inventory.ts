@@ -1,5 +1,6 @@
 import { buildInventory } from '../../core/inventory/inventory';
 import { openSnapshot } from '../../core/inventory/snapshot';
+import { readSnapshotSamples, recordedGpus } from '../../core/inventory/snapshot-extras';
 import type { Gpu, Inventory } from '../../shared/contract/inventory';
 import { parseCommandArgs } from '../args';
 import { CliError, type CliCommand } from '../command';
@@ -77,7 +78,7 @@ export const inventoryCommand: CliCommand = {
         throw new CliError(`cannot open snapshot ${values.from}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (error as Error).message}`);
       }
       try {
-        inv = await buildInventory({ root: snap.root, live: false });
+        inv = await buildInventory({ root: snap.root, live: false, recorded: recordedGpus(await readSnapshotSamples(snap.root)) });
       } finally {
         await snap.close();
       }

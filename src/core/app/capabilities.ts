@@ -72,16 +72,21 @@ export async function probeCapabilities(options: CapabilityProbeOptions = {}): P
     pkexec: which('pkexec', env.PATH) !== null,
     qemu: which('qemu-system-x86_64', env.PATH) !== null,
     libvirt: which('virsh', env.PATH) !== null || existsSync('/run/libvirt/libvirt-sock'),
+    notRecorded: [],
   };
 }
 
 /**
  * What a recorded host could do, as far as its snapshot says: its captured nvidia-smi and ffmpeg outputs.
- * Nothing of the machine showing it (`serve --from`) is taken for the recorded host's.
+ * Nothing of the machine showing it (`serve --from`) is taken for the recorded host's. `gpu-bridge
+ * snapshot` writes `cmd/` whenever it runs the tools, so a snapshot with `cmd/` and no output of one had
+ * no such tool (or it failed); one without `cmd/` (made from a sys tree, the examples) recorded neither.
  */
 export async function snapshotCapabilities(root: string): Promise<Capabilities> {
   const encoders = await readFile(join(root, 'cmd', 'ffmpeg-encoders.txt'), 'utf8').catch(() => null);
+  const ranTools = existsSync(join(root, 'cmd'));
   return {
+    notRecorded: ranTools ? [] : ['nvidia', 'ffmpeg'],
     nvidiaSmi: existsSync(join(root, 'cmd', 'nvidia-smi.xml')),
     nvml: false,
     ffmpeg: encoders !== null,

@@ -22,6 +22,14 @@ export interface InventoryOptions {
   nvidiaSmiXml?: string | null;
   /** NVML library path (live only; default libnvidia-ml.so.1, or GPU_BRIDGE_NVML_LIB). */
   nvmlLibrary?: string;
+  /** A snapshot's recorded samples, per GPU: the name and memory its metrics source saw, where nothing else says. */
+  recorded?: ReadonlyMap<string, RecordedGpu>;
+}
+
+/** What a snapshot's samples say of one GPU (`samples.jsonl`: the metrics source's name and memory). */
+export interface RecordedGpu {
+  name: string | null;
+  memoryTotalBytes: number | null;
 }
 
 const VENDORS: Record<string, Gpu['vendor']> = { '10de': 'nvidia', '1002': 'amd', '8086': 'intel' };
@@ -155,6 +163,11 @@ export async function buildInventory(options: InventoryOptions): Promise<Invento
     const sources: Gpu['sources'] = ['sysfs'];
     let name = x?.name ?? null;
     if (name) sources.push(log?.source ?? 'nvidia-smi');
+    const recorded = options.recorded?.get(f.address) ?? null;
+    if (!name && recorded?.name) {
+      name = recorded.name;
+      sources.push('samples');
+    }
     if (!name) {
       pciIds ??= await PciIds.load(root); // 1 MB+ file: read only when a GPU needs a name from it
       name = pciIds.deviceName(f.vendorId, f.deviceId);
@@ -191,7 +204,7 @@ export async function buildInventory(options: InventoryOptions): Promise<Invento
         currentWidth: extras.pcie.currentWidth ?? x?.pcie.currentWidth ?? null,
         maxWidth: extras.pcie.maxWidth ?? x?.pcie.maxWidth ?? null,
       },
-      memoryTotalBytes: x?.memoryTotalBytes ?? extras.vramBytes,
+      memoryTotalBytes: x?.memoryTotalBytes ?? extras.vramBytes ?? recorded?.memoryTotalBytes ?? null,
       encoders,
       encoderSessionLimit: vendor === 'nvidia' ? encoderSessionLimit(encoders, x?.brand ?? null, name, log?.driverVersion ?? null) : null,
       nvidia: x && log ? nvidiaDetails(x, log) : null,

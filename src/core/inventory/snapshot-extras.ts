@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { MetricValues } from '../../shared/contract/metrics';
 import { parseJsonLine } from '../../shared/json-line';
 import type { GpuReading, MetricsSource } from '../metrics/sources';
+import type { RecordedGpu } from './inventory';
 import { VERSION } from '../version';
 
 /** `snapshot.json`: whose snapshot this is and when it was taken. */
@@ -52,6 +53,18 @@ export async function readSnapshotSamples(dir: string): Promise<SampleTick[]> {
     if (tick) ticks.push(tick);
   }
   return ticks;
+}
+
+/** What the samples say of each GPU: its name and memory, the latest a reading gave (the inventory's fallback). */
+export function recordedGpus(ticks: readonly SampleTick[]): Map<string, RecordedGpu> {
+  const gpus = new Map<string, RecordedGpu>();
+  for (const tick of ticks) {
+    for (const r of tick.readings) {
+      const seen = gpus.get(r.address);
+      gpus.set(r.address, { name: r.name ?? seen?.name ?? null, memoryTotalBytes: r.values.memoryTotalBytes ?? seen?.memoryTotalBytes ?? null });
+    }
+  }
+  return gpus;
 }
 
 /** Records `seconds` ticks of a live metrics source into `samples.jsonl` (one a second). */

@@ -5,7 +5,7 @@ import type { Handlers } from './handlers';
 /** What a recorded host still answers: reading, and the dashboard's own sampling rate (a view setting). */
 const READ_ONLY_METHODS: ReadonlySet<string> = new Set<MethodName>([
   'app.info', 'app.ping', 'inventory.get', 'metrics.status', 'metrics.history', 'metrics.setRate',
-  'passthrough.plan', 'passthrough.checks', 'peers.list', 'sessions.list', 'sharing.get',
+  'passthrough.plan', 'passthrough.checks', 'peers.list', 'sessions.list', 'sessions.sources', 'sharing.get',
 ]);
 
 /**

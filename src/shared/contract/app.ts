@@ -13,6 +13,9 @@ export const Capabilities = z.object({
   pkexec: z.boolean(),
   qemu: z.boolean(),
   libvirt: z.boolean(),
+  notRecorded: z
+    .array(z.enum(['nvidia', 'ffmpeg']))
+    .describe('a recorded host: the tools its snapshot holds no output of (it was made without running them), so neither present nor absent; empty for a live host'),
 });
 export type Capabilities = z.infer<typeof Capabilities>;
 

@@ -92,7 +92,7 @@ export const Gpu = z.object({
     .nullable()
     .describe('concurrent NVENC sessions the driver allows (GeForce) or unlimited (professional)'),
   nvidia: NvidiaDetails.nullable(),
-  sources: z.array(z.enum(['sysfs', 'nvml', 'nvidia-smi', 'pci.ids', 'chip-table', 'ffmpeg'])),
+  sources: z.array(z.enum(['sysfs', 'nvml', 'nvidia-smi', 'pci.ids', 'chip-table', 'ffmpeg', 'samples'])).describe('where the record came from; samples: a snapshot\'s recorded metrics (its name and memory)'),
 });
 export type Gpu = z.infer<typeof Gpu>;
 

@@ -43,7 +43,7 @@ describe('contract', () => {
       arch: 'x64',
       pid: 1,
       startedAt: new Date().toISOString(),
-      capabilities: { nvidiaSmi: false, nvml: false, ffmpeg: true, ffmpegVersion: '5.1', ffmpegEncoders: ['libx264'], xDisplay: null, pkexec: false, qemu: true, libvirt: false },
+      capabilities: { nvidiaSmi: false, nvml: false, ffmpeg: true, ffmpegVersion: '5.1', ffmpegEncoders: ['libx264'], xDisplay: null, pkexec: false, qemu: true, libvirt: false, notRecorded: [] },
       snapshot: null,
     };
     expect(AppInfo.safeParse(good).success).toBe(true);

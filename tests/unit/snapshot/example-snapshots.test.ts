@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildInventory } from '../../../src/core/inventory/inventory';
+import { snapshotCapabilities } from '../../../src/core/app/capabilities';
 import { writeSnapshotDir } from '../../../src/core/inventory/snapshot';
-import { readSnapshotMeta, readSnapshotSamples, writeSnapshotMeta, type SampleTick } from '../../../src/core/inventory/snapshot-extras';
+import { readSnapshotMeta, readSnapshotSamples, recordedGpus, writeSnapshotMeta, type SampleTick } from '../../../src/core/inventory/snapshot-extras';
 import { parseQueryGpuCsv } from '../../../src/core/metrics/nvidia-smi-csv';
 import type { MetricValues } from '../../../src/shared/contract/metrics';
 import { buildFakeSysfs } from '../../helpers/fake-sysfs';
@@ -126,6 +127,11 @@ describe('the example snapshots shipped in resources/snapshots', () => {
         expect(samples).toHaveLength(10);
         expect(samples.at(-1)!.readings[0]!.values.encoderUtilPercent).toBeGreaterThan(50);
         expect(inventory.gpus[0]!.address).toBe(samples[0]!.readings[0]!.address);
+        // no nvidia-smi output in it: the card's name and memory come from what its samples recorded
+        const named = await buildInventory({ root: join(SHIPPED, name), live: false, recorded: recordedGpus(samples) });
+        expect(named.gpus[0]).toMatchObject({ name: 'NVIDIA L40S', memoryTotalBytes: 48305799168 });
+        expect(named.gpus[0]!.sources).toContain('samples');
+        expect(await snapshotCapabilities(join(SHIPPED, name))).toMatchObject({ ffmpeg: false, nvidiaSmi: false, notRecorded: ['nvidia', 'ffmpeg'] });
       } else {
         expect(samples).toEqual([]);
         expect(inventory.gpus.map((gpu) => gpu.address).sort()).toEqual(['0000:04:00.0', '0000:2b:00.0']);

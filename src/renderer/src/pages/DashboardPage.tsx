@@ -1,17 +1,21 @@
 import { useEffect, useMemo, useState } from 'react';
-import type { Gpu, Inventory } from '../../../shared/contract';
+import type { AppInfo, Gpu, Inventory } from '../../../shared/contract';
 import { useApi } from '../api/context';
 import { LiveChart, type ChartSeries } from '../components/LiveChart';
 import { Empty, Section } from '../components/Section';
 import { formatBytes, orDash } from '../format';
+import { captureFact, nvidiaFact } from '../host-facts';
 import { LiveSeries } from '../metrics/live-series';
 import { useStore } from '../store';
 import { selectInfo, selectInfoError } from '../store/selectors';
 import { SOURCE_NAMES, useCaptureSources } from './sessions/use-capture-sources';
 
 /** The capture sources that work here, the default first; the Sessions page says why the others do not. */
-function CaptureSummary({ xDisplay }: { xDisplay: string | null }) {
-  const { sources } = useCaptureSources();
+function CaptureSummary({ info }: { info: AppInfo }) {
+  const { sources, error } = useCaptureSources();
+  const fact = captureFact(info, error);
+  if (fact) return <>{fact}</>;
+  const xDisplay = info.capabilities.xDisplay;
   if (!sources) return <>{xDisplay ? `X display ${xDisplay}` : 'reading…'}</>;
   const working = sources.sources.filter((s) => s.available && s.kind !== 'test');
   if (working.length === 0) return <>no screen to capture ({sources.sessionType === 'none' ? 'no desktop session' : sources.sessionType}): see Sessions → Capture sources</>;
@@ -140,10 +144,10 @@ export function DashboardPage() {
               {info.version} ({info.shell} shell, {info.platform}/{info.arch})
             </dd>
             <dt>NVIDIA</dt>
-            <dd>{info.capabilities.nvml ? 'NVML loads in-process' : info.capabilities.nvidiaSmi ? 'nvidia-smi found (no NVML)' : 'no NVIDIA driver found'}</dd>
+            <dd>{nvidiaFact(info)}</dd>
             <dt>Capture</dt>
             <dd>
-              <CaptureSummary xDisplay={info.capabilities.xDisplay} />
+              <CaptureSummary info={info} />
             </dd>
           </dl>
         ) : (

@@ -3,6 +3,7 @@ import type { Gpu, Inventory } from '../../../shared/contract';
 import { useApi } from '../api/context';
 import { Empty, Section } from '../components/Section';
 import { formatBytes, orDash } from '../format';
+import { ffmpegMissing } from '../host-facts';
 import { useStore } from '../store';
 import { encoderSummary, selectInfo } from '../store/selectors';
 
@@ -145,8 +146,8 @@ export function GpusPage() {
       <Section title="Encoders this ffmpeg build offers">
         {info === null ? (
           <p aria-busy="true">Reading the host…</p>
-        ) : !info.capabilities.ffmpeg ? (
-          <Empty>ffmpeg is not installed: install it (Debian: apt install ffmpeg) to stream.</Empty>
+        ) : ffmpegMissing(info) ? (
+          <Empty>{ffmpegMissing(info)}</Empty>
         ) : (
           <dl className="facts">
             <dt>Hardware</dt>
