@@ -139,6 +139,26 @@ describe.skipIf(swaySkip !== null)('capture on a headless sway (wlroots, pixman)
     await sway?.rig.stop();
   });
 
+  it('wlroots: a change of the output\'s size mid-capture: frames keep coming at the session\'s size', async () => {
+    const configDir = mkdtempSync(join(tmpdir(), 'gb-capture-'));
+    const capture = await openCapture({ kind: 'wlroots', width: 1280, height: 720, fps: 30 }, { env: { ...process.env, ...sway.rig.env }, configDir });
+    try {
+      const before = capture.feed!.counts.framesIn;
+      expect(sway.swaymsg(['output', 'HEADLESS-1', 'resolution', '1920x1080'])).toMatch(/"success": true/);
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      expect(capture.feed!.ended).toBeNull();
+      const afterChange = capture.feed!.counts.framesIn;
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      console.log(`output resized: ${afterChange - before} frames in the 3 s of the change, ${capture.feed!.counts.framesIn - afterChange} in the 2 s after; reader restarts ${capture.feed!.counts.readerRestarts}`);
+      expect(capture.feed!.counts.framesIn - afterChange).toBeGreaterThan(10);
+      expect(capture.feed!.frameBytes).toBe((1280 * 720 * 3) / 2);
+    } finally {
+      await capture.close();
+      sway.swaymsg(['output', 'HEADLESS-1', 'resolution', '1280x720']);
+      rmSync(configDir, { recursive: true, force: true });
+    }
+  }, 40_000);
+
   it('wlroots: the self-test streams the desktop through wlr-screencopy', async () => {
     const run = await sway.rig.runCli(CLI, [...SELFTEST, '--source', 'wlroots']);
     const result = lastJson(run);

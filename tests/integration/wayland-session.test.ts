@@ -165,4 +165,19 @@ describe.skipIf(swaySkip !== null)('a Wayland session: sway â†’ wlr-screencopy â
   it('wlroots: the peer decodes the desktop, and its clicks and keys reach a Wayland window', async () => {
     await sessionWithInput(sway.rig, host, 'wlroots');
   }, 120_000);
+
+  it('the kill switch: the session stops and a key sent after it reaches nothing', async () => {
+    const started = (await host.call('sessions.start', { peer: 'cloudbox', width: 1280, height: 720, fps: 30, source: { kind: 'wlroots' } })) as Info;
+    await until('the session running', async () => ((await host.call('sessions.list', {})) as Info[]).find((s) => s.id === started.id && s.state === 'running'), 30_000);
+    const wev = sway.rig.startAsUser('wev-kill', 'stdbuf', ['-oL', 'wev'], sway.rig.userEnv({ WAYLAND_DISPLAY: sway.rig.env.WAYLAND_DISPLAY }));
+    await until('wev mapped', () => wev.log().includes('configure'), 10_000);
+    await host.send({ kind: 'text', text: 'k' });
+    await until('the key before the kill switch', () => /sym: +k /.test(wev.log()), 5000);
+    await host.call('sharing.kill', {});
+    await until('the session stopped', async () => ((await host.call('sessions.list', {})) as Info[]).find((s) => s.id === started.id && s.state !== 'running'), 10_000);
+    host.peer.child.stdin.write(`${JSON.stringify({ kind: 'text', text: 'z' })}\n`);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(wev.log()).not.toMatch(/sym: +z /);
+    await sway.rig.kill('wev-kill');
+  }, 60_000);
 });
