@@ -50,6 +50,8 @@ interface Entry {
   requestedKbps: number;
   steps: { t: number; from: number; to: number; reason: string }[];
   last: SessionSecond | null;
+  /** The first-frame time last published in sessions.changed. */
+  reportedFirstFrameMs: number | null;
 }
 
 export interface StartRequest {
@@ -104,6 +106,7 @@ export class SessionManager {
   }
 
   private changed(): void {
+    for (const entry of this.entries.values()) entry.reportedFirstFrameMs = entry.session.firstFrameMs;
     this.options.events.emit('sessions.changed', this.list());
   }
 
@@ -208,7 +211,7 @@ export class SessionManager {
     const capture = await this.open(captureRequest, link.name);
     const session = new StreamSession({ source: capture.source, feed: capture.feed ?? undefined, fps: request.fps, bitrateKbps, encoder: choice.encoder, fallback: choice.fallback, transport, ffmpeg: this.options.ffmpeg });
     const entry: Entry = {
-      session, key, codec, encoderReason: choice.reason, requestedKbps: bitrateKbps, steps: [], last: null,
+      session, key, codec, encoderReason: choice.reason, requestedKbps: bitrateKbps, steps: [], last: null, reportedFirstFrameMs: null,
       sourceLabel: capture.label, sourceKind: capture.kind, capture,
     };
     if (capture.input) this.options.inputRouter?.use(capture.input);
@@ -218,6 +221,9 @@ export class SessionManager {
     session.on('second', (second: StreamSecond) => {
       entry.last = { ...second, sessionId: session.id };
       this.options.events.emit('sessions.second', entry.last);
+      // the first readable stamp can come after the state went to running (its first frames' stamps
+      // unreadable): without a change published then, the page would say "not yet" while it streams
+      if (session.firstFrameMs !== entry.reportedFirstFrameMs) this.changed();
     });
     session.on('bitrate', (step: { from: number; to: number; reason: string }) => {
       entry.steps.push({ t: Date.now(), ...step });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { PeerStatus } from '../../../src/shared/contract';
-import { adviceFor, checkSize, describeFailure, formatKbps, formatMs, parseBitrate, startBlocker, startablePeers } from '../../../src/renderer/src/pages/sessions/session-view';
+import { adviceFor, checkSize, describeFailure, firstFrameText, formatKbps, formatMs, parseBitrate, startBlocker, startablePeers } from '../../../src/renderer/src/pages/sessions/session-view';
 
 const peer = (name: string, over: Partial<PeerStatus> = {}): PeerStatus => ({
   fingerprint: name.padEnd(64, '0').replace(/[^0-9a-f]/g, 'a').slice(0, 64), name, addr: '10.0.0.2:7443', scopes: ['view'], pairedAt: '2026-01-01T00:00:00Z',
@@ -63,5 +63,21 @@ describe('Sessions page: fields and figures', () => {
     expect(adviceFor('CONFLICT', 'a self-test is already running')).toMatch(/Wait/);
     expect(adviceFor('TIMEOUT', 'sessions.selftest did not answer within 30 s')).toMatch(/smaller size/);
     expect(adviceFor('INTERNAL', 'boom')).toMatch(/output of GPU Bridge/);
+  });
+});
+
+describe('Sessions page: the first frame', () => {
+  const base = { firstFrameMs: null, framesDecoded: 0, state: 'running' as const, last: null };
+  const ms = (v: number) => `${v} ms`;
+  it('the start-up time once measured', () => {
+    expect(firstFrameText({ ...base, firstFrameMs: 168 }, ms)).toBe('168 ms after start');
+  });
+  it('never "not yet" on a session whose frames reach the viewer, stamp read or not', () => {
+    expect(firstFrameText({ ...base, framesDecoded: 90 }, ms)).toMatch(/^frames arriving/);
+    expect(firstFrameText({ ...base, last: { fpsReceived: 30 } as never }, ms)).toMatch(/^frames arriving/);
+  });
+  it('"not yet" only while nothing has arrived; an ended session none reached says so', () => {
+    expect(firstFrameText({ ...base, state: 'starting' }, ms)).toBe('not yet');
+    expect(firstFrameText({ ...base, state: 'stopped' }, ms)).toBe('none reached the viewer');
   });
 });

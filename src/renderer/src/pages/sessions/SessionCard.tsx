@@ -5,7 +5,7 @@ import { LiveFigure } from '../../components/LiveFigure';
 import { sessionLive, viewerSeriesId } from '../../metrics/session-live';
 import { useStore } from '../../store';
 import { ViewerCharts } from './SessionCharts';
-import { describeFailure, formatKbps, formatMs, isLive, stateLabel } from './session-view';
+import { describeFailure, firstFrameText, formatKbps, formatMs, isLive, stateLabel } from './session-view';
 
 const clock = (t: number) => new Date(t).toLocaleTimeString();
 
@@ -69,7 +69,7 @@ export function SessionCard({ session }: { session: SessionInfo }) {
         <dt>Restarts</dt>
         <dd>{session.restarts}</dd>
         <dt>First frame</dt>
-        <dd>{session.firstFrameMs === null ? 'not yet' : `${formatMs(session.firstFrameMs)} after start`}</dd>
+        <dd data-field="first-frame">{firstFrameText(session, formatMs)}</dd>
         <dt>Started</dt>
         <dd>{new Date(session.startedAt).toLocaleTimeString()}</dd>
       </dl>

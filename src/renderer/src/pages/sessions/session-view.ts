@@ -100,3 +100,14 @@ export function describeFailure(what: string, error: unknown): string {
   const code = typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : undefined;
   return `${what}: ${message.replace(/\.$/, '')}. ${adviceFor(code, message)}`;
 }
+
+/**
+ * The "First frame" fact: the start-up time once a frame's stamp was read; frames decoded without one
+ * (or before one could be read) are said to be arriving, never "not yet" while the session streams.
+ */
+export function firstFrameText(session: Pick<SessionInfo, 'firstFrameMs' | 'framesDecoded' | 'state' | 'last'>, formatTime: (ms: number) => string): string {
+  if (session.firstFrameMs !== null) return `${formatTime(session.firstFrameMs)} after start`;
+  if (session.framesDecoded > 0 || (session.last?.fpsReceived ?? 0) > 0) return 'frames arriving (start-up time not measured: no readable stamp yet)';
+  if (session.state === 'starting' || session.state === 'restarting') return 'not yet';
+  return session.state === 'running' ? 'not yet (no frame decoded by the viewer)' : 'none reached the viewer';
+}
