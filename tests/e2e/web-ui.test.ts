@@ -86,11 +86,18 @@ describe.skipIf(!haveChromium)('web UI in Chromium', () => {
     await page.goto(`${serve.url}#/sessions`);
     const toggle = page.getByRole('checkbox', { name: 'Share GPU' });
     await expect.poll(() => toggle.isEnabled()).toBe(true);
+    // nothing shared: the kill switch is not offered, and the page says why
+    const kill = page.getByRole('button', { name: 'Stop all sharing' });
+    await expect.poll(() => kill.isDisabled()).toBe(true);
+    expect(await page.getByText(/^Nothing is shared now/).count()).toBe(1);
     await toggle.click(); // the box shows the host's state: it turns on when the host confirms
     await expect.poll(() => toggle.isChecked()).toBe(true);
-    await page.getByRole('button', { name: 'Stop all sharing' }).click();
+    await expect.poll(() => kill.isEnabled()).toBe(true);
+    expect(await page.getByText(/^Nothing is shared now/).count()).toBe(0);
+    await kill.click();
     await expect.poll(() => toggle.isChecked()).toBe(false);
     await page.getByText('Kill switch: all sharing and remote input stopped.').waitFor();
+    await expect.poll(() => kill.isDisabled()).toBe(true);
   });
 
   it('walks the passthrough wizard: host checks with evidence, re-check, and an honest empty GPU list', async () => {

@@ -1,6 +1,7 @@
+import { useId } from 'react';
 import { useApi } from '../api/context';
 import { useStore } from '../store';
-import { selectConnectionState, selectSharing } from '../store/selectors';
+import { nothingShared, selectConnectionState, selectSessions, selectSharing } from '../store/selectors';
 
 /** Share on/off, and the kill switch that stops every session and all remote input at once. */
 export function SharingToggle() {
@@ -9,6 +10,8 @@ export function SharingToggle() {
   const connected = useStore(selectConnectionState) === 'open';
   const notify = useStore((s) => s.notify);
   const setSharing = useStore((s) => s.setSharing);
+  const hintId = useId();
+  const idle = nothingShared(sharing, useStore(selectSessions));
   const fail = (what: string) => (error: Error) => notify('error', `${what}: ${error.message}`);
   return (
     <div className="sharing">
@@ -24,7 +27,8 @@ export function SharingToggle() {
       <button
         type="button"
         className="danger"
-        disabled={!connected}
+        disabled={!connected || idle}
+        aria-describedby={idle ? hintId : undefined}
         onClick={() =>
           api.call('sharing.kill').then((state) => {
             setSharing(state);
@@ -34,6 +38,11 @@ export function SharingToggle() {
       >
         Stop all sharing
       </button>
+      {idle ? (
+        <span id={hintId} className="hint">
+          Nothing is shared now: no session is streaming and peers cannot start one.
+        </span>
+      ) : null}
     </div>
   );
 }

@@ -1,3 +1,4 @@
+import type { SessionInfo } from '../../../shared/contract';
 import type { StoreState } from './types';
 
 /** Pure functions of the store: components subscribe to exactly what they show. */
@@ -20,4 +21,13 @@ export function encoderSummary(info: StoreState['info']): { hardware: string[]; 
   const encoders = info?.capabilities.ffmpegEncoders ?? [];
   const hardware = encoders.filter((name) => /_(nvenc|vaapi|qsv)$/.test(name));
   return { hardware, software: encoders.filter((name) => !hardware.includes(name)) };
+}
+
+/**
+ * Whether anything is shared now, for the kill switch: sharing on, or a session still streaming (one
+ * started before sharing went off). Unknown (not read yet) counts as shared: the switch stays offered.
+ */
+export function nothingShared(sharing: { sharing: boolean } | null, sessions: ReadonlyArray<{ state: SessionInfo['state'] }> | null): boolean {
+  if (sharing === null || sessions === null) return false;
+  return !sharing.sharing && !sessions.some((s) => s.state === 'starting' || s.state === 'running' || s.state === 'restarting');
 }
