@@ -182,6 +182,15 @@ export class ClockEstimator {
     return this.samples.length === 0 ? null : this.samples[this.samples.length - 1]!.rttMs;
   }
 
+  /**
+   * The path's round trip: the smallest of the kept samples. One sample reads late when either end was
+   * busy as it went by (the peer setting up the session at connect, opening a receiver): what sizes a
+   * buffer by the round trip (SRT's latency) takes this one.
+   */
+  get pathRttMs(): number | null {
+    return this.samples.length === 0 ? null : Math.min(...this.samples.map((sample) => sample.rttMs));
+  }
+
   get offsetMs(): number | null {
     if (this.samples.length === 0) return null;
     return this.samples.reduce((best, sample) => (sample.rttMs < best.rttMs ? sample : best)).offsetMs;

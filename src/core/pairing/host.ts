@@ -100,7 +100,10 @@ export async function pairWithPeer(options: { identity: SelfSignedIdentity; peer
 
 export interface HostConnectionStatus {
   online: boolean;
+  /** The last sample's round trip (what the Peers page shows). */
   rttMs: number | null;
+  /** The smallest of the last few (what streams size their buffers by). */
+  pathRttMs: number | null;
   clockOffsetMs: number | null;
 }
 
@@ -152,7 +155,7 @@ export class HostConnection extends EventEmitter {
   }
 
   status(): HostConnectionStatus {
-    return { online: this.channel !== null && !this.channel.isClosed, rttMs: this.clock.rttMs, clockOffsetMs: this.clock.offsetMs };
+    return { online: this.channel !== null && !this.channel.isClosed, rttMs: this.clock.rttMs, pathRttMs: this.clock.pathRttMs, clockOffsetMs: this.clock.offsetMs };
   }
 
   start(): void {
@@ -214,6 +217,8 @@ export class HostConnection extends EventEmitter {
           void this.options.peers.touch(current.fingerprint);
           void this.options.audit.append({ action: 'peer.connect', target: current.name, result: 'ok', detail: current.addr });
           this.emit('online');
+          // the ping sent with hello waited while the peer set the session up: measure the path again
+          this.ping(channel);
           return;
         case 'pong': {
           const sample = this.clock.add(message.t0, message.t1, message.t2, preciseNow());
@@ -272,9 +277,12 @@ export class HostConnection extends EventEmitter {
       channel.close(undefined, 'no answer to heartbeats');
       channel.socket.destroy();
     }, offlineAfter);
-    const ping = () => channel.send({ type: 'ping', id: this.pingId++, t0: preciseNow(), next: every });
-    this.pingTimer = setInterval(ping, every);
-    ping();
+    this.pingTimer = setInterval(() => this.ping(channel), every);
+    this.ping(channel);
+  }
+
+  private ping(channel: ControlChannel): void {
+    channel.send({ type: 'ping', id: this.pingId++, t0: preciseNow(), next: this.pingEveryMs });
   }
 
   private stopHeartbeat(): void {

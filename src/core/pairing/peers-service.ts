@@ -192,7 +192,7 @@ export class PeersService {
       send: (message) => void connection.send(message),
       clock: () => {
         const status = connection.status();
-        return { offsetMs: status.clockOffsetMs, rttMs: status.rttMs };
+        return { offsetMs: status.clockOffsetMs, rttMs: status.pathRttMs };
       },
     });
     live.link = link;

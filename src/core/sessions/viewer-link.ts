@@ -32,7 +32,7 @@ export interface ViewerLink extends EventEmitter {
   open(request: OpenRequest): Promise<{ host: string; port: number; passphrase?: string }>;
   /** Tells the viewer the stream is over (it stops its listener). */
   close(streamId: string, reason: string): Promise<void>;
-  /** The viewer's clock minus ours, and the control RTT, as last measured. */
+  /** The viewer's clock minus ours, and the control channel's round trip (the path's: not one busy sample). */
   clock(): { offsetMs: number | null; rttMs: number | null };
 }
 

@@ -137,6 +137,20 @@ describe('clock estimator (NTP-style)', () => {
     expect(clock.rttMs).toBeCloseTo(32, 6);
     expect(clock.count).toBe(2);
   });
+
+  it('gives the path\'s round trip as the smallest of the last samples, not a late one (the ping at connect waits for the peer\'s set-up)', () => {
+    const clock = new ClockEstimator(3);
+    clock.add(0, 40, 40, 69);
+    expect(clock.pathRttMs).toBe(69);
+    clock.add(100, 115, 115, 130);
+    clock.add(200, 230, 230, 281);
+    expect(clock.rttMs).toBe(81);
+    expect(clock.pathRttMs).toBe(30);
+    // only the last few count: a path that became slower is followed
+    clock.add(300, 340, 340, 380);
+    clock.add(400, 440, 440, 480);
+    expect(clock.pathRttMs).toBe(80);
+  });
 });
 
 describe('control message schema', () => {
