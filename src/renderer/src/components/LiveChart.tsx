@@ -2,6 +2,7 @@ import { useEffect, useRef } from 'react';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import type { MetricKey } from '../../../shared/contract';
+import { chartNote, formatFigure, latestValue, unitAxes, type ChartNotes } from '../metrics/chart-axes';
 import { ChartWindow } from '../metrics/chart-window';
 import type { LiveSeries } from '../metrics/live-series';
 import { RedrawPacer } from '../metrics/redraw-pacer';
@@ -27,7 +28,15 @@ interface Props<K extends string> {
   subject?: string;
   /** uPlot per-series options beyond colour and label (e.g. a stepped line for a target). */
   paths?: Partial<Record<K, 'stepped'>>;
+  /** What the chart says when it has nothing to draw (default: no points in this window). */
+  notes?: ChartNotes;
 }
+
+const DEFAULT_NOTES: ChartNotes = { none: 'No points in this window yet.' };
+
+/** uPlot's own range, except for a flat line (all zero: a clean link, an idle encoder): 0 to 1, not 0 to 100. */
+const flatRange = (_u: uPlot, min: number, max: number): uPlot.Range.MinMax =>
+  min === max ? [Math.min(0, min), min <= 0 ? 1 : max * 1.5] : uPlot.rangeNum(min, max, 0.1, true);
 
 const pad = (n: number) => (n < 10 ? `0${n}` : String(n));
 
@@ -91,8 +100,9 @@ const plotBuckets = (plot: uPlot) => Math.max(1, Math.floor(plotColumns(plot) / 
  * other charts due in the same animation frame (RedrawPacer): with 8 GPUs × 4 charts a batch redraws
  * only the few charts on screen, and an hour's chart draws a few hundred points, not 3600.
  */
-export function LiveChart<K extends string = MetricKey>({ title, address, live, series, windowS, paused, yRange, subject, paths }: Props<K>) {
+export function LiveChart<K extends string = MetricKey>({ title, address, live, series, windowS, paused, yRange, subject, paths, notes = DEFAULT_NOTES }: Props<K>) {
   const host = useRef<HTMLDivElement>(null);
+  const note = useRef<HTMLParagraphElement>(null);
   const pacerRef = useRef<RedrawPacer | null>(null);
   const pausedRef = useRef(paused);
   pausedRef.current = paused;
@@ -105,21 +115,31 @@ export function LiveChart<K extends string = MetricKey>({ title, address, live, 
     const columns = new ChartWindow(live, address, keys, windowS, scale);
     const styles = getComputedStyle(document.documentElement);
     const axisColour = styles.getPropertyValue('--muted').trim() || '#888';
+    // one y axis per unit, labelled with it (ms, fps, Mbit/s, %, GiB, °C, W); a second unit on the right
+    const units = unitAxes(series);
     const plot = createPlot(
       {
         title,
         width: Math.max(280, element.clientWidth),
         height: 160,
-        scales: { x: { time: true }, y: yRange ? { range: yRange } : { auto: true } },
+        scales: {
+          x: { time: true },
+          ...Object.fromEntries(units.axes.map((a, i) => [a.scale, i === 0 && yRange ? { range: yRange } : { auto: true, range: flatRange }])),
+        },
         // Fixed axis sizes (no measuring of labels to converge on) and no tick marks (the grid says it).
         axes: [
           { stroke: axisColour, values: clockLabels(windowS), splits: clockSplits(), size: 30, ticks: { show: false }, grid: { width: 1 } },
-          { stroke: axisColour, size: 50, ticks: { show: false }, grid: { width: 1 } },
+          ...units.axes.map((a) => ({
+            scale: a.scale, label: a.label, labelSize: 16, labelFont: '12px system-ui, sans-serif', side: a.side === 'left' ? 3 : 1,
+            stroke: axisColour, size: 44, ticks: { show: false }, grid: { width: 1, show: a.side === 'left' },
+          })),
         ],
         series: [
-          {},
-          ...series.map((s) => ({
+          // the legend shows the newest figures until the pointer picks a time
+          { label: 'Time', value: (_u: uPlot, v: number | null, _si: number, idx: number | null) => (idx === null || v === null ? 'latest' : clockLabels(windowS)(_u, [v])[0]!) },
+          ...series.map((s, i) => ({
             label: s.label,
+            scale: units.scaleOf[i],
             stroke: s.colour,
             // At one device pixel per CSS pixel, 1 px lines (and grid) are hairlines to Skia: a software
             // canvas rasterizes them at the frame's commit in about half the time of 1.5 px strokes
@@ -130,7 +150,7 @@ export function LiveChart<K extends string = MetricKey>({ title, address, live, 
             // cursor still marks the hovered point.
             points: { show: false },
             ...(paths?.[s.key] === 'stepped' ? { paths: uPlot.paths.stepped?.({ align: 1 }) } : {}),
-            value: (_u: uPlot, v: number | null) => (v === null || v === undefined ? '—' : `${Number.isInteger(v) ? v : v.toFixed(1)} ${s.unit}`),
+            value: (u: uPlot, v: number | null, si: number, idx: number | null) => formatFigure(idx === null ? latestValue(u.data[si]) : v, s.unit),
           })),
         ],
       },
@@ -138,11 +158,20 @@ export function LiveChart<K extends string = MetricKey>({ title, address, live, 
       element,
     );
     columns.setBuckets(plotBuckets(plot));
+    const showNote = () => {
+      const text = chartNote(columns.data, notes);
+      if (!note.current) return;
+      note.current.hidden = text === null;
+      note.current.textContent = text ?? '';
+    };
     if (columns.sync()) plot.setData(columns.data as uPlot.AlignedData);
+    showNote();
     // The time one pixel spans (1 h over ~250 px: ~14 s): a redraw sooner would not move the line.
     const msPerPixel = () => (windowS * 1000) / plotColumns(plot);
     const pacer = new RedrawPacer(() => {
-      if (columns.sync()) plot.setData(columns.data as uPlot.AlignedData);
+      if (!columns.sync()) return;
+      plot.setData(columns.data as uPlot.AlignedData);
+      showNote();
     }, msPerPixel);
     pacer.setPaused(pausedRef.current);
     pacerRef.current = pacer;
@@ -167,9 +196,14 @@ export function LiveChart<K extends string = MetricKey>({ title, address, live, 
       onScreen.disconnect();
       plot.destroy();
     };
-  }, [address, live, series, windowS, title, yRange, paths]);
+  }, [address, live, series, windowS, title, yRange, paths, notes]);
 
   useEffect(() => pacerRef.current?.setPaused(paused), [paused]);
 
-  return <div ref={host} className="chart" role="img" aria-label={`${title} chart for ${subject ?? address}`} />;
+  return (
+    <div className="chart-frame">
+      <div ref={host} className="chart" role="img" aria-label={`${title} chart for ${subject ?? address}`} />
+      <p ref={note} className="chart-note" hidden />
+    </div>
+  );
 }

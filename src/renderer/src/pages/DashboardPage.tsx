@@ -5,6 +5,7 @@ import { LiveChart, type ChartSeries } from '../components/LiveChart';
 import { Empty, Section } from '../components/Section';
 import { formatBytes, orDash } from '../format';
 import { captureFact, nvidiaFact } from '../host-facts';
+import type { ChartNotes } from '../metrics/chart-axes';
 import { LiveSeries } from '../metrics/live-series';
 import { useStore } from '../store';
 import { selectInfo, selectInfoError } from '../store/selectors';
@@ -67,7 +68,19 @@ const CHARTS: Array<{ title: string; series: ChartSeries[]; yRange?: [number, nu
  */
 const OFF_SCREEN_SKIPPED = { contentVisibility: 'auto', containIntrinsicSize: 'auto 720px' } as const;
 
-function GpuLiveCard({ gpu, live, windowS, paused }: { gpu: Gpu; live: LiveSeries; windowS: number; paused: boolean }) {
+/** Memory used, from 0 to the GPU's memory (GiB) where known. */
+const memoryRanges = new Map<number, [number, number]>();
+function memoryRange(gpu: Gpu): [number, number] | undefined {
+  if (!gpu.memoryTotalBytes) return undefined;
+  const range = memoryRanges.get(gpu.memoryTotalBytes) ?? [0, Math.round(gpu.memoryTotalBytes * GIB * 10) / 10];
+  memoryRanges.set(gpu.memoryTotalBytes, range);
+  return range;
+}
+
+const LIVE_NOTES: ChartNotes = { none: 'No samples of this GPU in this window yet.' };
+const RECORDED_NOTES: ChartNotes = { none: 'No samples of this GPU recorded in this snapshot.' };
+
+function GpuLiveCard({ gpu, live, windowS, paused, notes }: { gpu: Gpu; live: LiveSeries; windowS: number; paused: boolean; notes: ChartNotes }) {
   return (
     <section className="card gpu-card" style={OFF_SCREEN_SKIPPED} aria-label={gpu.name ?? gpu.address}>
       <h2>{gpu.name ?? `${gpu.vendor} GPU`}</h2>
@@ -77,7 +90,7 @@ function GpuLiveCard({ gpu, live, windowS, paused }: { gpu: Gpu; live: LiveSerie
       </p>
       <div className="charts">
         {CHARTS.map((chart) => (
-          <LiveChart key={chart.title} title={chart.title} address={gpu.address} live={live} series={chart.series} windowS={windowS} paused={paused} yRange={chart.yRange} />
+          <LiveChart key={chart.title} title={chart.title} address={gpu.address} live={live} series={chart.series} windowS={windowS} paused={paused} yRange={chart.title === 'Memory used' ? memoryRange(gpu) : chart.yRange} notes={notes} />
         ))}
       </div>
     </section>
@@ -133,7 +146,7 @@ export function DashboardPage() {
           </Empty>
         </Section>
       ) : null}
-      {inventory?.gpus.map((gpu) => <GpuLiveCard key={gpu.address} gpu={gpu} live={live} windowS={windowS} paused={paused} />)}
+      {inventory?.gpus.map((gpu) => <GpuLiveCard key={gpu.address} gpu={gpu} live={live} windowS={windowS} paused={paused} notes={info?.snapshot ? RECORDED_NOTES : LIVE_NOTES} />)}
       <Section title="This host">
         {info ? (
           <dl className="facts">

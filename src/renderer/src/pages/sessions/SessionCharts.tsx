@@ -1,11 +1,13 @@
 import { LiveChart, type ChartSeries } from '../../components/LiveChart';
+import type { ChartNotes } from '../../metrics/chart-axes';
 import { sessionLive, viewerSeriesId, type SessionKey } from '../../metrics/session-live';
 
 const WINDOW_S = 120;
 
-const CHARTS: Array<{ title: string; series: ChartSeries<SessionKey>[]; paths?: Partial<Record<SessionKey, 'stepped'>> }> = [
+const CHARTS: Array<{ title: string; series: ChartSeries<SessionKey>[]; paths?: Partial<Record<SessionKey, 'stepped'>>; notes?: ChartNotes }> = [
   {
     title: 'Latency',
+    notes: { none: 'No frame with a readable stamp decoded yet: no latency to show.' },
     series: [
       { key: 'p50Ms', label: 'p50', unit: 'ms', colour: '#1f6feb' },
       { key: 'p95Ms', label: 'p95', unit: 'ms', colour: '#cf222e' },
@@ -22,12 +24,16 @@ const CHARTS: Array<{ title: string; series: ChartSeries<SessionKey>[]; paths?: 
     // the target is drawn as steps: each adaptive change is a visible step
     title: 'Bitrate',
     series: [
-      { key: 'bitrateKbps', label: 'Actual', unit: 'kbit/s', colour: '#0969da' },
-      { key: 'targetKbps', label: 'Target', unit: 'kbit/s', colour: '#bf8700' },
+      { key: 'bitrateKbps', label: 'Actual', unit: 'Mbit/s', colour: '#0969da', scale: 1 / 1000 },
+      { key: 'targetKbps', label: 'Target', unit: 'Mbit/s', colour: '#bf8700', scale: 1 / 1000 },
     ],
     paths: { targetKbps: 'stepped' },
   },
-  { title: 'Round-trip time', series: [{ key: 'rttMs', label: 'RTT', unit: 'ms', colour: '#6e7781' }] },
+  {
+    title: 'Round-trip time',
+    series: [{ key: 'rttMs', label: 'RTT', unit: 'ms', colour: '#6e7781' }],
+    notes: { none: 'No round trip measured to this viewer yet (neither its receiver reports nor the control channel have given one).' },
+  },
 ];
 
 /** The rtp transport's own figures, each second: what the link lost and what repaired it. */
@@ -39,6 +45,7 @@ const RTP_CHARTS: typeof CHARTS = [
       { key: 'fecRecovered', label: 'FEC-recovered', unit: '/s', colour: '#1a7f37' },
       { key: 'nackRecovered', label: 'NACK-recovered', unit: '/s', colour: '#0969da' },
     ],
+    notes: { none: 'No loss figures from this viewer yet.', zero: 'No packet lost in this window: a clean link, nothing to repair.' },
   },
   {
     title: 'Unrepaired',
@@ -46,8 +53,13 @@ const RTP_CHARTS: typeof CHARTS = [
       { key: 'framesLost', label: 'Frames lost', unit: '/s', colour: '#cf222e' },
       { key: 'keyframeRequests', label: 'Keyframe requests', unit: '/s', colour: '#bf8700' },
     ],
+    notes: { none: 'No loss figures from this viewer yet.', zero: 'Every frame arrived whole or was repaired in time: no frame lost, no keyframe asked for.' },
   },
-  { title: 'Time to a clean picture', series: [{ key: 'cleanPictureMs', label: 'After a loss burst', unit: 'ms', colour: '#8250df' }] },
+  {
+    title: 'Time to a clean picture',
+    series: [{ key: 'cleanPictureMs', label: 'After a loss burst', unit: 'ms', colour: '#8250df' }],
+    notes: { none: 'No loss burst in this window: no picture to recover.' },
+  },
 ];
 
 /** One viewer's live charts, drawn from sessionLive (fed by sessions.second outside React). */
@@ -56,7 +68,7 @@ export function ViewerCharts({ sessionId, viewer, transport }: { sessionId: stri
   return (
     <div className="charts">
       {(transport === 'rtp' ? [...CHARTS, ...RTP_CHARTS] : CHARTS).map((chart) => (
-        <LiveChart key={chart.title} title={chart.title} address={address} subject={viewer} live={sessionLive} series={chart.series} paths={chart.paths} windowS={WINDOW_S} paused={false} />
+        <LiveChart key={chart.title} title={chart.title} address={address} subject={viewer} live={sessionLive} series={chart.series} paths={chart.paths} notes={chart.notes} windowS={WINDOW_S} paused={false} />
       ))}
     </div>
   );
