@@ -3,12 +3,14 @@
 // and Mutter's own API, and sway through wlr-screencopy. The self-test runs the whole pipeline from each
 // source, as the desktop user, to a local peer process that decodes every frame and reads its stamp.
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openCapture } from '../../src/core/capture/open-capture';
 import { CLI } from '../helpers/spawn-cli';
 import { until } from '../helpers/until';
+import { startXvfb } from '../helpers/xvfb';
 import { rigUnavailable, startGnomeRig, startSwayRig, startWaylandAnimator, type GnomeRig, type SwayRig } from '../helpers/wayland-rig';
 
 const gnomeSkip = rigUnavailable('gnome');
@@ -249,4 +251,21 @@ describe.skipIf(gnomeSkip !== null)('a Wayland capture when the desktop goes wro
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(readers()).toEqual([]);
   }, 40_000);
+});
+
+const noXvfb = spawnSync('sh', ['-c', 'command -v Xvfb']).status !== 0;
+if (noXvfb) console.warn('SKIP capture-sources (x11): Xvfb is not installed (Debian: xvfb)');
+
+describe.skipIf(noXvfb)('capture from an X display', () => {
+  it('x11: the self-test streams the display through x11grab, and says so', async () => {
+    const xvfb = await startXvfb('1280x720x24');
+    try {
+      const run = spawnSync(process.execPath, [CLI, ...SELFTEST, '--source', 'x11', '--display', xvfb.display], { encoding: 'utf8', timeout: 60_000 });
+      const result = lastJson({ stdout: run.stdout, stderr: run.stderr, code: run.status });
+      expect(result, run.stderr).toMatchObject({ ok: true, source: 'x11' });
+      expect(result.framesIntact).toBeGreaterThan(60);
+    } finally {
+      xvfb.child.kill();
+    }
+  }, 90_000);
 });
