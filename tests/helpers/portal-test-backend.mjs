@@ -1,6 +1,6 @@
 // A test-only xdg-desktop-portal backend (org.freedesktop.impl.portal.ScreenCast and .RemoteDesktop) that
 // stands in for the consent dialog and nothing else: it answers each request as GB_PORTAL_ANSWER says
-// (grant, cancel, deny) and fulfils a grant through Mutter's own ScreenCast and RemoteDesktop D-Bus APIs,
+// (grant, cancel, deny), after GB_PORTAL_ANSWER_AFTER_MS, and fulfils a grant through Mutter's own ScreenCast and RemoteDesktop D-Bus APIs,
 // the way GNOME's backend does. Every "dialog" it would have shown is appended to GB_PORTAL_LOG as a JSON
 // line ({dialog: true}), and every session started from stored restore data as {dialog: false}, so a test
 // sees whether a token was reused. Restore data named in GB_PORTAL_REVOKED (one id a line) is refused, as
@@ -120,6 +120,8 @@ async function start(sessionHandle, options) {
   const fromRestore = typeof restoreId === 'string' && !revoked(restoreId);
   if (!fromRestore) {
     log({ dialog: true, kind: session.kind, answer: process.env.GB_PORTAL_ANSWER ?? 'grant' });
+    // a person takes a moment to answer
+    await new Promise((resolve) => setTimeout(resolve, Number(process.env.GB_PORTAL_ANSWER_AFTER_MS ?? 0)));
     if (answer() !== 0) return [answer(), {}];
   } else {
     log({ dialog: false, kind: session.kind, restoreId });

@@ -205,8 +205,8 @@ export interface GnomeRig {
   portalLog(): Array<{ dialog?: boolean; kind?: string; closed?: string }>;
   /** Makes the portal backend refuse every stored grant from now on (a revoked permission). */
   revokeGrants(): void;
-  /** Restarts the portal backend answering `answer` to the next dialogs. */
-  setAnswer(answer: 'grant' | 'cancel' | 'deny'): Promise<void>;
+  /** Restarts the portal backend answering `answer` to the next dialogs, after `afterMs`. */
+  setAnswer(answer: 'grant' | 'cancel' | 'deny', afterMs?: number): Promise<void>;
   address: string;
 }
 
@@ -244,8 +244,9 @@ export async function startGnomeRig(options: { width?: number; height?: number; 
     const portalLog = join(dir, 'portal.jsonl');
     const revoked = join(dir, 'revoked.txt');
     let answer: 'grant' | 'cancel' | 'deny' = 'grant';
+    let answerAfterMs = 0;
     const startBackend = async () => {
-      rig.startAsRoot('portal-backend', process.execPath, [resolve(__dirname, 'portal-test-backend.mjs')], { ...process.env, DBUS_SESSION_BUS_ADDRESS: address, GB_PORTAL_LOG: portalLog, GB_PORTAL_REVOKED: revoked, GB_PORTAL_ANSWER: answer });
+      rig.startAsRoot('portal-backend', process.execPath, [resolve(__dirname, 'portal-test-backend.mjs')], { ...process.env, DBUS_SESSION_BUS_ADDRESS: address, GB_PORTAL_LOG: portalLog, GB_PORTAL_REVOKED: revoked, GB_PORTAL_ANSWER: answer, GB_PORTAL_ANSWER_AFTER_MS: String(answerAfterMs) });
       await waitForName(address, 'org.freedesktop.impl.portal.desktop.gpubridgetest', rig);
     };
     if (options.portal !== false) {
@@ -266,8 +267,9 @@ export async function startGnomeRig(options: { width?: number; height?: number; 
         const ids = (existsSync(portalLog) ? readFileSync(portalLog, 'utf8') : '').split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { granted?: string }).granted).filter(Boolean);
         writeFileSync(revoked, `${ids.join('\n')}\n`);
       },
-      setAnswer: async (next) => {
+      setAnswer: async (next, afterMs = 0) => {
         answer = next;
+        answerAfterMs = afterMs;
         await rig.kill('portal-backend');
         await startBackend();
       },

@@ -138,6 +138,16 @@ describe.skipIf(skip !== null)('a Wayland session: GNOME desktop → portal (and
     expect(gnome.portalLog().filter((e) => e.dialog === true && e.kind === 'remote-desktop')).toHaveLength(1);
   }, 120_000);
 
+  it('portal: while the workstation\'s dialog is open, the app says so (sessions.approval), and not after', async () => {
+    await gnome.setAnswer('grant', 1500);
+    const seen = host.api.events.length;
+    const started = (await host.call('sessions.start', { peer: 'cloudbox', width: 1280, height: 720, fps: 30, source: { kind: 'portal' } })) as Info;
+    const approvals = host.api.events.slice(seen).filter((e) => e.event === 'sessions.approval').map((e) => e.payload as { waiting: boolean; source: string; peer: string });
+    expect(approvals).toEqual([{ waiting: true, source: 'portal', peer: 'cloudbox' }, { waiting: false, source: 'portal', peer: 'cloudbox' }]);
+    await host.call('sessions.stop', { id: started.id });
+    await gnome.setAnswer('grant');
+  }, 60_000);
+
   it('gnome (unattended): refused until the owner allows it; then the same, with no dialog', async () => {
     await expect(host.call('sessions.start', { peer: 'cloudbox', width: 1280, height: 720, fps: 30, source: { kind: 'gnome' } })).rejects.toMatchObject({ code: 'REFUSED', message: expect.stringMatching(/unattended sharing is off/) });
     await host.call('sessions.setCaptureSettings', { unattendedGnome: true });
