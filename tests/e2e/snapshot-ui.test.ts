@@ -4,6 +4,7 @@ import type { Browser, Page } from 'playwright-core';
 import { chromiumPath, launchChromium } from '../helpers/browser';
 import { startServe, type ServeHandle } from '../helpers/spawn-cli';
 import { openApi } from '../helpers/api-client';
+import { reviewEveryPage } from '../helpers/review-pages';
 
 const EXAMPLES = resolve(__dirname, '../../resources/snapshots');
 const haveChromium = chromiumPath() !== null;
@@ -85,4 +86,34 @@ describe.skipIf(!haveChromium)('gpu-bridge serve --from: a recorded host in the 
     }
     expect(pageErrors).toEqual([]);
   });
+
+  for (const name of ['l40s-nvenc', 'b550-rtx2070super-gt710']) {
+    it(`${name}, every page as a user judges it: a screenshot each (test-results/screenshots/snapshot-${name}-*.png), nothing said that the snapshot contradicts`, async () => {
+      const serve = await startServe(['--from', join(EXAMPLES, name)]);
+      servers.push(serve);
+      await page.goto(serve.url);
+      await page.getByRole('status', { name: 'Snapshot' }).waitFor();
+      const { ws, call } = await openApi(serve);
+      try {
+        expect(await reviewEveryPage(page, call, `snapshot-${name}`)).toEqual([]);
+      } finally {
+        ws.close();
+      }
+      if (name === 'l40s-nvenc') {
+        // what the capture recorded: the card's name and memory from its samples, and the tools it did not run said so
+        await page.evaluate(() => (location.hash = '#/gpus'));
+        const card = page.getByRole('region', { name: 'NVIDIA L40S' });
+        expect(await card.textContent()).toMatch(/Memory45\.0 GiB/);
+        await page.getByText("ffmpeg's encoders: not recorded in this snapshot.").waitFor();
+        await page.evaluate(() => (location.hash = '#/dashboard'));
+        const host = page.getByRole('region', { name: 'This host' });
+        await expect.poll(async () => (await host.textContent()) ?? '').toMatch(/NVIDIAnot recorded in this snapshot/);
+        // units on the axes, and the figures in the legend before any hover
+        const power = page.getByRole('img', { name: /^Temperature and power chart/ });
+        expect(await power.getAttribute('data-units')).toBe('°C W');
+        expect(await power.locator('.u-legend').textContent()).toMatch(/Power\d+ W/);
+      }
+      expect(pageErrors).toEqual([]);
+    });
+  }
 });

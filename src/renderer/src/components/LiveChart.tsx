@@ -202,7 +202,8 @@ export function LiveChart<K extends string = MetricKey>({ title, address, live, 
 
   return (
     <div className="chart-frame">
-      <div ref={host} className="chart" role="img" aria-label={`${title} chart for ${subject ?? address}`} />
+      {/* the axes' units, drawn on the canvas, also said here (for tests and assistive reading) */}
+      <div ref={host} className="chart" role="img" aria-label={`${title} chart for ${subject ?? address}`} data-units={unitAxes(series).axes.map((a) => a.label).join(' ')} />
       <p ref={note} className="chart-note" hidden />
     </div>
   );
