@@ -25,8 +25,8 @@ interface PageView {
 async function readView(page: Page): Promise<PageView> {
   return page.evaluate(() => {
     const main = document.querySelector('main') ?? document.body;
-    const charts = [...main.querySelectorAll('.chart-frame')].map((frame) => {
-      const note = frame.querySelector<HTMLElement>('.chart-note');
+    const charts = Array.from(main.querySelectorAll('.chart-frame')).map((frame) => {
+      const note = frame.querySelector('.chart-note') as HTMLElement | null;
       return {
         name: frame.querySelector('[role="img"]')?.getAttribute('aria-label') ?? '',
         legend: frame.querySelector('.u-legend')?.textContent ?? '',
@@ -35,18 +35,18 @@ async function readView(page: Page): Promise<PageView> {
         axisLabels: (frame.querySelector('[role="img"]')?.getAttribute('data-units') ?? '').split(' ').filter(Boolean),
       };
     });
-    const facts = [...main.querySelectorAll('dl.facts dt')].map((dt) => ({
+    const facts = Array.from(main.querySelectorAll('dl.facts dt')).map((dt) => ({
       term: dt.textContent?.trim() ?? '',
       value: dt.nextElementSibling?.textContent?.trim() ?? '',
       card: dt.closest('section')?.querySelector('h2, h3')?.textContent?.trim() ?? '',
     }));
     return {
       text: main.textContent ?? '',
-      headings: [...main.querySelectorAll('h2, h3')].map((h) => h.textContent?.trim() ?? ''),
+      headings: Array.from(main.querySelectorAll('h2, h3')).map((h) => h.textContent?.trim() ?? ''),
       charts,
-      killSwitch: [...main.querySelectorAll('button')].filter((b) => b.textContent?.trim() === 'Stop all sharing').map((b) => ({ enabled: !b.disabled })),
+      killSwitch: Array.from(main.querySelectorAll('button')).filter((b) => b.textContent?.trim() === 'Stop all sharing').map((b) => ({ enabled: !b.disabled })),
       facts,
-      firstFrames: [...main.querySelectorAll('[data-field="first-frame"]')].map((dd) => ({ card: dd.closest('section')?.getAttribute('aria-label') ?? '', text: dd.textContent ?? '' })),
+      firstFrames: Array.from(main.querySelectorAll('[data-field="first-frame"]')).map((dd) => ({ card: dd.closest('section')?.getAttribute('aria-label') ?? '', text: dd.textContent ?? '' })),
     };
   });
 }
