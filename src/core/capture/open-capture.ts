@@ -69,15 +69,16 @@ async function openFeed(kind: 'portal' | 'gnome' | 'wlroots', request: CaptureRe
   const feed = new FrameFeed({ width: request.width, height: request.height, fps: request.fps, startReader, captureEnded, label: CAPTURE_LABELS[kind] });
   const timeoutMs = context.firstFrameTimeoutMs ?? 10_000;
   let timer: NodeJS.Timeout | undefined;
+  // the feed's own ending is already a whole sentence, its source named
   const outcome = await Promise.race([
     feed.firstFrame.then(() => null),
     new Promise<string>((resolve) => feed.once('ended', resolve)),
-    new Promise<string>((resolve) => (timer = setTimeout(() => resolve(`no frame came from the desktop in ${timeoutMs / 1000} s`), timeoutMs))),
+    new Promise<string>((resolve) => (timer = setTimeout(() => resolve(sourceSentence(kind, `no frame came from the desktop in ${timeoutMs / 1000} s; check that the desktop session and PipeWire are running`)), timeoutMs))),
   ]);
   clearTimeout(timer);
   if (outcome !== null) {
     await feed.close();
-    throw new CaptureError(sourceSentence(kind, `${outcome}; check that the desktop session and PipeWire are running`));
+    throw new CaptureError(outcome);
   }
   return feed;
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { captureRequestFor } from '../../../src/core/capture/capture-request';
 import type { DesktopInput } from '../../../src/core/capture/desktop-capture';
-import { scaledInput } from '../../../src/core/capture/open-capture';
+import { openCapture, scaledInput } from '../../../src/core/capture/open-capture';
 import { pipewireFrameArgs } from '../../../src/core/capture/pipewire-frames';
 import { RestoreTokenStore } from '../../../src/core/capture/restore-token-store';
 import { wlrootsFrameArgs } from '../../../src/core/capture/wlroots-frames';
@@ -84,5 +84,16 @@ describe('capture requests, readers, tokens and Wayland input', () => {
     await mapped.pointerMotionAbsolute(640, 360);
     await mapped.pointerMotionAbsolute(0, 719);
     expect(input.calls).toEqual(['move 0.0,0.0', 'move 960.0,600.0', 'move 0.0,1198.3']);
+  });
+});
+
+describe('a capture whose reader cannot start', () => {
+  it('ends with one sentence naming the source, what happened and what to do (a stand-in wf-recorder that cannot reach the compositor)', async () => {
+    const bin = mkdtempSync(join(tmpdir(), 'gb-fake-wf-'));
+    writeFileSync(join(bin, 'wf-recorder'), '#!/bin/sh\necho "failed to connect to the Wayland display" >&2\nexit 1\n', { mode: 0o755 });
+    const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, WAYLAND_DISPLAY: 'wayland-none' };
+    await expect(openCapture({ kind: 'wlroots', width: 640, height: 360, fps: 30 }, { env, configDir: bin })).rejects.toThrow(
+      /^wlroots screencopy stopped delivering frames \(exited with code 1: failed to connect to the Wayland display\), 3 times in 10 s; check that the desktop session and PipeWire are still running, then start the session again$/,
+    );
   });
 });
