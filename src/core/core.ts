@@ -76,7 +76,7 @@ export function createCore(options: CoreOptions): Core {
   // GPU_BRIDGE_HOST_ROOT: a tree that mirrors / (DESIGN.md's snapshot layout) read instead of the live host; tests.
   const snapshot = options.snapshot ?? null;
   const hostRoot = snapshot?.root ?? (env.GPU_BRIDGE_HOST_ROOT || undefined);
-  const inventory = createInventoryService({ root: hostRoot, recorded: snapshot ? recordedGpus(snapshot.samples) : undefined });
+  const inventory = createInventoryService({ root: hostRoot, recorded: snapshot ? recordedGpus(snapshot.samples) : undefined, pciIdsFromThisMachine: snapshot !== null });
   const source = snapshot ? (snapshot.samples.length > 0 ? new ReplaySource(snapshot.samples) : null) : detectMetricsSource(env.PATH);
   const metrics = new MetricsSampler({ source, onBatch: (samples) => events.emit('metrics.batch', { samples }) });
   metrics.start().catch((error: unknown) => log(`gpu-bridge: metrics sampler did not start: ${String(error)}`));

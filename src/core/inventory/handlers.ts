@@ -8,13 +8,13 @@ export interface InventoryService {
 }
 
 /** Live inventory, cached for `ttlMs` (a refresh param forces a fresh read). */
-export function createInventoryService(options: { root?: string; ttlMs?: number; recorded?: ReadonlyMap<string, RecordedGpu> } = {}): InventoryService {
+export function createInventoryService(options: { root?: string; ttlMs?: number; recorded?: ReadonlyMap<string, RecordedGpu>; pciIdsFromThisMachine?: boolean } = {}): InventoryService {
   const root = options.root ?? '/';
   const ttl = options.ttlMs ?? 30_000;
   let cached: { at: number; value: Promise<Inventory> } | null = null;
   const get = (refresh = false): Promise<Inventory> => {
     if (!refresh && cached && Date.now() - cached.at < ttl) return cached.value;
-    const value = buildInventory({ root, live: root === '/', recorded: options.recorded });
+    const value = buildInventory({ root, live: root === '/', recorded: options.recorded, pciIdsFromThisMachine: options.pciIdsFromThisMachine });
     cached = { at: Date.now(), value };
     value.catch(() => {
       cached = null;

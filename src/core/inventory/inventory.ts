@@ -24,6 +24,12 @@ export interface InventoryOptions {
   nvmlLibrary?: string;
   /** A snapshot's recorded samples, per GPU: the name and memory its metrics source saw, where nothing else says. */
   recorded?: ReadonlyMap<string, RecordedGpu>;
+  /**
+   * A snapshot without a pci.ids of its own: name its devices from this machine's. The database names
+   * vendor and device ids the same everywhere (no state of the recorded host), so a served snapshot
+   * shows "GeForce RTX 2070 SUPER", not "nvidia GPU".
+   */
+  pciIdsFromThisMachine?: boolean;
 }
 
 /** What a snapshot's samples say of one GPU (`samples.jsonl`: the metrics source's name and memory). */
@@ -170,6 +176,7 @@ export async function buildInventory(options: InventoryOptions): Promise<Invento
     }
     if (!name) {
       pciIds ??= await PciIds.load(root); // 1 MB+ file: read only when a GPU needs a name from it
+      if (!pciIds.available && options.pciIdsFromThisMachine && root !== '/') pciIds = await PciIds.load('/');
       name = pciIds.deviceName(f.vendorId, f.deviceId);
       if (name) sources.push('pci.ids');
     }

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { lstat, mkdtemp, readFile, readdir, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -135,6 +136,11 @@ describe('the example snapshots shipped in resources/snapshots', () => {
       } else {
         expect(samples).toEqual([]);
         expect(inventory.gpus.map((gpu) => gpu.address).sort()).toEqual(['0000:04:00.0', '0000:2b:00.0']);
+        // no pci.ids in it: served, its GPUs are named from this machine's database where it has one
+        if (existsSync('/usr/share/misc/pci.ids')) {
+          const named = await buildInventory({ root: join(SHIPPED, name), live: false, pciIdsFromThisMachine: true });
+          expect(named.gpus.map((gpu) => gpu.name)).toEqual([expect.stringMatching(/GT 710/), expect.stringMatching(/RTX 2070 SUPER/)]);
+        }
       }
     });
   }
