@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { chromiumPath, launchChromium } from '../helpers/browser';
+import { openApi } from '../helpers/api-client';
+import { reviewPage } from '../helpers/review-pages';
 import { CLI, pairHostWithPeer, spawnCli, startServe, type RunningCli, type ServeHandle } from '../helpers/spawn-cli';
 
 const haveChromium = chromiumPath() !== null;
@@ -120,6 +122,20 @@ describe.skipIf(!haveChromium)('Sessions page: a real session to a paired peer p
     expect(await card.locator('[data-field="transport"]').textContent()).toMatch(/^RTP over UDP, AES-256-GCM/);
     expect(await card.getByRole('img', { name: /Loss and repair chart for / }).count()).toBe(1);
     expect(await card.getByRole('img', { name: /Time to a clean picture chart for / }).count()).toBe(1);
+    // the page as a user judges it, a few seconds in: first frame, charts with units and figures, the kill switch
+    await page.waitForTimeout(3000);
+    const { ws, call } = await openApi(serve);
+    try {
+      expect(await reviewPage(page, call, 'session-rtp', 'sessions')).toEqual([]);
+      expect(await reviewPage(page, call, 'session-rtp', 'dashboard')).toEqual([]);
+    } finally {
+      ws.close();
+    }
+    await page.evaluate(() => (location.hash = '#/sessions'));
+    expect(await card.locator('[data-field="first-frame"]').textContent()).not.toMatch(/not yet/);
+    // a clean link: the loss charts say why they draw nothing, and every axis has its unit
+    expect(await card.getByRole('img', { name: /^Bitrate chart for / }).getAttribute('data-units')).toBe('Mbit/s');
+    expect(await card.getByRole('img', { name: /^Latency chart for / }).getAttribute('data-units')).toBe('ms');
 
     await card.getByRole('button', { name: /^Stop Session/ }).click();
     await expect.poll(async () => (await state.textContent()) ?? '', { timeout: 30_000 }).toMatch(/^stopped/);

@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { chromiumPath, launchChromium } from '../helpers/browser';
 import { startServe, type ServeHandle } from '../helpers/spawn-cli';
+import { openApi } from '../helpers/api-client';
+import { reviewEveryPage } from '../helpers/review-pages';
 
 const PAGES = [
   ['Dashboard', 'This host'],
@@ -50,6 +52,17 @@ describe.skipIf(!haveChromium)('web UI in Chromium', () => {
       await page.getByRole('heading', { level: 1, name }).waitFor();
       await page.getByRole('heading', { level: 2, name: heading }).waitFor();
       expect(await link.getAttribute('aria-current')).toBe('page');
+    }
+  });
+
+  it('every page of this host as a user judges it: a screenshot each (test-results/screenshots/live-*.png), nothing said that the host contradicts', async () => {
+    await page.goto(serve.url);
+    await page.getByTestId('connection').getByText('Connected').waitFor();
+    const { ws, call } = await openApi(serve);
+    try {
+      expect(await reviewEveryPage(page, call, 'live')).toEqual([]);
+    } finally {
+      ws.close();
     }
   });
 
