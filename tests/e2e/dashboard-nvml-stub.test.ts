@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { chromiumPath, launchChromium } from '../helpers/browser';
 import { startServe, type ServeHandle } from '../helpers/spawn-cli';
+import { openApi } from '../helpers/api-client';
+import { reviewEveryPage } from '../helpers/review-pages';
 
 // Fake at the one boundary that cannot exist here (a GPU): a gcc-built stub exporting the NVML symbols we call.
 const stubSource = resolve(__dirname, '../fixtures/nvml-stub/nvml_stub.c');
@@ -49,6 +51,20 @@ describe.skipIf(!stubLib || !haveChromium)('dashboard with live charts from the 
     await page.waitForTimeout(2500);
     const second = await page.evaluate(() => document.querySelector<HTMLCanvasElement>('[aria-label="NVIDIA L40S"] canvas')?.toDataURL());
     expect(second).not.toBe(first);
+  });
+
+  it('every page with two GPUs as a user judges it: a screenshot each (test-results/screenshots/nvml-stub-*.png), units on the axes, figures before any hover', async () => {
+    const power = page.getByRole('region', { name: 'NVIDIA L40S' }).getByRole('img', { name: 'Temperature and power chart for 0000:01:00.0' });
+    expect(await power.getAttribute('data-units')).toBe('°C W');
+    await expect.poll(() => power.locator('.u-legend').innerText()).toMatch(/Time\s*latest[\s\S]*Temperature\s*54 °C[\s\S]*Power\s*110\.2 W/);
+    const { ws, call } = await openApi(serve);
+    try {
+      expect(await reviewEveryPage(page, call, 'nvml-stub')).toEqual([]);
+    } finally {
+      ws.close();
+    }
+    await page.evaluate(() => (location.hash = '#/dashboard'));
+    await page.getByRole('heading', { level: 2, name: 'NVIDIA L40S' }).waitFor();
   });
 
   it('hovering a chart shows the values under the cursor, with their units', async () => {

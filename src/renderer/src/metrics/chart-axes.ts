@@ -37,7 +37,7 @@ export function unitAxes(series: readonly UnitSeries[]): { scaleOf: string[]; ax
 /** A legend figure: the value with its unit ("12.5 ms", "3 /s", "2"), or a dash. */
 export function formatFigure(value: number | null | undefined, unit: string): string {
   if (value === null || value === undefined || !Number.isFinite(value)) return '—';
-  const number = Number.isInteger(value) ? String(value) : Math.abs(value) >= 100 ? value.toFixed(0) : value.toFixed(1);
+  const number = Number.isInteger(value) ? String(value) : value.toFixed(1);
   return unit ? `${number} ${unit}` : number;
 }
 
