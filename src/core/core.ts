@@ -110,7 +110,7 @@ export function createCore(options: CoreOptions): Core {
     ...appHandlers({ shell: options.shell, startedAt, capabilities, snapshot: snapshot?.meta ?? null }),
     ...sharing.handlers(),
     ...peers.handlers(),
-    ...passthroughHandlers({ audit, root: hostRoot }),
+    ...passthroughHandlers({ audit, root: hostRoot, snapshot: snapshot !== null }),
     ...vmHandlers({ audit, root: hostRoot, libvirt: { env } }),
     ...sessions.handlers(),
   };

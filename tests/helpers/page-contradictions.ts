@@ -63,6 +63,7 @@ export async function pageContradictions(page: Page, facts: HostFacts): Promise<
   const has = (pattern: RegExp) => pattern.test(view.text);
   if (facts.notRecorded.includes('nvidia') && has(/no NVIDIA driver found/)) found.push('says "no NVIDIA driver found" where the snapshot did not record nvidia-smi');
   if (facts.notRecorded.includes('ffmpeg') && has(/ffmpeg is not installed/)) found.push('says "ffmpeg is not installed" where the snapshot did not record ffmpeg');
+  if (facts.snapshot && has(/\(not readable\)/)) found.push('says a file of the recorded host was "not readable" where the snapshot did not record it');
   if (facts.snapshot && has(/apt install|install it \(/)) found.push('advises installing something on the machine serving a recorded host');
   if (facts.gpus.some((g) => g.driver === 'nvidia') && has(/no NVIDIA driver found/)) found.push('says "no NVIDIA driver found" while a GPU is bound to the nvidia driver');
   for (const gpu of facts.gpus) {

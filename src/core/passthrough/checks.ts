@@ -104,13 +104,20 @@ const DISPLAY_MANAGERS = new Set(['gdm', 'gdm3', 'sddm', 'lightdm', 'Xorg', 'Xwa
  * The host checks of the passthrough wizard, each with the evidence it read and a remedy for this host.
  * `target` (a GPU address) adds the checks about that GPU. Reads `root` (`/` or a snapshot) only.
  */
-export async function runChecks(root: string, target?: string): Promise<{ boot: HostBoot; checks: PreflightCheck[] }> {
+export async function runChecks(root: string, target?: string, options: { snapshot?: boolean } = {}): Promise<{ boot: HostBoot; checks: PreflightCheck[] }> {
   const boot = await detectBoot(root);
   const checks: PreflightCheck[] = [];
   const cpuinfo = await text(join(root, 'proc', 'cpuinfo'));
   const cmdline = await readCmdline(root);
   const fns = await readPciFunctions(root);
   const groups = await readIommuGroups(root);
+  // A served snapshot (`serve --from`) may hold only part of a host (the examples: a PCI tree): what it did
+  // not record is neither present nor absent. A live /sys always has sys/module, and `gpu-bridge snapshot`
+  // records it and proc/ always; other trees (GPU_BRIDGE_HOST_ROOT, tests) read missing files as absent.
+  const live = !options.snapshot;
+  const modulesRecorded = live || (await exists(join(root, 'sys', 'module')));
+  const kernelRecorded = modulesRecorded || (await exists(join(root, 'sys', 'kernel'))) || (await exists(join(root, 'sys', 'firmware')));
+  const unreadable = live ? '(not readable)' : '(not recorded in this snapshot)';
 
   // CPU virtualization
   const flags = cpuinfo ? (/^flags\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? '').split(/\s+/) : [];
@@ -120,8 +127,8 @@ export async function runChecks(root: string, target?: string): Promise<{ boot: 
     id: 'cpu-virtualization',
     title: 'CPU virtualization (VT-x / AMD-V)',
     status: cpuinfo === null ? 'unknown' : vmx || svm ? 'pass' : 'fail',
-    evidence: [{ file: '/proc/cpuinfo', value: cpuinfo === null ? '(not readable)' : vmx ? 'flags: vmx' : svm ? 'flags: svm' : 'no vmx or svm flag' }],
-    remedy: vmx || svm ? null : 'enable Intel VT-x / AMD SVM in the firmware (BIOS/UEFI) setup',
+    evidence: [{ file: '/proc/cpuinfo', value: cpuinfo === null ? unreadable : vmx ? 'flags: vmx' : svm ? 'flags: svm' : 'no vmx or svm flag' }],
+    remedy: vmx || svm || (cpuinfo === null && !live) ? null : 'enable Intel VT-x / AMD SVM in the firmware (BIOS/UEFI) setup',
   });
 
   // Firmware IOMMU table
@@ -130,9 +137,9 @@ export async function runChecks(root: string, target?: string): Promise<{ boot: 
   checks.push({
     id: 'firmware-iommu',
     title: 'Firmware IOMMU (ACPI DMAR/IVRS table)',
-    status: dmar || ivrs ? 'pass' : 'fail',
-    evidence: [{ file: '/sys/firmware/acpi/tables', value: dmar ? 'DMAR present' : ivrs ? 'IVRS present' : 'no DMAR or IVRS table' }],
-    remedy: dmar || ivrs ? null : 'enable VT-d (Intel) or AMD-Vi/IOMMU (AMD) in the firmware setup',
+    status: dmar || ivrs ? 'pass' : kernelRecorded ? 'fail' : 'unknown',
+    evidence: [{ file: '/sys/firmware/acpi/tables', value: dmar ? 'DMAR present' : ivrs ? 'IVRS present' : kernelRecorded ? 'no DMAR or IVRS table' : unreadable }],
+    remedy: dmar || ivrs || !kernelRecorded ? null : 'enable VT-d (Intel) or AMD-Vi/IOMMU (AMD) in the firmware setup',
   });
 
   // Kernel IOMMU
@@ -142,20 +149,20 @@ export async function runChecks(root: string, target?: string): Promise<{ boot: 
   checks.push({
     id: 'kernel-iommu',
     title: 'Kernel IOMMU (groups exist)',
-    status: groups.size > 0 ? (needParam ? 'warn' : 'pass') : 'fail',
+    status: groups.size > 0 ? (needParam ? 'warn' : 'pass') : kernelRecorded ? 'fail' : 'unknown',
     evidence: [
-      { file: '/sys/kernel/iommu_groups', value: `${groups.size} groups` },
-      { file: '/proc/cmdline', value: cmdline ?? '(not readable)' },
+      { file: '/sys/kernel/iommu_groups', value: groups.size > 0 || kernelRecorded ? `${groups.size} groups` : unreadable },
+      { file: '/proc/cmdline', value: cmdline ?? unreadable },
     ],
-    remedy: groups.size > 0 && !needParam ? null : cmdlineRemedy(boot, amd ? 'amd_iommu=on iommu=pt' : 'intel_iommu=on iommu=pt'),
+    remedy: (groups.size > 0 && !needParam) || (groups.size === 0 && !kernelRecorded) ? null : cmdlineRemedy(boot, amd ? 'amd_iommu=on iommu=pt' : 'intel_iommu=on iommu=pt'),
   });
   const pt = cmdline !== null && /(^|\s)iommu=pt(\s|$)/.test(cmdline);
   checks.push({
     id: 'iommu-pt',
     title: 'iommu=pt (optional: host devices skip IOMMU translation)',
     status: cmdline === null ? 'unknown' : pt ? 'pass' : 'warn',
-    evidence: [{ file: '/proc/cmdline', value: pt ? 'iommu=pt' : 'no iommu=pt' }],
-    remedy: pt ? null : `optional: ${cmdlineRemedy(boot, 'iommu=pt')}`,
+    evidence: [{ file: '/proc/cmdline', value: cmdline === null ? unreadable : pt ? 'iommu=pt' : 'no iommu=pt' }],
+    remedy: pt || (cmdline === null && !live) ? null : `optional: ${cmdlineRemedy(boot, 'iommu=pt')}`,
   });
 
   // vfio modules
@@ -164,9 +171,9 @@ export async function runChecks(root: string, target?: string): Promise<{ boot: 
   checks.push({
     id: 'vfio-modules',
     title: 'vfio, vfio_iommu_type1, vfio_pci loaded or built in',
-    status: allLoaded ? 'pass' : 'warn',
-    evidence: loaded.map(([m, yes]) => ({ file: `/sys/module/${m}`, value: yes ? 'present' : 'absent' })),
-    remedy: allLoaded ? null : `the helper loads vfio-pci when binding; to load it at boot, ${initramfsRemedy(boot)}`,
+    status: allLoaded ? 'pass' : modulesRecorded ? 'warn' : 'unknown',
+    evidence: modulesRecorded ? loaded.map(([m, yes]) => ({ file: `/sys/module/${m}`, value: yes ? 'present' : 'absent' })) : [{ file: '/sys/module', value: unreadable }],
+    remedy: allLoaded || !modulesRecorded ? null : `the helper loads vfio-pci when binding; to load it at boot, ${initramfsRemedy(boot)}`,
   });
 
   // ACS override
@@ -175,7 +182,7 @@ export async function runChecks(root: string, target?: string): Promise<{ boot: 
     id: 'acs-override',
     title: 'No ACS override patch in use',
     status: cmdline === null ? 'unknown' : acs ? 'warn' : 'pass',
-    evidence: [{ file: '/proc/cmdline', value: acs ? (/pcie_acs_override=\S*/.exec(cmdline ?? '')?.[0] ?? '') : 'no pcie_acs_override' }],
+    evidence: [{ file: '/proc/cmdline', value: cmdline === null ? unreadable : acs ? (/pcie_acs_override=\S*/.exec(cmdline ?? '')?.[0] ?? '') : 'no pcie_acs_override' }],
     remedy: acs ? 'the IOMMU groups are split by the ACS override patch: isolation between the VM and the host is not guaranteed; prefer a slot with its own group' : null,
   });
 

@@ -13,6 +13,8 @@ export interface PassthroughDeps {
   helper?: (args: string[]) => Promise<HelperAnswer>;
   /** After a restore, detach the devices from stopped libvirt domains (default: on the real host only, never on a fake tree). */
   releaseVms?: (answer: HelperAnswer) => Promise<HelperAnswer>;
+  /** `root` is a served snapshot: what it did not record reads as not recorded, not as absent. */
+  snapshot?: boolean;
 }
 
 export function passthroughHandlers(deps: PassthroughDeps): HandlerGroup<'passthrough.plan' | 'passthrough.checks' | 'passthrough.bind' | 'passthrough.restore' | 'passthrough.sriov'> {
@@ -34,7 +36,7 @@ export function passthroughHandlers(deps: PassthroughDeps): HandlerGroup<'passth
     audited(verb, address, await helper([verb, address, ...args, ...(extras.length > 0 ? ['--with', extras.join(',')] : [])]), clientId, args);
   return {
     'passthrough.plan': (params) => computePlan(root, params.address, { with: params.with ?? [] }),
-    'passthrough.checks': (params) => runChecks(root, params?.address),
+    'passthrough.checks': (params) => runChecks(root, params?.address, { snapshot: deps.snapshot ?? false }),
     'passthrough.bind': async (params, ctx) => {
       const blocked = blockedBind(await computePlan(root, params.address, { with: params.with ?? [] }));
       return blocked ? audited('bind', params.address, blocked, ctx.clientId) : toggle('bind', params.address, params.with ?? [], ctx.clientId);
