@@ -29,3 +29,10 @@ export function captureFact(info: AppInfo, error: string | null): string | null 
   if (error) return `could not read the capture sources: ${error}`;
   return null;
 }
+
+/** Why a GPU has no IOMMU group: off on a live host; on a recorded one, off there or not in the snapshot. */
+export function noIommuGroupText(info: AppInfo | null): string {
+  return info?.snapshot
+    ? 'No IOMMU group in this snapshot: the IOMMU was off on the recorded host, or the snapshot did not record it.'
+    : 'No IOMMU group: the IOMMU is off or not exposed on this host.';
+}

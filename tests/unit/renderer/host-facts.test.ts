@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AppInfo, Capabilities } from '../../../src/shared/contract';
-import { captureFact, ffmpegMissing, nvidiaFact } from '../../../src/renderer/src/host-facts';
+import { captureFact, ffmpegMissing, noIommuGroupText, nvidiaFact } from '../../../src/renderer/src/host-facts';
 
 const caps = (over: Partial<Capabilities> = {}): Capabilities => ({
   nvidiaSmi: false, nvml: false, ffmpeg: false, ffmpegVersion: null, ffmpegEncoders: [], xDisplay: null, pkexec: false, qemu: false, libvirt: false, notRecorded: [], ...over,
@@ -36,5 +36,12 @@ describe('This host: what a snapshot did not record is not said to be missing', 
     expect(captureFact(info(caps(), true), 'REFUSED')).toBe('not recorded in this snapshot');
     expect(captureFact(info(caps()), 'timed out')).toBe('could not read the capture sources: timed out');
     expect(captureFact(info(caps()), null)).toBeNull();
+  });
+});
+
+describe('GPUs: a GPU without an IOMMU group', () => {
+  it('on a recorded host: off there, or not in the snapshot (never "on this host", which is the machine serving it)', () => {
+    expect(noIommuGroupText(info(caps(), true))).toMatch(/^No IOMMU group in this snapshot: .*recorded host.*did not record it/);
+    expect(noIommuGroupText(info(caps()))).toBe('No IOMMU group: the IOMMU is off or not exposed on this host.');
   });
 });

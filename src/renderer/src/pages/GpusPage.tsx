@@ -3,7 +3,7 @@ import type { Gpu, Inventory } from '../../../shared/contract';
 import { useApi } from '../api/context';
 import { Empty, Section } from '../components/Section';
 import { formatBytes, orDash } from '../format';
-import { ffmpegMissing } from '../host-facts';
+import { ffmpegMissing, noIommuGroupText } from '../host-facts';
 import { useStore } from '../store';
 import { encoderSummary, selectInfo } from '../store/selectors';
 
@@ -17,7 +17,8 @@ function Codec({ name, value }: { name: string; value: boolean | null }) {
 }
 
 function GroupTable({ gpu }: { gpu: Gpu }) {
-  if (gpu.iommuGroup === null) return <p className="hint">No IOMMU group: the IOMMU is off or not exposed on this host.</p>;
+  const info = useStore(selectInfo);
+  if (gpu.iommuGroup === null) return <p className="hint">{noIommuGroupText(info)}</p>;
   return (
     <table className="table" aria-label={`IOMMU group ${gpu.iommuGroup} of ${gpu.address}`}>
       <caption className="hint">IOMMU group {gpu.iommuGroup}</caption>
