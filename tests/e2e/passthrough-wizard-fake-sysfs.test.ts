@@ -15,6 +15,7 @@ import { buildFakeSysfs } from '../helpers/fake-sysfs';
 import { startFakeHostServe } from '../helpers/fake-host-serve';
 import type { ServeHandle } from '../helpers/spawn-cli';
 import { B550, fixtureDevices } from '../unit/passthrough/fixture-host';
+import { screenshot } from '../helpers/screenshots';
 
 const haveChromium = chromiumPath() !== null;
 if (!haveChromium) console.log('SKIP e2e/passthrough-wizard-fake-sysfs: Chromium not found (apt-get install chromium, or set CHROMIUM_PATH)');
@@ -91,6 +92,7 @@ describe.skipIf(!haveChromium)('Passthrough wizard on a fake sysfs with a fake k
     await page.getByRole('radio', { name: new RegExp(GPU.replace(/\./g, '\\.')) }).click();
     await expect.poll(planDrivers, { timeout: 20_000 }).toEqual(ORIGINAL);
     await page.getByText('can be passed through').waitFor({ timeout: 5_000 });
+    await screenshot(page, 'passthrough-fake-sysfs-plan');
   });
 
   it('4. bind: the helper moves every function to vfio-pci, verified, and the page shows the host\'s answer', async () => {
@@ -102,6 +104,7 @@ describe.skipIf(!haveChromium)('Passthrough wizard on a fake sysfs with a fake k
     expect(Object.values(await hostDrivers())).toEqual(['vfio-pci', 'vfio-pci', 'vfio-pci', 'vfio-pci']);
     expect(existsSync(join(root, 'dev/vfio', group))).toBe(true);
     expect((await readFile(join(root, 'sys/bus/pci/devices', GPU, 'driver_override'), 'utf8')).trim()).toBe('vfio-pci');
+    await screenshot(page, 'passthrough-fake-sysfs-bound');
   });
 
   it('…and back: restore returns every function to its original driver and removes /dev/vfio/<group>', async () => {

@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { chromiumPath, launchChromium } from '../helpers/browser';
 import { pairingUri, spawnCli, startServe, type RunningCli, type ServeHandle } from '../helpers/spawn-cli';
+import { openApi } from '../helpers/api-client';
+import { reviewPage } from '../helpers/review-pages';
 
 const haveChromium = chromiumPath() !== null;
 if (!haveChromium) console.log('SKIP e2e/peers-page: Chromium not found (apt-get install chromium, or set CHROMIUM_PATH)');
@@ -49,6 +51,13 @@ describe.skipIf(!haveChromium)('Peers page: pair a real peer process by URI', ()
     expect(await input.isChecked()).toBe(false);
     await input.click(); // the box reflects the host's state: it turns on when peers.changed arrives
     await expect.poll(() => input.isChecked(), { timeout: 10_000 }).toBe(true);
+    // the page with a paired peer, as a user judges it (test-results/screenshots/peers-paired-peers.png)
+    const { ws, call } = await openApi(serve);
+    try {
+      expect(await reviewPage(page, call, 'peers-paired', 'peers')).toEqual([]);
+    } finally {
+      ws.close();
+    }
     page.once('dialog', (dialog) => void dialog.accept());
     await row.first().getByRole('button', { name: 'Revoke' }).click();
     await row.first().getByText('revoked').waitFor({ timeout: 10_000 });
