@@ -112,6 +112,11 @@ describe.skipIf(!haveChromium)('gpu-bridge serve --from: a recorded host in the 
         const power = page.getByRole('img', { name: /^Temperature and power chart/ });
         expect(await power.getAttribute('data-units')).toBe('°C W');
         expect(await power.locator('.u-legend').textContent()).toMatch(/Power\d+ W/);
+        // no self-test offered on a recorded host (it would be refused), and the page says why
+        await page.evaluate(() => (location.hash = '#/sessions'));
+        const selftest = page.getByRole('region', { name: 'How fast is this machine?' });
+        await selftest.getByText(/^Not on a recorded host: this is a snapshot of NVIDIA L40S cloud server/).waitFor();
+        expect(await selftest.getByRole('button', { name: 'Run self-test' }).isDisabled()).toBe(true);
       }
       expect(pageErrors).toEqual([]);
     });

@@ -2,7 +2,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import type { CaptureKind, CaptureSourcesInfo, SelftestResult } from '../../../../shared/contract';
 import { useApi } from '../../api/context';
 import { useStore } from '../../store';
-import { selectConnectionState, selectSelftest } from '../../store/selectors';
+import { selectConnectionState, selectInfo, selectSelftest } from '../../store/selectors';
 import { runSelftest } from './run-selftest';
 import { formatKbps, formatMs } from './session-view';
 import { SOURCE_NAMES } from './use-capture-sources';
@@ -55,6 +55,8 @@ export function SelftestPanel({ sources }: { sources: CaptureSourcesInfo | null 
   const api = useApi();
   const connected = useStore(selectConnectionState) === 'open';
   const selftest = useStore(selectSelftest);
+  // a recorded host (serve --from) has no encoder to measure: the test would be refused
+  const recorded = useStore(selectInfo)?.snapshot ?? null;
   const [size, setSize] = useState<(typeof SIZES)[number]>('1280x720');
   const [fps, setFps] = useState<number>(30);
   const [transport, setTransport] = useState<'rtp' | 'srt'>('rtp');
@@ -113,10 +115,15 @@ export function SelftestPanel({ sources }: { sources: CaptureSourcesInfo | null 
             <option value="srt">SRT</option>
           </select>
         </label>
-        <button type="submit" disabled={!connected || selftest.running} aria-describedby={selftest.running ? 'selftest-progress' : undefined}>
+        <button type="submit" disabled={!connected || selftest.running || recorded !== null} aria-describedby={selftest.running ? 'selftest-progress' : recorded ? 'selftest-recorded' : undefined}>
           {selftest.running ? 'Testing…' : 'Run self-test'}
         </button>
       </div>
+      {recorded ? (
+        <p id="selftest-recorded" className="hint">
+          Not on a recorded host: this is a snapshot of {recorded.host}; run the self-test with GPU Bridge on that host.
+        </p>
+      ) : null}
       {selftest.running && running ? (
         <p id="selftest-progress" role="status" aria-busy="true">
           <progress max={SECONDS + 2} value={Math.min(elapsed, SECONDS + 2)} aria-label="Self-test progress" /> Testing {running.width} × {running.height} at {running.fps} fps:{' '}
