@@ -80,7 +80,8 @@ export async function pageContradictions(page: Page, facts: HostFacts): Promise<
     if (session && session.fpsReceived > 0 && /not yet/.test(ff.text)) found.push(`says the first frame is "not yet" on ${ff.card}, streaming at ${session.fpsReceived} fps`);
   }
   for (const chart of view.charts) {
-    if (/(^|\s)--(\s|$)|Time:\s*--/.test(chart.legend)) found.push(`${chart.name}: its legend reads "--" until hovered`);
+    // uPlot's "no value" is "--" (the colon is CSS: the text reads "Time--")
+    if (/(^|[^-])--([^-]|$)/.test(chart.legend)) found.push(`${chart.name}: its legend reads "--" until hovered`);
     if (chart.axisLabels.length === 0) found.push(`${chart.name}: no unit on its value axis`);
     const figures = chart.legend.replace(/^Time.*?latest/, '');
     if (!/\d/.test(figures) && chart.note === null) found.push(`${chart.name}: an empty chart that does not say why`);
