@@ -117,7 +117,7 @@ export function createCore(options: CoreOptions): Core {
   if (snapshot) {
     // a recorded host's desktop session is not in its snapshot: say so rather than describe this machine's
     allHandlers['sessions.sources'] = () => ({
-      sessionType: 'none', desktop: null, defaultSource: null,
+      sessionType: 'none', desktop: null, defaultSource: null, recordedHost: snapshot.meta.host,
       sources: (['x11', 'portal', 'gnome', 'wlroots', 'test'] as const).map((kind) => ({ kind, available: false, detail: `a recorded host (${snapshot.meta.host}): its desktop session is not in the snapshot`, action: null })),
     });
   }

@@ -29,6 +29,8 @@ export const CaptureSourcesInfo = z.object({
   desktop: z.string().nullable(),
   defaultSource: CaptureKind.nullable().describe('what a session captures when it names no source'),
   sources: z.array(CaptureSourceStatus),
+  /** A recorded host (serve --from): whose snapshot, whose desktop session it did not record. */
+  recordedHost: z.string().nullable().optional(),
 });
 export type CaptureSourcesInfo = z.infer<typeof CaptureSourcesInfo>;
 

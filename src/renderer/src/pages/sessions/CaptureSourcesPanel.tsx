@@ -24,10 +24,14 @@ export function CaptureSourcesPanel({ sources, error, reload }: { sources: Captu
   const gnomeOnBus = sources.sources.some((s) => s.kind === 'gnome' && (s.available || /unattended sharing is off/.test(s.detail)));
   return (
     <>
-      <p>
-        This is {sources.sessionType === 'none' ? 'no desktop session' : `a ${sources.sessionType === 'wayland' ? 'Wayland' : 'X11'} session`}
-        {sources.desktop ? ` (${sources.desktop})` : ''}; sessions capture {sources.defaultSource ? SOURCE_NAMES[sources.defaultSource] : 'nothing'} unless you choose.
-      </p>
+      {sources.recordedHost ? (
+        <p>A recorded host ({sources.recordedHost}): its desktop session is not in the snapshot, so no capture source can be judged here.</p>
+      ) : (
+        <p>
+          This is {sources.sessionType === 'none' ? 'no desktop session' : `a ${sources.sessionType === 'wayland' ? 'Wayland' : 'X11'} session`}
+          {sources.desktop ? ` (${sources.desktop})` : ''}; sessions capture {sources.defaultSource ? SOURCE_NAMES[sources.defaultSource] : 'nothing'} unless you choose.
+        </p>
+      )}
       <table className="capture-sources">
         <thead>
           <tr>
