@@ -111,7 +111,8 @@ describe.skipIf(!haveChromium)('gpu-bridge serve --from: a recorded host in the 
         // units on the axes, and the figures in the legend before any hover
         const power = page.getByRole('img', { name: /^Temperature and power chart/ });
         expect(await power.getAttribute('data-units')).toBe('°C W');
-        expect(await power.locator('.u-legend').textContent()).toMatch(/Power\d+ W/);
+        // the replay draws its first samples a moment after the page opens
+        await expect.poll(async () => (await power.locator('.u-legend').textContent()) ?? '', { timeout: 10_000 }).toMatch(/Power\d+ W/);
         // no self-test offered on a recorded host (it would be refused), and the page says why
         await page.evaluate(() => (location.hash = '#/sessions'));
         const selftest = page.getByRole('region', { name: 'How fast is this machine?' });
