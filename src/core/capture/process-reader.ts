@@ -1,10 +1,6 @@
 import type { Readable } from 'node:stream';
-import { spawnTied } from '../sessions/child-process';
+import { lastLines, spawnTied } from '../sessions/child-process';
 import type { FrameReader } from './frame-feed';
-
-function lastLines(text: string): string {
-  return text.trim().split('\n').slice(-2).join(' / ').slice(0, 300);
-}
 
 /**
  * A frame reader that is a child process writing raw frames to its fd 3 (tied to this process's life). Not

@@ -61,3 +61,15 @@ export function spawnTied(file: string, args: readonly string[], stdio: StdioOpt
 export function liveChildren(): number {
   return live.size;
 }
+
+/** A process's last two lines of stderr, for an error sentence (ffmpeg's repeats and context addresses dropped). */
+export function lastLines(text: string): string {
+  return text
+    .trim()
+    .split('\n')
+    .filter((line) => line.trim() && !/Last message repeated/.test(line))
+    .slice(-2)
+    .join(' / ')
+    .replace(/ @ 0x[0-9a-f]+\]/g, ']') // ffmpeg's context addresses differ from run to run
+    .slice(0, 400);
+}

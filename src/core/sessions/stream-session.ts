@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { BitrateController, type BitrateStep } from './bitrate-controller';
-import { spawnTied, type SupervisedSpawn } from './child-process';
+import { lastLines, spawnTied, type SupervisedSpawn } from './child-process';
 import { ENCODER_CODEC, isHardware, type EncoderName } from './encoder-args';
 import { buildSenderArgs, type CaptureSource } from './pipeline';
 import { cpuSeconds } from './proc-stat';
@@ -383,7 +383,6 @@ export class StreamSession extends EventEmitter {
       rtp.arm(standby.sourceId);
       this.supersedeWaitingRuns(rtp, standby.sourceId);
       this.trackRun(rtp, standby.sourceId, this.spawnEncoder([], generation, standby.process));
-      this.feedRun(standby.process);
       standby.process.child.stdio[3]?.on('error', () => undefined);
       (standby.process.child.stdio[3] as NodeJS.WritableStream | null)?.end(Buffer.alloc(64));
       this.scheduleStandby();
@@ -522,7 +521,8 @@ export class StreamSession extends EventEmitter {
     this.lastProgressFrame = 0;
     this.senderStartedAt = Date.now();
     const sender = started ?? spawnTied(this.settings.ffmpeg ?? 'ffmpeg', args, [this.encoderStdin, 'pipe', 'pipe']);
-    if (!started) this.feedRun(sender);
+    // a run started ahead is fed from here too: it reads the frames once released from its gate
+    this.feedRun(sender);
     this.sender = sender;
     // a run being replaced (rtp: make before break) still sends until the new one takes over: count only the newest
     const parser = new ProgressParser((progress) => {
@@ -679,13 +679,3 @@ function round1(value: number | null): number | null {
   return value === null ? null : Math.round(value * 10) / 10;
 }
 
-function lastLines(text: string): string {
-  return text
-    .trim()
-    .split('\n')
-    .filter((line) => line.trim() && !/Last message repeated/.test(line))
-    .slice(-2)
-    .join(' / ')
-    .replace(/ @ 0x[0-9a-f]+\]/g, ']') // ffmpeg's context addresses differ from run to run
-    .slice(0, 400);
-}
