@@ -5,7 +5,7 @@ import type { LinkProfile } from '../src/core/net/udp-relay';
 import { LocalViewer } from '../src/core/sessions/local-viewer';
 import { startCpuMeter } from '../src/core/sessions/proc-stat';
 import { RelayedLink } from '../src/core/sessions/relayed-link';
-import { srtLatencyFromRtt } from '../src/core/sessions/srt-url';
+import { srtLatencyFromRtt } from '../src/core/srt/srt-url';
 import { StreamSession, type RtpTotals } from '../src/core/sessions/stream-session';
 import type { LatencySummary } from '../src/core/sessions/quantiles';
 import { childRelay } from './latency-relay';

@@ -1,7 +1,7 @@
-import type { StreamMessage, StreamOpen } from '../shared/contract/peers';
+import type { RtpStreamOpen, StreamMessage, StreamOpen } from '../shared/contract/peers';
 import { Receiver, startDecoder } from '../core/sessions/receiver';
 import type { SupervisedSpawn } from '../core/sessions/child-process';
-import { newPassphrase } from '../core/sessions/srt-url';
+import { newPassphrase } from '../core/srt/srt-url';
 import { keysFromWire } from '../core/rtp/rtp-keys';
 import type { LinkStats } from '../core/sessions/viewer-link';
 import type { DecodedFrame } from '../core/sessions/stamp-reader';
@@ -113,9 +113,7 @@ export class PeerStreams {
   }
 
   /** An rtp receiver: our socket with the session's keys, feeding a decoder. */
-  private rtpReceiver(request: StreamOpen): Receiver {
-    if (!request.rtpKeys) throw new Error('an rtp stream needs its keys');
-    if (request.codec === 'av1') throw new Error('this peer receives H.264 and HEVC over rtp');
+  private rtpReceiver(request: RtpStreamOpen): Receiver {
     return new Receiver({
       listen: this.options.listen, port: 0, transport: 'rtp', rtp: { keys: keysFromWire(request.rtpKeys), codec: request.codec }, latencyMs: 0,
       display: this.options.display, title: this.options.title, listenTimeoutMs: 10_000, viewHeight: request.height,
@@ -126,12 +124,11 @@ export class PeerStreams {
   /** Opens a receiver for the stream; `passphrase` is set when a warm SRT listener (with its own) was used. */
   async open(request: StreamOpen): Promise<{ port: number; passphrase?: string }> {
     await this.close(request.streamId);
-    const rtp = request.transport === 'rtp';
-    if (!rtp && !request.passphrase) throw new Error('an SRT stream needs its passphrase');
+    const rtp = request.transport !== 'srt';
     const spare = this.warm && !rtp ? await this.takeSpare() : null;
     if (this.warm && !rtp) this.prepareSpare();
     if (this.closed) throw new Error('the peer is shutting down');
-    const receiver = rtp ? this.rtpReceiver(request) : (spare?.receiver ?? this.newReceiver(request.passphrase!, request.latencyMs, 10_000, request.height));
+    const receiver = request.transport !== 'srt' ? this.rtpReceiver(request) : (spare?.receiver ?? this.newReceiver(request.passphrase, request.latencyMs, 10_000, request.height));
     const entry: Live = { receiver, frames: [], closing: false };
     this.live.set(request.streamId, entry);
     if (!this.timer) {

@@ -20,7 +20,8 @@ class LossReportingViewer extends EventEmitter implements ViewerLink {
   private readonly timer = setInterval(() => this.emit('link-stats', { received: 90, lost: 10 }), 1000);
 
   async open(request: OpenRequest): Promise<{ host: string; port: number }> {
-    this.receiver = new Receiver({ listen: '127.0.0.1', port: 0, transport: 'rtp', rtp: { keys: keysFromWire(request.rtpKeys!), codec: 'h264' }, latencyMs: 0, display: false });
+    if (request.transport !== 'rtp') throw new Error('this viewer receives rtp');
+    this.receiver = new Receiver({ listen: '127.0.0.1', port: 0, transport: 'rtp', rtp: { keys: keysFromWire(request.rtpKeys), codec: 'h264' }, latencyMs: 0, display: false });
     this.receiver.on('frame', (frame: DecodedFrame) => this.emit('frames', [frame]));
     return { host: '127.0.0.1', port: await this.receiver.start() };
   }

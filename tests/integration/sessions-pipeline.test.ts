@@ -6,7 +6,7 @@ import { liveChildren } from '../../src/core/sessions/child-process';
 import { LocalViewer } from '../../src/core/sessions/local-viewer';
 import { buildSenderArgs } from '../../src/core/sessions/pipeline';
 import { Receiver } from '../../src/core/sessions/receiver';
-import { newPassphrase } from '../../src/core/sessions/srt-url';
+import { newPassphrase } from '../../src/core/srt/srt-url';
 import { StreamSession } from '../../src/core/sessions/stream-session';
 import { spawnTied } from '../../src/core/sessions/child-process';
 import type { OpenRequest, ViewerLink } from '../../src/core/sessions/viewer-link';

@@ -1,5 +1,5 @@
 import { ENCODER_CODEC, encoderArgs, type EncoderSettings } from './encoder-args';
-import { srtCallerUrl, srtListenerUrl, type SrtEndpoint } from './srt-url';
+import { srtCallerUrl, srtListenerUrl, type SrtEndpoint } from '../srt/srt-url';
 import { stampCropFilter, stampFilters, viewCropFilter } from './stamp';
 
 export type CaptureSource =

@@ -4,7 +4,7 @@ import { spawnTied, type SupervisedSpawn } from './child-process';
 import { readStamps, type DecodedFrame } from './stamp-reader';
 import { waitUdpBound } from './udp-bound';
 import { freeUdpPort } from '../net/free-udp-port';
-import { loadSrt, NativeSrtListener } from './srt-native';
+import { loadSrt, NativeSrtListener } from '../srt/srt-native';
 import { isIPv4 } from 'node:net';
 import type { Writable } from 'node:stream';
 import { preciseNow } from '../pairing/channel';

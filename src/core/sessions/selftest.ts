@@ -5,7 +5,7 @@ import { ENCODERS, type EncoderName } from './encoder-args';
 import { LocalViewer } from './local-viewer';
 import { checkFps, validateSize } from './pipeline';
 import { startCpuMeter } from './proc-stat';
-import { srtLatencyFromRtt } from './srt-url';
+import { srtLatencyFromRtt } from '../srt/srt-url';
 import { StreamSession, type StreamSecond } from './stream-session';
 import { RelayedLink } from './relayed-link';
 

@@ -7,7 +7,7 @@ import { buildSenderArgs, type CaptureSource } from './pipeline';
 import { cpuSeconds } from './proc-stat';
 import { ProgressParser, type EncoderProgress } from './progress';
 import { summarize } from './quantiles';
-import { newPassphrase, srtLatencyFromRtt } from './srt-url';
+import { newPassphrase, srtLatencyFromRtt } from '../srt/srt-url';
 import { stampAgeMs } from './stamp';
 import type { DecodedFrame, LinkStats, ViewerLink } from './viewer-link';
 import type { StreamTransport } from '../../shared/contract/peers';
