@@ -3,8 +3,8 @@ import type { TransportName } from '../../shared/transports';
 import type { SrtEndpoint } from '../srt/srt-url';
 import type { LinkStats } from './viewer-link';
 
-/** How the decoder reads the stream: MPEG-TS on its stdin that the input writes, or ffmpeg's own SRT listener. */
-export type DecoderInput = { kind: 'pipe' } | { kind: 'srt'; listen: SrtEndpoint };
+/** How the decoder reads the stream: MPEG-TS on its stdin that the input writes, or ffmpeg's own listener (SRT without libsrt). */
+export type DecoderInput = { kind: 'pipe' } | { kind: 'listen'; listen: SrtEndpoint };
 
 export interface InputEvents {
   /** The transport's counters for the last second. */
