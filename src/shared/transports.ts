@@ -19,6 +19,8 @@ export const LINK_FIGURES = ['packetsLost', 'fecRecovered', 'nackRecovered', 'fr
 export type LinkFigure = (typeof LINK_FIGURES)[number];
 
 export interface TransportCapabilities {
+  /** Its name and what it is for, where a user picks one. */
+  choice: string;
   /** One line for people: what protects the stream. */
   summary: string;
   codecs: readonly StreamCodecName[];
@@ -37,6 +39,7 @@ export interface TransportCapabilities {
 
 export const TRANSPORTS = {
   rtp: {
+    choice: 'RTP (interactive, lowest latency)',
     summary: 'RTP over UDP, AES-256-GCM, FEC + NACK, keyframe on loss',
     codecs: ['h264', 'hevc'],
     codecsWhy: 'this ffmpeg has no AV1 RTP packetizer',
@@ -45,6 +48,7 @@ export const TRANSPORTS = {
     maxFrameKbit: 1600,
   },
   srt: {
+    choice: 'SRT (complete, buffered)',
     summary: 'SRT, AES-256, retransmission buffer',
     codecs: STREAM_CODECS,
     codecsWhy: '',
