@@ -132,7 +132,8 @@ export class RtpReceiver extends EventEmitter {
       if (this.rtt === null && this.lastSr) this.report();
       return;
     }
-    const opened = this.unprotector.unprotectRtp(data);
+    // the datagram is ours alone: decrypted where it lies, no copy
+    const opened = this.unprotector.unprotectRtp(data, { inPlace: true });
     if ('error' in opened) {
       this.rejected += 1;
       return;
