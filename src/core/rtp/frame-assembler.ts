@@ -230,9 +230,13 @@ export class FrameAssembler {
         actions.wakeAt = gap;
         break;
       }
-      this.recover(head);
-      const range = this.range(head);
-      const missing = range ? this.missing(head, range) : null;
+      let range = this.range(head);
+      let missing = range ? this.missing(head, range) : null;
+      // FEC is tried only for a frame with a hole or an unknown end (in-order arrival never needs it)
+      if ((!range || missing!.length > 0 || head.last === null) && this.recover(head)) {
+        range = this.range(head);
+        missing = range ? this.missing(head, range) : null;
+      }
       if (range && missing!.length === 0 && head.last !== null) {
         this.frames.shift();
         this.nextExpected = range.hi + 1;
@@ -365,15 +369,19 @@ export class FrameAssembler {
   }
 
   private missing(frame: PendingFrame, range: { lo: number; hi: number }): number[] {
+    // every packet held lies in the range and there are as many as it spans: no hole, and no scan for one
+    if (frame.minSeq >= range.lo && frame.maxSeq <= range.hi && frame.packets.size === range.hi - range.lo + 1) return [];
     const out: number[] = [];
     for (let seq = range.lo; seq <= range.hi && out.length < 512; seq += 1) if (!frame.packets.has(seq)) out.push(seq);
     return out;
   }
 
-  /** Rebuilds what the FEC blocks can. */
-  private recover(frame: PendingFrame): void {
+  /** Rebuilds what the FEC blocks can; true when it rebuilt anything. */
+  private recover(frame: PendingFrame): boolean {
+    let rebuilt = false;
     for (const [base, block] of frame.blocks) {
       const { k } = block.header;
+      if (block.parity.size === 0) continue;
       const media = new Map<number, Uint8Array>();
       for (let i = 0; i < k; i += 1) {
         const payload = frame.packets.get(base + i);
@@ -387,11 +395,13 @@ export class FrameAssembler {
         frame.packets.set(base + i, Buffer.from(payloads[i]!));
         this.asked.delete(base + i);
         this.counters.fecRecovered += 1;
+        rebuilt = true;
       }
       frame.minSeq = Math.min(frame.minSeq, base);
       frame.maxSeq = Math.max(frame.maxSeq, base + k - 1);
       if (block.header.endsFrame) frame.last = base + k - 1;
     }
+    return rebuilt;
   }
 
   private handOn(frame: PendingFrame, now: number, actions: AssemblerActions): void {
