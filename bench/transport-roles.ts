@@ -26,7 +26,11 @@ export interface RoleSetup {
 
 export interface CpuWindow {
   cpuUs: number;
+  /** Of which in the kernel. */
+  systemUs: number;
   wallMs: number;
+  /** Times the process slept and woke (voluntary context switches). */
+  wakeups: number;
 }
 
 function answer(value: unknown): void {
@@ -35,13 +39,15 @@ function answer(value: unknown): void {
 
 /** Serves 'begin', 'end' and 'count' once the role is set up; exits when stdin ends. */
 function serve(count: () => unknown, close: () => void): void {
-  let mark = { cpu: process.cpuUsage(), at: preciseNow() };
+  const now = () => ({ cpu: process.cpuUsage(), at: preciseNow(), switches: process.resourceUsage().voluntaryContextSwitches });
+  let mark = now();
   const lines = createInterface({ input: process.stdin });
   lines.on('line', (line) => {
-    if (line === 'begin') mark = { cpu: process.cpuUsage(), at: preciseNow() };
+    if (line === 'begin') mark = now();
     else if (line === 'end') {
       const used = process.cpuUsage(mark.cpu);
-      answer({ cpuUs: used.user + used.system, wallMs: preciseNow() - mark.at } satisfies CpuWindow);
+      const end = now();
+      answer({ cpuUs: used.user + used.system, systemUs: used.system, wallMs: end.at - mark.at, wakeups: end.switches - mark.switches } satisfies CpuWindow);
     } else if (line === 'count') answer(count());
   });
   lines.once('close', () => {

@@ -6,7 +6,7 @@
 // (CPU time over wall time, from process.cpuUsage), µs of CPU per media packet, the ratio to the bare
 // forward; and the frames that came out byte for byte as they went in. Prints one JSON line at the end.
 // BENCH_SECONDS (default 6) measured per run, BENCH_RATES=8,100 picks rates, BENCH_PROF=DIR writes
-// --cpu-prof profiles of the measured processes there.
+// --cpu-prof profiles of the measured processes there, BENCH_NODE_FLAGS adds flags to their node.
 import { createSocket, type Socket } from 'node:dgram';
 import { createInterface } from 'node:readline';
 import { loadavg } from 'node:os';
@@ -34,12 +34,19 @@ const roles = new Set<SupervisedSpawn>();
 
 async function startRole(name: string, setup: RoleSetup): Promise<{ role: Role; hello: { port: number; fromPort?: number | null } }> {
   const nodeArgs = PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${name}-${setup.mbps}M-${Date.now()}.cpuprofile`] : [];
+  // e.g. --perf-basic-prof for `perf record`, --trace-gc
+  nodeArgs.push(...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean));
   const child = spawnTied(process.execPath, [...nodeArgs, process.argv[1]!, name], ['pipe', 'pipe', 'inherit']);
   roles.add(child);
   const lines = createInterface({ input: child.child.stdout! });
   const waiting: ((value: unknown) => void)[] = [];
   const queued: unknown[] = [];
   lines.on('line', (line) => {
+    // anything else on stdout (node's --trace-* flags) is passed on
+    if (!line.startsWith('{')) {
+      if (process.env.BENCH_NODE_FLAGS) console.log(`  [${name}] ${line}`);
+      return;
+    }
     const value = JSON.parse(line) as unknown;
     const waiter = waiting.shift();
     if (waiter) waiter(value);
@@ -108,6 +115,8 @@ class Feeder {
 interface EndFigures {
   cpuPercent: number;
   usPerPacket: number;
+  systemShare: number;
+  wakeupsPerFrame: number;
 }
 
 interface RunFigures {
@@ -123,7 +132,12 @@ interface RunFigures {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function figures(window: CpuWindow, packets: number): EndFigures {
-  return { cpuPercent: (window.cpuUs / 1000 / window.wallMs) * 100, usPerPacket: packets > 0 ? window.cpuUs / packets : NaN };
+  return {
+    cpuPercent: (window.cpuUs / 1000 / window.wallMs) * 100,
+    usPerPacket: packets > 0 ? window.cpuUs / packets : NaN,
+    systemShare: window.cpuUs > 0 ? window.systemUs / window.cpuUs : NaN,
+    wakeupsPerFrame: window.wakeups / ((window.wallMs / 1000) * FPS),
+  };
 }
 
 async function measure(kind: 'ours' | 'bare', mbps: number, frames: BenchFrame[]): Promise<RunFigures> {
@@ -177,7 +191,10 @@ async function main(): Promise<void> {
     const bare = await measure('bare', mbps, frames);
     const ours = await measure('ours', mbps, frames);
     const row = (label: string, end: EndFigures, base: EndFigures) =>
-      console.log(`  ${label}: ${fixed(end.cpuPercent)}% of a core, ${fixed(end.usPerPacket)} µs/packet; bare forward ${fixed(base.cpuPercent)}%, ${fixed(base.usPerPacket)} µs/packet; ratio ${fixed(end.usPerPacket / base.usPerPacket, 2)}`);
+      console.log(
+        `  ${label}: ${fixed(end.cpuPercent)}% of a core, ${fixed(end.usPerPacket)} µs/packet (${Math.round(end.systemShare * 100)}% in the kernel, ${fixed(end.wakeupsPerFrame)} wakeups a frame); ` +
+          `bare forward ${fixed(base.cpuPercent)}%, ${fixed(base.usPerPacket)} µs/packet (${fixed(base.wakeupsPerFrame)} wakeups); ratio ${fixed(end.usPerPacket / base.usPerPacket, 2)}`,
+      );
     console.log(`  ${Math.round(ours.packetsPerSecond)} media packets/s`);
     row('sender  ', ours.send, bare.send);
     row('receiver', ours.recv, bare.recv);

@@ -65,6 +65,8 @@ export class RtpReceiver extends EventEmitter {
   private lastSr: { ssrc: number; middle: number; at: number } | null = null;
   private wakeTimer: NodeJS.Timeout | null = null;
   private wakeAt: number | null = null;
+  private wantWakeAt: number | null = null;
+  private settling = false;
   private readonly nacked = new Set<number>();
   private firstSeq: number | null = null;
   private originals = 0;
@@ -161,7 +163,23 @@ export class RtpReceiver extends EventEmitter {
   private act(actions: AssemblerActions): void {
     for (const frame of actions.frames) this.emit('frame', frame satisfies AssembledFrame);
     if (actions.nack.length > 0 || actions.pli) this.sendFeedback(actions);
-    if (actions.wakeAt !== null) this.wake(actions.wakeAt);
+    this.settleWake(actions.wakeAt);
+  }
+
+  /**
+   * The assembler's latest answer on when to look again counts, once the datagrams that came together
+   * are read: a frame's packets come in one burst, and its first ones ask for a look a few ms on that
+   * its last makes needless. A timer armed for each frame (and cleared, which in Node still wakes the
+   * process when it was due) cost a wakeup a frame.
+   */
+  private settleWake(at: number | null): void {
+    this.wantWakeAt = at;
+    if (this.settling) return;
+    this.settling = true;
+    setImmediate(() => {
+      this.settling = false;
+      if (this.wantWakeAt !== null && !this.closed) this.wake(this.wantWakeAt);
+    });
   }
 
   private wake(at: number): void {
