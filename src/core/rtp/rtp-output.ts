@@ -4,6 +4,7 @@ import { freeUdpPort } from '../net/free-udp-port';
 import { preciseNow } from '../pairing/channel';
 import { isRtcp, parseRtpHeader } from './rtp-packet';
 import type { RtpPeerSender } from './rtp-peer-sender';
+import { UdpBatchReceiver } from './udp-batch';
 
 interface Source {
   id: number;
@@ -63,7 +64,7 @@ export class RtpOutput extends EventEmitter {
     const fromPort = await freeUdpPort('127.0.0.1');
     await new Promise<void>((resolve, reject) => socket.connect(fromPort, '127.0.0.1', (error?: Error) => (error ? reject(error) : resolve())));
     const source: Source = { id: this.nextId++, socket, port: socket.address().port, midFrame: false, queued: [] };
-    socket.on('message', (data) => this.onPacket(source, data));
+    new UdpBatchReceiver(socket, (data) => this.onPacket(source, data));
     socket.on('error', () => undefined);
     this.sources.set(source.id, source);
     if (armed) this.arm(source.id);

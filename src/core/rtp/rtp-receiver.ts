@@ -11,6 +11,7 @@ import { FEC_PAYLOAD_TYPE, MEDIA_PAYLOAD_TYPE, type RtpKeys } from './rtp-keys';
 import { openRtpTrace } from './rtp-trace';
 import { SeqExtender } from './seq';
 import { SrtpProtector, SrtpUnprotector } from './srtp-gcm';
+import { UdpBatchReceiver } from './udp-batch';
 
 export interface RtpReceiverOptions {
   /** Address to bind (an IP). */
@@ -85,7 +86,8 @@ export class RtpReceiver extends EventEmitter {
     this.assembler = new FrameAssembler({ codec: options.codec, rttMs: () => this.rtt, trace: this.trace ?? undefined });
     this.socket = createSocket(isIPv6(options.listen) ? 'udp6' : 'udp4');
     this.socket.on('error', () => undefined);
-    this.socket.on('message', (data, from) => this.onDatagram(data, from));
+    // a burst's datagrams after the first in recvmmsg calls, not one Node callback each
+    new UdpBatchReceiver(this.socket, (data, from) => this.onDatagram(data, from));
     this.reportTimer = setInterval(() => this.report(), REPORT_INTERVAL_MS);
     this.reportTimer.unref();
     this.secondTimer = setInterval(() => this.emitSecond(), 1000);

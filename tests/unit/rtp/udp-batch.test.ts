@@ -1,6 +1,6 @@
-import { createSocket, type Socket } from 'node:dgram';
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { UdpBatchSender } from '../../../src/core/rtp/udp-batch';
+import { ipv6Text, UdpBatchReceiver, UdpBatchSender } from '../../../src/core/rtp/udp-batch';
 
 const sockets: Socket[] = [];
 
@@ -97,5 +97,130 @@ describe('UdpBatchSender: a turn of the event loop in one sendmmsg, over real UD
     packet.write('after!');
     await arrived(1);
     expect(received[0]!.toString()).toBe(batch.why ? 'after!' : 'before');
+  });
+});
+
+/** A receiving socket behind a UdpBatchReceiver, and a sender connected to it. */
+async function batchPair(family: 'udp4' | 'udp6' = 'udp4') {
+  const host = family === 'udp4' ? '127.0.0.1' : '::1';
+  const receiver = createSocket(family);
+  const sender = createSocket(family);
+  sockets.push(receiver, sender);
+  const received: { data: Buffer; from: RemoteInfo }[] = [];
+  const batch = new UdpBatchReceiver(receiver, (data, from) => received.push({ data, from }));
+  await new Promise<void>((resolve) => receiver.bind(0, host, () => resolve()));
+  receiver.setRecvBufferSize(4 << 20);
+  await new Promise<void>((resolve) => sender.bind(0, host, () => resolve()));
+  await new Promise<void>((resolve, reject) => sender.connect(receiver.address().port, host, (error?: Error) => (error ? reject(error) : resolve())));
+  const arrived = async (count: number) => {
+    for (let waited = 0; received.length < count && waited < 5000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
+    if (received.length < count) throw new Error(`only ${received.length} of ${count} datagrams arrived`);
+  };
+  return { receiver, sender, received, batch, arrived };
+}
+
+describe('UdpBatchReceiver: the first datagram of a burst from Node, the rest in recvmmsg, over real UDP', () => {
+  it('hands on every datagram of a burst, byte for byte, in order, each in a buffer of its own, with the sender\'s address', async () => {
+    const { sender, received, batch, arrived } = await batchPair();
+    const sent = datagrams(600);
+    // one burst: all queued before the receiving side runs
+    const out = new UdpBatchSender(sender);
+    for (const packet of sent) out.send(packet);
+    out.flush();
+    await arrived(sent.length);
+    expect(received.map((r) => r.data)).toEqual(sent);
+    for (const { from } of received) expect(from).toMatchObject({ address: '127.0.0.1', family: 'IPv4', port: sender.address().port });
+    // buffers of their own: changing one changes no other
+    received[1]!.data.fill(0);
+    expect(received[2]!.data).toEqual(sent[2]);
+    if (batch.why) {
+      console.warn(`SKIP the batching check: datagrams came one by one through Node here (${batch.why})`);
+      return;
+    }
+    console.log(`UdpBatchReceiver: ${sent.length} datagrams, ${batch.counters.fromNode} from Node, ${batch.counters.batched} in ${batch.counters.batches} recvmmsg calls`);
+    expect(batch.counters.fromNode + batch.counters.batched).toBe(sent.length);
+    expect(batch.counters.batched).toBeGreaterThan(sent.length / 2);
+  });
+
+  it('gives the IPv6 sender\'s address as Node writes it', async () => {
+    let pair;
+    try {
+      pair = await batchPair('udp6');
+    } catch (error) {
+      console.warn(`SKIP the IPv6 check: no ::1 here (${String(error)})`);
+      return;
+    }
+    const { sender, received, arrived } = pair;
+    for (const packet of datagrams(40)) sender.send(packet);
+    await arrived(40);
+    for (const { from } of received) expect(from).toMatchObject({ address: '::1', family: 'IPv6', port: sender.address().port });
+  });
+
+  it('drops a datagram longer than its 9 KiB slots, and counts it', async () => {
+    const { sender, received, batch, arrived } = await batchPair();
+    if (batch.why) return console.warn(`SKIP: no batching here (${batch.why})`);
+    const out = new UdpBatchSender(sender);
+    const small = Buffer.from('first');
+    out.send(small);
+    out.send(Buffer.alloc(20_000, 1));
+    out.send(Buffer.from('after'));
+    out.flush();
+    await arrived(2);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // the first comes through Node (which takes any length); behind it, the long one is dropped
+    expect(received.map((r) => r.data.toString())).toEqual(['first', 'after']);
+    expect(batch.counters.truncated).toBe(1);
+  });
+
+  it('stops reading when its callback closes the socket', async () => {
+    const { receiver, sender } = await batchPair();
+    let seen = 0;
+    receiver.removeAllListeners('message');
+    new UdpBatchReceiver(receiver, () => {
+      seen += 1;
+      if (seen === 3) receiver.close();
+    });
+    sockets.splice(sockets.indexOf(receiver), 1);
+    const out = new UdpBatchSender(sender);
+    for (const packet of datagrams(100)) out.send(packet);
+    out.flush();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(seen).toBe(3);
+  });
+
+  it('with GPU_BRIDGE_UDP_BATCH=off takes every datagram from Node, and says why', async () => {
+    vi.stubEnv('GPU_BRIDGE_UDP_BATCH', 'off');
+    vi.resetModules();
+    const { UdpBatchReceiver: Fresh } = await import('../../../src/core/rtp/udp-batch');
+    const receiver = createSocket('udp4');
+    const sender = createSocket('udp4');
+    sockets.push(receiver, sender);
+    const received: Buffer[] = [];
+    const batch = new Fresh(receiver, (data) => received.push(data));
+    expect(batch.why).toBe('GPU_BRIDGE_UDP_BATCH=off');
+    await new Promise<void>((resolve) => receiver.bind(0, '127.0.0.1', () => resolve()));
+    for (const packet of datagrams(30)) sender.send(packet, receiver.address().port, '127.0.0.1');
+    for (let waited = 0; received.length < 30 && waited < 5000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(received).toEqual(datagrams(30));
+    expect(batch.counters).toMatchObject({ fromNode: 30, batched: 0 });
+  });
+
+  it('writes IPv6 addresses as RFC 5952 (and Node) does', () => {
+    const bytes = (text: string) => {
+      const out = new Uint8Array(16);
+      const [head, tail] = text.includes('::') ? text.split('::') : [text, ''];
+      const h = head ? head.split(':') : [];
+      const t = tail ? tail.split(':') : [];
+      const groups = [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t].map((g) => parseInt(g, 16));
+      groups.forEach((g, i) => {
+        out[i * 2] = g >> 8;
+        out[i * 2 + 1] = g & 0xff;
+      });
+      return out;
+    };
+    for (const text of ['::1', '::', 'fe80::1', '2001:db8::1:0:0:1', '2001:db8:0:1:1:1:1:1', '1::', 'abcd:ef01:2345:6789:abcd:ef01:2345:6789', '2001:0:0:1::1']) {
+      expect(ipv6Text(bytes(text))).toBe(text);
+    }
+    expect(ipv6Text(Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 168, 1, 2))).toBe('::ffff:192.168.1.2');
   });
 });
