@@ -80,7 +80,7 @@ async function sendOurs(config: RoleSetup): Promise<void> {
   output.addViewer('bench', sender);
   const source = await output.openSource();
   answer({ port: source.port, fromPort: source.fromPort });
-  serve(() => ({ ...sender.counters }), () => output.close());
+  serve(() => ({ ...sender.counters, ...output.counters }), () => output.close());
 }
 
 async function recvOurs(config: RoleSetup): Promise<void> {

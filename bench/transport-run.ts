@@ -81,12 +81,21 @@ class Feeder {
   private index = 0;
   private stopped = false;
 
+  private seq = 0;
+
   constructor(frames: BenchFrame[]) {
-    // RtpOutput reads only the marker and the payload: one header for all is enough
     this.packets = frames.map((frame) => frame.packets.map((packet) => {
       const header = writeRtpHeader({ marker: packet.marker, payloadType: 96, seq: 0, timestamp: 0, ssrc: 1 });
       return Buffer.concat([header, packet.payload]);
     }));
+  }
+
+  /** A copy with its sequence number (RtpOutput cuts a frame at a gap, as the encoder's packets lost on the way). */
+  private numbered(packet: Buffer): Buffer {
+    const copy = Buffer.from(packet);
+    copy.writeUInt16BE(this.seq, 2);
+    this.seq = (this.seq + 1) & 0xffff;
+    return copy;
   }
 
   async start(to: number, from: number | null): Promise<void> {
@@ -95,7 +104,7 @@ class Feeder {
     this.socket.setSendBufferSize(4 << 20);
     const startedAt = preciseNow();
     const tick = (): void => {
-      for (const packet of this.packets[this.index]!) this.socket.send(packet);
+      for (const packet of this.packets[this.index]!) this.socket.send(this.numbered(packet));
       this.packetsSent += this.packets[this.index]!.length;
       this.framesSent += 1;
       this.index = (this.index + 1) % this.packets.length;
