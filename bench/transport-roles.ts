@@ -79,6 +79,8 @@ async function sendOurs(config: RoleSetup): Promise<void> {
   await sender.start();
   output.addViewer('bench', sender);
   const source = await output.openSource();
+  // the viewer's keyframe request goes to the encoder's stand-in, as the session restarts its encoder
+  sender.on('keyframe', () => answer({ event: 'keyframe' }));
   answer({ port: source.port, fromPort: source.fromPort });
   serve(() => ({ ...sender.counters, ...output.counters }), () => output.close());
 }

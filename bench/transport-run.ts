@@ -4,7 +4,9 @@
 // receiver (SRTP, FEC, NACK, assembler, MPEG-TS into a pipe), each its own process, at 8, 25, 50 and 100
 // Mbit/s; and, in the same run, through a bare Node UDP forward of the same packets. Per end: % of a core
 // (CPU time over wall time, from process.cpuUsage), µs of CPU per media packet, the ratio to the bare
-// forward; and the frames that came out byte for byte as they went in. Prints one JSON line at the end.
+// forward; and the frames that came out byte for byte as they went in. A keyframe request makes the
+// feeder jump to the stream's next keyframe, as the session restarts its encoder for one. Prints one JSON
+// line at the end.
 // BENCH_SECONDS (default 6) measured per run, BENCH_RATES=8,100 picks rates, BENCH_PROF=DIR writes
 // --cpu-prof profiles of the measured processes there, BENCH_NODE_FLAGS adds flags to their node.
 import { createSocket, type Socket } from 'node:dgram';
@@ -28,6 +30,8 @@ interface Role {
   process: SupervisedSpawn;
   next(): Promise<unknown>;
   send(line: string): void;
+  /** Unasked lines ({"event": …}) go here. */
+  onEvent?: (event: string) => void;
 }
 
 const roles = new Set<SupervisedSpawn>();
@@ -48,6 +52,10 @@ async function startRole(name: string, setup: RoleSetup): Promise<{ role: Role; 
       return;
     }
     const value = JSON.parse(line) as unknown;
+    if (typeof value === 'object' && value !== null && 'event' in value) {
+      role.onEvent?.(String(value.event));
+      return;
+    }
     const waiter = waiting.shift();
     if (waiter) waiter(value);
     else queued.push(value);
@@ -75,6 +83,7 @@ async function stopRole(role: Role): Promise<void> {
 class Feeder {
   framesSent = 0;
   packetsSent = 0;
+  keyframesAsked = 0;
   private readonly socket: Socket = createSocket('udp4');
   private readonly packets: Buffer[][];
   private timer: NodeJS.Timeout | null = null;
@@ -83,7 +92,10 @@ class Feeder {
 
   private seq = 0;
 
+  private readonly keyframes: number[];
+
   constructor(frames: BenchFrame[]) {
+    this.keyframes = frames.flatMap((frame, index) => (frame.keyframe ? [index] : []));
     this.packets = frames.map((frame) => frame.packets.map((packet) => {
       const header = writeRtpHeader({ marker: packet.marker, payloadType: 96, seq: 0, timestamp: 0, ssrc: 1 });
       return Buffer.concat([header, packet.payload]);
@@ -113,6 +125,12 @@ class Feeder {
     tick();
   }
 
+  /** A keyframe was asked for: the next frame sent is one (as an encoder restarted for it would send). */
+  keyframe(): void {
+    this.keyframesAsked += 1;
+    this.index = this.keyframes.find((index) => index >= this.index) ?? this.keyframes[0] ?? this.index;
+  }
+
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
@@ -135,6 +153,7 @@ interface RunFigures {
   framesSent: number;
   /** Ours: frames byte for byte as sent; bare: media packets arrived. */
   intactPercent: number;
+  keyframesAsked: number;
   detail: Record<string, unknown>;
 }
 
@@ -154,6 +173,9 @@ async function measure(kind: 'ours' | 'bare', mbps: number, frames: BenchFrame[]
   const recv = await startRole(`recv-${kind}`, { keys, mbps, repo });
   const send = await startRole(`send-${kind}`, { keys, mbps, repo, target: recv.hello.port });
   const feeder = new Feeder(frames);
+  send.role.onEvent = (event) => {
+    if (event === 'keyframe') feeder.keyframe();
+  };
   try {
     await feeder.start(send.hello.port, send.hello.fromPort ?? null);
     await sleep(WARMUP_MS);
@@ -179,6 +201,7 @@ async function measure(kind: 'ours' | 'bare', mbps: number, frames: BenchFrame[]
       packetsPerSecond: packets / seconds,
       framesSent: feeder.framesSent,
       intactPercent,
+      keyframesAsked: feeder.keyframesAsked,
       detail: { sender: sent, receiver: received },
     };
   } finally {
@@ -207,7 +230,12 @@ async function main(): Promise<void> {
     console.log(`  ${Math.round(ours.packetsPerSecond)} media packets/s`);
     row('sender  ', ours.send, bare.send);
     row('receiver', ours.recv, bare.recv);
-    console.log(`  frames intact: ${fixed(ours.intactPercent, 2)}% of ${ours.framesSent} (bare forward: ${fixed(bare.intactPercent, 2)}% of packets arrived)`);
+    const receiver = ours.detail.receiver as Record<string, number>;
+    const sender = ours.detail.sender as Record<string, number>;
+    console.log(
+      `  frames intact: ${fixed(ours.intactPercent, 2)}% of ${ours.framesSent} (lost ${receiver.framesLost}, skipped waiting for a keyframe ${receiver.framesSkipped}, ` +
+        `keyframes asked ${ours.keyframesAsked}; encoder packets lost before the sender ${sender.sourceLost ?? '?'}); bare forward: ${fixed(bare.intactPercent, 2)}% of packets arrived`,
+    );
     console.log(`  ${JSON.stringify(ours.detail)}`);
     results[`${mbps}M`] = {
       sendPercent: +fixed(ours.send.cpuPercent, 2), recvPercent: +fixed(ours.recv.cpuPercent, 2),

@@ -191,7 +191,11 @@ export class RtpReceiver extends EventEmitter {
     this.wakeTimer = setTimeout(() => {
       this.wakeTimer = null;
       this.wakeAt = null;
-      if (!this.closed) this.act(this.assembler.poll(preciseNow()));
+      // after the datagrams waiting to be read (the loop reads them between timers and immediates): a
+      // process that was off the CPU would otherwise give up a frame whose last packets it had but not read
+      setImmediate(() => {
+        if (!this.closed) this.act(this.assembler.poll(preciseNow()));
+      });
     }, Math.max(0, at - preciseNow()));
   }
 
