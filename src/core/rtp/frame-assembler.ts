@@ -53,8 +53,6 @@ interface PendingFrame {
   maxSeq: number;
   firstArrival: number;
   lastArrival: number;
-  /** When its latest packet sent the first time (media or FEC, not a resend) arrived. */
-  lastOriginal: number;
   /** For the trace: parity packets received, when it was first asked for, when its resends came. */
   parity: number;
   firstNackAt: number | null;
@@ -105,8 +103,8 @@ const LINK_SILENCE_MS = 50;
 const MAX_NACK_PACKETS = 48;
 
 /**
- * How long a frame may wait for its repair, from its latest packet sent the first time: long enough for
- * one or two NACK round trips on a near link, never more than 150 ms (past that a keyframe is the faster cure).
+ * How long a frame may wait for its repair, from its first packet: long enough for one or two NACK
+ * round trips on a near link, never more than 150 ms (past that a keyframe is the faster cure).
  */
 export function repairBudgetMs(rttMs: number | null): number {
   const rtt = rttMs ?? 40;
@@ -154,7 +152,6 @@ export class FrameAssembler {
     if (resent) this.counters.nackRecovered += 1;
     const frame = this.frameFor(packet.timestamp, seq, now);
     if (frame && resent) frame.resendsAt.push(now);
-    else if (frame) frame.lastOriginal = now;
     if (frame && frame.packets.size < MAX_PACKETS_PER_FRAME && !frame.packets.has(seq)) {
       frame.packets.set(seq, packet.payload);
       if (packet.marker) frame.last = seq;
@@ -184,7 +181,6 @@ export class FrameAssembler {
     if (parsed.header.endsFrame) frame.last = base + parsed.header.k - 1;
     if (parsed.header.startsFrame) frame.first = base;
     frame.lastArrival = now;
-    frame.lastOriginal = now;
     return this.poll(now);
   }
 
@@ -215,7 +211,7 @@ export class FrameAssembler {
       frame.lastArrival = now;
       return frame;
     }
-    frame = { timestamp, first: null, last: null, packets: new Map(), blocks: new Map(), minSeq: seq, maxSeq: seq, firstArrival: now, lastArrival: now, lastOriginal: now, parity: 0, firstNackAt: null, resendsAt: [] };
+    frame = { timestamp, first: null, last: null, packets: new Map(), blocks: new Map(), minSeq: seq, maxSeq: seq, firstArrival: now, lastArrival: now, parity: 0, firstNackAt: null, resendsAt: [] };
     this.frames.push(frame);
     this.frames.sort((a, b) => a.minSeq - b.minSeq);
     while (this.frames.length > MAX_FRAMES) this.giveUp(this.frames[0]!, now, 'too many frames in flight');
@@ -247,7 +243,7 @@ export class FrameAssembler {
         this.handOn(head, now, actions);
         continue;
       }
-      const due = this.dueAt(head);
+      const due = head.firstArrival + repairBudgetMs(this.options.rttMs());
       if (now >= due) {
         this.giveUp(head, now, 'due, not repaired');
         continue;
@@ -358,14 +354,6 @@ export class FrameAssembler {
     return wakeAt;
   }
 
-  /**
-   * The repair budget runs from the frame's latest original packet: a 4K keyframe's packets can take
-   * longer than the whole budget to come in (a busy sender, pacing), and a frame still arriving is not lost.
-   */
-  private dueAt(frame: PendingFrame): number {
-    return frame.lastOriginal + repairBudgetMs(this.options.rttMs());
-  }
-
   /** A keyframe takes the sender an encoder restart and a round trip: ask again only after that. */
   private pliRepeatMs(): number {
     return Math.max(250, 2 * (this.options.rttMs() ?? 40) + 200);
@@ -460,7 +448,7 @@ export class FrameAssembler {
     const rttMs = this.options.rttMs();
     this.options.trace({
       at: now, outcome, timestamp: frame.timestamp, first: frame.first, last: frame.last, media: frame.packets.size, parity: frame.parity, gapPackets,
-      firstArrival: frame.firstArrival, due: this.dueAt(frame), nackedAt: frame.firstNackAt, resendsAt: frame.resendsAt, rttMs, why,
+      firstArrival: frame.firstArrival, due: frame.firstArrival + repairBudgetMs(rttMs), nackedAt: frame.firstNackAt, resendsAt: frame.resendsAt, rttMs, why,
     });
   }
 
