@@ -188,15 +188,17 @@ export class RtpReceiver extends EventEmitter {
     if (this.wakeAt !== null && this.wakeAt <= at) return;
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     this.wakeAt = at;
-    this.wakeTimer = setTimeout(() => {
-      this.wakeTimer = null;
-      this.wakeAt = null;
-      // after the datagrams waiting to be read (the loop reads them between timers and immediates): a
-      // process that was off the CPU would otherwise give up a frame whose last packets it had but not read
+    const timer = setTimeout(() => {
+      // after a stall, timers run before the datagrams that came meanwhile are read: decide once they are
+      // (setImmediate runs after this turn's I/O), or a frame whose packets sit in the socket is given up
       setImmediate(() => {
+        if (this.wakeTimer !== timer) return; // superseded by an earlier wake meanwhile
+        this.wakeTimer = null;
+        this.wakeAt = null;
         if (!this.closed) this.act(this.assembler.poll(preciseNow()));
       });
     }, Math.max(0, at - preciseNow()));
+    this.wakeTimer = timer;
   }
 
   private sendFeedback(actions: AssemblerActions): void {
