@@ -68,7 +68,13 @@ export function buildFecPayloads(block: { baseSeq: number; payloads: readonly Ui
   const shardLength = LENGTH_PREFIX_BYTES + longest;
   if (shardLength > MAX_SHARD_LENGTH) throw new RangeError(`media payload of ${longest} bytes is too long for an FEC shard`);
 
-  const parity = new ReedSolomon(k, m).encode(block.payloads.map((payload) => dataShard(payload, shardLength)));
+  // the data shards are written straight into the coder's memory: no copy of each payload of its own
+  const parity = new ReedSolomon(k, m).encodeWith(shardLength, (index, into) => {
+    const payload = block.payloads[index]!;
+    into[0] = payload.length >> 8;
+    into[1] = payload.length & 0xff;
+    into.set(payload, LENGTH_PREFIX_BYTES);
+  });
   return parity.map((shard, index) => {
     const packet = Buffer.allocUnsafe(FEC_HEADER_BYTES + shardLength);
     packet.writeUInt16BE(block.baseSeq & 0xffff, 0);

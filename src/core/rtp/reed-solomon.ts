@@ -5,6 +5,8 @@
  * them. Every square submatrix of a Cauchy matrix is invertible, so with the identity rows of the data
  * shards on top, any k of the k+m shards give back the data (the code is MDS).
  */
+import { loadGfSimd, TABLE_BYTES } from './gf-simd';
+
 const FIELD_SIZE = 256;
 const POLYNOMIAL = 0x11d;
 const MAX_SHARDS = 255;
@@ -26,6 +28,14 @@ const MUL = new Uint8Array(FIELD_SIZE * FIELD_SIZE);
 for (let a = 1; a < FIELD_SIZE; a += 1) {
   for (let b = 1; b < FIELD_SIZE; b += 1) MUL[(a << 8) | b] = EXP[LOG[a]! + LOG[b]!]!;
 }
+
+const simd = loadGfSimd((a, b) => MUL[(a << 8) | b]!);
+
+/** Whether shards are coded in WebAssembly SIMD here (else 32-bit table lookups in JavaScript). */
+export const REED_SOLOMON_SIMD = simd !== null;
+
+const SIMD_ALIGN = 16;
+const alignUp = (bytes: number) => (bytes + SIMD_ALIGN - 1) & ~(SIMD_ALIGN - 1);
 
 function inverse(a: number): number {
   return EXP[FIELD_SIZE - 1 - LOG[a]!]!;
@@ -122,14 +132,51 @@ export class ReedSolomon {
   readonly dataShards: number;
   readonly parityShards: number;
   private readonly parity: Uint8Array;
+  private readonly simd: typeof simd;
 
-  constructor(dataShards: number, parityShards: number) {
+  /** `options.simd` false: the JavaScript kernel even where SIMD is available (for tests). */
+  constructor(dataShards: number, parityShards: number, options: { simd?: boolean } = {}) {
     if (!Number.isInteger(dataShards) || !Number.isInteger(parityShards) || dataShards < 1 || parityShards < 0 || dataShards + parityShards > MAX_SHARDS) {
       throw new RangeError(`Reed-Solomon needs 1 <= k, 0 <= m, k + m <= ${MAX_SHARDS}; got k=${dataShards}, m=${parityShards}`);
     }
     this.dataShards = dataShards;
     this.parityShards = parityShards;
     this.parity = parityMatrix(dataShards, parityShards);
+    this.simd = options.simd === false ? null : simd;
+  }
+
+  /**
+   * Parity shards for k data shards of `length` bytes that `write(i, into)` puts into `into` (zeroed, of
+   * `length` bytes), without a copy of its own for each. The m shards returned are views that the next
+   * call on any ReedSolomon overwrites: copy them out before.
+   */
+  encodeWith(length: number, write: (index: number, into: Uint8Array) => void): Uint8Array[] {
+    const k = this.dataShards;
+    const m = this.parityShards;
+    if (!Number.isInteger(length) || length < 0) throw new RangeError(`shard length must be a non-negative integer, got ${length}`);
+    if (!this.simd) {
+      const data = Array.from({ length: k }, (_, index) => {
+        const shard = new Uint8Array(length);
+        write(index, shard);
+        return shard;
+      });
+      return this.encodeJs(data, length);
+    }
+    const stride = alignUp(length);
+    this.simd.reserve((k + m) * stride);
+    const heap = this.simd.heap();
+    heap.fill(0, TABLE_BYTES, TABLE_BYTES + (k + m) * stride);
+    for (let i = 0; i < k; i += 1) write(i, heap.subarray(TABLE_BYTES + i * stride, TABLE_BYTES + i * stride + length));
+    const parity: Uint8Array[] = [];
+    for (let j = 0; j < m; j += 1) {
+      const out = TABLE_BYTES + (k + j) * stride;
+      for (let i = 0; i < k; i += 1) {
+        const c = this.parity[j * k + i]!;
+        if (c !== 0) this.simd.mulAdd(out, TABLE_BYTES + i * stride, stride, c);
+      }
+      parity.push(heap.subarray(out, out + length));
+    }
+    return parity;
   }
 
   /** Parity shards for k data shards, all the same length L; returns m new Uint8Array(L). */
@@ -138,6 +185,12 @@ export class ReedSolomon {
     if (data.length !== k) throw new RangeError(`expected ${k} data shards, got ${data.length}`);
     const length = data[0]!.length;
     for (const shard of data) if (shard.length !== length) throw new RangeError('data shards differ in length');
+    if (this.simd) return this.encodeWith(length, (index, into) => into.set(data[index]!)).map((shard) => shard.slice());
+    return this.encodeJs(data, length);
+  }
+
+  private encodeJs(data: readonly Uint8Array[], length: number): Uint8Array[] {
+    const k = this.dataShards;
     const parity: Uint8Array[] = [];
     for (let j = 0; j < this.parityShards; j += 1) {
       const out = new Uint8Array(length);
@@ -177,11 +230,33 @@ export class ReedSolomon {
     });
     const decode = invert(matrix, k);
     if (!decode) return false;
+    if (this.simd) {
+      this.reconstructSimd(shards, used, missing, decode, length);
+      return true;
+    }
     for (const index of missing) {
       const out = new Uint8Array(length);
       for (let row = 0; row < k; row += 1) mulAdd(out, shards[used[row]!]!, decode[index * k + row]!);
       shards[index] = out;
     }
     return true;
+  }
+
+  private reconstructSimd(shards: (Uint8Array | null)[], used: number[], missing: number[], decode: Uint8Array, length: number): void {
+    const simd = this.simd!;
+    const k = this.dataShards;
+    const stride = alignUp(length);
+    simd.reserve((k + missing.length) * stride);
+    const heap = simd.heap();
+    used.forEach((index, row) => heap.set(shards[index]!, TABLE_BYTES + row * stride));
+    missing.forEach((index, slot) => {
+      const out = TABLE_BYTES + (k + slot) * stride;
+      heap.fill(0, out, out + stride);
+      for (let row = 0; row < k; row += 1) {
+        const c = decode[index * k + row]!;
+        if (c !== 0) simd.mulAdd(out, TABLE_BYTES + row * stride, stride, c);
+      }
+      shards[index] = heap.slice(out, out + length);
+    });
   }
 }

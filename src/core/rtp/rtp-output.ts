@@ -4,6 +4,7 @@ import { freeUdpPort } from '../net/free-udp-port';
 import { preciseNow } from '../pairing/channel';
 import { isRtcp, parseRtpHeader } from './rtp-packet';
 import type { RtpPeerSender } from './rtp-peer-sender';
+import { UdpBatchReceiver } from './udp-batch';
 
 interface Source {
   id: number;
@@ -13,6 +14,10 @@ interface Source {
   midFrame: boolean;
   /** Packets that came before this source could take over (the old one was mid-frame). */
   queued: { payload: Buffer; marker: boolean }[];
+  /** The encoder's next RTP sequence number, null before its first packet. */
+  nextSeq: number | null;
+  /** Packets of the frame in progress were lost on the way from the encoder: the rest of it is not sent. */
+  damaged: boolean;
 }
 
 /** Packets a waiting source may queue while the old one finishes its frame. */
@@ -27,6 +32,8 @@ const MAX_QUEUED = 4096;
  * Events: 'switched' (id of the source replaced, or null), 'frame' (first packet of a frame, ms).
  */
 export class RtpOutput extends EventEmitter {
+  /** Encoder packets lost on the loopback hop (a process too busy to read them in time), and the frames cut short for it. */
+  readonly counters = { sourceLost: 0, framesCut: 0 };
   private readonly viewers = new Map<string, RtpPeerSender>();
   private readonly sources = new Map<number, Source>();
   private active: Source | null = null;
@@ -62,8 +69,8 @@ export class RtpOutput extends EventEmitter {
     // the encoder could not bind it and the run would fail instead)
     const fromPort = await freeUdpPort('127.0.0.1');
     await new Promise<void>((resolve, reject) => socket.connect(fromPort, '127.0.0.1', (error?: Error) => (error ? reject(error) : resolve())));
-    const source: Source = { id: this.nextId++, socket, port: socket.address().port, midFrame: false, queued: [] };
-    socket.on('message', (data) => this.onPacket(source, data));
+    const source: Source = { id: this.nextId++, socket, port: socket.address().port, midFrame: false, queued: [], nextSeq: null, damaged: false };
+    new UdpBatchReceiver(socket, (data) => this.onPacket(source, data));
     socket.on('error', () => undefined);
     this.sources.set(source.id, source);
     if (armed) this.arm(source.id);
@@ -108,7 +115,26 @@ export class RtpOutput extends EventEmitter {
     const header = parseRtpHeader(data);
     if (!header) return;
     const payload = data.subarray(header.headerLength);
+    const lost = source.nextSeq === null ? 0 : (header.seq - source.nextSeq) & 0xffff;
+    source.nextSeq = (header.seq + 1) & 0xffff;
     if (source === this.active) {
+      if (lost > 0 && lost < 0x8000) {
+        // A frame with packets missing would reach the viewers whole in their eyes (our sequence numbers
+        // have no gap) and go to their decoders broken. Cut short instead, it is lost there as any frame
+        // lost on the way, and their keyframe request mends the picture.
+        this.counters.sourceLost += lost;
+        if (!source.damaged) this.counters.framesCut += 1;
+        source.damaged = true;
+      }
+      if (source.damaged) {
+        source.midFrame = !header.marker;
+        if (header.marker) {
+          source.damaged = false;
+          this.lastMarker = true;
+          if (this.pending?.queued.length) this.takeOver();
+        }
+        return;
+      }
       this.forward(payload, header.marker);
       source.midFrame = !header.marker;
       if (header.marker && this.pending?.queued.length) this.takeOver();

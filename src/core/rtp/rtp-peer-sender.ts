@@ -8,6 +8,7 @@ import { isRtcp } from './rtp-packet';
 import { SrtpProtector, SrtpUnprotector } from './srtp-gcm';
 import { FEC_PAYLOAD_TYPE, type RtpKeys } from './rtp-keys';
 import { openRtpTrace } from './rtp-trace';
+import { UdpBatchSender } from './udp-batch';
 
 /** Sent packets kept for retransmission (a power of two): about a second at 720p60, 8 Mbit/s. */
 const HISTORY = 2048;
@@ -43,6 +44,8 @@ export class RtpPeerSender extends EventEmitter {
   readonly fec = new FecOverhead();
   rttMs: number | null = null;
   private readonly socket: Socket;
+  /** What one turn of the event loop sends leaves in one system call where it can. */
+  private readonly out: UdpBatchSender;
   private readonly protector: SrtpProtector;
   private readonly unprotector: SrtpUnprotector;
   private readonly ssrc = randomBytes(4).readUInt32BE(0);
@@ -70,6 +73,7 @@ export class RtpPeerSender extends EventEmitter {
     this.socket = createSocket(isIPv6(target.host) ? 'udp6' : 'udp4');
     this.socket.on('error', () => undefined);
     this.socket.on('message', (data) => this.onFeedback(data));
+    this.out = new UdpBatchSender(this.socket);
     this.timer = setInterval(() => this.report(), REPORT_INTERVAL_MS);
     this.timer.unref();
   }
@@ -129,7 +133,7 @@ export class RtpPeerSender extends EventEmitter {
   private send(packet: Buffer): void {
     if (this.closed) return;
     this.counters.bytesSent += packet.length;
-    this.socket.send(packet);
+    this.out.send(packet);
   }
 
   private onFeedback(data: Buffer): void {
@@ -200,6 +204,7 @@ export class RtpPeerSender extends EventEmitter {
     this.closed = true;
     clearInterval(this.timer);
     this.trace?.close();
+    this.out.close();
     this.socket.close();
   }
 }

@@ -11,6 +11,7 @@ import { FEC_PAYLOAD_TYPE, MEDIA_PAYLOAD_TYPE, type RtpKeys } from './rtp-keys';
 import { openRtpTrace } from './rtp-trace';
 import { SeqExtender } from './seq';
 import { SrtpProtector, SrtpUnprotector } from './srtp-gcm';
+import { UdpBatchReceiver } from './udp-batch';
 
 export interface RtpReceiverOptions {
   /** Address to bind (an IP). */
@@ -65,6 +66,8 @@ export class RtpReceiver extends EventEmitter {
   private lastSr: { ssrc: number; middle: number; at: number } | null = null;
   private wakeTimer: NodeJS.Timeout | null = null;
   private wakeAt: number | null = null;
+  private wantWakeAt: number | null = null;
+  private settling = false;
   private readonly nacked = new Set<number>();
   private firstSeq: number | null = null;
   private originals = 0;
@@ -83,7 +86,8 @@ export class RtpReceiver extends EventEmitter {
     this.assembler = new FrameAssembler({ codec: options.codec, rttMs: () => this.rtt, trace: this.trace ?? undefined });
     this.socket = createSocket(isIPv6(options.listen) ? 'udp6' : 'udp4');
     this.socket.on('error', () => undefined);
-    this.socket.on('message', (data, from) => this.onDatagram(data, from));
+    // a burst's datagrams after the first in recvmmsg calls, not one Node callback each
+    new UdpBatchReceiver(this.socket, (data, from) => this.onDatagram(data, from));
     this.reportTimer = setInterval(() => this.report(), REPORT_INTERVAL_MS);
     this.reportTimer.unref();
     this.secondTimer = setInterval(() => this.emitSecond(), 1000);
@@ -132,7 +136,8 @@ export class RtpReceiver extends EventEmitter {
       if (this.rtt === null && this.lastSr) this.report();
       return;
     }
-    const opened = this.unprotector.unprotectRtp(data);
+    // the datagram is ours alone: decrypted where it lies, no copy
+    const opened = this.unprotector.unprotectRtp(data, { inPlace: true });
     if ('error' in opened) {
       this.rejected += 1;
       return;
@@ -160,18 +165,40 @@ export class RtpReceiver extends EventEmitter {
   private act(actions: AssemblerActions): void {
     for (const frame of actions.frames) this.emit('frame', frame satisfies AssembledFrame);
     if (actions.nack.length > 0 || actions.pli) this.sendFeedback(actions);
-    if (actions.wakeAt !== null) this.wake(actions.wakeAt);
+    this.settleWake(actions.wakeAt);
+  }
+
+  /**
+   * The assembler's latest answer on when to look again counts, once the datagrams that came together
+   * are read: a frame's packets come in one burst, and its first ones ask for a look a few ms on that
+   * its last makes needless. A timer armed for each frame (and cleared, which in Node still wakes the
+   * process when it was due) cost a wakeup a frame.
+   */
+  private settleWake(at: number | null): void {
+    this.wantWakeAt = at;
+    if (this.settling) return;
+    this.settling = true;
+    setImmediate(() => {
+      this.settling = false;
+      if (this.wantWakeAt !== null && !this.closed) this.wake(this.wantWakeAt);
+    });
   }
 
   private wake(at: number): void {
     if (this.wakeAt !== null && this.wakeAt <= at) return;
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     this.wakeAt = at;
-    this.wakeTimer = setTimeout(() => {
-      this.wakeTimer = null;
-      this.wakeAt = null;
-      if (!this.closed) this.act(this.assembler.poll(preciseNow()));
+    const timer = setTimeout(() => {
+      // after a stall, timers run before the datagrams that came meanwhile are read: decide once they are
+      // (setImmediate runs after this turn's I/O), or a frame whose packets sit in the socket is given up
+      setImmediate(() => {
+        if (this.wakeTimer !== timer) return; // superseded by an earlier wake meanwhile
+        this.wakeTimer = null;
+        this.wakeAt = null;
+        if (!this.closed) this.act(this.assembler.poll(preciseNow()));
+      });
     }, Math.max(0, at - preciseNow()));
+    this.wakeTimer = timer;
   }
 
   private sendFeedback(actions: AssemblerActions): void {

@@ -8,7 +8,8 @@
  * create or move any state (SSRC entries, ROC, replay windows), so forged traffic cannot grow memory or
  * push the window past the genuine stream.
  */
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { hkdfSync, randomBytes } from 'node:crypto';
+import { gcmForKey, type GcmBackend, type GcmOpener, type GcmSealer } from './aes-gcm';
 import { parseRtpHeader, RTP_HEADER_BYTES, writeRtpHeader, type RtpHeader } from './rtp-packet';
 
 /** A per-direction master: 32-byte key + 12-byte salt, fresh random per session. */
@@ -21,7 +22,6 @@ export const SRTCP_CLEAR_BYTES = 8;
 const KEY_BYTES = 32;
 const SALT_BYTES = 12;
 const IV_BYTES = 12;
-const ALGORITHM = 'aes-256-gcm';
 const ENCRYPTED_FLAG = 0x80000000;
 const MAX_SRTCP_INDEX = 0x7fffffff;
 const SEQ_MODULUS = 0x10000;
@@ -54,9 +54,9 @@ function deriveSessionKeys(master: Buffer): SessionKeys {
   };
 }
 
-/** RFC 7714 §8.1: 00 00 | SSRC | ROC | SEQ, XOR the salt. */
-function rtpIv(salt: Buffer, ssrc: number, roc: number, seq: number): Buffer {
-  const iv = Buffer.alloc(IV_BYTES);
+/** RFC 7714 §8.1: 00 00 | SSRC | ROC | SEQ, XOR the salt; written into `iv`. */
+function rtpIv(iv: Buffer, salt: Buffer, ssrc: number, roc: number, seq: number): Buffer {
+  iv.writeUInt16BE(0, 0);
   iv.writeUInt32BE(ssrc >>> 0, 2);
   iv.writeUInt32BE(roc >>> 0, 6);
   iv.writeUInt16BE(seq, 10);
@@ -77,27 +77,28 @@ function xorInPlace(target: Buffer, mask: Buffer): Buffer {
 }
 
 /** Plaintext, or null when the tag does not verify. */
-function open(key: Buffer, iv: Buffer, aad: Uint8Array, ciphertext: Uint8Array, tag: Uint8Array): Buffer | null {
-  try {
-    const decipher = createDecipheriv(ALGORITHM, key, iv, { authTagLength: TAG_BYTES });
-    decipher.setAAD(aad);
-    decipher.setAuthTag(tag);
-    const plaintext = decipher.update(ciphertext);
-    decipher.final();
-    return plaintext;
-  } catch {
-    return null;
-  }
+function open(opener: GcmOpener, iv: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array, tag: Uint8Array): Buffer | null {
+  const plaintext = Buffer.allocUnsafe(ciphertext.length);
+  return opener.open(iv, aad, ciphertext, plaintext, tag) ? plaintext : null;
 }
 
 /** The sending side of one direction. */
 export class SrtpProtector {
   private readonly keys: SessionKeys;
+  private readonly rtpCipher: GcmSealer;
+  private readonly rtcpCipher: GcmSealer;
+  private readonly iv = Buffer.alloc(IV_BYTES);
   private readonly sent = new Map<number, { roc: number; seq: number }>();
   private rtcpIndex = 0;
+  /** Who does the AES: OpenSSL with a kept context, or node:crypto (see aes-gcm.ts). */
+  readonly backend: GcmBackend;
 
-  constructor(master: Buffer) {
+  constructor(master: Buffer, options: { backend?: GcmBackend } = {}) {
     this.keys = deriveSessionKeys(master);
+    const rtp = gcmForKey(this.keys.rtpKey, options.backend);
+    this.rtpCipher = rtp.sealer;
+    this.rtcpCipher = gcmForKey(this.keys.rtcpKey, rtp.backend).sealer;
+    this.backend = rtp.backend;
   }
 
   /** 12-byte header (as writeRtpHeader writes it) + payload, encrypted, + tag. */
@@ -106,11 +107,8 @@ export class SrtpProtector {
     const roc = this.rocFor(header.ssrc >>> 0, seq);
     const packet = Buffer.allocUnsafe(RTP_HEADER_BYTES + payload.length + TAG_BYTES);
     const aad = writeRtpHeader(header, packet);
-    const cipher = createCipheriv(ALGORITHM, this.keys.rtpKey, rtpIv(this.keys.rtpSalt, header.ssrc, roc, seq), { authTagLength: TAG_BYTES });
-    cipher.setAAD(aad);
-    cipher.update(payload).copy(packet, RTP_HEADER_BYTES);
-    cipher.final();
-    cipher.getAuthTag().copy(packet, RTP_HEADER_BYTES + payload.length);
+    const tagAt = RTP_HEADER_BYTES + payload.length;
+    this.rtpCipher.seal(rtpIv(this.iv, this.keys.rtpSalt, header.ssrc, roc, seq), aad, payload, packet.subarray(RTP_HEADER_BYTES, tagAt), packet.subarray(tagAt));
     return packet;
   }
 
@@ -125,11 +123,9 @@ export class SrtpProtector {
     compound.copy(packet, 0, 0, SRTCP_CLEAR_BYTES);
     const trailer = packet.subarray(packet.length - SRTCP_TRAILER_BYTES);
     trailer.writeUInt32BE((ENCRYPTED_FLAG | index) >>> 0, 0);
-    const cipher = createCipheriv(ALGORITHM, this.keys.rtcpKey, rtcpIv(this.keys.rtcpSalt, compound.readUInt32BE(4), index), { authTagLength: TAG_BYTES });
-    cipher.setAAD(Buffer.concat([compound.subarray(0, SRTCP_CLEAR_BYTES), trailer]));
-    cipher.update(compound.subarray(SRTCP_CLEAR_BYTES)).copy(packet, SRTCP_CLEAR_BYTES);
-    cipher.final();
-    cipher.getAuthTag().copy(packet, SRTCP_CLEAR_BYTES + bodyBytes);
+    const aad = Buffer.concat([compound.subarray(0, SRTCP_CLEAR_BYTES), trailer]);
+    const tagAt = SRTCP_CLEAR_BYTES + bodyBytes;
+    this.rtcpCipher.seal(rtcpIv(this.keys.rtcpSalt, compound.readUInt32BE(4), index), aad, compound.subarray(SRTCP_CLEAR_BYTES), packet.subarray(SRTCP_CLEAR_BYTES, tagAt), packet.subarray(tagAt, tagAt + TAG_BYTES));
     return packet;
   }
 
@@ -238,15 +234,23 @@ function guessRoc(highestIndex: number, seq: number): number {
 /** The receiving side of one direction. */
 export class SrtpUnprotector {
   private readonly keys: SessionKeys;
+  private readonly rtpCipher: GcmOpener;
+  private readonly rtcpCipher: GcmOpener;
+  private readonly iv = Buffer.alloc(IV_BYTES);
   private readonly rtp: ReplayTable;
   private readonly rtcp: ReplayTable;
+  readonly backend: GcmBackend;
 
-  constructor(master: Buffer, options: { replayWindow?: number; maxSsrcs?: number } = {}) {
+  constructor(master: Buffer, options: { replayWindow?: number; maxSsrcs?: number; backend?: GcmBackend } = {}) {
     const replayWindow = options.replayWindow ?? DEFAULT_REPLAY_WINDOW;
     const maxSsrcs = options.maxSsrcs ?? DEFAULT_MAX_SSRCS;
     if (!Number.isInteger(replayWindow) || replayWindow < 1 || replayWindow > MAX_REPLAY_WINDOW) throw new RangeError(`replayWindow must be an integer in 1..${MAX_REPLAY_WINDOW}`);
     if (!Number.isInteger(maxSsrcs) || maxSsrcs < 1) throw new RangeError('maxSsrcs must be a positive integer');
     this.keys = deriveSessionKeys(master);
+    const rtp = gcmForKey(this.keys.rtpKey, options.backend);
+    this.rtpCipher = rtp.opener;
+    this.rtcpCipher = gcmForKey(this.keys.rtcpKey, rtp.backend).opener;
+    this.backend = rtp.backend;
     this.rtp = new ReplayTable(replayWindow, maxSsrcs);
     this.rtcp = new ReplayTable(replayWindow, maxSsrcs);
   }
@@ -256,7 +260,11 @@ export class SrtpUnprotector {
     return { rtp: this.rtp.size, rtcp: this.rtcp.size };
   }
 
-  unprotectRtp(packet: Uint8Array): { header: RtpHeader; payload: Buffer } | { error: UnprotectError } {
+  /**
+   * `inPlace`: decrypt into the packet's own bytes (no copy: the payload returned is a view of `packet`),
+   * which leaves them garbled when the packet is rejected; for a caller that owns the datagram.
+   */
+  unprotectRtp(packet: Uint8Array, options: { inPlace?: boolean } = {}): { header: RtpHeader; payload: Buffer } | { error: UnprotectError } {
     if (packet.length < RTP_HEADER_BYTES + TAG_BYTES) return { error: 'short' };
     if (packet[0]! >> 6 !== 2) return { error: 'malformed' };
     const parsed = parseRtpHeader(packet);
@@ -266,12 +274,18 @@ export class SrtpUnprotector {
     const aad = packet.subarray(0, parsed.headerLength);
     const ciphertext = packet.subarray(parsed.headerLength, tagAt);
     const tag = packet.subarray(tagAt);
-    const tryRoc = (roc: number): Buffer | null => open(this.keys.rtpKey, rtpIv(this.keys.rtpSalt, ssrc, roc, seq), aad, ciphertext, tag);
+    const iv = (roc: number) => rtpIv(this.iv, this.keys.rtpSalt, ssrc, roc, seq);
+    const tryRoc = (roc: number): Buffer | null => open(this.rtpCipher, iv(roc), aad, ciphertext, tag);
 
     const window = this.rtp.get(ssrc);
     let roc: number;
     let plaintext: Buffer | null;
-    if (window) {
+    if (window && options.inPlace) {
+      // one ROC to try, so the ciphertext is needed only once
+      roc = guessRoc(window.highestIndex, seq);
+      const inPlace = Buffer.from(ciphertext.buffer, ciphertext.byteOffset, ciphertext.length);
+      plaintext = this.rtpCipher.open(iv(roc), aad, ciphertext, inPlace, tag) ? inPlace : null;
+    } else if (window) {
       roc = guessRoc(window.highestIndex, seq);
       plaintext = tryRoc(roc);
     } else {
@@ -310,7 +324,7 @@ export class SrtpUnprotector {
     const ssrc = ((clear[4]! << 24) | (clear[5]! << 16) | (clear[6]! << 8) | clear[7]!) >>> 0;
     const tagAt = trailerAt - TAG_BYTES;
     const aad = Buffer.concat([clear, trailer]);
-    const plaintext = open(this.keys.rtcpKey, rtcpIv(this.keys.rtcpSalt, ssrc, index), aad, packet.subarray(SRTCP_CLEAR_BYTES, tagAt), packet.subarray(tagAt, trailerAt));
+    const plaintext = open(this.rtcpCipher, rtcpIv(this.keys.rtcpSalt, ssrc, index), aad, packet.subarray(SRTCP_CLEAR_BYTES, tagAt), packet.subarray(tagAt, trailerAt));
     if (!plaintext) return { error: 'auth' };
     const window = this.rtcp.get(ssrc);
     if (window && !window.accepts(index)) return { error: 'replay' };

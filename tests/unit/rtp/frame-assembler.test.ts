@@ -251,4 +251,24 @@ describe('the rtp receiver frame logic (FEC, NACK, keyframe on loss)', () => {
     expect(assembler.counters.framesDelivered).toBe(1);
     expect(assembler.counters.framesLost).toBeGreaterThan(0);
   });
+
+  it('waits out a keyframe whose packets take longer than the repair budget to come in, and still gives up a hole in time', () => {
+    const rtt = 2;
+    const assembler = new FrameAssembler({ codec: 'h264', rttMs: () => rtt });
+    // 200 packets over 60 ms, more than twice the budget, then the next frame
+    const [key, next] = stream(2, 200, 20, [0]);
+    const events = [...key!.media, ...key!.fec].map((packet, i) => ({ at: 1000 + i * 0.3, packet }));
+    const delivered = drive(assembler, events).flatMap((actions) => actions.frames);
+    expect(repairBudgetMs(rtt)).toBeLessThan(60);
+    expect(delivered).toHaveLength(1);
+    expect(delivered[0]!.keyframe).toBe(true);
+    expect(assembler.counters.framesLost).toBe(0);
+    // the next frame loses its last two packets and its FEC: given up one budget after its last packet
+    const lastAt = 1100 + 197 * 0.3;
+    drive(assembler, next!.media.slice(0, 198).map((packet, i) => ({ at: 1100 + i * 0.3, packet })));
+    expect(assembler.poll(lastAt + repairBudgetMs(rtt) - 1).frames).toHaveLength(0);
+    expect(assembler.counters.framesLost).toBe(0);
+    assembler.poll(lastAt + repairBudgetMs(rtt) + 1);
+    expect(assembler.counters.framesLost).toBe(1);
+  });
 });

@@ -50,6 +50,20 @@ async function send(socket: Socket, port: number, packets: Buffer[]): Promise<vo
 }
 
 describe('the rtp fan-out from encoder runs to viewers', () => {
+  it('cuts a frame short when encoder packets were lost on the way to it, and starts clean at the next frame', async () => {
+    output = new RtpOutput();
+    const { viewer, sent } = recordingViewer();
+    output.addViewer('a', viewer);
+    const source = await output.openSource();
+    const encoder = await encoderSocket(source.fromPort);
+    // b2 (seq 4) never arrives: the rest of frame b is not sent on
+    await send(encoder, source.port, [rtp('a1', false, 1), rtp('a2', true, 2), rtp('b1', false, 3), rtp('b3', true, 5), rtp('c1', false, 6), rtp('c2', true, 7)]);
+    expect(sent.map((p) => [p.payload, p.marker, p.frameStart])).toEqual([
+      ['a1', false, true], ['a2', true, false], ['b1', false, true], ['c1', false, true], ['c2', true, false],
+    ]);
+    expect(output.counters).toEqual({ sourceLost: 1, framesCut: 1 });
+  });
+
   it('takes packets only from the port its encoder sends from, and skips the encoder\'s own RTCP', async () => {
     output = new RtpOutput();
     const { viewer, sent } = recordingViewer();
