@@ -74,11 +74,23 @@ const MODULE = Uint8Array.from([
   ...section(10, [0x01, ...leb(BODY.length), ...BODY]),
 ]);
 
+/** The few WebAssembly calls made here: the node layer's libs (no DOM) declare no WebAssembly global. */
+interface WasmApi {
+  validate(bytes: Uint8Array): boolean;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object) => { exports: Record<string, unknown> };
+}
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+
 /** The SIMD kernel with its tables filled in, or null where WebAssembly SIMD is not available. */
 export function loadGfSimd(mul: (a: number, b: number) => number): GfSimd | null {
-  if (typeof WebAssembly === 'undefined' || !WebAssembly.validate(MODULE)) return null;
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(MODULE));
-  const memory = instance.exports.memory as WebAssembly.Memory;
+  const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+  if (!wasm || !wasm.validate(MODULE)) return null;
+  const instance = new wasm.Instance(new wasm.Module(MODULE));
+  const memory = instance.exports.memory as WasmMemory;
   const mulAdd = instance.exports.mulAdd as (out: number, src: number, len: number, c: number) => void;
   let heap = new Uint8Array(memory.buffer);
   for (let c = 0; c < 256; c += 1) {
