@@ -5,6 +5,8 @@ import { newPassphrase } from '../core/sessions/srt-url';
 import { keysFromWire } from '../core/rtp/rtp-keys';
 import type { LinkStats } from '../core/sessions/viewer-link';
 import type { DecodedFrame } from '../core/sessions/stamp-reader';
+import type { AudioRtpReceiver, AudioSecond } from '../core/audio/audio-receiver';
+import { openPeerAudio } from './peer-audio';
 
 export interface PeerStreamsOptions {
   /** Address the SRT listeners bind (an IP). */
@@ -34,6 +36,9 @@ interface Live {
   receiver: Receiver;
   frames: [number | null, number][];
   closing: boolean;
+  /** rtp with sound: its receiver, and its last second not yet sent with the stream's stats. */
+  audio?: AudioRtpReceiver | null;
+  audioSecond?: AudioSecond | null;
 }
 
 /**
@@ -124,7 +129,7 @@ export class PeerStreams {
   }
 
   /** Opens a receiver for the stream; `passphrase` is set when a warm SRT listener (with its own) was used. */
-  async open(request: StreamOpen): Promise<{ port: number; passphrase?: string }> {
+  async open(request: StreamOpen): Promise<{ port: number; passphrase?: string; audioPort?: number }> {
     await this.close(request.streamId);
     const rtp = request.transport === 'rtp';
     if (!rtp && !request.passphrase) throw new Error('an SRT stream needs its passphrase');
@@ -139,20 +144,30 @@ export class PeerStreams {
       this.timer.unref();
     }
     receiver.on('link-stats', (stats: LinkStats) => {
-      if (this.live.get(request.streamId) === entry) this.options.send({ type: 'stream.stats', streamId: request.streamId, ...stats });
+      // ---- audio: its last second rides with the picture's ----
+      const audio = entry.audioSecond ? { audio: entry.audioSecond } : {};
+      entry.audioSecond = null;
+      if (this.live.get(request.streamId) === entry) this.options.send({ type: 'stream.stats', streamId: request.streamId, ...stats, ...audio });
     });
     receiver.on('frame', (frame: DecodedFrame) => {
       if (entry.frames.length < 1000) entry.frames.push([frame.stampMs, Math.round(frame.decodedAt * 100) / 100]);
+      // ---- audio: the picture's delay, for lip sync ----
+      if (frame.stampMs !== null) entry.audio?.videoFrame(frame.stampMs, frame.decodedAt);
     });
     receiver.on('exit', ({ reason }: { reason: string }) => {
+      void entry.audio?.close();
       this.flushOne(request.streamId, entry);
       if (this.live.get(request.streamId) === entry) this.live.delete(request.streamId);
       if (!entry.closing) this.options.send({ type: 'stream.ended', streamId: request.streamId, reason });
       this.options.log?.({ event: 'stream-ended', streamId: request.streamId, reason });
     });
     const port = spare ? spare.port : await receiver.start();
-    this.options.log?.({ event: 'stream-open', streamId: request.streamId, transport: request.transport ?? 'srt', port, warm: Boolean(spare), size: `${request.width}x${request.height}`, fps: request.fps, codec: request.codec });
-    return spare ? { port, passphrase: spare.passphrase } : { port };
+    // ---- audio (src/core/audio): a second socket under keys derived from the stream's ----
+    entry.audio = await openPeerAudio(request, { listen: this.options.listen, log: this.options.log });
+    entry.audio?.on('second', (second: AudioSecond) => (entry.audioSecond = second));
+    const audioPort = entry.audio ? { audioPort: entry.audio.port } : {};
+    this.options.log?.({ event: 'stream-open', streamId: request.streamId, transport: request.transport ?? 'srt', port, warm: Boolean(spare), size: `${request.width}x${request.height}`, fps: request.fps, codec: request.codec, audio: Boolean(entry.audio) });
+    return spare ? { port, passphrase: spare.passphrase } : { port, ...audioPort };
   }
 
   async close(streamId: string): Promise<void> {
@@ -160,6 +175,7 @@ export class PeerStreams {
     if (!entry) return;
     entry.closing = true;
     this.live.delete(streamId);
+    await entry.audio?.close();
     await entry.receiver.stop();
   }
 

@@ -22,7 +22,7 @@ const FLOOR_CREEP_MS = 0.005;
  */
 export class AudioCapture extends EventEmitter {
   private process: SupervisedSpawn | null = null;
-  private pending = Buffer.alloc(0);
+  private pending: Buffer = Buffer.alloc(0);
   private samples = 0;
   private anchor: number | null = null;
   private framesOut = 0;

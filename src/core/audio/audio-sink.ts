@@ -83,6 +83,8 @@ class NullSink implements AudioSink {
 
 /** The default output when a sound server answers, else a sink that counts and drops (with the reason). */
 export async function openSink(options: { env?: NodeJS.ProcessEnv; device?: string; pacat?: string } = {}): Promise<AudioSink> {
+  // the self-test's peer shares the host's sound server: playing there would loop back into the capture
+  if ((options.env ?? process.env).GPU_BRIDGE_AUDIO_OUTPUT === 'none') return new NullSink('this peer plays no sound (GPU_BRIDGE_AUDIO_OUTPUT=none: the self-test\'s peer shares the host\'s output)');
   const probe = await probeSoundServer(options.env);
   if ('unavailable' in probe) return new NullSink(probe.unavailable);
   // -v: pacat reports each underrun of the stream, which is counted

@@ -15,6 +15,7 @@ import type { FrameFeed } from '../capture/frame-feed';
 import { keysToWire, MEDIA_PAYLOAD_TYPE, newRtpKeys } from '../rtp/rtp-keys';
 import { RtpOutput } from '../rtp/rtp-output';
 import { RtpPeerSender } from '../rtp/rtp-peer-sender';
+import { SessionAudio, type AudioSecondFigures } from '../audio/session-audio';
 
 export interface StreamSettings {
   source: CaptureSource;
@@ -34,12 +35,15 @@ export interface StreamSettings {
   ffmpeg?: string;
   /** Where the frames come from when the source is `frames` (a Wayland capture); its end ends the session. */
   feed?: FrameFeed;
+  /** The host's sound with the picture (rtp only); where the sound server is reached (tests: a rig's own). */
+  audio?: boolean;
+  audioEnv?: NodeJS.ProcessEnv;
 }
 
 export type StreamState = 'starting' | 'running' | 'restarting' | 'failed' | 'stopped';
 
 /** One second of a viewer's figures: what the Sessions page charts and Prometheus exports. */
-export interface StreamSecond {
+export interface StreamSecond extends AudioSecondFigures {
   t: number;
   viewer: string;
   p50Ms: number | null;
@@ -156,6 +160,8 @@ export class StreamSession extends EventEmitter {
   private readonly retiring = new Set<Promise<void>>();
   /** rtp: keyframes sent on a viewer's request (each one a new encoder run). */
   keyframesSent = 0;
+  /** The host's sound (src/core/audio), when asked for; `audio.why` says why a session asked for it has none. */
+  readonly audio: SessionAudio | null;
 
   constructor(readonly settings: StreamSettings) {
     super();
@@ -163,6 +169,8 @@ export class StreamSession extends EventEmitter {
     this.bitrate = new BitrateController(settings.bitrateKbps);
     this.transport = settings.transport ?? 'rtp';
     this.rtp = this.transport === 'rtp' ? new RtpOutput() : null;
+    this.audio = settings.audio ? new SessionAudio({ env: settings.audioEnv }) : null;
+    if (this.audio && !this.rtp) this.audio.why = 'sound rides the rtp transport only: over srt the session runs without it';
     // rtp: a frame counts as sent when our fan-out sends it (runs overlap while one takes over from another)
     this.rtp?.on('frame', () => (this.framesSent += 1));
     this.rtp?.on('switched', (oldId: number | null) => {
@@ -221,6 +229,7 @@ export class StreamSession extends EventEmitter {
     }
     if (this.rtp) {
       try {
+        await this.audio?.open();
         await this.openRtpViewer(viewer);
       } catch (error) {
         const reason = `${link.name} could not open its receiver: ${(error as Error).message}`;
@@ -244,11 +253,13 @@ export class StreamSession extends EventEmitter {
     const where = await viewer.link.open({
       streamId: viewer.rtpStreamId, transport: 'rtp', rtpKeys: keysToWire(keys), latencyMs: 0, codec,
       width: this.settings.source.width, height: this.settings.source.height, fps: this.settings.fps,
+      ...(this.audio?.on ? { audio: true } : {}),
     });
     const sender = new RtpPeerSender({ host: where.host, port: where.port }, keys, MEDIA_PAYLOAD_TYPE[codec]);
     await sender.start();
     sender.on('keyframe', () => this.requestKeyframe(false));
     this.rtp!.addViewer(viewer.link.name, sender);
+    await this.audio?.addViewer(viewer.link.name, where, keys);
   }
 
   /** rtp: a viewer lost a frame it could not repair: a new encoder run starts with an IDR (make before break). */
@@ -288,6 +299,7 @@ export class StreamSession extends EventEmitter {
     viewer.link.off('link-stats', viewer.onLinkStats);
     viewer.link.off('gone', viewer.onGone);
     this.rtp?.removeViewer(viewer.link.name)?.close();
+    this.audio?.removeViewer(viewer.link.name);
   }
 
   async stop(reason = 'stopped'): Promise<void> {
@@ -362,6 +374,7 @@ export class StreamSession extends EventEmitter {
       await viewer.link.close(this.rtp ? viewer.rtpStreamId : this.streamId, reason).catch(() => undefined);
     }
     this.rtp?.close();
+    await this.audio?.close();
     this.emit('ended', reason);
   }
 
@@ -639,6 +652,7 @@ export class StreamSession extends EventEmitter {
         framesLost: link?.framesLost ?? null,
         keyframeRequests: link?.keyframeRequests ?? null,
         cleanPictureMs: link?.cleanPictureMs ?? null,
+        ...(this.audio ?? NO_AUDIO).second(link?.audio, viewer.link.clock().offsetMs),
       };
       this.emit('second', second);
       if (this.settings.adaptive !== false && this.state === 'running' && progress && progress.fps > 0 && Date.now() - this.senderStartedAt > 3 * WARMUP_MS) {
@@ -674,6 +688,9 @@ export class StreamSession extends EventEmitter {
     await this.launch();
   }
 }
+
+/** The figures of a session without sound: all null. */
+const NO_AUDIO = new SessionAudio();
 
 function round1(value: number | null): number | null {
   return value === null ? null : Math.round(value * 10) / 10;

@@ -7,6 +7,14 @@ import type { DecodedFrame } from './stamp-reader';
 /** The transport's counters for one second at the viewer (SRT's own, or the rtp receiver's). */
 export type LinkStats = Omit<Extract<StreamMessage, { type: 'stream.stats' }>, 'type' | 'streamId'>;
 
+/** Where the viewer listens: its stream's port (and the SRT passphrase when it chose one, the audio port when it takes sound). */
+export interface OpenedAt {
+  host: string;
+  port: number;
+  passphrase?: string;
+  audioPort?: number;
+}
+
 export interface OpenRequest {
   streamId: string;
   transport: StreamTransport;
@@ -14,6 +22,8 @@ export interface OpenRequest {
   passphrase?: string;
   /** rtp: the per-direction masters. */
   rtpKeys?: RtpKeysWire;
+  /** rtp: the host's sound comes too (keys derived from rtpKeys); the viewer answers with `audioPort` when it can take it. */
+  audio?: boolean;
   latencyMs: number;
   width: number;
   height: number;
@@ -29,7 +39,7 @@ export interface OpenRequest {
 export interface ViewerLink extends EventEmitter {
   readonly name: string;
   /** Asks the viewer to (re)open its receiver (an SRT listener or an rtp socket); resolves with the address to send to (and the SRT passphrase, when the viewer chose it). */
-  open(request: OpenRequest): Promise<{ host: string; port: number; passphrase?: string }>;
+  open(request: OpenRequest): Promise<OpenedAt>;
   /** Tells the viewer the stream is over (it stops its listener). */
   close(streamId: string, reason: string): Promise<void>;
   /** The viewer's clock minus ours, and the control channel's round trip (the path's: not one busy sample). */
