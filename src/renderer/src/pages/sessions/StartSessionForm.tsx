@@ -50,6 +50,7 @@ export function StartSessionForm({ sources }: { sources: CaptureSourcesInfo | nu
   const [codec, setCodec] = useState<'h264' | 'hevc'>('h264');
   const [transport, setTransport] = useState<'rtp' | 'srt'>('rtp');
   const [source, setSource] = useState<'auto' | CaptureKind>('auto');
+  const [audio, setAudio] = useState(true);
   const [starting, setStarting] = useState(false);
   const [error, setError] = useState<string | null>(null);
 
@@ -73,6 +74,7 @@ export function StartSessionForm({ sources }: { sources: CaptureSourcesInfo | nu
         fps,
         codec,
         transport,
+        audio: audio && transport === 'rtp',
         ...(parsedBitrate.kbps !== undefined ? { bitrateKbps: parsedBitrate.kbps } : {}),
         ...(source === 'auto' || source === 'x11' ? {} : { source: { kind: source } }),
       })
@@ -173,6 +175,10 @@ export function StartSessionForm({ sources }: { sources: CaptureSourcesInfo | nu
             <option value="rtp">RTP (interactive, lowest latency)</option>
             <option value="srt">SRT (complete, buffered)</option>
           </select>
+        </label>
+        <label className="checkbox" title="The host's sound (what its default output plays), Opus over the session's encrypted RTP, in step with the picture. A host with no sound server streams the picture alone and says why. RTP only.">
+          <input type="checkbox" checked={audio && transport === 'rtp'} disabled={transport !== 'rtp'} onChange={(event) => setAudio(event.target.checked)} />
+          Audio
         </label>
         <button type="submit" disabled={disabled || sizeError !== null || bitrateError !== null} aria-describedby={blocker ? 'start-blocker' : undefined}>
           {starting ? 'Starting…' : 'Start session'}
