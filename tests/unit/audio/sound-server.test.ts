@@ -2,9 +2,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { openSink } from '../../src/core/audio/audio-sink';
-import { HostAudio } from '../../src/core/audio/host-audio';
-import { probeSoundServer } from '../../src/core/audio/sound-server';
+import { openSink } from '../../../src/core/audio/audio-sink';
+import { HostAudio } from '../../../src/core/audio/host-audio';
+import { probeSoundServer } from '../../../src/core/audio/sound-server';
 
 /** An environment where no sound server can be reached: an empty runtime folder, a server address with nothing behind it. */
 function noServerEnv(): NodeJS.ProcessEnv {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { AudioPlayout } from '../../src/core/audio/audio-playout';
-import { FRAME_BYTES, FRAME_MS, OpusDecoder, OpusEncoder, opusUnavailable } from '../../src/core/audio/opus-lib';
+import { AudioPlayout } from '../../../src/core/audio/audio-playout';
+import { FRAME_BYTES, FRAME_MS, OpusDecoder, OpusEncoder, opusUnavailable } from '../../../src/core/audio/opus-lib';
 
 const unavailable = opusUnavailable();
 if (unavailable) console.warn(`SKIP audio-playout: ${unavailable}`);
