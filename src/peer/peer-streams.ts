@@ -117,14 +117,15 @@ export class PeerStreams {
     return this.live.size;
   }
 
-  /** An rtp receiver: our socket with the session's keys, feeding a decoder. */
-  private rtpReceiver(request: StreamOpen): Receiver {
+  /** An rtp receiver: our socket with the session's keys, feeding a decoder (its frames held back by `videoHoldMs`, for lip sync). */
+  private rtpReceiver(request: StreamOpen, videoHoldMs?: () => number): Receiver {
     if (!request.rtpKeys) throw new Error('an rtp stream needs its keys');
     if (request.codec === 'av1') throw new Error('this peer receives H.264 and HEVC over rtp');
     return new Receiver({
       listen: this.options.listen, port: 0, transport: 'rtp', rtp: { keys: keysFromWire(request.rtpKeys), codec: request.codec }, latencyMs: 0,
       display: this.options.display, title: this.options.title, listenTimeoutMs: 10_000, viewHeight: request.height,
       decoder: this.warm ? this.takeDecoder() : undefined,
+      videoHoldMs,
     });
   }
 
@@ -136,7 +137,9 @@ export class PeerStreams {
     const spare = this.warm && !rtp ? await this.takeSpare() : null;
     if (this.warm && !rtp) this.prepareSpare();
     if (this.closed) throw new Error('the peer is shutting down');
-    const receiver = rtp ? this.rtpReceiver(request) : (spare?.receiver ?? this.newReceiver(request.passphrase!, request.latencyMs, 10_000, request.height));
+    // ---- audio: the picture waits for its sound once the audio receiver is open ----
+    let audioReceiver: AudioRtpReceiver | null = null;
+    const receiver = rtp ? this.rtpReceiver(request, request.audio ? () => audioReceiver?.videoHoldMs ?? 0 : undefined) : (spare?.receiver ?? this.newReceiver(request.passphrase!, request.latencyMs, 10_000, request.height));
     const entry: Live = { receiver, frames: [], closing: false };
     this.live.set(request.streamId, entry);
     if (!this.timer) {
@@ -163,7 +166,7 @@ export class PeerStreams {
     });
     const port = spare ? spare.port : await receiver.start();
     // ---- audio (src/core/audio): a second socket under keys derived from the stream's ----
-    entry.audio = await openPeerAudio(request, { listen: this.options.listen, log: this.options.log });
+    entry.audio = audioReceiver = await openPeerAudio(request, { listen: this.options.listen, log: this.options.log });
     entry.audio?.on('second', (second: AudioSecond) => (entry.audioSecond = second));
     const audioPort = entry.audio ? { audioPort: entry.audio.port } : {};
     this.options.log?.({ event: 'stream-open', streamId: request.streamId, transport: request.transport ?? 'srt', port, warm: Boolean(spare), size: `${request.width}x${request.height}`, fps: request.fps, codec: request.codec, audio: Boolean(entry.audio) });

@@ -38,17 +38,19 @@ export class SoundRig {
       rig.spawn('pipewire', []);
       rig.spawn('wireplumber', []);
       rig.spawn('pipewire-pulse', []);
-      await until(`${name}: pipewire-pulse answering\n${rig.logs()}`, () => rig.pactl(['info']) !== null, 15_000);
+      // generous: on a loaded machine the three daemons take a while to find each other
+      await until(`${name}: pipewire-pulse answering`, () => rig.pactl(['info']) !== null, 30_000);
       rig.pactl(['load-module', 'module-null-sink', `sink_name=${rig.sink}`, 'rate=48000', 'channels=2']);
       // the session manager (WirePlumber) makes it the default once it has seen it
-      await until(`${name}: ${rig.sink} the default output\n${rig.logs()}`, () => {
+      await until(`${name}: ${rig.sink} the default output`, () => {
         rig.pactl(['set-default-sink', rig.sink]);
         return /^Default Sink: gb_out$/m.test(rig.pactl(['info']) ?? '');
-      }, 15_000);
+      }, 30_000);
       return rig;
     } catch (error) {
+      const logs = rig.logs();
       await rig.stop();
-      throw error;
+      throw new Error(`${(error as Error).message}\n${logs}`);
     }
   }
 

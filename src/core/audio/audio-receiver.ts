@@ -10,7 +10,8 @@ import { SrtpProtector, SrtpUnprotector } from '../rtp/srtp-gcm';
 import { OPUS_CLOCK_RATE, OPUS_PAYLOAD_TYPE } from './audio-keys';
 import { AudioPlayout, type PlayedFrame } from './audio-playout';
 import type { AudioSink } from './audio-sink';
-import { FRAME_MS, OpusDecoder } from './opus-lib';
+import { OpusDecoder } from './opus-lib';
+import { MIN_JITTER_ROOM_MS, PlayoutDelay } from './playout-delay';
 
 /** One second of the audio stream at the peer (sent to the host inside stream.stats). */
 export interface AudioSecond {
@@ -38,15 +39,6 @@ export interface AudioSecond {
 const REPORT_INTERVAL_MS = 500;
 /** The playout polls this often; a frame is written at most this late. */
 const POLL_MS = 2;
-/**
- * Room above the transit floor, at least (ms): one frame and a little, so that when a packet is missing at
- * its turn the next one (whose in-band FEC rebuilds it) has usually arrived.
- */
-const MIN_JITTER_ROOM_MS = FRAME_MS + 2;
-/** Transit samples kept for the floor and spread (about a second of frames). */
-const TRANSIT_WINDOW = 100;
-/** The picture's delay: the median of this many recent stamped frames. */
-const VIDEO_WINDOW = 30;
 const TWO_32 = 2 ** 32;
 
 /**
@@ -68,8 +60,7 @@ export class AudioRtpReceiver extends EventEmitter {
   private mediaSsrc: number | null = null;
   private sr: { ntpMs: number; rtp: number; middle: number; at: number } | null = null;
   private rttMs: number | null = null;
-  private readonly transits: number[] = [];
-  private readonly videoDelays: number[] = [];
+  private readonly delay: PlayoutDelay;
   private readonly nacked = new Set<number>();
   private bytes = 0;
   private underruns = 0;
@@ -88,6 +79,7 @@ export class AudioRtpReceiver extends EventEmitter {
     this.unprotector = new SrtpUnprotector(options.keys.media);
     this.protector = new SrtpProtector(options.keys.feedback);
     this.playout = new AudioPlayout(this.decoder, MIN_JITTER_ROOM_MS);
+    this.delay = new PlayoutDelay({ latencyMs: options.sink.latencyMs, heard: options.sink.kind === 'pulse' });
     this.socket = createSocket(isIPv6(options.listen) ? 'udp6' : 'udp4');
     this.socket.on('error', () => undefined);
     this.socket.on('message', (data, from) => this.onDatagram(data, from));
@@ -128,13 +120,14 @@ export class AudioRtpReceiver extends EventEmitter {
   videoFrame(stampMs: number, decodedAt: number): void {
     if (this.lastHostMs === null) return;
     const hostMs = stampMs + Math.round((this.lastHostMs - stampMs) / TWO_32) * TWO_32;
-    this.videoDelays.push(decodedAt - hostMs);
-    if (this.videoDelays.length > VIDEO_WINDOW) this.videoDelays.shift();
+    this.delay.videoFrame(decodedAt - hostMs);
   }
 
-  private get videoDelay(): number | null {
-    return this.videoDelays.length === 0 ? null : median(this.videoDelays);
+  /** How long the picture should wait before its decoder so it shows with its sound (0 where nothing is heard). */
+  get videoHoldMs(): number {
+    return this.delay.videoHoldMs;
   }
+
 
   /** Host ms of an RTP timestamp: through the last sender report, else straight from the shared clock (host ms × 48). */
   private hostMs(timestamp: number, now: number): number {
@@ -172,22 +165,11 @@ export class AudioRtpReceiver extends EventEmitter {
     this.lastHostMs = Math.max(this.lastHostMs ?? hostMs, hostMs);
     const resent = this.nacked.delete(header.seq);
     if (!resent) {
-      this.transits.push(now - hostMs);
-      if (this.transits.length > TRANSIT_WINDOW) this.transits.shift();
-      this.retarget();
+      this.delay.transit(now - hostMs);
+      this.playout.setTargetDelay(this.delay.target!);
     }
     const missing = this.playout.insert(header.seq, payload, hostMs, now, resent);
     if (missing.length > 0) this.nack(missing.map((seq) => seq & 0xffff), now);
-  }
-
-  /** The delay to play at: the transit floor plus the jitter seen, or the picture's delay when longer. */
-  private retarget(): void {
-    const sorted = [...this.transits].sort((a, b) => a - b);
-    const floor = sorted[0]!;
-    const spread = sorted[Math.floor(sorted.length * 0.95)]! - floor;
-    const own = floor + Math.max(MIN_JITTER_ROOM_MS, spread + 4);
-    const video = this.videoDelay;
-    this.playout.setTargetDelay(video === null ? own : Math.max(own, video - this.options.sink.latencyMs));
   }
 
   /** Asks again for packets whose resend can still arrive before their turn to play. */
@@ -208,7 +190,7 @@ export class AudioRtpReceiver extends EventEmitter {
     if (this.closed) return;
     const now = preciseNow();
     const sink = this.options.sink;
-    const video = this.videoDelay;
+    const video = this.delay.shownVideoDelay;
     const frames = this.playout.poll(now);
     // an episode of writing later than the sink's buffer reaches is one gap, however many frames it spans
     const late = frames.some((frame) => now - frame.at > sink.latencyMs);
@@ -224,6 +206,7 @@ export class AudioRtpReceiver extends EventEmitter {
     if (frame.source === 'concealed' && this.delays.length > 200) return;
     const delay = heardAt - frame.hostMs;
     if (this.delays.length < 200) this.delays.push(delay);
+    // against the picture as shown: its own delay plus the hold it was given
     if (video !== null && this.avOffsets.length < 200) this.avOffsets.push(delay - video);
   }
 

@@ -34,6 +34,8 @@ export interface ReceiverOptions {
   ffmpeg?: string;
   /** rtp: a decoder started ahead (`startDecoder`), so ffmpeg's start-up is not part of the session's. */
   decoder?: SupervisedSpawn;
+  /** rtp with sound: how long each frame waits before the decoder, so the picture shows with its sound (ms). */
+  videoHoldMs?: () => number;
 }
 
 /** A headless decoder reading MPEG-TS on stdin, started before it is needed (the peer keeps one warm). */
@@ -134,9 +136,13 @@ export class Receiver extends EventEmitter {
     stdin.on('error', () => undefined);
     const ts = new TsWriter(codec);
     const startedAt = preciseNow();
+    const held = new HeldFrames(stdin);
     rtp.on('frame', (frame: AssembledFrame) => {
       if (stdin.writableLength > MAX_DECODER_BACKLOG) return;
-      stdin.write(ts.write(frame.data, frame.firstArrival - startedAt, frame.keyframe));
+      const data = ts.write(frame.data, frame.firstArrival - startedAt, frame.keyframe);
+      // ---- audio: lip sync, the picture held back to its sound (0 without sound) ----
+      if (this.options.videoHoldMs) held.push(data, this.options.videoHoldMs());
+      else stdin.write(data);
     });
     rtp.on('second', (second: RtpSecond) => {
       const stats: LinkStats = {
@@ -153,7 +159,10 @@ export class Receiver extends EventEmitter {
         stdin.end();
       }
     });
-    return () => rtp.close();
+    return () => {
+      held.clear();
+      rtp.close();
+    };
   }
 
   /**
@@ -189,6 +198,39 @@ export class Receiver extends EventEmitter {
 
   get pid(): number | undefined {
     return this.process?.child.pid;
+  }
+}
+
+/** Frames that wait before the decoder (lip sync), written in their order however the wait changes. */
+class HeldFrames {
+  private readonly queue: { at: number; data: Buffer }[] = [];
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly stdin: Writable) {}
+
+  push(data: Buffer, holdMs: number): void {
+    const at = Math.max(preciseNow() + holdMs, this.queue.at(-1)?.at ?? 0);
+    this.queue.push({ at, data });
+    this.drain();
+  }
+
+  private drain(): void {
+    const now = preciseNow();
+    while (this.queue.length > 0 && this.queue[0]!.at <= now + 0.5) {
+      const { data } = this.queue.shift()!;
+      if (this.stdin.writable) this.stdin.write(data);
+    }
+    if (this.timer || this.queue.length === 0) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.drain();
+    }, Math.max(0, this.queue[0]!.at - now));
+  }
+
+  clear(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.queue.length = 0;
   }
 }
 
