@@ -106,7 +106,14 @@ async function floorRun(host: SoundRig, peer: SoundRig, seconds: number): Promis
 }
 
 export async function measureAudio(spec: { cli: string; width: number; height: number; fps: number; bitrateKbps: number; seconds: number }): Promise<AudioBenchResult> {
-  const [host, peer] = await Promise.all([SoundRig.start('bench host'), SoundRig.start('bench peer')]);
+  const rigs = await Promise.allSettled([SoundRig.start('bench host'), SoundRig.start('bench peer')]);
+  if (rigs.some((rig) => rig.status === 'rejected')) {
+    await Promise.all(rigs.map((rig) => (rig.status === 'fulfilled' ? rig.value.stop() : undefined)));
+    const why = rigs.flatMap((rig) => (rig.status === 'rejected' ? [(rig.reason as Error).message.split('\n')[0]] : [])).join('; ');
+    const empty = summarize([]);
+    return { latency: empty, offset: empty, offsetAbsP95Ms: null, floor: empty, clicks: 0, heard: 0, videoP50Ms: null, concealedMs: 0, error: `the sound servers did not start: ${why}` };
+  }
+  const [host, peer] = rigs.map((rig) => (rig as PromiseFulfilledResult<SoundRig>).value) as [SoundRig, SoundRig];
   const viewer = new LocalViewer({ file: process.execPath, args: [spec.cli, 'peer', 'receive', '--headless'], env: peer.env }, 'bench peer');
   let session: StreamSession | null = null;
   try {
