@@ -157,6 +157,8 @@ export class PeerStreams {
       // ---- audio: the picture's delay, for lip sync ----
       if (frame.stampMs !== null) entry.audio?.videoFrame(frame.stampMs, frame.decodedAt);
     });
+    // ---- audio: a picture without stamps (a real desktop): its RTP timestamp, on the host's clock too ----
+    receiver.on('media-frame', (frame: { timestamp: number; at: number }) => entry.audio?.videoRtpFrame(frame.timestamp, frame.at));
     receiver.on('exit', ({ reason }: { reason: string }) => {
       void entry.audio?.close();
       this.flushOne(request.streamId, entry);

@@ -40,6 +40,8 @@ const REPORT_INTERVAL_MS = 500;
 /** The playout polls this often; a frame is written at most this late. */
 const POLL_MS = 2;
 const TWO_32 = 2 ** 32;
+/** Stamped frames (decode time exactly) are used over RTP timestamps while one came this recently (ms). */
+const STAMPS_PREFERRED_MS = 2000;
 
 /**
  * The peer's end of the audio stream: its own UDP socket under the audio key context; every datagram
@@ -61,6 +63,7 @@ export class AudioRtpReceiver extends EventEmitter {
   private sr: { ntpMs: number; rtp: number; middle: number; at: number } | null = null;
   private rttMs: number | null = null;
   private readonly delay: PlayoutDelay;
+  private lastStampedAt = -Infinity;
   private readonly nacked = new Set<number>();
   private bytes = 0;
   private underruns = 0;
@@ -121,6 +124,19 @@ export class AudioRtpReceiver extends EventEmitter {
     if (this.lastHostMs === null) return;
     const hostMs = stampMs + Math.round((this.lastHostMs - stampMs) / TWO_32) * TWO_32;
     this.delay.videoFrame(decodedAt - hostMs);
+    this.lastStampedAt = decodedAt;
+  }
+
+  /**
+   * A frame of the picture going to the decoder at `at`, with its RTP timestamp: host ms × 90 (the clock the
+   * sound's timestamps and sender reports use). Used where the picture has no stamps (a real desktop); it
+   * leaves out the host's encode and the peer's decode, a few ms each.
+   */
+  videoRtpFrame(timestamp: number, at: number): void {
+    if (this.lastHostMs === null || at - this.lastStampedAt < STAMPS_PREFERRED_MS) return;
+    const raw = timestamp / 90;
+    const period = TWO_32 / 90;
+    this.delay.videoFrame(at - (raw + Math.round((this.lastHostMs - raw) / period) * period));
   }
 
   /** How long the picture should wait before its decoder so it shows with its sound (0 where nothing is heard). */

@@ -140,8 +140,8 @@ export class Receiver extends EventEmitter {
     rtp.on('frame', (frame: AssembledFrame) => {
       if (stdin.writableLength > MAX_DECODER_BACKLOG) return;
       const data = ts.write(frame.data, frame.firstArrival - startedAt, frame.keyframe);
-      // ---- audio: lip sync, the picture held back to its sound (0 without sound) ----
-      if (this.options.videoHoldMs) held.push(data, this.options.videoHoldMs());
+      // ---- audio: lip sync, the picture held back to its sound (0 without sound); when each frame goes to the decoder ----
+      if (this.options.videoHoldMs) this.emit('media-frame', { timestamp: frame.timestamp, at: held.push(data, this.options.videoHoldMs()) });
       else stdin.write(data);
     });
     rtp.on('second', (second: RtpSecond) => {
@@ -208,10 +208,12 @@ class HeldFrames {
 
   constructor(private readonly stdin: Writable) {}
 
-  push(data: Buffer, holdMs: number): void {
+  /** Queues a frame; returns when it goes to the decoder. */
+  push(data: Buffer, holdMs: number): number {
     const at = Math.max(preciseNow() + holdMs, this.queue.at(-1)?.at ?? 0);
     this.queue.push({ at, data });
     this.drain();
+    return at;
   }
 
   private drain(): void {
