@@ -2,7 +2,7 @@
 // API the app uses), each rig with its own runtime folder and session bus, so a host and a peer on one
 // machine each have their own default output: a null sink, whose monitor can be recorded.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { until } from './until';
@@ -36,6 +36,8 @@ export class SoundRig {
       rig.spawn('dbus-daemon', ['--session', `--address=${rig.env.DBUS_SESSION_BUS_ADDRESS}`, '--nofork', '--nopidfile']);
       await until(`${name}: its session bus`, () => spawnSync('dbus-send', ['--session', '--dest=org.freedesktop.DBus', '--type=method_call', '--print-reply', '/org/freedesktop/DBus', 'org.freedesktop.DBus.ListNames'], { env: rig.env }).status === 0, 10_000);
       rig.spawn('pipewire', []);
+      // WirePlumber and pipewire-pulse give up at once when PipeWire is not listening yet (a loaded machine)
+      await until(`${name}: PipeWire listening`, () => existsSync(join(rig.runtimeDir, 'pipewire-0')), 30_000);
       rig.spawn('wireplumber', []);
       rig.spawn('pipewire-pulse', []);
       // generous: on a loaded machine the three daemons take a while to find each other
