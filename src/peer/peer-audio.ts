@@ -5,12 +5,13 @@ import { openSink } from '../core/audio/audio-sink';
 import { keysFromWire } from '../core/rtp/rtp-keys';
 
 /**
- * The peer's audio receiver for an rtp stream that asked for sound: keys derived from the stream's,
+ * The peer's audio receiver for a stream that asked for sound (only a transport that carries it, rtp,
+ * has `audio` in its stream.open, and its keys): keys derived from the stream's,
  * played to the default output, or counted and dropped where this machine has none (said once in the
  * log). Null when it cannot be opened (no libopus): the picture comes without sound.
  */
 export async function openPeerAudio(request: StreamOpen, options: { listen: string; log?: (event: Record<string, unknown>) => void }): Promise<AudioRtpReceiver | null> {
-  if (!request.audio || request.transport !== 'rtp' || !request.rtpKeys) return null;
+  if (!('audio' in request) || !request.audio) return null;
   let receiver: AudioRtpReceiver | null = null;
   try {
     const sink = await openSink();

@@ -1,8 +1,9 @@
 import type { StreamMessage, StreamOpen } from '../shared/contract/peers';
+import { DEFAULT_TRANSPORT, type TransportName } from '../shared/transports';
 import { Receiver, startDecoder } from '../core/sessions/receiver';
 import type { SupervisedSpawn } from '../core/sessions/child-process';
-import { newPassphrase } from '../core/sessions/srt-url';
-import { keysFromWire } from '../core/rtp/rtp-keys';
+import { inputAhead, receiverInput } from '../core/sessions/transport-rooms';
+import type { PictureSync } from '../core/sessions/receiver-input';
 import type { LinkStats } from '../core/sessions/viewer-link';
 import type { DecodedFrame } from '../core/sessions/stamp-reader';
 import type { AudioRtpReceiver, AudioSecond } from '../core/audio/audio-receiver';
@@ -27,9 +28,11 @@ export interface PeerStreamsOptions {
 }
 
 interface Spare {
+  transport: TransportName;
   receiver: Receiver;
   port: number;
-  passphrase: string;
+  /** What the host must be told at stream.ready (the secret the peer chose). */
+  answer: { passphrase: string };
 }
 
 interface Live {
@@ -50,12 +53,13 @@ export class PeerStreams {
   /** Batches stamps while a stream is live; an idle peer has no timer running. */
   private timer: NodeJS.Timeout | null = null;
   private spare: Promise<Spare | null> | null = null;
-  /** rtp: a decoder started ahead (its socket and keys come with the stream). */
+  /** A decoder started ahead, for streams whose secret comes with the request (rtp: its socket and keys come with the stream). */
   private spareDecoder: SupervisedSpawn | null = null;
   private closed = false;
 
   constructor(private readonly options: PeerStreamsOptions) {
-    // rtp is what hosts use by default; an SRT listener is kept warm once a host has used SRT
+    // the default transport needs the host's keys: a decoder is kept warm; a whole receiver started ahead
+    // (inputAhead: srt) is kept warm once a host has used that transport
     if (this.warm) this.prepareDecoder();
   }
 
@@ -85,29 +89,31 @@ export class PeerStreams {
     await this.spare;
   }
 
-  private newReceiver(passphrase: string, latencyMs: number, listenTimeoutMs: number, viewHeight?: number): Receiver {
-    return new Receiver({ listen: this.options.listen, port: 0, passphrase, latencyMs, display: this.options.display, title: this.options.title, listenTimeoutMs, viewHeight });
+  private newReceiver(request: StreamOpen, decoder?: SupervisedSpawn, sync?: PictureSync): Receiver {
+    const input = receiverInput(request, { listen: this.options.listen, listenTimeoutMs: 10_000 }, sync);
+    return new Receiver({ input, display: this.options.display, title: this.options.title, listenTimeoutMs: 10_000, viewHeight: request.height, decoder });
   }
 
-  private prepareSpare(): void {
+  private prepareSpare(transport: TransportName): void {
     if (this.closed) return;
-    const passphrase = newPassphrase();
-    // listener latency 0: SRT uses the larger of both sides', so the host's choice applies
-    const receiver = this.newReceiver(passphrase, 0, 24 * 3600_000);
+    const ahead = inputAhead(transport, { listen: this.options.listen, listenTimeoutMs: 24 * 3600_000 });
+    if (!ahead) return;
+    const receiver = new Receiver({ input: ahead.input, display: this.options.display, title: this.options.title, listenTimeoutMs: 24 * 3600_000 });
     const spare = receiver.start().then(
       (port): Spare | null => {
         receiver.once('exit', () => {
           if (this.spare === spare) this.spare = null;
         });
-        return { receiver, port, passphrase };
+        return { transport, receiver, port, answer: ahead.answer };
       },
       () => null,
     );
     this.spare = spare;
   }
 
-  private async takeSpare(): Promise<Spare | null> {
+  private async takeSpare(transport: TransportName): Promise<Spare | null> {
     const spare = this.spare ? await this.spare : null;
+    if (spare && spare.transport !== transport) return null;
     this.spare = null;
     if (!spare || spare.receiver.pid === undefined) return null;
     return spare;
@@ -117,29 +123,20 @@ export class PeerStreams {
     return this.live.size;
   }
 
-  /** An rtp receiver: our socket with the session's keys, feeding a decoder (its frames held back by `videoHoldMs`, for lip sync). */
-  private rtpReceiver(request: StreamOpen, videoHoldMs?: () => number): Receiver {
-    if (!request.rtpKeys) throw new Error('an rtp stream needs its keys');
-    if (request.codec === 'av1') throw new Error('this peer receives H.264 and HEVC over rtp');
-    return new Receiver({
-      listen: this.options.listen, port: 0, transport: 'rtp', rtp: { keys: keysFromWire(request.rtpKeys), codec: request.codec }, latencyMs: 0,
-      display: this.options.display, title: this.options.title, listenTimeoutMs: 10_000, viewHeight: request.height,
-      decoder: this.warm ? this.takeDecoder() : undefined,
-      videoHoldMs,
-    });
-  }
-
-  /** Opens a receiver for the stream; `passphrase` is set when a warm SRT listener (with its own) was used. */
+  /** Opens a receiver for the stream; `passphrase` is set when a receiver started ahead (with its own) was used. */
   async open(request: StreamOpen): Promise<{ port: number; passphrase?: string; audioPort?: number }> {
     await this.close(request.streamId);
-    const rtp = request.transport === 'rtp';
-    if (!rtp && !request.passphrase) throw new Error('an SRT stream needs its passphrase');
-    const spare = this.warm && !rtp ? await this.takeSpare() : null;
-    if (this.warm && !rtp) this.prepareSpare();
+    const transport = request.transport ?? DEFAULT_TRANSPORT;
+    const ahead = this.warm && inputAhead(transport, { listen: this.options.listen }) !== null;
+    const spare = ahead ? await this.takeSpare(transport) : null;
+    if (ahead) this.prepareSpare(transport);
     if (this.closed) throw new Error('the peer is shutting down');
-    // ---- audio: the picture waits for its sound once the audio receiver is open ----
-    let audioReceiver: AudioRtpReceiver | null = null;
-    const receiver = rtp ? this.rtpReceiver(request, request.audio ? () => audioReceiver?.videoHoldMs ?? 0 : undefined) : (spare?.receiver ?? this.newReceiver(request.passphrase!, request.latencyMs, 10_000, request.height));
+    // ---- audio: where sound was asked for, the picture waits for it once its receiver is open ----
+    let audio: AudioRtpReceiver | null = null;
+    const sync: PictureSync | undefined = 'audio' in request && request.audio
+      ? { holdMs: () => audio?.videoHoldMs ?? 0, sent: (timestamp, at) => audio?.videoRtpFrame(timestamp, at) }
+      : undefined;
+    const receiver = spare?.receiver ?? this.newReceiver(request, this.warm && !ahead ? this.takeDecoder() : undefined, sync);
     const entry: Live = { receiver, frames: [], closing: false };
     this.live.set(request.streamId, entry);
     if (!this.timer) {
@@ -157,8 +154,6 @@ export class PeerStreams {
       // ---- audio: the picture's delay, for lip sync ----
       if (frame.stampMs !== null) entry.audio?.videoFrame(frame.stampMs, frame.decodedAt);
     });
-    // ---- audio: a picture without stamps (a real desktop): its RTP timestamp, on the host's clock too ----
-    receiver.on('media-frame', (frame: { timestamp: number; at: number }) => entry.audio?.videoRtpFrame(frame.timestamp, frame.at));
     receiver.on('exit', ({ reason }: { reason: string }) => {
       void entry.audio?.close();
       this.flushOne(request.streamId, entry);
@@ -168,11 +163,17 @@ export class PeerStreams {
     });
     const port = spare ? spare.port : await receiver.start();
     // ---- audio (src/core/audio): a second socket under keys derived from the stream's ----
-    entry.audio = audioReceiver = await openPeerAudio(request, { listen: this.options.listen, log: this.options.log });
+    audio = await openPeerAudio(request, { listen: this.options.listen, log: this.options.log });
+    if (entry.closing || this.live.get(request.streamId) !== entry) {
+      // closed, or ended, while the sound's receiver opened: it must not outlive the stream
+      await audio?.close();
+      audio = null;
+    }
+    entry.audio = audio;
     entry.audio?.on('second', (second: AudioSecond) => (entry.audioSecond = second));
     const audioPort = entry.audio ? { audioPort: entry.audio.port } : {};
-    this.options.log?.({ event: 'stream-open', streamId: request.streamId, transport: request.transport ?? 'srt', port, warm: Boolean(spare), size: `${request.width}x${request.height}`, fps: request.fps, codec: request.codec, audio: Boolean(entry.audio) });
-    return spare ? { port, passphrase: spare.passphrase } : { port, ...audioPort };
+    this.options.log?.({ event: 'stream-open', streamId: request.streamId, transport, port, warm: Boolean(spare), size: `${request.width}x${request.height}`, fps: request.fps, codec: request.codec, audio: Boolean(entry.audio) });
+    return spare ? { port, ...spare.answer } : { port, ...audioPort };
   }
 
   async close(streamId: string): Promise<void> {

@@ -39,6 +39,7 @@ export class SessionAudio {
   private readonly offsets: number[] = [];
   private totals = { concealedMs: 0, packetsLost: 0, packetsRecovered: 0 };
   why: string | null = null;
+  private closed = false;
 
   constructor(private readonly options: { env?: NodeJS.ProcessEnv; device?: string } = {}) {}
 
@@ -48,8 +49,13 @@ export class SessionAudio {
 
   /** Starts capturing, once; a host with no sound server gets `why` and the session goes on without. */
   async open(): Promise<void> {
-    if (this.host || this.why) return;
+    if (this.host || this.why || this.closed) return;
     const opened = await HostAudio.open(this.options);
+    if (this.closed) {
+      // the session ended while the capture started: it must not outlive it
+      if ('audio' in opened) await opened.audio.close();
+      return;
+    }
     if ('unavailable' in opened) {
       this.why = opened.unavailable;
       return;
@@ -65,8 +71,19 @@ export class SessionAudio {
   async addViewer(name: string, where: { host: string; audioPort?: number }, keys: RtpKeys): Promise<void> {
     const host = this.host;
     if (!host || where.audioPort === undefined) return;
+    this.removeViewer(name);
     const sender = new AudioRtpSender({ host: where.host, port: where.audioPort }, audioKeys(keys));
-    await sender.start();
+    try {
+      await sender.start();
+    } catch (error) {
+      sender.close();
+      throw error;
+    }
+    // closed meanwhile (the session ended): no socket may outlive it
+    if (this.host !== host) {
+      sender.close();
+      return;
+    }
     const forward = (packet: EncodedAudio) => sender.packet(packet.payload, packet.capturedAt);
     host.on('packet', forward);
     this.senders.set(name, { sender, forward });
@@ -100,6 +117,7 @@ export class SessionAudio {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     for (const name of [...this.senders.keys()]) this.removeViewer(name);
     const host = this.host;
     this.host = null;

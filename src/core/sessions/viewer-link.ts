@@ -1,7 +1,5 @@
 import type { EventEmitter } from 'node:events';
-import type { StreamMessage, StreamTransport } from '../../shared/contract/peers';
-import type { RtpKeysWire } from '../rtp/rtp-keys';
-import type { Codec } from './encoder-args';
+import type { StreamMessage, StreamOpen } from '../../shared/contract/peers';
 import type { DecodedFrame } from './stamp-reader';
 
 /** The transport's counters for one second at the viewer (SRT's own, or the rtp receiver's). */
@@ -15,21 +13,8 @@ export interface OpenedAt {
   audioPort?: number;
 }
 
-export interface OpenRequest {
-  streamId: string;
-  transport: StreamTransport;
-  /** srt: the stream's passphrase. */
-  passphrase?: string;
-  /** rtp: the per-direction masters. */
-  rtpKeys?: RtpKeysWire;
-  /** rtp: the host's sound comes too (keys derived from rtpKeys); the viewer answers with `audioPort` when it can take it. */
-  audio?: boolean;
-  latencyMs: number;
-  width: number;
-  height: number;
-  fps: number;
-  codec: Codec;
-}
+/** A stream.open as the host sends it: one shape per transport, `transport` always said. */
+export type OpenRequest = StreamOpen extends infer O ? (O extends { transport?: infer T } ? Omit<O, 'type' | 'transport'> & { transport: NonNullable<T> } : never) : never;
 
 /**
  * The host's handle on one viewer (a paired peer over the control channel, or a local receiver

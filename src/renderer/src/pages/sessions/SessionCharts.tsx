@@ -1,6 +1,7 @@
 import { LiveChart, type ChartSeries } from '../../components/LiveChart';
 import type { ChartNotes } from '../../metrics/chart-axes';
 import { sessionLive, viewerSeriesId, type SessionKey } from '../../metrics/session-live';
+import { capabilities, type TransportName } from '../../../../shared/transports';
 
 const WINDOW_S = 120;
 
@@ -37,7 +38,8 @@ const CHARTS: Array<{ title: string; series: ChartSeries<SessionKey>[]; paths?: 
 ];
 
 /** The rtp transport's own figures, each second: what the link lost and what repaired it. */
-const RTP_CHARTS: typeof CHARTS = [
+/** Charts of the link figures: shown for a transport that reports them all (TRANSPORTS' figures). */
+const LINK_CHARTS: typeof CHARTS = [
   {
     title: 'Loss and repair',
     series: [
@@ -89,9 +91,10 @@ const AUDIO_CHARTS: typeof CHARTS = [
 ];
 
 /** One viewer's live charts, drawn from sessionLive (fed by sessions.second outside React). */
-export function ViewerCharts({ sessionId, viewer, transport, audio = false }: { sessionId: string; viewer: string; transport: 'rtp' | 'srt'; audio?: boolean }) {
+export function ViewerCharts({ sessionId, viewer, transport, audio = false }: { sessionId: string; viewer: string; transport: TransportName; audio?: boolean }) {
   const address = viewerSeriesId(sessionId, viewer);
-  const charts = [...CHARTS, ...(transport === 'rtp' ? RTP_CHARTS : []), ...(audio ? AUDIO_CHARTS : [])];
+  const figures = capabilities(transport).figures as readonly string[];
+  const charts = [...CHARTS, ...LINK_CHARTS.filter((chart) => chart.series.every((s) => figures.includes(s.key))), ...(audio ? AUDIO_CHARTS : [])];
   return (
     <div className="charts">
       {charts.map((chart) => (

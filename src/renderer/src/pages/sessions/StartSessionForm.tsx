@@ -6,6 +6,7 @@ import { selectConnectionState, selectSharing } from '../../store/selectors';
 import { SIZE_PRESETS, checkSize, describeFailure, parseBitrate, startBlocker, startablePeers } from './session-view';
 import type { CaptureKind, CaptureSourcesInfo } from '../../../../shared/contract';
 import { SOURCE_NAMES } from './use-capture-sources';
+import { DEFAULT_TRANSPORT, TRANSPORT_NAMES, TRANSPORTS, type TransportName } from '../../../../shared/transports';
 
 type SizeChoice = (typeof SIZE_PRESETS)[number]['id'] | 'custom';
 
@@ -48,7 +49,7 @@ export function StartSessionForm({ sources }: { sources: CaptureSourcesInfo | nu
   const [fps, setFps] = useState(30);
   const [bitrate, setBitrate] = useState('');
   const [codec, setCodec] = useState<'h264' | 'hevc'>('h264');
-  const [transport, setTransport] = useState<'rtp' | 'srt'>('rtp');
+  const [transport, setTransport] = useState<TransportName>(DEFAULT_TRANSPORT);
   const [source, setSource] = useState<'auto' | CaptureKind>('auto');
   const [audio, setAudio] = useState(true);
   const [starting, setStarting] = useState(false);
@@ -74,7 +75,7 @@ export function StartSessionForm({ sources }: { sources: CaptureSourcesInfo | nu
         fps,
         codec,
         transport,
-        audio: audio && transport === 'rtp',
+        audio: audio && TRANSPORTS[transport].audio,
         ...(parsedBitrate.kbps !== undefined ? { bitrateKbps: parsedBitrate.kbps } : {}),
         ...(source === 'auto' || source === 'x11' ? {} : { source: { kind: source } }),
       })
@@ -171,13 +172,16 @@ export function StartSessionForm({ sources }: { sources: CaptureSourcesInfo | nu
         </label>
         <label title="RTP: the network's own latency, lost packets rebuilt by FEC or asked for again while they can still arrive in time, a keyframe otherwise. SRT: every packet repaired, with a buffer of about four round trips.">
           Transport
-          <select value={transport} onChange={(event) => setTransport(event.target.value as 'rtp' | 'srt')}>
-            <option value="rtp">RTP (interactive, lowest latency)</option>
-            <option value="srt">SRT (complete, buffered)</option>
+          <select value={transport} onChange={(event) => setTransport(event.target.value as TransportName)}>
+            {TRANSPORT_NAMES.map((name) => (
+              <option key={name} value={name}>
+                {TRANSPORTS[name].choice}
+              </option>
+            ))}
           </select>
         </label>
-        <label className="checkbox" title="The host's sound (what its default output plays), Opus over the session's encrypted RTP, in step with the picture. A host with no sound server streams the picture alone and says why. RTP only.">
-          <input type="checkbox" checked={audio && transport === 'rtp'} disabled={transport !== 'rtp'} onChange={(event) => setAudio(event.target.checked)} />
+        <label className="checkbox" title={TRANSPORTS[transport].audio ? 'The host\'s sound (what its default output plays), Opus on its own encrypted stream, in step with the picture. A host with no sound server streams the picture alone and says why.' : `No sound: ${TRANSPORTS[transport].audioWhy}.`}>
+          <input type="checkbox" checked={audio && TRANSPORTS[transport].audio} disabled={!TRANSPORTS[transport].audio} onChange={(event) => setAudio(event.target.checked)} />
           Audio
         </label>
         <button type="submit" disabled={disabled || sizeError !== null || bitrateError !== null} aria-describedby={blocker ? 'start-blocker' : undefined}>
