@@ -5,6 +5,7 @@ import { preciseNow } from '../pairing/channel';
 import { buildRttApp, buildSenderReport, compound, nextRttEstimate, parseCompound, rttFromReport } from '../rtp/rtcp';
 import { isRtcp } from '../rtp/rtp-packet';
 import type { RtpKeys } from '../rtp/rtp-keys';
+import { rtpClock } from '../rtp/rtp-clock';
 import { SrtpProtector, SrtpUnprotector } from '../rtp/srtp-gcm';
 import { OPUS_CLOCK_RATE, OPUS_PAYLOAD_TYPE } from './audio-keys';
 
@@ -20,11 +21,6 @@ export interface AudioSenderCounters {
   retransmitted: number;
   nacksReceived: number;
   feedbackRejected: number;
-}
-
-/** The shared clock of a session's RTP: host ms (preciseNow) at `rate` Hz, mod 2^32. Video's 90 kHz stamps come from the same clock. */
-export function rtpClock(ms: number, rate: number): number {
-  return Math.round(ms * (rate / 1000)) >>> 0;
 }
 
 /**
