@@ -21,6 +21,8 @@ import { naiveReceiverArgs, naiveSenderArgs } from './latency-naive';
 import { childRelay, relayMain, relays } from './latency-relay';
 import { measureSession, sessions } from './latency-session';
 import { measureCaptures, type CaptureRow } from './latency-capture';
+import { measureAudio } from './latency-audio';
+import { soundRigUnavailable } from '../tests/helpers/sound-rig';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 
@@ -28,7 +30,7 @@ const WIDTH = 1280;
 const HEIGHT = 720;
 const FPS = 60;
 const SECONDS = Math.max(2, Math.min(60, Number(process.env.BENCH_SECONDS ?? 7) || 7));
-/** BENCH_ONLY=links|harder|cpu|capture runs one part (the default: all). */
+/** BENCH_ONLY=links|harder|cpu|capture|audio runs one part (the default: all). */
 const ONLY = process.env.BENCH_ONLY ?? 'all';
 const LINKS: Array<{ label: string; link: LinkProfile | null }> = [
   { label: 'loopback', link: null },
@@ -172,6 +174,19 @@ async function main(): Promise<number> {
       console.log(`  rtp    host ${cpuRtp.hostCpuPercent}%  peer ${cpuRtp.peerCpuPercent ?? '—'}% of one core`);
       console.log(`  srt    host ${cpuSrt.hostCpuPercent}%  peer ${cpuSrt.peerCpuPercent ?? '—'}% of one core (baseline: the same session code, libsrt doing the transport)`);
       extras.cpu = { rtpHostPercent: cpuRtp.hostCpuPercent, rtpPeerPercent: cpuRtp.peerCpuPercent, srtHostPercent: cpuSrt.hostCpuPercent, srtPeerPercent: cpuSrt.peerCpuPercent };
+    }
+    if (!stopping && (ONLY === 'all' || ONLY === 'audio')) {
+      console.log('sound: a click on the host at the moment the stamped picture shows that time, heard at the peer (two PipeWire servers on this machine, loopback, 720p60)');
+      const why = soundRigUnavailable();
+      if (why) console.log(`  skipped: ${why}`);
+      else {
+        const audio = await measureAudio({ cli, width: WIDTH, height: HEIGHT, fps: FPS, bitrateKbps, seconds: Math.max(SECONDS, 10) });
+        const over = audio.latency.p50Ms === null || audio.floor.p50Ms === null ? null : Math.round((audio.latency.p50Ms / audio.floor.p50Ms) * 10) / 10;
+        console.log(`  floor  p50 ${ms(audio.floor.p50Ms).padStart(9)}  p95 ${ms(audio.floor.p95Ms).padStart(9)}  (the host's monitor piped straight into the peer's output: parec | pacat)`);
+        console.log(`  ours   p50 ${ms(audio.latency.p50Ms).padStart(9)}  p95 ${ms(audio.latency.p95Ms).padStart(9)}  (goal p50 ≤ 40 ms) ×${over ?? '—'} the floor; ${audio.heard}/${audio.clicks} clicks heard, ${audio.concealedMs} ms concealed${audio.error ? `  ERROR ${audio.error}` : ''}`);
+        console.log(`  A/V    offset p50 ${ms(audio.offset.p50Ms)}, |offset| p95 ${ms(audio.offsetAbsP95Ms)} (goal within ±20 ms; + sound late), picture capture → decoded p50 ${ms(audio.videoP50Ms)}`);
+        extras.audio = { latencyP50Ms: audio.latency.p50Ms, latencyP95Ms: audio.latency.p95Ms, floorP50Ms: audio.floor.p50Ms, overFloor: over, avOffsetP50Ms: audio.offset.p50Ms, avOffsetAbsP95Ms: audio.offsetAbsP95Ms, clicks: audio.clicks, heard: audio.heard, error: audio.error };
+      }
     }
     if (!stopping && (ONLY === 'all' || ONLY === 'capture')) {
       console.log('capture sources, from a stamp drawn on the screen to the decoded picture (same encoder, plain UDP on loopback)');

@@ -3,8 +3,11 @@ import { DEFAULT_TRANSPORT, type TransportName } from '../shared/transports';
 import { Receiver, startDecoder } from '../core/sessions/receiver';
 import type { SupervisedSpawn } from '../core/sessions/child-process';
 import { inputAhead, receiverInput } from '../core/sessions/transport-rooms';
+import type { PictureSync } from '../core/sessions/receiver-input';
 import type { LinkStats } from '../core/sessions/viewer-link';
 import type { DecodedFrame } from '../core/sessions/stamp-reader';
+import type { AudioRtpReceiver, AudioSecond } from '../core/audio/audio-receiver';
+import { openPeerAudio } from './peer-audio';
 
 export interface PeerStreamsOptions {
   /** Address the SRT listeners bind (an IP). */
@@ -36,6 +39,9 @@ interface Live {
   receiver: Receiver;
   frames: [number | null, number][];
   closing: boolean;
+  /** rtp with sound: its receiver, and its last second not yet sent with the stream's stats. */
+  audio?: AudioRtpReceiver | null;
+  audioSecond?: AudioSecond | null;
 }
 
 /**
@@ -83,8 +89,8 @@ export class PeerStreams {
     await this.spare;
   }
 
-  private newReceiver(request: StreamOpen, decoder?: SupervisedSpawn): Receiver {
-    const input = receiverInput(request, { listen: this.options.listen, listenTimeoutMs: 10_000 });
+  private newReceiver(request: StreamOpen, decoder?: SupervisedSpawn, sync?: PictureSync): Receiver {
+    const input = receiverInput(request, { listen: this.options.listen, listenTimeoutMs: 10_000 }, sync);
     return new Receiver({ input, display: this.options.display, title: this.options.title, listenTimeoutMs: 10_000, viewHeight: request.height, decoder });
   }
 
@@ -118,14 +124,19 @@ export class PeerStreams {
   }
 
   /** Opens a receiver for the stream; `passphrase` is set when a receiver started ahead (with its own) was used. */
-  async open(request: StreamOpen): Promise<{ port: number; passphrase?: string }> {
+  async open(request: StreamOpen): Promise<{ port: number; passphrase?: string; audioPort?: number }> {
     await this.close(request.streamId);
     const transport = request.transport ?? DEFAULT_TRANSPORT;
     const ahead = this.warm && inputAhead(transport, { listen: this.options.listen }) !== null;
     const spare = ahead ? await this.takeSpare(transport) : null;
     if (ahead) this.prepareSpare(transport);
     if (this.closed) throw new Error('the peer is shutting down');
-    const receiver = spare?.receiver ?? this.newReceiver(request, this.warm && !ahead ? this.takeDecoder() : undefined);
+    // ---- audio: where sound was asked for, the picture waits for it once its receiver is open ----
+    let audio: AudioRtpReceiver | null = null;
+    const sync: PictureSync | undefined = 'audio' in request && request.audio
+      ? { holdMs: () => audio?.videoHoldMs ?? 0, sent: (timestamp, at) => audio?.videoRtpFrame(timestamp, at) }
+      : undefined;
+    const receiver = spare?.receiver ?? this.newReceiver(request, this.warm && !ahead ? this.takeDecoder() : undefined, sync);
     const entry: Live = { receiver, frames: [], closing: false };
     this.live.set(request.streamId, entry);
     if (!this.timer) {
@@ -133,20 +144,36 @@ export class PeerStreams {
       this.timer.unref();
     }
     receiver.on('link-stats', (stats: LinkStats) => {
-      if (this.live.get(request.streamId) === entry) this.options.send({ type: 'stream.stats', streamId: request.streamId, ...stats });
+      // ---- audio: its last second rides with the picture's ----
+      const audio = entry.audioSecond ? { audio: entry.audioSecond } : {};
+      entry.audioSecond = null;
+      if (this.live.get(request.streamId) === entry) this.options.send({ type: 'stream.stats', streamId: request.streamId, ...stats, ...audio });
     });
     receiver.on('frame', (frame: DecodedFrame) => {
       if (entry.frames.length < 1000) entry.frames.push([frame.stampMs, Math.round(frame.decodedAt * 100) / 100]);
+      // ---- audio: the picture's delay, for lip sync ----
+      if (frame.stampMs !== null) entry.audio?.videoFrame(frame.stampMs, frame.decodedAt);
     });
     receiver.on('exit', ({ reason }: { reason: string }) => {
+      void entry.audio?.close();
       this.flushOne(request.streamId, entry);
       if (this.live.get(request.streamId) === entry) this.live.delete(request.streamId);
       if (!entry.closing) this.options.send({ type: 'stream.ended', streamId: request.streamId, reason });
       this.options.log?.({ event: 'stream-ended', streamId: request.streamId, reason });
     });
     const port = spare ? spare.port : await receiver.start();
-    this.options.log?.({ event: 'stream-open', streamId: request.streamId, transport, port, warm: Boolean(spare), size: `${request.width}x${request.height}`, fps: request.fps, codec: request.codec });
-    return spare ? { port, ...spare.answer } : { port };
+    // ---- audio (src/core/audio): a second socket under keys derived from the stream's ----
+    audio = await openPeerAudio(request, { listen: this.options.listen, log: this.options.log });
+    if (entry.closing || this.live.get(request.streamId) !== entry) {
+      // closed, or ended, while the sound's receiver opened: it must not outlive the stream
+      await audio?.close();
+      audio = null;
+    }
+    entry.audio = audio;
+    entry.audio?.on('second', (second: AudioSecond) => (entry.audioSecond = second));
+    const audioPort = entry.audio ? { audioPort: entry.audio.port } : {};
+    this.options.log?.({ event: 'stream-open', streamId: request.streamId, transport, port, warm: Boolean(spare), size: `${request.width}x${request.height}`, fps: request.fps, codec: request.codec, audio: Boolean(entry.audio) });
+    return spare ? { port, ...spare.answer } : { port, ...audioPort };
   }
 
   async close(streamId: string): Promise<void> {
@@ -154,6 +181,7 @@ export class PeerStreams {
     if (!entry) return;
     entry.closing = true;
     this.live.delete(streamId);
+    await entry.audio?.close();
     await entry.receiver.stop();
   }
 

@@ -35,6 +35,9 @@ export interface TransportCapabilities {
    * rtp: each frame reaches the peer's decoder as one MPEG-TS PES, and ffmpeg's demuxer cuts a PES over 200 KiB.
    */
   maxFrameKbit: number | null;
+  /** It carries the host's sound with the picture (src/core/audio); where not, `audioWhy` says why (one line). */
+  audio: boolean;
+  audioWhy: string;
 }
 
 export const TRANSPORTS = {
@@ -46,6 +49,8 @@ export const TRANSPORTS = {
     figures: LINK_FIGURES,
     ownDataPlane: true,
     maxFrameKbit: 1600,
+    audio: true,
+    audioWhy: '',
   },
   srt: {
     choice: 'SRT (complete, buffered)',
@@ -55,6 +60,8 @@ export const TRANSPORTS = {
     figures: [],
     ownDataPlane: false,
     maxFrameKbit: null,
+    audio: false,
+    audioWhy: 'sound is not muxed into the srt stream yet: over srt the session runs without it (choose rtp for sound)',
   },
 } as const satisfies Record<TransportName, TransportCapabilities>;
 

@@ -71,6 +71,7 @@ export async function sessionApiCommand(sub: 'start' | 'stop' | 'list', rest: st
   if (bitrate !== undefined) params.bitrateKbps = bitrate;
   if (values.codec !== undefined) params.codec = values.codec;
   if (values.transport !== undefined) params.transport = values.transport;
+  if (values.audio || values['no-audio']) params.audio = Boolean(values.audio) && !values['no-audio'];
   const kind = parseSource(values.source as string | undefined) ?? (values.display !== undefined ? 'x11' : undefined);
   if (kind === 'x11') params.source = { kind: 'x11', display: (values.display as string | undefined) ?? process.env.DISPLAY ?? ':0' };
   else if (kind === 'wlroots') params.source = values.output === undefined ? { kind } : { kind, output: values.output };

@@ -14,12 +14,13 @@ import { sessionApiCommand } from './session-api';
 import { parseIntOption, parseSize, parseSource } from './session-args';
 
 const USAGE = [
-  'gpu-bridge session selftest [--source test|x11|portal|gnome|wlroots] [--transport rtp|srt] [--one-way-delay MS] [--loss PCT] [--outage MS] [--size WxH] [--fps N] [--seconds S] [--encoder E] [--bitrate KBPS] [--json]',
-  '       gpu-bridge session start --peer NAME [--source x11|portal|gnome|wlroots|test] [--display :0] [--output NAME] [--transport rtp|srt] [--size WxH] [--fps N] [--bitrate KBPS] [--codec h264|hevc|av1] [--json]',
+  'gpu-bridge session selftest [--source test|x11|portal|gnome|wlroots] [--transport rtp|srt] [--one-way-delay MS] [--loss PCT] [--outage MS] [--size WxH] [--fps N] [--seconds S] [--encoder E] [--bitrate KBPS] [--audio] [--json]',
+  '       gpu-bridge session start --peer NAME [--source x11|portal|gnome|wlroots|test] [--display :0] [--output NAME] [--transport rtp|srt] [--size WxH] [--fps N] [--bitrate KBPS] [--codec h264|hevc|av1] [--audio|--no-audio] [--json]',
   '  --source: where the picture comes from (default: this session\'s best, see `gpu-bridge info`); x11 takes --display, wlroots --output.',
   '       gpu-bridge session unattended on|off   (GNOME shares the screen without a dialog: for hosts nobody sits at)',
   '  --one-way-delay, --loss and --outage put a user-space UDP relay between the host and the local peer: that delay and that random loss, each way,',
   '  and (--outage) everything dropped both ways for MS milliseconds half-way through.',
+  '  --audio: the host\'s sound too (its default output, Opus over rtp); start has it on unless --no-audio, and a host with no sound server says so and streams without.',
   '       gpu-bridge session stop <id> [--json]',
   '       gpu-bridge session list [--json]',
   '  start/stop/list talk to the running app (`gpu-bridge serve` or the desktop app) through its URL: --url or GPU_BRIDGE_URL.',
@@ -42,6 +43,8 @@ const OPTIONS = {
   outage: { type: 'string' },
   url: { type: 'string' },
   json: { type: 'boolean' },
+  audio: { type: 'boolean' },
+  'no-audio': { type: 'boolean' },
 } as const;
 
 async function unattended(rest: string[], json: boolean): Promise<number> {
@@ -84,6 +87,11 @@ function human(result: SelftestResult): string {
       ? [`repairs        ${result.fecRecovered} packets by FEC, ${result.nackRecovered} by NACK; ${result.framesLost} frames lost, ${result.keyframeRequests} keyframe requests${result.cleanPictureMs === null ? '' : `, clean picture ${result.cleanPictureMs} ms after a loss burst`}`]
       : []),
     ...(caps.ownDataPlane ? [`transport CPU  sender ${cpu(result.senderCpuPercent)}, receiver ${cpu(result.receiverCpuPercent)} of one core (our code, not ffmpeg)`] : []),
+    ...(result.audio !== undefined
+      ? [result.audio
+          ? `sound          capture → heard p50 ${ms(result.audio.latencyP50Ms)}; A/V offset p50 ${ms(result.audio.avOffsetP50Ms)}, p95 ±${ms(result.audio.avOffsetP95Ms)}; ${result.audio.packetsLost} packets lost, ${result.audio.packetsRecovered} recovered, ${result.audio.concealedMs} ms concealed`
+          : `sound          none: ${result.audioUnavailable}`]
+      : []),
     `start          ${ms(result.startMs)} to the first decoded frame`,
     `encoder CPU    ${result.cpuPercent === null ? '—' : `${result.cpuPercent}% of one core`}`,
     result.ok ? 'result         ok' : `result         FAILED: ${result.reason}`,
@@ -124,8 +132,9 @@ async function selftest(values: Record<string, string | boolean | undefined>): P
   const link = oneWayDelayMs > 0 || lossPercent > 0 ? `through a relay (${oneWayDelayMs} ms, ${lossPercent}% loss each way)` : 'on loopback';
   if (!json) log(`self-test: ${width}x${height}@${fps} with ${encoder} for ${seconds} s, to a local peer process over ${transport} ${link}…`);
   const result = await runSelftest({
-    width, height, fps, seconds, encoder: encoder as EncoderName, fallback, bitrateKbps, transport, oneWayDelayMs, lossPercent, outageMs, capture,
-    peerCommand: { file: process.execPath, args: [process.argv[1]!, 'peer', 'receive', '--headless'] },
+    width, height, fps, seconds, encoder: encoder as EncoderName, fallback, bitrateKbps, transport, oneWayDelayMs, lossPercent, outageMs, capture, audio: Boolean(values.audio),
+    // with --audio, the local peer counts the sound and drops it: played on this machine it would loop into the capture
+    peerCommand: { file: process.execPath, args: [process.argv[1]!, 'peer', 'receive', '--headless'], env: { ...process.env, GPU_BRIDGE_AUDIO_OUTPUT: 'none' } },
     onSecond: (second) => {
       const repairs = second.fecRecovered === null ? '' : `  fec ${second.fecRecovered} nack ${second.nackRecovered} lost ${second.framesLost}`;
       if (!json) log(`  ${new Date(second.t).toISOString().slice(11, 19)}  p50 ${second.p50Ms ?? '—'} ms  p95 ${second.p95Ms ?? '—'} ms  ${second.fpsReceived} fps  ${second.bitrateKbps ?? '—'} kbit/s${repairs}`);

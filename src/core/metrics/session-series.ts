@@ -25,6 +25,13 @@ export class SessionSeries {
   private readonly framesLost: Counter<Labels>;
   private readonly keyframeRequests: Counter<Labels>;
   private readonly cleanPicture: Gauge<Labels>;
+  /** The session's sound (src/core/audio), when it carries any. */
+  private readonly audioBitrate: Gauge<Labels>;
+  private readonly audioLatency: Gauge<Labels>;
+  private readonly avOffset: Gauge<Labels>;
+  private readonly audioPacketsLost: Counter<Labels>;
+  private readonly audioPacketsRecovered: Counter<Labels>;
+  private readonly audioConcealed: Counter<Labels>;
   /** session id → viewers seen, to remove their series when the session ends. */
   private readonly seen = new Map<string, Set<string>>();
 
@@ -44,6 +51,12 @@ export class SessionSeries {
     this.framesLost = new Counter({ name: 'gpu_bridge_session_frames_lost_total', help: 'rtp: frames not repaired in time (never shown)', labelNames, registers });
     this.keyframeRequests = new Counter({ name: 'gpu_bridge_session_keyframe_requests_total', help: 'rtp: keyframe requests (PLI) from the viewer', labelNames, registers });
     this.cleanPicture = new Gauge({ name: 'gpu_bridge_session_clean_picture_seconds', help: 'rtp: time from the end of the last loss burst to the next clean picture', labelNames, registers });
+    this.audioBitrate = new Gauge({ name: 'gpu_bridge_session_audio_bitrate_bits_per_second', help: 'Sound: Opus stream bitrate as it arrived at the viewer', labelNames, registers });
+    this.audioLatency = new Gauge({ name: 'gpu_bridge_session_audio_latency_seconds', help: 'Sound: captured on the host to heard at the viewer (median of the last second)', labelNames, registers });
+    this.avOffset = new Gauge({ name: 'gpu_bridge_session_av_offset_seconds', help: 'Sound delay minus picture delay at the viewer (positive: sound late)', labelNames, registers });
+    this.audioPacketsLost = new Counter({ name: 'gpu_bridge_session_audio_packets_lost_total', help: 'Sound: Opus packets missing at their turn to play, before repair', labelNames, registers });
+    this.audioPacketsRecovered = new Counter({ name: 'gpu_bridge_session_audio_packets_recovered_total', help: 'Sound: lost packets rebuilt from in-band FEC or resent in time', labelNames, registers });
+    this.audioConcealed = new Counter({ name: 'gpu_bridge_session_audio_concealed_seconds_total', help: 'Sound the decoder made up for what was lost (packet loss concealment)', labelNames, registers });
   }
 
   update(second: SessionSecond): void {
@@ -65,6 +78,12 @@ export class SessionSeries {
     ];
     for (const [counter, value] of repairs) if (value !== null) counter.inc(labels, Math.max(0, value));
     if (second.cleanPictureMs !== null) this.cleanPicture.set(labels, second.cleanPictureMs / 1000);
+    setOrRemove(this.audioBitrate, labels, second.audioKbps ?? null, 1000);
+    setOrRemove(this.audioLatency, labels, second.audioLatencyMs ?? null, 1e-3);
+    setOrRemove(this.avOffset, labels, second.avOffsetMs ?? null, 1e-3);
+    if (second.audioPacketsLost != null) this.audioPacketsLost.inc(labels, Math.max(0, second.audioPacketsLost));
+    if (second.audioPacketsRecovered != null) this.audioPacketsRecovered.inc(labels, Math.max(0, second.audioPacketsRecovered));
+    if (second.audioConcealedMs != null) this.audioConcealed.inc(labels, Math.max(0, second.audioConcealedMs) / 1000);
   }
 
   /** Keeps the series of these sessions only (the live ones); the rest are removed. */
@@ -74,9 +93,9 @@ export class SessionSeries {
       if (live.has(session)) continue;
       for (const viewer of viewers) {
         const labels = { session, viewer };
-        for (const gauge of [this.fpsSent, this.fpsReceived, this.bitrate, this.target, this.rtt]) gauge.remove(labels);
+        for (const gauge of [this.fpsSent, this.fpsReceived, this.bitrate, this.target, this.rtt, this.audioBitrate, this.audioLatency, this.avOffset]) gauge.remove(labels);
         for (const quantile of ['0.5', '0.95']) this.latency.remove({ ...labels, quantile });
-        for (const counter of [this.decoded, this.packetsLost, this.fecRecovered, this.nackRecovered, this.framesLost, this.keyframeRequests]) counter.remove(labels);
+        for (const counter of [this.decoded, this.packetsLost, this.fecRecovered, this.nackRecovered, this.framesLost, this.keyframeRequests, this.audioPacketsLost, this.audioPacketsRecovered, this.audioConcealed]) counter.remove(labels);
         this.cleanPicture.remove(labels);
       }
       this.seen.delete(session);

@@ -1,6 +1,7 @@
 import type { Writable } from 'node:stream';
 import { preciseNow } from '../pairing/channel';
-import type { InputEvents, ReceiverInput } from '../sessions/receiver-input';
+import { HeldFrames } from '../audio/held-frames';
+import type { InputEvents, PictureSync, ReceiverInput } from '../sessions/receiver-input';
 import type { LinkStats } from '../sessions/viewer-link';
 import type { AssembledFrame } from './frame-assembler';
 import { TsWriter } from './mpegts-writer';
@@ -19,6 +20,8 @@ export interface RtpInputOptions {
   keys: RtpKeys;
   codec: 'h264' | 'hevc';
   listenTimeoutMs?: number;
+  /** With sound: each frame held before the decoder so the picture shows with it. */
+  sync?: PictureSync;
 }
 
 /**
@@ -45,9 +48,14 @@ export class RtpInput implements ReceiverInput {
     stdin.on('error', () => undefined);
     const ts = new TsWriter(this.options.codec);
     const startedAt = preciseNow();
+    const sync = this.options.sync;
+    const held = new HeldFrames(stdin);
     rtp.on('frame', (frame: AssembledFrame) => {
       if (stdin.writableLength > MAX_DECODER_BACKLOG) return;
-      stdin.write(ts.write(frame.data, frame.firstArrival - startedAt, frame.keyframe));
+      const data = ts.write(frame.data, frame.firstArrival - startedAt, frame.keyframe);
+      // ---- audio: lip sync, the picture held back to its sound (0 until the sound is heard); when each frame goes to the decoder ----
+      if (sync) sync.sent(frame.timestamp, held.push(data, sync.holdMs()));
+      else stdin.write(data);
     });
     rtp.on('second', (second: RtpSecond) => {
       const stats: LinkStats = {
@@ -61,7 +69,10 @@ export class RtpInput implements ReceiverInput {
       const limit = last === null ? (this.options.listenTimeoutMs ?? 10_000) : RTP_SILENCE_MS;
       if (now - (last ?? startedAt) > limit) on.end(last === null ? 'no host sent to this receiver' : `the host went silent for ${Math.round(limit / 1000)} s`);
     });
-    return () => rtp.close();
+    return () => {
+      held.clear();
+      rtp.close();
+    };
   }
 
   close(): void {

@@ -2,6 +2,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { freeUdpPort } from '../net/free-udp-port';
 import { preciseNow } from '../pairing/channel';
+import { rtpClock, VIDEO_CLOCK_RATE } from './rtp-clock';
 import { isRtcp, parseRtpHeader } from './rtp-packet';
 import type { RtpPeerSender } from './rtp-peer-sender';
 import { UdpBatchReceiver } from './udp-batch';
@@ -169,7 +170,7 @@ export class RtpOutput extends EventEmitter {
     if (frameStart) {
       // our own 90 kHz clock: continuous across encoder runs (each ffmpeg starts its own at random)
       const now = preciseNow();
-      const timestamp = Math.round(now * 90) >>> 0;
+      const timestamp = rtpClock(now, VIDEO_CLOCK_RATE);
       this.frameTimestamp = timestamp === this.frameTimestamp ? (timestamp + 1) >>> 0 : timestamp;
       this.emit('frame', now);
     }

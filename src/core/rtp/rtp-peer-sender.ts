@@ -4,6 +4,8 @@ import { EventEmitter } from 'node:events';
 import { isIPv6 } from 'node:net';
 import { blocksForFrame, buildFecPayloads, FecOverhead, parityCount } from './fec';
 import { buildRttApp, buildSenderReport, compound, nextRttEstimate, parseCompound, rttFromReport, type RtcpPacket } from './rtcp';
+import { preciseNow } from '../pairing/channel';
+import { rtpClock, VIDEO_CLOCK_RATE } from './rtp-clock';
 import { isRtcp } from './rtp-packet';
 import { SrtpProtector, SrtpUnprotector } from './srtp-gcm';
 import { FEC_PAYLOAD_TYPE, type RtpKeys } from './rtp-keys';
@@ -54,7 +56,6 @@ export class RtpPeerSender extends EventEmitter {
   private fecSeq = randomBytes(2).readUInt16BE(0) & 0x7fff;
   private readonly history: ({ seq: number; packet: Buffer } | undefined)[] = new Array(HISTORY);
   private frame: { timestamp: number; firstSeq: number; payloads: Buffer[] } | null = null;
-  private lastTimestamp = 0;
   private synced = false;
   private retransmitTokens = RETRANSMIT_PER_SECOND;
   private tokensAt = Date.now();
@@ -105,7 +106,6 @@ export class RtpPeerSender extends EventEmitter {
     this.frame.payloads.push(payload);
     this.send(packet);
     this.counters.packetsSent += 1;
-    this.lastTimestamp = this.frame.timestamp;
     if (marker) {
       this.sendFec(this.frame);
       this.frame = null;
@@ -152,7 +152,7 @@ export class RtpPeerSender extends EventEmitter {
     switch (packet.type) {
       case 'rr': {
         if (!packet.block) return;
-        const rtt = rttFromReport(Date.now(), packet.block.lsr, packet.block.dlsr);
+        const rtt = rttFromReport(preciseNow(), packet.block.lsr, packet.block.dlsr);
         const before = this.rttMs;
         if (rtt !== null && rtt >= 0 && rtt < 10_000) this.rttMs = nextRttEstimate(this.rttMs, rtt);
         // the receiver times its NACKs by our RTT: the first one, or one well below the last, goes out now
@@ -192,8 +192,10 @@ export class RtpPeerSender extends EventEmitter {
   /** Sender report (for the receiver's RTT report) and our measured RTT; also the NAT keepalive. */
   private report(): void {
     if (this.closed) return;
+    // now on both clocks (the one the frames' timestamps come from, see RtpOutput), not the last frame's time
+    const now = preciseNow();
     const reports = [
-      buildSenderReport({ ssrc: this.ssrc, ntpMs: Date.now(), rtpTimestamp: this.lastTimestamp, packetCount: this.counters.packetsSent, octetCount: this.counters.bytesSent }),
+      buildSenderReport({ ssrc: this.ssrc, ntpMs: now, rtpTimestamp: rtpClock(now, VIDEO_CLOCK_RATE), packetCount: this.counters.packetsSent, octetCount: this.counters.bytesSent }),
       buildRttApp({ ssrc: this.ssrc, rttUs: Math.round((this.rttMs ?? 0) * 1000) }),
     ];
     this.send(this.protector.protectRtcp(compound(reports)));

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { TRANSPORTS } from '../../shared/transports';
+import type { SessionAudio } from '../audio/session-audio';
 import type { SupervisedSpawn } from '../sessions/child-process';
 import type { EncoderRuns, SenderTransport, ViewerChange } from '../sessions/sender-transport';
 import type { ViewerLink } from '../sessions/viewer-link';
@@ -18,7 +19,8 @@ const AT_GATE_GRACE_MS = 0;
  * The host's rtp transport for one session: each viewer gets its own keys, receiver and encrypted
  * stream for the whole session (RtpPeerSender); encoder runs send to loopback sources of our fan-out
  * (RtpOutput), a new one taking over at its first frame (make before break), and the next run waits
- * ahead at its gate so a keyframe on request starts fast.
+ * ahead at its gate so a keyframe on request starts fast. With the session's sound (`audio`), each
+ * viewer also gets an Opus stream under keys derived from its own (src/core/audio).
  */
 export class RtpTransport extends EventEmitter implements SenderTransport {
   readonly name = 'rtp';
@@ -35,7 +37,7 @@ export class RtpTransport extends EventEmitter implements SenderTransport {
   private runsFor: EncoderRuns | null = null;
   private closed = false;
 
-  constructor() {
+  constructor(private readonly audio: SessionAudio | null = null) {
     super();
     this.output.on('frame', () => this.emit('frame'));
     this.output.on('switched', (oldId: number | null) => {
@@ -57,7 +59,8 @@ export class RtpTransport extends EventEmitter implements SenderTransport {
     const streamId = randomUUID();
     this.streamIds.set(link.name, streamId);
     const keys = newRtpKeys();
-    const where = await link.open({ streamId, transport: 'rtp', rtpKeys: keysToWire(keys), latencyMs: 0, codec, width, height, fps });
+    const audio = this.audio;
+    const where = await link.open({ streamId, transport: 'rtp', rtpKeys: keysToWire(keys), latencyMs: 0, codec, width, height, fps, ...(audio?.on ? { audio: true } : {}) });
     // the session may have ended, or the viewer left, while its receiver opened: open no socket for it
     if (this.closed || this.streamIds.get(link.name) !== streamId) throw new Error('the session ended while the receiver opened');
     const sender = new RtpPeerSender({ host: where.host, port: where.port }, keys, MEDIA_PAYLOAD_TYPE[codec]);
@@ -68,6 +71,12 @@ export class RtpTransport extends EventEmitter implements SenderTransport {
     }
     sender.on('keyframe', () => this.emit('keyframe'));
     this.output.addViewer(link.name, sender);
+    await audio?.addViewer(link.name, where, keys);
+    if (this.closed || this.streamIds.get(link.name) !== streamId) {
+      // the viewer's video sender went with the session's end or its removal; its sound's goes here
+      audio?.removeViewer(link.name);
+      throw new Error('the session ended while the receiver opened');
+    }
     // the stream goes on for the others; a new encoder run gives the newcomer a keyframe to start from
     return this.runs.size > 0 ? 'keyframe' : 'launch';
   }
@@ -76,6 +85,7 @@ export class RtpTransport extends EventEmitter implements SenderTransport {
     const streamId = this.streamId(name);
     this.streamIds.delete(name);
     this.output.removeViewer(name)?.close();
+    this.audio?.removeViewer(name);
     return { streamId, then: 'nothing' };
   }
 

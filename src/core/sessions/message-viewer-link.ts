@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { StreamMessage } from '../../shared/contract/peers';
-import type { OpenRequest, ViewerLink } from './viewer-link';
+import type { OpenedAt, OpenRequest, ViewerLink } from './viewer-link';
 
 export interface MessageViewerLinkOptions {
   name: string;
@@ -18,7 +18,7 @@ export interface MessageViewerLinkOptions {
  */
 export class MessageViewerLink extends EventEmitter implements ViewerLink {
   readonly name: string;
-  private readonly waiting = new Map<string, { resolve: (ready: { port: number; passphrase?: string }) => void; reject: (error: Error) => void; timer: NodeJS.Timeout }>();
+  private readonly waiting = new Map<string, { resolve: (ready: Omit<OpenedAt, 'host'>) => void; reject: (error: Error) => void; timer: NodeJS.Timeout }>();
 
   /** Streams opened and not closed: frames of any other (a previous encoder run's) are ignored. */
   private readonly active = new Set<string>();
@@ -28,7 +28,7 @@ export class MessageViewerLink extends EventEmitter implements ViewerLink {
     this.name = options.name;
   }
 
-  open(request: OpenRequest): Promise<{ host: string; port: number; passphrase?: string }> {
+  open(request: OpenRequest): Promise<OpenedAt> {
     return new Promise((resolve, reject) => {
       const timeoutMs = this.options.openTimeoutMs ?? 10_000;
       const timer = setTimeout(() => {
@@ -58,7 +58,7 @@ export class MessageViewerLink extends EventEmitter implements ViewerLink {
         if (!pending) return;
         clearTimeout(pending.timer);
         this.waiting.delete(message.streamId);
-        pending.resolve(message.passphrase ? { port: message.port, passphrase: message.passphrase } : { port: message.port });
+        pending.resolve({ port: message.port, ...(message.passphrase ? { passphrase: message.passphrase } : {}), ...(message.audioPort ? { audioPort: message.audioPort } : {}) });
         return;
       }
       case 'stream.ended': {

@@ -14,6 +14,16 @@ export interface InputEvents {
 }
 
 /**
+ * Lip sync, for an input whose stream carries sound (src/core/audio): how long each frame waits before
+ * the decoder so the picture shows with its sound, and when each frame went there (its RTP timestamp,
+ * on the host's clock, and the time on ours).
+ */
+export interface PictureSync {
+  holdMs(): number;
+  sent(timestamp: number, at: number): void;
+}
+
+/**
  * The peer's side of one transport for one stream (src/core/<transport>/): opens its socket and feeds
  * the decoder. The Receiver around it (decoder, stamps, exit) knows no transport.
  */

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { UdpRelay, type LinkProfile } from '../net/udp-relay';
-import type { OpenRequest, ViewerLink } from './viewer-link';
+import type { OpenedAt, OpenRequest, ViewerLink } from './viewer-link';
 
 /** A relay in front of one receiver: in this process (UdpRelay) or another (the bench runs it apart). */
 export interface Relay {
@@ -31,11 +31,16 @@ export class RelayedLink extends EventEmitter implements ViewerLink {
     for (const event of ['frames', 'link-stats', 'gone', 'stream-ended']) inner.on(event, (...args: unknown[]) => this.emit(event, ...args));
   }
 
-  async open(request: OpenRequest): Promise<{ host: string; port: number; passphrase?: string }> {
+  async open(request: OpenRequest): Promise<OpenedAt> {
     const where = await this.inner.open(request);
     const relay = this.makeRelay({ host: where.host, port: where.port }, this.profile);
     this.relays.push(relay);
-    return { ...where, port: await relay.start() };
+    const port = await relay.start();
+    // the sound crosses the same link, through a relay of its own (its own socket at both ends)
+    if (where.audioPort === undefined) return { ...where, port };
+    const audioRelay = this.makeRelay({ host: where.host, port: where.audioPort }, this.profile);
+    this.relays.push(audioRelay);
+    return { ...where, port, audioPort: await audioRelay.start() };
   }
 
   /** Cuts the link both ways for `ms`. */

@@ -9,6 +9,7 @@ import { startCpuMeter } from './proc-stat';
 import { srtLatencyFromRtt } from '../srt/srt-url';
 import { StreamSession, type StreamSecond } from './stream-session';
 import { RelayedLink } from './relayed-link';
+import type { AudioTotals } from '../audio/session-audio';
 
 export interface SelftestOptions {
   width: number;
@@ -31,6 +32,10 @@ export interface SelftestOptions {
   capture?: OpenedCapture;
   /** How to start the local peer process (`gpu-bridge peer receive --headless`). */
   peerCommand: { file: string; args: string[]; env?: NodeJS.ProcessEnv };
+  /** Carry the host's sound too (rtp): the default output's monitor to the local peer's default output. */
+  audio?: boolean;
+  /** Where the sound servers are reached (tests: a rig's); default this process's environment. */
+  audioEnv?: NodeJS.ProcessEnv;
   onSecond?: (second: StreamSecond) => void;
   onFallback?: (reason: string) => void;
   ffmpeg?: string;
@@ -69,6 +74,9 @@ export interface SelftestResult {
   receiverCpuPercent: number | null;
   ok: boolean;
   reason: string | null;
+  /** With `audio`: the sound's figures (null when there was none to carry; audioUnavailable says why). */
+  audio?: AudioTotals | null;
+  audioUnavailable?: string | null;
 }
 
 /** A bitrate that looks right for the size and rate: about 0.08 bit per pixel per frame. */
@@ -114,6 +122,8 @@ export async function runSelftest(options: SelftestOptions): Promise<SelftestRes
     transport,
     srtLatencyMs: emulated ? srtLatencyFromRtt(2 * oneWayDelayMs) : 0,
     ffmpeg: options.ffmpeg,
+    audio: options.audio,
+    audioEnv: options.audioEnv,
   });
   if (options.onSecond) session.on('second', options.onSecond);
   if (options.onFallback) session.on('fallback', options.onFallback);
@@ -160,6 +170,7 @@ export async function runSelftest(options: SelftestOptions): Promise<SelftestRes
       // this process does little else during the self-test: its CPU is the session's (sender, FEC, crypto)
       senderCpuPercent: cpu.selfPercent,
       receiverCpuPercent: cpu.otherPercent,
+      ...(options.audio ? { audio: session.audio?.why ? null : (session.audio?.summary() ?? null), audioUnavailable: session.audio?.why ?? null } : {}),
       ok: failed === null && totals.framesDecoded > 0,
       reason: failed ?? (totals.framesDecoded === 0 ? 'no frame reached the peer' : null),
     };

@@ -64,6 +64,8 @@ export interface StartRequest {
   /** Default rtp. */
   transport?: StreamTransport;
   source?: SessionSource;
+  /** The host's sound with the picture; absent: on (a host with no sound server says so and runs without). */
+  audio?: boolean;
 }
 
 /**
@@ -102,6 +104,7 @@ export class SessionManager {
       fallbackReason: s.fallbackReason, source: entry.sourceLabel, sourceKind: entry.sourceKind, width: s.settings.source.width, height: s.settings.source.height,
       fps: s.settings.fps, requestedKbps: entry.requestedKbps, targetKbps: s.targetKbps, startedAt: new Date(s.startedAt).toISOString(),
       firstFrameMs: s.firstFrameMs, restarts: s.restarts, framesSent: s.framesSent, framesDecoded: counts.framesDecoded, unreadableFrames: counts.unreadable, bitrateSteps: entry.steps.slice(-20), last: entry.last,
+      audio: { on: Boolean(s.audio?.on), why: s.audio ? s.audio.why : 'not asked for' },
     };
   }
 
@@ -205,7 +208,7 @@ export class SessionManager {
       throw new ApiError(ErrorCode.Unavailable, (error as Error).message);
     }
     const capture = await this.open(captureRequest, link.name);
-    const session = new StreamSession({ source: capture.source, feed: capture.feed ?? undefined, fps: request.fps, bitrateKbps, encoder: choice.encoder, fallback: choice.fallback, transport, ffmpeg: this.options.ffmpeg });
+    const session = new StreamSession({ source: capture.source, feed: capture.feed ?? undefined, fps: request.fps, bitrateKbps, encoder: choice.encoder, fallback: choice.fallback, transport, ffmpeg: this.options.ffmpeg, audio: request.audio ?? true });
     const entry: Entry = {
       session, key, codec, encoderReason: choice.reason, requestedKbps: bitrateKbps, steps: [], last: null, reportedFirstFrameMs: null,
       sourceLabel: capture.label, sourceKind: capture.kind, capture,
@@ -260,7 +263,7 @@ export class SessionManager {
     await this.start({ peer: peer.fingerprint, width: request.width, height: request.height, fps: request.fps, bitrateKbps: request.bitrateKbps, codec: request.codec, transport: request.transport }, `peer:${peer.name}`);
   }
 
-  async selftest(params: { width: number; height: number; fps: number; seconds: number; encoder?: EncoderName; transport?: StreamTransport; oneWayDelayMs?: number; lossPercent?: number; source?: CaptureKind }): Promise<SelftestResult> {
+  async selftest(params: { width: number; height: number; fps: number; seconds: number; encoder?: EncoderName; transport?: StreamTransport; oneWayDelayMs?: number; lossPercent?: number; source?: CaptureKind; audio?: boolean }): Promise<SelftestResult> {
     const command = this.options.peerReceiveCommand;
     if (!command) throw new ApiError(ErrorCode.Unavailable, 'this shell cannot start a local peer process for the self-test; run `gpu-bridge session selftest` instead');
     if (this.selftestRunning) throw new ApiError(ErrorCode.Conflict, 'a self-test is already running');
@@ -274,7 +277,9 @@ export class SessionManager {
       const source: SessionSource = kind === 'x11' ? { kind: 'x11', display: this.options.defaultDisplay ?? this.env.DISPLAY ?? ':0', x: 0, y: 0 } : { kind } as SessionSource;
       const capture = await this.open(await this.captureRequest({ ...params, source }, false), 'self-test peer');
       try {
-        return await runSelftest({ ...params, capture, encoder: choice.encoder, fallback: choice.fallback, peerCommand: command, ffmpeg: this.options.ffmpeg });
+        return await runSelftest({ ...params, capture, encoder: choice.encoder, fallback: choice.fallback, ffmpeg: this.options.ffmpeg,
+          // the local peer shares this machine's output: it counts the sound and drops it (played, it would loop into the capture)
+          peerCommand: params.audio ? { ...command, env: { ...(command.env ?? process.env), GPU_BRIDGE_AUDIO_OUTPUT: 'none' } } : command });
       } finally {
         await capture.close();
       }

@@ -13,8 +13,9 @@ import { stampAgeMs } from './stamp';
 import { senderTransport } from './transport-rooms';
 import type { DecodedFrame, LinkStats, ViewerLink } from './viewer-link';
 import type { StreamTransport } from '../../shared/contract/peers';
-import { DEFAULT_TRANSPORT } from '../../shared/transports';
+import { capabilities, DEFAULT_TRANSPORT } from '../../shared/transports';
 import type { FrameFeed } from '../capture/frame-feed';
+import { SessionAudio, type AudioSecondFigures } from '../audio/session-audio';
 
 export interface StreamSettings {
   source: CaptureSource;
@@ -34,12 +35,15 @@ export interface StreamSettings {
   ffmpeg?: string;
   /** Where the frames come from when the source is `frames` (a Wayland capture); its end ends the session. */
   feed?: FrameFeed;
+  /** The host's sound with the picture (where the transport carries it: TRANSPORTS[name].audio); where the sound server is reached (tests: a rig's own). */
+  audio?: boolean;
+  audioEnv?: NodeJS.ProcessEnv;
 }
 
 export type StreamState = 'starting' | 'running' | 'restarting' | 'failed' | 'stopped';
 
 /** One second of a viewer's figures: what the Sessions page charts and Prometheus exports. */
-export interface StreamSecond extends LinkFigures {
+export interface StreamSecond extends LinkFigures, AudioSecondFigures {
   t: number;
   viewer: string;
   p50Ms: number | null;
@@ -136,13 +140,18 @@ export class StreamSession extends EventEmitter {
   private readonly retiring = new Set<Promise<void>>();
   /** Keyframes sent on a viewer's request (each one a new encoder run). */
   keyframesSent = 0;
+  /** The host's sound (src/core/audio), when asked for; `audio.why` says why a session asked for it has none. */
+  readonly audio: SessionAudio | null;
 
   constructor(readonly settings: StreamSettings) {
     super();
     this.encoder = settings.encoder;
     this.bitrate = new BitrateController(settings.bitrateKbps);
     this.transport = settings.transport ?? DEFAULT_TRANSPORT;
-    this.out = senderTransport(this.transport, settings);
+    this.audio = settings.audio ? new SessionAudio({ env: settings.audioEnv }) : null;
+    const caps = capabilities(this.transport);
+    if (this.audio && !caps.audio) this.audio.why = caps.audioWhy;
+    this.out = senderTransport(this.transport, settings, this.audio);
     // where runs overlap while one takes over from another, a frame counts as sent when the transport sends it
     this.out.on('frame', () => (this.framesSent += 1));
     this.out.on('keyframe', () => this.requestKeyframe(false));
@@ -194,6 +203,8 @@ export class StreamSession extends EventEmitter {
     }
     let change: ViewerChange;
     try {
+      // the sound's capture starts with the first viewer, once (none where the transport carries no sound: `why` says so)
+      await this.audio?.open();
       change = await this.out.addViewer(link, this.runs);
     } catch (error) {
       const reason = `${link.name} could not open its receiver: ${(error as Error).message}`;
@@ -317,6 +328,7 @@ export class StreamSession extends EventEmitter {
       await viewer.link.close(streamId, reason).catch(() => undefined);
     }
     this.out.close();
+    await this.audio?.close();
     this.emit('ended', reason);
   }
 
@@ -485,6 +497,7 @@ export class StreamSession extends EventEmitter {
         rttMs: round1(this.out.rttMs(name)) ?? viewer.link.clock().rttMs, dropped: progress?.dropped ?? 0, duplicated: progress?.duplicated ?? 0,
         unreadable: viewer.unreadableThisSecond,
         ...linkFigures(this.out.caps, link),
+        ...(this.audio ?? NO_AUDIO).second(link?.audio, viewer.link.clock().offsetMs),
       };
       this.emit('second', second);
       if (this.settings.adaptive !== false && this.state === 'running' && progress && progress.fps > 0 && Date.now() - this.senderStartedAt > 3 * WARMUP_MS) {
@@ -520,6 +533,9 @@ export class StreamSession extends EventEmitter {
     await this.launch();
   }
 }
+
+/** The figures of a session without sound: all null. */
+const NO_AUDIO = new SessionAudio();
 
 function round1(value: number | null): number | null {
   return value === null ? null : Math.round(value * 10) / 10;

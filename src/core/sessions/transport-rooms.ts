@@ -1,4 +1,5 @@
 import type { StreamOpen } from '../../shared/contract/peers';
+import type { SessionAudio } from '../audio/session-audio';
 import type { TransportName } from '../../shared/transports';
 import { RtpInput } from '../rtp/rtp-input';
 import { keysFromWire } from '../rtp/rtp-keys';
@@ -6,7 +7,7 @@ import { RtpTransport } from '../rtp/rtp-transport';
 import { SrtInput } from '../srt/srt-input';
 import { SrtTransport } from '../srt/srt-transport';
 import { newPassphrase } from '../srt/srt-url';
-import type { ReceiverInput } from './receiver-input';
+import type { PictureSync, ReceiverInput } from './receiver-input';
 import type { SenderTransport } from './sender-transport';
 import type { OpenRequest } from './viewer-link';
 
@@ -16,14 +17,17 @@ export interface TransportSettings {
   srtLatencyMs?: number;
 }
 
-/** The one place that maps a transport's name to its room (src/core/<name>/), host side. */
-const SENDERS: Record<TransportName, (settings: TransportSettings) => SenderTransport> = {
-  rtp: () => new RtpTransport(),
+/**
+ * The one place that maps a transport's name to its room (src/core/<name>/), host side. `audio`: the
+ * session's sound, for a transport that carries it (TRANSPORTS[name].audio) to send to each viewer.
+ */
+const SENDERS: Record<TransportName, (settings: TransportSettings, audio: SessionAudio | null) => SenderTransport> = {
+  rtp: (_settings, audio) => new RtpTransport(audio),
   srt: (settings) => new SrtTransport(settings.srtLatencyMs),
 };
 
-export function senderTransport(name: TransportName, settings: TransportSettings): SenderTransport {
-  return SENDERS[name](settings);
+export function senderTransport(name: TransportName, settings: TransportSettings, audio: SessionAudio | null = null): SenderTransport {
+  return SENDERS[name](settings, audio);
 }
 
 /** Where a peer's receivers listen. */
@@ -34,11 +38,14 @@ export interface InputPlace {
   listenTimeoutMs?: number;
 }
 
-/** The one place that maps a stream.open to its transport's input (src/core/<name>/), peer side. */
-export function receiverInput(request: OpenRequest | StreamOpen, place: InputPlace): ReceiverInput {
+/**
+ * The one place that maps a stream.open to its transport's input (src/core/<name>/), peer side. `sync`:
+ * lip sync with the stream's sound, for a transport that carries it (the picture held for it).
+ */
+export function receiverInput(request: OpenRequest | StreamOpen, place: InputPlace, sync?: PictureSync): ReceiverInput {
   const at = { listen: place.listen, port: place.port ?? 0, listenTimeoutMs: place.listenTimeoutMs };
   if (request.transport === 'srt') return new SrtInput({ ...at, passphrase: request.passphrase, latencyMs: request.latencyMs });
-  return new RtpInput({ ...at, keys: keysFromWire(request.rtpKeys), codec: request.codec });
+  return new RtpInput({ ...at, keys: keysFromWire(request.rtpKeys), codec: request.codec, sync });
 }
 
 /**

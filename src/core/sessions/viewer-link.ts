@@ -5,6 +5,14 @@ import type { DecodedFrame } from './stamp-reader';
 /** The transport's counters for one second at the viewer (SRT's own, or the rtp receiver's). */
 export type LinkStats = Omit<Extract<StreamMessage, { type: 'stream.stats' }>, 'type' | 'streamId'>;
 
+/** Where the viewer listens: its stream's port (and the SRT passphrase when it chose one, the audio port when it takes sound). */
+export interface OpenedAt {
+  host: string;
+  port: number;
+  passphrase?: string;
+  audioPort?: number;
+}
+
 /** A stream.open as the host sends it: one shape per transport, `transport` always said. */
 export type OpenRequest = StreamOpen extends infer O ? (O extends { transport?: infer T } ? Omit<O, 'type' | 'transport'> & { transport: NonNullable<T> } : never) : never;
 
@@ -16,7 +24,7 @@ export type OpenRequest = StreamOpen extends infer O ? (O extends { transport?: 
 export interface ViewerLink extends EventEmitter {
   readonly name: string;
   /** Asks the viewer to (re)open its receiver (an SRT listener or an rtp socket); resolves with the address to send to (and the SRT passphrase, when the viewer chose it). */
-  open(request: OpenRequest): Promise<{ host: string; port: number; passphrase?: string }>;
+  open(request: OpenRequest): Promise<OpenedAt>;
   /** Tells the viewer the stream is over (it stops its listener). */
   close(streamId: string, reason: string): Promise<void>;
   /** The viewer's clock minus ours, and the control channel's round trip (the path's: not one busy sample). */

@@ -74,6 +74,8 @@ export const RtpStreamOpen = z
     /** host → peer media and peer → host feedback masters. */
     rtpKeys: z.object({ media: RtpMaster, feedback: RtpMaster }).strict(),
     codec: z.enum(TRANSPORTS.rtp.codecs),
+    /** the host's sound comes too (Opus, RFC 7587), under keys derived from rtpKeys, to a second socket. */
+    audio: z.boolean().optional(),
   })
   .strict();
 export const SrtStreamOpen = z
@@ -105,6 +107,28 @@ export const StreamRequest = z
   .strict();
 export type StreamRequest = z.infer<typeof StreamRequest>;
 
+/** One second of the sound at the peer: what arrived, what was rebuilt or concealed, and its timing. */
+export const AudioStats = z
+  .object({
+    bitrateKbps: z.number().min(0).max(100_000),
+    received: z.number().int().min(0).max(100_000),
+    lost: z.number().int().min(0).max(100_000),
+    recovered: z.number().int().min(0).max(100_000),
+    recoveredFec: z.number().int().min(0).max(100_000),
+    recoveredNack: z.number().int().min(0).max(100_000),
+    concealedMs: z.number().min(0).max(600_000),
+    /** Heard at the peer minus captured at the host, on the peer's clock minus the host's (the host removes the offset). */
+    delayMs: z.number().min(-600_000).max(600_000).nullable(),
+    /** The sound's delay minus the picture's (positive: the sound is late), when stamped frames show the picture's. */
+    avOffsetMs: z.number().min(-600_000).max(600_000).nullable(),
+    /** Frames counted and dropped (the peer has no sound output). */
+    dropped: z.number().int().min(0).max(100_000),
+    /** Audible gaps: the sink ran dry or the stream paused. */
+    underruns: z.number().int().min(0).max(100_000),
+  })
+  .strict();
+export type AudioStats = z.infer<typeof AudioStats>;
+
 export const StreamMessage = z.discriminatedUnion('type', [
   StreamOpen,
   z
@@ -114,6 +138,8 @@ export const StreamMessage = z.discriminatedUnion('type', [
       port: z.number().int().min(1).max(65535),
       /** Set when the peer answered with a listener it had started ahead, under its own fresh passphrase. */
       passphrase: SrtPassphrase.optional(),
+      /** Where the sound goes, when the host asked for it and the peer could open its audio receiver. */
+      audioPort: z.number().int().min(1).max(65535).optional(),
     })
     .strict(),
   z.object({ type: z.literal('stream.close'), streamId: StreamId, reason: z.string().max(500) }).strict(),
@@ -138,6 +164,7 @@ export const StreamMessage = z.discriminatedUnion('type', [
       cleanPictureMs: z.number().min(0).max(600_000).nullable().optional(),
       rejected: z.number().int().min(0).max(10_000_000).optional(),
       rttMs: z.number().min(0).max(60_000).nullable().optional(),
+      audio: AudioStats.optional(),
     })
     .strict(),
   StreamRequest,

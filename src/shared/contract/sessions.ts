@@ -62,6 +62,13 @@ export const SessionSecond = z.object({
   framesLost: z.number().nullable().describe('frames that could not be repaired in time (not shown)'),
   keyframeRequests: z.number().nullable(),
   cleanPictureMs: z.number().nullable().describe('end of a loss burst to the next clean picture'),
+  /** The sound this second (all null when the session carries none, or before the viewer's first report). */
+  audioKbps: z.number().nullable().optional(),
+  audioPacketsLost: z.number().nullable().optional().describe('Opus packets missing at their turn, before repair'),
+  audioPacketsRecovered: z.number().nullable().optional().describe('rebuilt from the next packet\'s FEC or resent in time'),
+  audioConcealedMs: z.number().nullable().optional().describe('sound the decoder made up for what was lost'),
+  audioLatencyMs: z.number().nullable().optional().describe('captured on the host to heard at the peer'),
+  avOffsetMs: z.number().nullable().optional().describe('the sound\'s delay minus the picture\'s (positive: sound late)'),
 });
 export type SessionSecond = z.infer<typeof SessionSecond>;
 
@@ -88,6 +95,8 @@ export const SessionInfo = z.object({
   framesDecoded: z.number().describe('frames decoded by all viewers'),
   unreadableFrames: z.number(),
   bitrateSteps: z.array(z.object({ t: z.number(), from: z.number(), to: z.number(), reason: z.string() })),
+  /** Whether the session carries the host's sound, and why not when it does not (one line). */
+  audio: z.object({ on: z.boolean(), why: z.string().nullable() }).optional(),
   last: SessionSecond.nullable(),
 });
 export type SessionInfo = z.infer<typeof SessionInfo>;
@@ -127,6 +136,20 @@ export const SelftestResult = z.object({
   receiverCpuPercent: z.number().nullable(),
   ok: z.boolean(),
   reason: z.string().nullable(),
+  /** With --audio: the sound's figures over the run (latency and offset from the peer's per-second medians). */
+  audio: z
+    .object({
+      latencyP50Ms: z.number().nullable(),
+      avOffsetP50Ms: z.number().nullable(),
+      avOffsetP95Ms: z.number().nullable(),
+      concealedMs: z.number(),
+      packetsLost: z.number(),
+      packetsRecovered: z.number(),
+    })
+    .nullable()
+    .optional(),
+  /** With --audio, when there is no sound to carry: why (one line). */
+  audioUnavailable: z.string().nullable().optional(),
 });
 export type SelftestResult = z.infer<typeof SelftestResult>;
 
@@ -145,6 +168,8 @@ export const sessionsMethods = {
         codec: StreamCodec.default('h264'),
         transport: StreamTransport.default(DEFAULT_TRANSPORT),
         source: SessionSource.optional(),
+        /** The host's sound with the picture (rtp); absent: on where a sound server answers. */
+        audio: z.boolean().optional(),
       })
       .strict(),
     result: SessionInfo,
@@ -162,6 +187,7 @@ export const sessionsMethods = {
         oneWayDelayMs: z.number().min(0).max(1000).default(0),
         lossPercent: z.number().min(0).max(50).default(0),
         source: CaptureKind.default('test'),
+        audio: z.boolean().default(false),
       })
       .strict(),
     result: SelftestResult,

@@ -23,6 +23,25 @@ function sample(text: string, name: string, labels: string): number | undefined 
 }
 
 describe('Prometheus session series', () => {
+  it('a session with sound adds its bitrate, latency and A/V offset (gauges), its losses, recoveries and concealed time (counters); one without has none', async () => {
+    const exporter = new MetricsExporter();
+    const sound = { audioKbps: 98.5, audioLatencyMs: 38, avOffsetMs: -6, audioPacketsLost: 5, audioPacketsRecovered: 3, audioConcealedMs: 20 };
+    exporter.sessions.update(second(sound));
+    exporter.sessions.update(second({ ...sound, avOffsetMs: null }));
+    exporter.sessions.update(second({ sessionId: 'sess-silent' }));
+    const text = await exporter.render();
+    const a = 'session="sess-1",viewer="cloud-a"';
+    expect(sample(text, 'gpu_bridge_session_audio_bitrate_bits_per_second', a)).toBe(98_500);
+    expect(sample(text, 'gpu_bridge_session_audio_latency_seconds', a)).toBeCloseTo(0.038);
+    expect(sample(text, 'gpu_bridge_session_av_offset_seconds', a)).toBeUndefined();
+    expect(sample(text, 'gpu_bridge_session_audio_packets_lost_total', a)).toBe(10);
+    expect(sample(text, 'gpu_bridge_session_audio_packets_recovered_total', a)).toBe(6);
+    expect(sample(text, 'gpu_bridge_session_audio_concealed_seconds_total', a)).toBeCloseTo(0.04);
+    const silent = 'session="sess-silent",viewer="cloud-a"';
+    expect(sample(text, 'gpu_bridge_session_audio_bitrate_bits_per_second', silent)).toBeUndefined();
+    expect(sample(text, 'gpu_bridge_session_audio_packets_lost_total', silent)).toBeUndefined();
+  });
+
   it('exports each viewer\'s second in base units, labelled by session and viewer', async () => {
     const exporter = new MetricsExporter();
     exporter.sessions.update(second());

@@ -36,8 +36,15 @@ describe('session charts: seconds into a LiveSeries', () => {
       values: {
         p50Ms: 20, p95Ms: 30, fpsSent: 30, fpsReceived: 30, bitrateKbps: 3900, targetKbps: 4000, rttMs: null,
         packetsLost: 4, fecRecovered: 3, nackRecovered: 1, framesLost: 0, keyframeRequests: 0, cleanPictureMs: null,
+        // a session without sound: its figures absent, not 0
+        audioKbps: null, audioPacketsLost: null, audioPacketsRecovered: null, audioConcealedMs: null, audioLatencyMs: null, avOffsetMs: null,
       },
     });
+  });
+
+  it('sessionSample keeps the sound\'s figures of a session with sound', () => {
+    const sound = { audioKbps: 97, audioPacketsLost: 2, audioPacketsRecovered: 2, audioConcealedMs: 0, audioLatencyMs: 38.5, avOffsetMs: -4 };
+    expect(sessionSample(second(7, sound)).values).toMatchObject(sound);
   });
 });
 

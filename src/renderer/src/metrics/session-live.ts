@@ -6,6 +6,8 @@ export const SESSION_KEYS = [
   'p50Ms', 'p95Ms', 'fpsSent', 'fpsReceived', 'bitrateKbps', 'targetKbps', 'rttMs',
   // the rtp transport's repairs (null over srt)
   'packetsLost', 'fecRecovered', 'nackRecovered', 'framesLost', 'keyframeRequests', 'cleanPictureMs',
+  // the session's sound (absent when it carries none)
+  'audioKbps', 'audioPacketsLost', 'audioPacketsRecovered', 'audioConcealedMs', 'audioLatencyMs', 'avOffsetMs',
 ] as const;
 export type SessionKey = (typeof SESSION_KEYS)[number];
 
@@ -16,7 +18,7 @@ export function viewerSeriesId(sessionId: string, viewer: string): string {
 
 export function sessionSample(second: SessionSecond): LiveSample<SessionKey> {
   const values: LiveSample<SessionKey>['values'] = {};
-  for (const key of SESSION_KEYS) values[key] = second[key];
+  for (const key of SESSION_KEYS) values[key] = second[key] ?? null;
   return { t: second.t, address: viewerSeriesId(second.sessionId, second.viewer), values };
 }
 

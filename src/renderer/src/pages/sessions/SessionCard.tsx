@@ -57,6 +57,14 @@ export function SessionCard({ session }: { session: SessionInfo }) {
         <dd data-field="transport">
           {TRANSPORTS[session.transport].summary}
         </dd>
+        {session.audio ? (
+          <>
+            <dt>Sound</dt>
+            <dd data-field="audio">
+              {session.audio.on ? 'the host\'s output, Opus 48 kHz stereo in 10 ms frames with in-band FEC, its own encrypted RTP stream' : <span className="hint">none: {session.audio.why}</span>}
+            </dd>
+          </>
+        ) : null}
         <dt>Bitrate</dt>
         <dd>
           actual{' '}
@@ -89,7 +97,7 @@ export function SessionCard({ session }: { session: SessionInfo }) {
       {session.viewers.map((viewer) => (
         <section key={viewer} aria-label={`${viewer} live figures`}>
           {session.viewers.length > 1 ? <h4>{viewer}</h4> : null}
-          <ViewerCharts sessionId={session.id} viewer={viewer} transport={session.transport} />
+          <ViewerCharts sessionId={session.id} viewer={viewer} transport={session.transport} audio={Boolean(session.audio?.on)} />
         </section>
       ))}
     </section>

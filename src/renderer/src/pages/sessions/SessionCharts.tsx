@@ -64,12 +64,40 @@ const LINK_CHARTS: typeof CHARTS = [
   },
 ];
 
+/** The session's sound, each second: its bitrate, what was lost and how it was made good, and its timing. */
+const AUDIO_CHARTS: typeof CHARTS = [
+  {
+    title: 'Sound: bitrate',
+    series: [{ key: 'audioKbps', label: 'Opus', unit: 'kbit/s', colour: '#0969da' }],
+    notes: { none: 'No sound figures from this viewer yet.' },
+  },
+  {
+    title: 'Sound: loss and repair',
+    series: [
+      { key: 'audioPacketsLost', label: 'Packets lost', unit: '/s', colour: '#cf222e' },
+      { key: 'audioPacketsRecovered', label: 'Recovered (FEC, resend)', unit: '/s', colour: '#1a7f37' },
+      { key: 'audioConcealedMs', label: 'Concealed', unit: 'ms/s', colour: '#bf8700' },
+    ],
+    notes: { none: 'No sound figures from this viewer yet.', zero: 'No sound packet lost in this window: nothing rebuilt, nothing concealed.' },
+  },
+  {
+    title: 'Sound: timing',
+    series: [
+      { key: 'audioLatencyMs', label: 'Captured → heard', unit: 'ms', colour: '#8250df' },
+      { key: 'avOffsetMs', label: 'A/V offset (+ sound late)', unit: 'ms', colour: '#cf222e' },
+    ],
+    notes: { none: 'No timing yet (the A/V offset needs stamped frames, which the test pattern has).' },
+  },
+];
+
 /** One viewer's live charts, drawn from sessionLive (fed by sessions.second outside React). */
-export function ViewerCharts({ sessionId, viewer, transport }: { sessionId: string; viewer: string; transport: TransportName }) {
+export function ViewerCharts({ sessionId, viewer, transport, audio = false }: { sessionId: string; viewer: string; transport: TransportName; audio?: boolean }) {
   const address = viewerSeriesId(sessionId, viewer);
+  const figures = capabilities(transport).figures as readonly string[];
+  const charts = [...CHARTS, ...LINK_CHARTS.filter((chart) => chart.series.every((s) => figures.includes(s.key))), ...(audio ? AUDIO_CHARTS : [])];
   return (
     <div className="charts">
-      {[...CHARTS, ...LINK_CHARTS.filter((chart) => chart.series.every((s) => (capabilities(transport).figures as readonly string[]).includes(s.key)))].map((chart) => (
+      {charts.map((chart) => (
         <LiveChart key={chart.title} title={chart.title} address={address} subject={viewer} live={sessionLive} series={chart.series} paths={chart.paths} notes={chart.notes} windowS={WINDOW_S} paused={false} />
       ))}
     </div>

@@ -51,6 +51,7 @@ export function StartSessionForm({ sources }: { sources: CaptureSourcesInfo | nu
   const [codec, setCodec] = useState<'h264' | 'hevc'>('h264');
   const [transport, setTransport] = useState<TransportName>(DEFAULT_TRANSPORT);
   const [source, setSource] = useState<'auto' | CaptureKind>('auto');
+  const [audio, setAudio] = useState(true);
   const [starting, setStarting] = useState(false);
   const [error, setError] = useState<string | null>(null);
 
@@ -74,6 +75,7 @@ export function StartSessionForm({ sources }: { sources: CaptureSourcesInfo | nu
         fps,
         codec,
         transport,
+        audio: audio && TRANSPORTS[transport].audio,
         ...(parsedBitrate.kbps !== undefined ? { bitrateKbps: parsedBitrate.kbps } : {}),
         ...(source === 'auto' || source === 'x11' ? {} : { source: { kind: source } }),
       })
@@ -177,6 +179,10 @@ export function StartSessionForm({ sources }: { sources: CaptureSourcesInfo | nu
               </option>
             ))}
           </select>
+        </label>
+        <label className="checkbox" title={TRANSPORTS[transport].audio ? 'The host\'s sound (what its default output plays), Opus on its own encrypted stream, in step with the picture. A host with no sound server streams the picture alone and says why.' : `No sound: ${TRANSPORTS[transport].audioWhy}.`}>
+          <input type="checkbox" checked={audio && TRANSPORTS[transport].audio} disabled={!TRANSPORTS[transport].audio} onChange={(event) => setAudio(event.target.checked)} />
+          Audio
         </label>
         <button type="submit" disabled={disabled || sizeError !== null || bitrateError !== null} aria-describedby={blocker ? 'start-blocker' : undefined}>
           {starting ? 'Starting…' : 'Start session'}

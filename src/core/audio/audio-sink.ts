@@ -1,0 +1,94 @@
+import { lastLines, spawnTied, type SupervisedSpawn } from '../sessions/child-process';
+import { OPUS_CHANNELS, OPUS_RATE } from './opus-lib';
+import { probeSoundServer } from './sound-server';
+
+/** Where the peer's decoded sound goes. */
+export interface AudioSink {
+  /** 'pulse' plays to the default output; 'none' counts and drops (a headless peer). */
+  readonly kind: 'pulse' | 'none';
+  /** Why there is no output (one line), for 'none'. */
+  readonly why: string | null;
+  /** How long the sink holds a frame before it is heard (ms): the playout writes this much ahead. */
+  readonly latencyMs: number;
+  framesWritten: number;
+  framesDropped: number;
+  /** Times the sound server found the sink's buffer empty (an audible gap; pacat reports each one). */
+  underruns: number;
+  write(pcm: Buffer): void;
+  close(): Promise<void>;
+}
+
+/** What the playback stream asks the server to buffer: room for one scheduling hiccup, not more. */
+const PLAYBACK_LATENCY_MS = 20;
+/** A sink that stops reading (a stuck server) has its input dropped past this backlog. */
+const MAX_BACKLOG_BYTES = 48_000 * 4;
+
+/** The default output through the PulseAudio API (`pacat`), fed raw s16le 48 kHz stereo. */
+class PulseSink implements AudioSink {
+  readonly kind = 'pulse' as const;
+  readonly why = null;
+  readonly latencyMs = PLAYBACK_LATENCY_MS;
+  framesWritten = 0;
+  framesDropped = 0;
+  underruns = 0;
+  private stderr = '';
+  private partial = '';
+
+  constructor(private readonly process: SupervisedSpawn) {
+    process.child.stdin!.on('error', () => undefined);
+    process.child.stderr!.setEncoding('utf8');
+    process.child.stderr!.on('data', (text: string) => {
+      this.stderr = (this.stderr + text).slice(-2000);
+      const lines = (this.partial + text).split('\n');
+      this.partial = lines.pop()!.slice(-200);
+      for (const line of lines) if (line.includes('Stream underrun')) this.underruns += 1;
+    });
+  }
+
+  get lastWords(): string {
+    return lastLines(this.stderr);
+  }
+
+  write(pcm: Buffer): void {
+    const stdin = this.process.child.stdin!;
+    if (stdin.destroyed || stdin.writableLength > MAX_BACKLOG_BYTES) {
+      this.framesDropped += 1;
+      return;
+    }
+    stdin.write(pcm);
+    this.framesWritten += 1;
+  }
+
+  async close(): Promise<void> {
+    this.process.child.stdin!.end();
+    await this.process.stop(500);
+  }
+}
+
+class NullSink implements AudioSink {
+  readonly kind = 'none' as const;
+  readonly latencyMs = 0;
+  framesWritten = 0;
+  framesDropped = 0;
+  readonly underruns = 0;
+
+  constructor(readonly why: string) {}
+
+  write(): void {
+    this.framesDropped += 1;
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** The default output when a sound server answers, else a sink that counts and drops (with the reason). */
+export async function openSink(options: { env?: NodeJS.ProcessEnv; device?: string; pacat?: string } = {}): Promise<AudioSink> {
+  // the self-test's peer shares the host's sound server: playing there would loop back into the capture
+  if ((options.env ?? process.env).GPU_BRIDGE_AUDIO_OUTPUT === 'none') return new NullSink('this peer plays no sound (GPU_BRIDGE_AUDIO_OUTPUT=none: the self-test\'s peer shares the host\'s output)');
+  const probe = await probeSoundServer(options.env);
+  if ('unavailable' in probe) return new NullSink(probe.unavailable);
+  // -v: pacat reports each underrun of the stream, which is counted
+  const args = ['--playback', '-v', '--raw', '--format=s16le', `--rate=${OPUS_RATE}`, `--channels=${OPUS_CHANNELS}`, `--latency-msec=${PLAYBACK_LATENCY_MS}`, '--client-name=gpu-bridge', '--stream-name=session audio'];
+  if (options.device) args.push(`--device=${options.device}`);
+  return new PulseSink(spawnTied(options.pacat ?? 'pacat', args, ['pipe', 'ignore', 'pipe'], options.env));
+}

@@ -1,0 +1,86 @@
+import { FRAME_MS } from './opus-lib';
+
+/**
+ * Room above the transit floor, at least (ms): one frame and a little, so that when a packet is missing at
+ * its turn the next one (whose in-band FEC rebuilds it) has usually arrived.
+ */
+export const MIN_JITTER_ROOM_MS = FRAME_MS + 2;
+/** At most (ms): a path worse than this loses packets to concealment rather than making all sound late. */
+export const MAX_JITTER_ROOM_MS = 100;
+/**
+ * How fast the delay comes down once the jitter that raised it is gone (ms per packet: 10 ms a second).
+ * It goes up at once; coming down slowly keeps a bursty path from making the playout drop and repeat frames
+ * back and forth, each one a step in the waveform.
+ */
+const DECAY_PER_PACKET_MS = 0.1;
+/** Transit samples kept for the floor and spread (about a second of frames). */
+const TRANSIT_WINDOW = 100;
+/** The picture's delay: the median of this many recent stamped frames. */
+const VIDEO_WINDOW = 30;
+/** The picture is held back at most this long to wait for the sound. */
+export const MAX_VIDEO_HOLD_MS = 150;
+/** A hold changes by at least this much, so the picture's pace is not nudged every frame. */
+const HOLD_STEP_MS = 2;
+
+/**
+ * When the peer plays its sound and shows its picture (lip sync), from what it measured, with time and
+ * delays passed in. All delays are (local time) − (host capture time): they carry the clocks' offset, which
+ * cancels between sound and picture. The sound's own delay is the transit floor plus room for the jitter
+ * seen; the picture's is its decode time minus its stamp. The later of the two sets the pace: the sound
+ * waits for a later picture (`target`), or the picture for later sound (`videoHoldMs`, only where the
+ * sound is heard).
+ */
+export class PlayoutDelay {
+  private readonly transits: number[] = [];
+  private readonly videoDelays: number[] = [];
+  private own: number | null = null;
+  private hold = 0;
+
+  constructor(private readonly sink: { latencyMs: number; heard: boolean }) {}
+
+  /** A packet's arrival minus its capture time (first arrivals only: a resend's says nothing of the path). */
+  transit(ms: number): void {
+    this.transits.push(ms);
+    if (this.transits.length > TRANSIT_WINDOW) this.transits.shift();
+    const sorted = [...this.transits].sort((a, b) => a - b);
+    const floor = sorted[0]!;
+    const spread = sorted[Math.floor(sorted.length * 0.95)]! - floor;
+    const wanted = floor + Math.min(MAX_JITTER_ROOM_MS, Math.max(MIN_JITTER_ROOM_MS, spread + 4));
+    this.own = this.own === null || wanted >= this.own ? wanted : Math.max(wanted, this.own - DECAY_PER_PACKET_MS);
+  }
+
+  /** A stamped frame decoded `delayMs` after its capture, the hold it was given included. */
+  videoFrame(delayMs: number): void {
+    this.videoDelays.push(delayMs - this.hold);
+    if (this.videoDelays.length > VIDEO_WINDOW) this.videoDelays.shift();
+  }
+
+  /** The picture's own delay (median, hold removed), null before a stamped frame. */
+  get videoDelay(): number | null {
+    if (this.videoDelays.length === 0) return null;
+    const sorted = [...this.videoDelays].sort((a, b) => a - b);
+    return sorted[Math.floor(sorted.length / 2)]!;
+  }
+
+  /** The delay at which frames are written to the sink, null before the first packet. */
+  get target(): number | null {
+    if (this.own === null) return null;
+    const video = this.videoDelay;
+    return video === null ? this.own : Math.max(this.own, video - this.sink.latencyMs);
+  }
+
+  /** How long the picture waits before its decoder so it shows with its sound (0 where nothing is heard). */
+  get videoHoldMs(): number {
+    const video = this.videoDelay;
+    if (!this.sink.heard || video === null || this.own === null) return 0;
+    const wanted = Math.max(0, Math.min(MAX_VIDEO_HOLD_MS, this.own + this.sink.latencyMs - video));
+    if (Math.abs(wanted - this.hold) >= HOLD_STEP_MS) this.hold = wanted;
+    return this.hold;
+  }
+
+  /** The picture's delay as shown (its own plus the hold). */
+  get shownVideoDelay(): number | null {
+    const video = this.videoDelay;
+    return video === null ? null : video + this.hold;
+  }
+}

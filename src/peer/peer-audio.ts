@@ -1,0 +1,27 @@
+import type { StreamOpen } from '../shared/contract/peers';
+import { audioKeys } from '../core/audio/audio-keys';
+import { AudioRtpReceiver } from '../core/audio/audio-receiver';
+import { openSink } from '../core/audio/audio-sink';
+import { keysFromWire } from '../core/rtp/rtp-keys';
+
+/**
+ * The peer's audio receiver for a stream that asked for sound (only a transport that carries it, rtp,
+ * has `audio` in its stream.open, and its keys): keys derived from the stream's,
+ * played to the default output, or counted and dropped where this machine has none (said once in the
+ * log). Null when it cannot be opened (no libopus): the picture comes without sound.
+ */
+export async function openPeerAudio(request: StreamOpen, options: { listen: string; log?: (event: Record<string, unknown>) => void }): Promise<AudioRtpReceiver | null> {
+  if (!('audio' in request) || !request.audio) return null;
+  let receiver: AudioRtpReceiver | null = null;
+  try {
+    const sink = await openSink();
+    if (sink.why) options.log?.({ event: 'audio-headless', streamId: request.streamId, why: sink.why });
+    receiver = new AudioRtpReceiver({ listen: options.listen, port: 0, keys: audioKeys(keysFromWire(request.rtpKeys)), sink });
+    await receiver.start();
+    return receiver;
+  } catch (error) {
+    await receiver?.close().catch(() => undefined);
+    options.log?.({ event: 'audio-unavailable', streamId: request.streamId, why: (error as Error).message });
+    return null;
+  }
+}
