@@ -245,7 +245,7 @@ export class StreamSession extends EventEmitter {
       streamId: viewer.rtpStreamId, transport: 'rtp', rtpKeys: keysToWire(keys), latencyMs: 0, codec,
       width: this.settings.source.width, height: this.settings.source.height, fps: this.settings.fps,
     });
-    const sender = new RtpPeerSender({ host: where.host, port: where.port }, keys, MEDIA_PAYLOAD_TYPE[codec]);
+    const sender = new RtpPeerSender({ host: where.host, port: where.port }, keys, MEDIA_PAYLOAD_TYPE[codec], { targetKbps: this.bitrate.current, fps: this.settings.fps });
     await sender.start();
     sender.on('keyframe', () => this.requestKeyframe(false));
     this.rtp!.addViewer(viewer.link.name, sender);
@@ -670,6 +670,7 @@ export class StreamSession extends EventEmitter {
 
   private async applyStep(step: BitrateStep): Promise<void> {
     this.emit('bitrate', step);
+    this.rtp?.setTargetKbps(step.to, this.settings.fps);
     // x264 and NVENC through the ffmpeg CLI cannot change rate live: restart with an IDR
     await this.launch();
   }
