@@ -53,6 +53,12 @@ interface PendingFrame {
   maxSeq: number;
   firstArrival: number;
   lastArrival: number;
+  /**
+   * When its newest original packet (a sequence number past all before, or FEC) came: a frame spread
+   * out by the sender's pacing or a narrow link is still arriving, not late, and its repair budget
+   * counts from here.
+   */
+  arrivedBy: number;
   /** For the trace: parity packets received, when it was first asked for, when its resends came. */
   parity: number;
   firstNackAt: number | null;
@@ -103,7 +109,7 @@ const LINK_SILENCE_MS = 50;
 const MAX_NACK_PACKETS = 48;
 
 /**
- * How long a frame may wait for its repair, from its first packet: long enough for one or two NACK
+ * How long a frame may wait for its repair, from its last new packet: long enough for one or two NACK
  * round trips on a near link, never more than 150 ms (past that a keyframe is the faster cure).
  */
 export function repairBudgetMs(rttMs: number | null): number {
@@ -153,6 +159,7 @@ export class FrameAssembler {
     const frame = this.frameFor(packet.timestamp, seq, now);
     if (frame && resent) frame.resendsAt.push(now);
     if (frame && frame.packets.size < MAX_PACKETS_PER_FRAME && !frame.packets.has(seq)) {
+      if (!resent && seq > frame.maxSeq) frame.arrivedBy = now;
       frame.packets.set(seq, packet.payload);
       if (packet.marker) frame.last = seq;
       frame.minSeq = Math.min(frame.minSeq, seq);
@@ -181,6 +188,7 @@ export class FrameAssembler {
     if (parsed.header.endsFrame) frame.last = base + parsed.header.k - 1;
     if (parsed.header.startsFrame) frame.first = base;
     frame.lastArrival = now;
+    frame.arrivedBy = now;
     return this.poll(now);
   }
 
@@ -211,7 +219,7 @@ export class FrameAssembler {
       frame.lastArrival = now;
       return frame;
     }
-    frame = { timestamp, first: null, last: null, packets: new Map(), blocks: new Map(), minSeq: seq, maxSeq: seq, firstArrival: now, lastArrival: now, parity: 0, firstNackAt: null, resendsAt: [] };
+    frame = { timestamp, first: null, last: null, packets: new Map(), blocks: new Map(), minSeq: seq, maxSeq: seq, firstArrival: now, lastArrival: now, arrivedBy: now, parity: 0, firstNackAt: null, resendsAt: [] };
     this.frames.push(frame);
     this.frames.sort((a, b) => a.minSeq - b.minSeq);
     while (this.frames.length > MAX_FRAMES) this.giveUp(this.frames[0]!, now, 'too many frames in flight');
@@ -239,7 +247,7 @@ export class FrameAssembler {
         this.handOn(head, now, actions);
         continue;
       }
-      const due = head.firstArrival + repairBudgetMs(this.options.rttMs());
+      const due = head.arrivedBy + repairBudgetMs(this.options.rttMs());
       if (now >= due) {
         this.giveUp(head, now, 'due, not repaired');
         continue;
@@ -438,7 +446,7 @@ export class FrameAssembler {
     const rttMs = this.options.rttMs();
     this.options.trace({
       at: now, outcome, timestamp: frame.timestamp, first: frame.first, last: frame.last, media: frame.packets.size, parity: frame.parity, gapPackets,
-      firstArrival: frame.firstArrival, due: frame.firstArrival + repairBudgetMs(rttMs), nackedAt: frame.firstNackAt, resendsAt: frame.resendsAt, rttMs, why,
+      firstArrival: frame.firstArrival, due: frame.arrivedBy + repairBudgetMs(rttMs), nackedAt: frame.firstNackAt, resendsAt: frame.resendsAt, rttMs, why,
     });
   }
 
