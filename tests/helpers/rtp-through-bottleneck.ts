@@ -1,8 +1,9 @@
 /**
  * A synthetic video stream through the real rtp sender (SRTP, FEC, NACK, pacer) and receiver (the frame
  * assembler), over real UDP, through a relay with a bottleneck. Frames are single-NAL H.264 slices of
- * real sizes for the rate: a keyframe every `keyframeEverySeconds` ten times an ordinary frame, and
- * one on each keyframe request (as the encoder does). Used by the pacing test (counts) and bench.
+ * real sizes for the rate: a keyframe every `keyframeEverySeconds` ten times an ordinary frame (like a
+ * pre-encoded stream: a keyframe request is not answered, a broken picture waits for the next one).
+ * Used by the pacing test (counts) and bench.
  */
 import type { AssembledFrame } from '../../src/core/rtp/frame-assembler';
 import { MEDIA_PAYLOAD_TYPE, newRtpKeys } from '../../src/core/rtp/rtp-keys';
@@ -38,7 +39,6 @@ export interface BottleneckStreamResult {
 }
 
 const PACKET_BYTES = 1200;
-const KEYFRAME_MIN_INTERVAL_MS = 500;
 
 /** mulberry32 */
 function seeded(seed: number): () => number {
@@ -69,9 +69,6 @@ export async function streamThroughBottleneck(options: BottleneckStreamOptions):
   const sender = new RtpPeerSender({ host: '127.0.0.1', port: relayPort }, keys, MEDIA_PAYLOAD_TYPE.h264, pacing);
   let delivered = 0;
   receiver.on('frame', (_frame: AssembledFrame) => (delivered += 1));
-  let keyframeWanted = false;
-  let lastKeyframeAt = -Infinity;
-  sender.on('keyframe', () => (keyframeWanted = true));
   const result = { framesSent: 0, keyframesSent: 0 };
   try {
     await sender.start();
@@ -84,12 +81,9 @@ export async function streamThroughBottleneck(options: BottleneckStreamOptions):
       const due = startedAt + (index * 1000) / options.fps;
       const wait = due - performance.now();
       if (wait > 0) await sleep(wait);
-      const now = performance.now();
-      const keyframe = sinceKeyframe >= gop || (keyframeWanted && now - lastKeyframeAt > KEYFRAME_MIN_INTERVAL_MS);
+      const keyframe = sinceKeyframe >= gop;
       if (keyframe) {
         sinceKeyframe = 0;
-        keyframeWanted = false;
-        lastKeyframeAt = now;
         result.keyframesSent += 1;
       }
       sinceKeyframe += 1;
