@@ -9,6 +9,7 @@ import { buildNack, buildPli, buildReceiverReport, compound, ntpMiddle32, parseC
 import { isRtcp } from './rtp-packet';
 import { FEC_PAYLOAD_TYPE, MEDIA_PAYLOAD_TYPE, type RtpKeys } from './rtp-keys';
 import { openRtpTrace } from './rtp-trace';
+import { DelayGauge, type LinkGauge } from './delay-gauge';
 import { SeqExtender } from './seq';
 import { SrtpProtector, SrtpUnprotector } from './srtp-gcm';
 
@@ -22,7 +23,7 @@ export interface RtpReceiverOptions {
 }
 
 /** One second of the transport's figures at the receiver (sent to the host as stream.stats). */
-export interface RtpSecond {
+export interface RtpSecond extends LinkGauge {
   /** Media packets that arrived the first time. */
   received: number;
   /** Media packets missing before any repair (FEC or NACK). */
@@ -75,6 +76,7 @@ export class RtpReceiver extends EventEmitter {
   private readonly secondTimer: NodeJS.Timeout;
   private closed = false;
   private readonly trace = openRtpTrace('receiver');
+  private readonly gauge = new DelayGauge();
 
   constructor(private readonly options: RtpReceiverOptions) {
     super();
@@ -153,7 +155,10 @@ export class RtpReceiver extends EventEmitter {
     const ext = this.seqs.extend(header.seq);
     this.firstSeq ??= ext;
     if (this.nacked.has(ext)) this.nacked.delete(ext);
-    else this.originals += 1;
+    else {
+      this.originals += 1;
+      this.gauge.packet(header.timestamp, data.length, now);
+    }
     this.act(this.assembler.media({ seq: header.seq, timestamp: header.timestamp, marker: header.marker, payload }, now));
   }
 
@@ -167,11 +172,17 @@ export class RtpReceiver extends EventEmitter {
     if (this.wakeAt !== null && this.wakeAt <= at) return;
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     this.wakeAt = at;
-    this.wakeTimer = setTimeout(() => {
-      this.wakeTimer = null;
-      this.wakeAt = null;
-      if (!this.closed) this.act(this.assembler.poll(preciseNow()));
+    const timer = setTimeout(() => {
+      // after a stall, timers run before the datagrams that came meanwhile are read: decide once they are
+      // (setImmediate runs after this turn's I/O), or a frame whose packets sit in the socket is given up
+      setImmediate(() => {
+        if (this.wakeTimer !== timer) return; // superseded by an earlier wake meanwhile
+        this.wakeTimer = null;
+        this.wakeAt = null;
+        if (!this.closed) this.act(this.assembler.poll(preciseNow()));
+      });
     }, Math.max(0, at - preciseNow()));
+    this.wakeTimer = timer;
   }
 
   private sendFeedback(actions: AssemblerActions): void {
@@ -250,6 +261,7 @@ export class RtpReceiver extends EventEmitter {
       cleanPictureMs: cleans.length > 0 ? Math.round(Math.max(...cleans)) : null,
       rejected: this.rejected - base.rejected,
       rttMs: this.rtt,
+      ...this.gauge.second(),
     };
     this.secondBase = {
       received: this.originals, lost: lostTotal, fecRecovered: c.fecRecovered, nackRecovered: c.nackRecovered, framesLost: c.framesLost,

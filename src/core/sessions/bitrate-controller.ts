@@ -1,7 +1,21 @@
 /** Frames lost over the last few seconds beyond which the rate steps down (frames in flight read as a few % lost). */
 const LOSS_LIMIT = 0.05;
-/** Packets the transport saw lost (before its repair) beyond which the link is too busy or too lossy for this rate. */
+/** srt (no delay figures): packets the transport saw lost (before its repair) beyond which the link is too busy or too lossy for this rate. */
 const PACKET_LOSS_LIMIT = 0.02;
+/** rtp: packet loss this high is more than FEC repairs, with or without a queue (a link whose queue is tiny). */
+const HEAVY_PACKET_LOSS = 0.1;
+/** rtp: the frames' median queueing delay (ms) above which the path's queue is filling: the link is full. */
+const QUEUE_DELAY_MS = 15;
+/** rtp: below this the queue is empty enough to try more. */
+const CLEAR_DELAY_MS = 8;
+/** rtp: a step down aims below what the link delivered, so its queue drains (GCC's beta). */
+const BACKOFF = 0.85;
+/** rtp: after a step down, the next waits this long (the new rate takes an encoder run and the queue a moment to drain). */
+const DECREASE_HOLD_MS = 2500;
+/** rtp: the loss figures span a few seconds: a step's own cause is not counted twice. */
+const LOSS_WINDOW_MS = 5000;
+/** rtp: the link's packet trains this much faster than the rate it carried when full: the narrow part is gone. */
+const ROOM_FACTOR = 1.5;
 
 /** What the controller sees each second for one stream. */
 export interface LinkSample {
@@ -18,6 +32,12 @@ export interface LinkSample {
   /** p95 latency this second, ms. */
   p95Ms: number | null;
   rttMs: number | null;
+  /** rtp: the frames' median queueing delay this second at the receiver (ms); null: the receiver's second has not come. */
+  queueDelayMs?: number | null;
+  /** rtp: media kbit/s the receiver got this second. */
+  receivedKbps?: number | null;
+  /** rtp: median rate of the frames' packet trains at the receiver (kbit/s). */
+  trainKbps?: number | null;
 }
 
 export interface BitrateStep {
@@ -27,27 +47,89 @@ export interface BitrateStep {
 }
 
 /**
- * Adaptive bitrate: steps down 25% when frames are lost (over 5% of a few seconds' worth), when over 10% of frames needed a
- * retransmission, or when latency climbs well above its settled floor (a queue is growing); steps back up 10% after 10 clean seconds, never below
- * `minKbps` or above the requested rate, and at most once per `holdMs`.
+ * Adaptive bitrate. With the rtp receiver's delay figures it follows the link's capacity, as WebRTC's
+ * delay-based estimator does: it steps down when the path's queue fills (the frames' queueing delay
+ * above 15 ms two seconds running, or at once with loss), to 85% of what the link delivered; random loss
+ * that FEC repairs moves nothing, more than 10% does. It steps up by half after 2 clean seconds while the
+ * link's packet trains show room (no narrow link, or one far faster than when it was full), else by 5%
+ * after 8, no higher than the link carried when full (a probe near the known capacity). Without delay figures (srt) it steps down 25% on lost
+ * frames, packet loss, retransmissions or latency well above its floor, and up 10% after 10 clean
+ * seconds. Never below `minKbps` or above the requested rate; every step has its reason.
  */
 export class BitrateController {
   current: number;
   private lastChange = -Infinity;
+  private lastDecrease = -Infinity;
   private cleanSeconds = 0;
   private floorP95: number | null = null;
   private slowSeconds = 0;
+  /** rtp: seconds running with the queue filling. */
+  private queueSeconds = 0;
+  /** rtp: media kbit/s the link delivered when it was last full; null when not known or outgrown. */
+  private linkKbps: number | null = null;
 
   constructor(
     readonly targetKbps: number,
     readonly minKbps = Math.max(100, Math.round(targetKbps / 5)),
     readonly holdMs = 4000,
+    /** rtp: decide on the receiver's delay figures (a second without them decides nothing); srt: on loss and latency. */
+    readonly delayBased = false,
   ) {
     this.current = targetKbps;
   }
 
   /** Returns a step when the bitrate should change now. */
   observe(sample: LinkSample, nowMs: number): BitrateStep | null {
+    if (!this.delayBased) return this.observeLoss(sample, nowMs);
+    // the receiver's second has not come (or had no frame): nothing new to judge
+    if (sample.queueDelayMs == null) return null;
+    return this.observeDelay(sample as LinkSample & { queueDelayMs: number }, nowMs);
+  }
+
+  /** rtp: capacity from the path's queue and the packet trains; random loss is FEC's. */
+  private observeDelay(sample: LinkSample & { queueDelayMs: number }, nowMs: number): BitrateStep | null {
+    const packetLoss = sample.packetLossRatio ?? 0;
+    const queueing = sample.queueDelayMs > QUEUE_DELAY_MS;
+    this.queueSeconds = queueing ? this.queueSeconds + 1 : 0;
+    // the loss figures span LOSS_WINDOW_MS: right after a step down they still hold its cause
+    const lossFresh = nowMs - this.lastDecrease >= LOSS_WINDOW_MS;
+    const framesLost = lossFresh && sample.lossRatio > LOSS_LIMIT;
+    const heavyLoss = lossFresh && packetLoss > HEAVY_PACKET_LOSS;
+    const bottleneckLoss = queueing && packetLoss > PACKET_LOSS_LIMIT;
+    const full = this.queueSeconds >= 2 || bottleneckLoss;
+    const congested = full || framesLost || heavyLoss;
+    const clear = !congested && sample.queueDelayMs < CLEAR_DELAY_MS;
+    this.cleanSeconds = clear ? this.cleanSeconds + 1 : 0;
+    if (congested) {
+      if (nowMs - this.lastDecrease < DECREASE_HOLD_MS || this.current <= this.minKbps) return null;
+      const received = sample.receivedKbps ?? null;
+      if (full && received !== null && received > 0) this.linkKbps = received;
+      const byLink = full && received !== null && received > 0 ? BACKOFF * received : Infinity;
+      const to = Math.max(this.minKbps, Math.round(Math.min(this.current * BACKOFF, byLink)));
+      const reason = full
+        ? `the link is full: queueing delay ${sample.queueDelayMs} ms${bottleneckLoss ? `, ${(packetLoss * 100).toFixed(1)}% of packets lost` : ''}${received !== null ? `, ${received} kbit/s got through` : ''}`
+        : framesLost
+          ? `${(sample.lossRatio * 100).toFixed(1)}% of frames lost`
+          : `the link lost ${(packetLoss * 100).toFixed(1)}% of packets, more than FEC repairs`;
+      this.lastDecrease = nowMs;
+      return this.apply(to, nowMs, reason);
+    }
+    if (this.current >= this.targetKbps || nowMs - this.lastChange < DECREASE_HOLD_MS) return null;
+    const train = sample.trainKbps ?? null;
+    const room = this.linkKbps === null || (train !== null && train > ROOM_FACTOR * this.linkKbps);
+    if (room && this.cleanSeconds >= 2) {
+      this.linkKbps = null;
+      const reason = train === null ? 'no queue on the link' : `no queue on the link, its packet trains at ${train >= 1_000_000 ? 'over 1 Gbit/s' : `${train} kbit/s`}`;
+      return this.apply(Math.min(this.targetKbps, Math.round(this.current * 1.5)), nowMs, reason);
+    }
+    // near the capacity the link showed when full: a slow probe up to it (a link that grew by half shows in its trains)
+    const probe = Math.min(this.targetKbps, Math.round(this.current * 1.05), this.linkKbps ?? Infinity);
+    if (!room && this.cleanSeconds >= 8 && probe > this.current) return this.apply(probe, nowMs, `8 s without a queue: probing towards the ${this.linkKbps} kbit/s the link carried when full`);
+    return null;
+  }
+
+  /** srt: no delay figures at the receiver: loss, retransmissions and latency say the link is full. */
+  private observeLoss(sample: LinkSample, nowMs: number): BitrateStep | null {
     if (sample.p95Ms !== null) this.floorP95 = this.floorP95 === null ? sample.p95Ms : Math.min(this.floorP95 * 1.01 + 0.1, sample.p95Ms);
     // lateness and latency must persist two seconds: one slow second is a busy CPU, not the network
     const slow = sample.lateRatio > 0.1 || (sample.p95Ms !== null && this.floorP95 !== null && sample.p95Ms > this.floorP95 * 3 + 50);
@@ -77,6 +159,7 @@ export class BitrateController {
     this.current = to;
     this.lastChange = nowMs;
     this.cleanSeconds = 0;
+    this.queueSeconds = 0;
     this.slowSeconds = 0;
     return step;
   }

@@ -143,6 +143,7 @@ export class Receiver extends EventEmitter {
         received: second.received, lost: second.lost, dropped: second.framesLost, fecRecovered: second.fecRecovered, nackRecovered: second.nackRecovered,
         framesLost: second.framesLost, framesSkipped: second.framesSkipped, keyframeRequests: second.keyframeRequests, cleanPictureMs: second.cleanPictureMs,
         rejected: second.rejected, rttMs: second.rttMs === null ? null : Math.round(second.rttMs * 10) / 10,
+        queueDelayMs: second.queueDelayMs, receivedKbps: second.receivedKbps, trainKbps: second.trainKbps,
       };
       this.emit('link-stats', stats);
       const now = preciseNow();
