@@ -6,7 +6,7 @@ export interface LinkGauge {
    * above its minimum over the last 10 s. A queue filling on the path shows here before any loss.
    */
   queueDelayMs: number | null;
-  /** Media bits that arrived this second (kbit/s): what the link carried of the stream. */
+  /** Media and FEC bits that arrived this second (kbit/s, not counting resends): what the link carried of the stream. */
   receivedKbps: number;
   /**
    * Median rate at which a frame's packets arrived (kbit/s), for frames of 3 packets or more: the host
@@ -35,6 +35,11 @@ export class DelayGauge {
   /** Minimum one-way delay of each of the last seconds (the newest last). */
   private minima: number[] = [];
   private secondMin = Infinity;
+
+  /** An FEC packet: it counts towards what the link carried. */
+  fec(bytes: number): void {
+    this.bytes += bytes;
+  }
 
   /** A media packet that arrived the first time (not a resend), `now` ms on our clock. */
   packet(timestamp: number, bytes: number, now: number): void {

@@ -108,7 +108,8 @@ export class Pacer {
     while (this.queuedBytes > 0 && (this.tokens > 0 || this.oldest() <= stale)) {
       const { packet } = this.urgent.length > 0 ? this.urgent.shift()! : this.queue[this.head++]!;
       this.queuedBytes -= packet.length;
-      this.tokens -= packet.length;
+      // a packet sent for its age runs up no debt: what came faster than the rate is not held against later frames
+      if (this.tokens > 0) this.tokens -= packet.length;
       this.send(packet);
     }
     if (this.head === this.queue.length) {

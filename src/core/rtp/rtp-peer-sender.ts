@@ -62,6 +62,7 @@ export class RtpPeerSender extends EventEmitter {
   private readonly trace = openRtpTrace('sender');
   private readonly pacer: Pacer | null;
   private readonly pacingFactor: number | null;
+  private pacing: PacingSettings | null;
 
   constructor(
     private readonly target: { host: string; port: number },
@@ -70,8 +71,9 @@ export class RtpPeerSender extends EventEmitter {
     pacing: PacingSettings | null = null,
   ) {
     super();
+    this.pacing = pacing;
     this.pacingFactor = pacing ? (pacing.factor ?? pacingFactorFromEnv()) : null;
-    this.pacer = pacing && this.pacingFactor !== null ? new Pacer((packet) => this.socket.send(packet), { ...pacing, factor: this.pacingFactor }) : null;
+    this.pacer = pacing && this.pacingFactor !== null ? new Pacer((packet) => this.socket.send(packet), { ...pacing, targetKbps: pacing.targetKbps * (1 + this.fec.ratio), factor: this.pacingFactor }) : null;
     this.protector = new SrtpProtector(keys.media);
     this.unprotector = new SrtpUnprotector(keys.feedback);
     this.socket = createSocket(isIPv6(target.host) ? 'udp6' : 'udp4');
@@ -135,7 +137,14 @@ export class RtpPeerSender extends EventEmitter {
 
   /** The encoder's new target: the pacing rate follows it. */
   setPacingTarget(settings: PacingSettings): void {
-    if (this.pacingFactor !== null) this.pacer?.setTarget({ ...settings, factor: this.pacingFactor });
+    this.pacing = settings;
+    this.repace();
+  }
+
+  /** The pacing rate covers the FEC sent on top of the encoder's rate (up to half as much again on a lossy link). */
+  private repace(): void {
+    if (this.pacingFactor === null || !this.pacing) return;
+    this.pacer?.setTarget({ ...this.pacing, targetKbps: this.pacing.targetKbps * (1 + this.fec.ratio), factor: this.pacingFactor });
   }
 
   /** Paced, unless `now` (RTCP: small, and its timing matters); `urgent` goes ahead of the paced queue. */
@@ -169,6 +178,7 @@ export class RtpPeerSender extends EventEmitter {
         if (this.rttMs !== null && (before === null || this.rttMs < 0.8 * before)) this.report();
         const fractionLost = packet.block.fractionLost / 256;
         this.fec.observe(fractionLost);
+        this.repace();
         this.emit('feedback', { rttMs: this.rttMs, fractionLost } satisfies PeerFeedback);
         return;
       }

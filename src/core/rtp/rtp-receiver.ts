@@ -147,6 +147,7 @@ export class RtpReceiver extends EventEmitter {
     const newestMedia = header.payloadType !== FEC_PAYLOAD_TYPE && (placed === null || placed > this.seqs.max!);
     if (this.remote === null || newestMedia) this.remote = from;
     if (header.payloadType === FEC_PAYLOAD_TYPE) {
+      this.gauge.fec(data.length);
       this.act(this.assembler.fec({ timestamp: header.timestamp, payload }, now));
       return;
     }

@@ -14,6 +14,10 @@ const BACKOFF = 0.85;
 const DECREASE_HOLD_MS = 2500;
 /** rtp: the loss figures span a few seconds: a step's own cause is not counted twice. */
 const LOSS_WINDOW_MS = 5000;
+/** rtp: packet headers (RTP, SRTP tag, UDP) per media byte, about. */
+const HEADERS = 0.03;
+/** rtp: the FEC the sender adds on a clean link (its minimum overhead). */
+const BASE_FEC = 0.1;
 /** rtp: the link's packet trains this much faster than the rate it carried when full: the narrow part is gone. */
 const ROOM_FACTOR = 1.5;
 
@@ -34,10 +38,12 @@ export interface LinkSample {
   rttMs: number | null;
   /** rtp: the frames' median queueing delay this second at the receiver (ms); null: the receiver's second has not come. */
   queueDelayMs?: number | null;
-  /** rtp: media kbit/s the receiver got this second. */
+  /** rtp: kbit/s the receiver got this second (media and FEC). */
   receivedKbps?: number | null;
   /** rtp: median rate of the frames' packet trains at the receiver (kbit/s). */
   trainKbps?: number | null;
+  /** rtp: the FEC the sender adds now, per media byte (it rises with loss, a full link's too). */
+  fecRatio?: number | null;
 }
 
 export interface BitrateStep {
@@ -49,10 +55,11 @@ export interface BitrateStep {
 /**
  * Adaptive bitrate. With the rtp receiver's delay figures it follows the link's capacity, as WebRTC's
  * delay-based estimator does: it steps down when the path's queue fills (the frames' queueing delay
- * above 15 ms two seconds running, or at once with loss), to 85% of what the link delivered; random loss
+ * above 15 ms two seconds running, or at once with loss), to 85% of the encoder's share of what the
+ * link delivered; random loss
  * that FEC repairs moves nothing, more than 10% does. It steps up by half after 2 clean seconds while the
- * link's packet trains show room (no narrow link, or one far faster than when it was full), else by 5%
- * after 8, no higher than the link carried when full (a probe near the known capacity). Without delay figures (srt) it steps down 25% on lost
+ * link's packet trains show room (no narrow link, or one far faster than when it was full), else towards
+ * what the link carried when full: 15% after 2 clean seconds while well below it, 5% after 8 near it. Without delay figures (srt) it steps down 25% on lost
  * frames, packet loss, retransmissions or latency well above its floor, and up 10% after 10 clean
  * seconds. Never below `minKbps` or above the requested rate; every step has its reason.
  */
@@ -65,8 +72,10 @@ export class BitrateController {
   private slowSeconds = 0;
   /** rtp: seconds running with the queue filling. */
   private queueSeconds = 0;
-  /** rtp: media kbit/s the link delivered when it was last full; null when not known or outgrown. */
+  /** rtp: the encoder's rate the link carried when it was last full (its media share); null when not known or outgrown. */
   private linkKbps: number | null = null;
+  /** rtp: the packet trains' rate when the link was last full (the narrow part's own rate), if measured. */
+  private fullTrainKbps: number | null = null;
 
   constructor(
     readonly targetKbps: number,
@@ -95,7 +104,7 @@ export class BitrateController {
     const lossFresh = nowMs - this.lastDecrease >= LOSS_WINDOW_MS;
     const framesLost = lossFresh && sample.lossRatio > LOSS_LIMIT;
     const heavyLoss = lossFresh && packetLoss > HEAVY_PACKET_LOSS;
-    const bottleneckLoss = queueing && packetLoss > PACKET_LOSS_LIMIT;
+    const bottleneckLoss = lossFresh && queueing && packetLoss > PACKET_LOSS_LIMIT;
     const full = this.queueSeconds >= 2 || bottleneckLoss;
     const congested = full || framesLost || heavyLoss;
     const clear = !congested && sample.queueDelayMs < CLEAR_DELAY_MS;
@@ -103,8 +112,14 @@ export class BitrateController {
     if (congested) {
       if (nowMs - this.lastDecrease < DECREASE_HOLD_MS || this.current <= this.minKbps) return null;
       const received = sample.receivedKbps ?? null;
-      if (full && received !== null && received > 0) this.linkKbps = received;
-      const byLink = full && received !== null && received > 0 ? BACKOFF * received : Infinity;
+      // what got through, less the FEC and headers on top of the encoder's rate: now (to drain the queue
+      // with the FEC a full link's loss has raised), and once that FEC is back to its base (the probes' ceiling)
+      const known = received !== null && received > 0;
+      if (full && known) {
+        this.linkKbps = received / (1 + HEADERS + BASE_FEC);
+        this.fullTrainKbps = sample.trainKbps ?? null;
+      }
+      const byLink = full && known ? (BACKOFF * received) / (1 + HEADERS + Math.max(BASE_FEC, sample.fecRatio ?? BASE_FEC)) : Infinity;
       const to = Math.max(this.minKbps, Math.round(Math.min(this.current * BACKOFF, byLink)));
       const reason = full
         ? `the link is full: queueing delay ${sample.queueDelayMs} ms${bottleneckLoss ? `, ${(packetLoss * 100).toFixed(1)}% of packets lost` : ''}${received !== null ? `, ${received} kbit/s got through` : ''}`
@@ -116,15 +131,21 @@ export class BitrateController {
     }
     if (this.current >= this.targetKbps || nowMs - this.lastChange < DECREASE_HOLD_MS) return null;
     const train = sample.trainKbps ?? null;
-    const room = this.linkKbps === null || (train !== null && train > ROOM_FACTOR * this.linkKbps);
+    // trains against trains where both are known (the narrow part's rate), else against what got through
+    const fullRate = this.fullTrainKbps ?? this.linkKbps;
+    const room = this.linkKbps === null || (train !== null && fullRate !== null && train > ROOM_FACTOR * fullRate);
     if (room && this.cleanSeconds >= 2) {
       this.linkKbps = null;
+      this.fullTrainKbps = null;
       const reason = train === null ? 'no queue on the link' : `no queue on the link, its packet trains at ${train >= 1_000_000 ? 'over 1 Gbit/s' : `${train} kbit/s`}`;
       return this.apply(Math.min(this.targetKbps, Math.round(this.current * 1.5)), nowMs, reason);
     }
-    // near the capacity the link showed when full: a slow probe up to it (a link that grew by half shows in its trains)
-    const probe = Math.min(this.targetKbps, Math.round(this.current * 1.05), this.linkKbps ?? Infinity);
-    if (!room && this.cleanSeconds >= 8 && probe > this.current) return this.apply(probe, nowMs, `8 s without a queue: probing towards the ${this.linkKbps} kbit/s the link carried when full`);
+    // below the capacity the link showed when full: up to it, by 15% while well below, then 5% at a time (a
+    // link that grew by half shows in its trains)
+    if (room || this.linkKbps === null) return null;
+    const far = this.current < 0.85 * this.linkKbps;
+    const probe = Math.min(this.targetKbps, Math.round(this.current * (far ? 1.15 : 1.05)), Math.round(this.linkKbps));
+    if (this.cleanSeconds >= (far ? 2 : 8) && probe > this.current) return this.apply(probe, nowMs, `${far ? 2 : 8} s without a queue: towards the ${Math.round(this.linkKbps)} kbit/s the link carried when full`);
     return null;
   }
 

@@ -641,16 +641,17 @@ export class StreamSession extends EventEmitter {
         cleanPictureMs: link?.cleanPictureMs ?? null,
       };
       this.emit('second', second);
-      // srt: each encoder run starts over (a new connection, a start-up backlog); rtp's streams run on across runs
-      const warmSince = this.rtp ? this.startedAt : this.senderStartedAt;
-      if (this.settings.adaptive !== false && this.state === 'running' && progress && progress.fps > 0 && Date.now() - warmSince > 3 * WARMUP_MS) {
+      // srt: each encoder run starts over (a new connection, a start-up backlog). rtp's streams run on across
+      // runs, and a congested link's keyframe requests replace runs faster than ffmpeg reports progress
+      const warm = this.rtp ? sentNow > 0 && Date.now() - this.startedAt > 3 * WARMUP_MS : progress && progress.fps > 0 && Date.now() - this.senderStartedAt > 3 * WARMUP_MS;
+      if (this.settings.adaptive !== false && this.state === 'running' && warm) {
         const sum = viewer.window.reduce((acc, w) => ({ sent: acc.sent + w.sent, good: acc.good + w.decoded - w.unreadable }), { sent: 0, good: 0 });
         // frames sent but still on their way (about one latency's worth) are not lost
         const inFlight = ((summary.p50Ms ?? 0) / 1000) * this.settings.fps + 1;
         const lossRatio = viewer.window.length === LOSS_WINDOW_SECONDS && sum.sent > 0 ? Math.max(0, (sum.sent - sum.good - inFlight) / sum.sent) : 0;
         const packets = viewer.linkWindow.reduce((acc, w) => ({ received: acc.received + w.received, lost: acc.lost + w.lost }), { received: 0, lost: 0 });
         const packetLossRatio = packets.received + packets.lost > 0 ? packets.lost / (packets.received + packets.lost) : null;
-        const gauge = { queueDelayMs: link?.queueDelayMs ?? null, receivedKbps: link?.receivedKbps ?? null, trainKbps: link?.trainKbps ?? null };
+        const gauge = { queueDelayMs: link?.queueDelayMs ?? null, receivedKbps: link?.receivedKbps ?? null, trainKbps: link?.trainKbps ?? null, fecRatio: this.rtp?.viewer(name)?.fec.ratio ?? null };
         const step = this.bitrate.observe({ lossRatio, packetLossRatio, lateRatio: this.lateRatio(viewer, second.rttMs), p95Ms: summary.p95Ms, rttMs: second.rttMs, ...gauge }, Date.now());
         if (step) void this.applyStep(step);
       }

@@ -63,6 +63,18 @@ describe('the rtp pacer', () => {
     pacer.close();
   });
 
+  it('holds nothing against later frames for a backlog it sent for its age', () => {
+    const { pacer, sent } = paced(1000);
+    for (let i = 0; i < 210; i += 1) pacer.push(Buffer.alloc(1200));
+    vi.advanceTimersByTime(1000);
+    expect(sent).toHaveLength(210);
+    // a second later the bucket is full again: an ordinary frame leaves at once
+    const before = sent.length;
+    for (let i = 0; i < 3; i += 1) pacer.push(Buffer.alloc(1200));
+    expect(sent.length - before).toBe(3);
+    pacer.close();
+  });
+
   it('follows a new target', () => {
     const { pacer, sent } = paced(1000);
     for (let i = 0; i < 100; i += 1) pacer.push(Buffer.alloc(1200));

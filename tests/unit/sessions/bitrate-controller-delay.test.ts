@@ -46,6 +46,7 @@ function simulate(targetKbps: number, link: Link, seconds: number) {
     let framesLost = 0;
     // the gauge's second closes as the receiver's does: arrivals are fed in order of arrival
     const arrivals: { at: number; timestamp: number; bytes: number }[] = [];
+    let fecBytes = 0;
     for (let f = 0; f < FPS; f += 1) {
       const sentAt = second * 1000 + (f * 1000) / FPS;
       const packets = Math.max(1, Math.round((controller.current * 1000) / 8 / FPS / PACKET));
@@ -72,12 +73,14 @@ function simulate(targetKbps: number, link: Link, seconds: number) {
           linkFreeAt = leaves + queued + (PACKET * 8) / cap;
           at = linkFreeAt;
         }
+        if (!media) fecBytes += PACKET;
         if (media) arrivals.push({ at: at + 15, timestamp: Math.round(sentAt * 90), bytes: PACKET });
       }
       if (frameLost > parity) framesLost += 1;
     }
     arrivals.sort((a, b) => a.at - b.at);
     for (const a of arrivals) gauge.packet(a.timestamp, a.bytes, a.at);
+    gauge.fec(fecBytes);
     const figures = gauge.second();
     window.push({ sent, lost, frames: FPS, framesLost });
     if (window.length > 5) window.shift();
