@@ -6,7 +6,7 @@ export interface LinkGauge {
    * above its minimum over the last 10 s. A queue filling on the path shows here before any loss.
    */
   queueDelayMs: number | null;
-  /** Media and FEC bits that arrived this second (kbit/s, not counting resends): what the link carried of the stream. */
+  /** Media, FEC and resent bits that arrived this second (kbit/s): what the link carried of the stream. */
   receivedKbps: number;
   /**
    * Median rate at which a frame's packets arrived (kbit/s), for frames of 3 packets or more: the host
@@ -36,7 +36,7 @@ export class DelayGauge {
   private minima: number[] = [];
   private secondMin = Infinity;
 
-  /** An FEC packet: it counts towards what the link carried. */
+  /** An FEC packet or a resend: it counts towards what the link carried, not towards delays or trains. */
   fec(bytes: number): void {
     this.bytes += bytes;
   }

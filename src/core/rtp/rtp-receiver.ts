@@ -155,8 +155,10 @@ export class RtpReceiver extends EventEmitter {
     this.mediaSsrc = header.ssrc;
     const ext = this.seqs.extend(header.seq);
     this.firstSeq ??= ext;
-    if (this.nacked.has(ext)) this.nacked.delete(ext);
-    else {
+    if (this.nacked.has(ext)) {
+      this.nacked.delete(ext);
+      this.gauge.fec(data.length);
+    } else {
       this.originals += 1;
       this.gauge.packet(header.timestamp, data.length, now);
     }

@@ -7,7 +7,7 @@ import { checkFps, validateSize } from './pipeline';
 import { startCpuMeter } from './proc-stat';
 import { srtLatencyFromRtt } from './srt-url';
 import { StreamSession, type StreamSecond } from './stream-session';
-import { RelayedLink } from './relayed-link';
+import { RelayedLink, type RelayFactory } from './relayed-link';
 import type { BitrateStep } from './bitrate-controller';
 
 export interface SelftestOptions {
@@ -33,6 +33,8 @@ export interface SelftestOptions {
   /** The bottleneck comes this many seconds in (default: from the start) and lifts at `bottleneckLiftAtS` (default: never). */
   bottleneckAtS?: number;
   bottleneckLiftAtS?: number;
+  /** How the relay runs (default: in this process; a bench runs it in a process of its own). */
+  relayFactory?: RelayFactory;
   /** Let the bitrate follow the link (default off: the self-test measures the asked rate). */
   adaptive?: boolean;
   onBitrate?: (step: BitrateStep, atMs: number) => void;
@@ -121,7 +123,7 @@ export async function runSelftest(options: SelftestOptions): Promise<SelftestRes
   const emulated = oneWayDelayMs > 0 || lossPercent > 0 || options.outageMs !== undefined || bottleneck !== null;
   const narrowFromStart = bottleneck !== null && !options.bottleneckAtS;
   const relayed = emulated
-    ? new RelayedLink(viewer.link, { oneWayDelayMs, loss: lossPercent / 100, capKbps: narrowFromStart ? bottleneck.rateKbps : null, queueMs: narrowFromStart ? bottleneck.queueMs : null })
+    ? new RelayedLink(viewer.link, { oneWayDelayMs, loss: lossPercent / 100, capKbps: narrowFromStart ? bottleneck.rateKbps : null, queueMs: narrowFromStart ? bottleneck.queueMs : null }, options.relayFactory)
     : null;
   const session = new StreamSession({
     source: options.capture?.source ?? { kind: 'test', width: options.width, height: options.height },

@@ -651,7 +651,10 @@ export class StreamSession extends EventEmitter {
         const lossRatio = viewer.window.length === LOSS_WINDOW_SECONDS && sum.sent > 0 ? Math.max(0, (sum.sent - sum.good - inFlight) / sum.sent) : 0;
         const packets = viewer.linkWindow.reduce((acc, w) => ({ received: acc.received + w.received, lost: acc.lost + w.lost }), { received: 0, lost: 0 });
         const packetLossRatio = packets.received + packets.lost > 0 ? packets.lost / (packets.received + packets.lost) : null;
-        const gauge = { queueDelayMs: link?.queueDelayMs ?? null, receivedKbps: link?.receivedKbps ?? null, trainKbps: link?.trainKbps ?? null, fecRatio: this.rtp?.viewer(name)?.fec.ratio ?? null };
+        const gauge = {
+          queueDelayMs: link?.queueDelayMs ?? null, receivedKbps: link?.receivedKbps ?? null, trainKbps: link?.trainKbps ?? null, fecRatio: this.rtp?.viewer(name)?.fec.ratio ?? null,
+          secondLossRatio: link && link.received + link.lost > 0 ? link.lost / (link.received + link.lost) : null,
+        };
         const step = this.bitrate.observe({ lossRatio, packetLossRatio, lateRatio: this.lateRatio(viewer, second.rttMs), p95Ms: summary.p95Ms, rttMs: second.rttMs, ...gauge }, Date.now());
         if (step) void this.applyStep(step);
       }

@@ -86,7 +86,7 @@ function simulate(targetKbps: number, link: Link, seconds: number) {
     if (window.length > 5) window.shift();
     const sum = window.reduce((acc, w) => ({ sent: acc.sent + w.sent, lost: acc.lost + w.lost, frames: acc.frames + w.frames, framesLost: acc.framesLost + w.framesLost }), { sent: 0, lost: 0, frames: 0, framesLost: 0 });
     const step = controller.observe(
-      { lossRatio: sum.framesLost / sum.frames, packetLossRatio: sum.lost / sum.sent, lateRatio: 0, p95Ms: null, rttMs: 30, ...figures },
+      { lossRatio: sum.framesLost / sum.frames, packetLossRatio: sum.lost / sum.sent, secondLossRatio: lost / sent, lateRatio: 0, p95Ms: null, rttMs: 30, ...figures },
       (second + 1) * 1000,
     );
     if (step) steps.push({ ...step, at: second + 1 });
@@ -134,6 +134,19 @@ describe('adaptive bitrate on the link\'s capacity (rtp)', () => {
     // back at the request within 10 s of the lift
     expect(rates[50]).toBe(8000);
     expect(steps.filter((s) => s.at > 40 && s.to > s.from)[0]!.reason).toMatch(/no queue on the link/);
+  });
+
+  it('takes a busy CPU\'s late seconds (deep, not growing, no loss) for no queue, and a queue that grows or stands for one', () => {
+    const second = { lossRatio: 0, packetLossRatio: 0, lateRatio: 0, p95Ms: null, rttMs: 10, receivedKbps: 5000, trainKbps: 900_000 };
+    const busy = new BitrateController(8000, undefined, undefined, true);
+    const spikes = [2, 40, 30, 3, 70, 25, 60, 4, 45, 2, 3, 50, 20, 2];
+    expect(spikes.map((queueDelayMs, i) => busy.observe({ ...second, queueDelayMs }, (i + 1) * 1000)).filter(Boolean)).toEqual([]);
+    const filling = new BitrateController(8000, undefined, undefined, true);
+    const growing = [2, 20, 35, 50].map((queueDelayMs, i) => filling.observe({ ...second, queueDelayMs }, (i + 1) * 1000));
+    expect(growing.filter(Boolean)).toMatchObject([{ from: 8000, reason: expect.stringMatching(/the link is full: queueing delay 35/) }]);
+    const standing = new BitrateController(8000, undefined, undefined, true);
+    const deep = [150, 140, 150].map((queueDelayMs, i) => standing.observe({ ...second, queueDelayMs }, (i + 1) * 1000));
+    expect(deep.filter(Boolean)).toHaveLength(1);
   });
 
   it('does nothing on a second whose figures have not come', () => {
