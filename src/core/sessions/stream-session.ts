@@ -642,9 +642,12 @@ export class StreamSession extends EventEmitter {
       };
       this.emit('second', second);
       // srt: each encoder run starts over (a new connection, a start-up backlog). rtp's streams run on across
-      // runs, and a congested link's keyframe requests replace runs faster than ffmpeg reports progress
-      const warm = this.rtp ? sentNow > 0 && Date.now() - this.startedAt > 3 * WARMUP_MS : progress && progress.fps > 0 && Date.now() - this.senderStartedAt > 3 * WARMUP_MS;
-      if (this.settings.adaptive !== false && this.state === 'running' && warm) {
+      // runs, a congested link's keyframe requests replace runs faster than ffmpeg reports progress, and a
+      // link too narrow for the first keyframe shows no picture at all until the rate comes down
+      const warm = this.rtp
+        ? !this.ended && sentNow > 0 && Date.now() - this.startedAt > 3 * WARMUP_MS
+        : this.state === 'running' && progress && progress.fps > 0 && Date.now() - this.senderStartedAt > 3 * WARMUP_MS;
+      if (this.settings.adaptive !== false && warm) {
         const sum = viewer.window.reduce((acc, w) => ({ sent: acc.sent + w.sent, good: acc.good + w.decoded - w.unreadable }), { sent: 0, good: 0 });
         // frames sent but still on their way (about one latency's worth) are not lost
         const inFlight = ((summary.p50Ms ?? 0) / 1000) * this.settings.fps + 1;
