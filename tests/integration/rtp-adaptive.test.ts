@@ -23,7 +23,7 @@ describe.skipIf(!hasFfmpeg)('adaptive bitrate on the rtp transport (real pipelin
   }, 60_000);
 
   it('2 Mbit/s asked through a 1.2 Mbit/s bottleneck: steps down for a full link, below its rate, and back up once it lifts', async () => {
-    const result = await runSelftest({ ...base, seconds: 30, bitrateKbps: 2000, oneWayDelayMs: 5, rateKbps: 1200, queueMs: 50, bottleneckLiftAtS: 15 });
+    const result = await runSelftest({ ...base, seconds: 36, bitrateKbps: 2000, oneWayDelayMs: 5, rateKbps: 1200, queueMs: 50, bottleneckLiftAtS: 15 });
     const steps = result.bitrateSteps;
     expect(result.ok, result.reason ?? '').toBe(true);
     const down = steps.findIndex((step) => step.to < step.from && /the link is full: queueing delay/.test(step.reason));

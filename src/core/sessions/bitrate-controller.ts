@@ -57,7 +57,7 @@ export interface BitrateStep {
 /**
  * Adaptive bitrate. With the rtp receiver's delay figures it follows the link's capacity, as WebRTC's
  * delay-based estimator does: it steps down when the path's queue fills (the frames' queueing delay
- * above 15 ms and growing two seconds running, above 100 ms three, or above 15 ms with loss), to 85% of
+ * above 15 ms and growing two seconds running, above 100 ms three, or above 15 ms two with loss), to 85% of
  * the encoder's share of what the link delivered; random loss
  * that FEC repairs moves nothing, more than 10% does. It doubles after 2 clean seconds while the
  * link's packet trains show room (no narrow link, or one far faster than when it was full), else towards
@@ -106,16 +106,19 @@ export class BitrateController {
     const queueing = sample.queueDelayMs > QUEUE_DELAY_MS;
     // a filling queue grows; a busy CPU's late seconds come and go (and a full tail-drop queue also loses)
     const growing = queueing && this.lastQueueDelayMs !== null && sample.queueDelayMs > this.lastQueueDelayMs + 2;
+    const queuedBefore = this.lastQueueDelayMs !== null && this.lastQueueDelayMs > QUEUE_DELAY_MS;
     this.lastQueueDelayMs = sample.queueDelayMs;
     this.queueSeconds = growing ? this.queueSeconds + 1 : 0;
     this.standingSeconds = sample.queueDelayMs > STANDING_QUEUE_MS ? this.standingSeconds + 1 : 0;
     // the loss figures span LOSS_WINDOW_MS: right after a step down they still hold its cause
     const lossFresh = nowMs - this.lastDecrease >= LOSS_WINDOW_MS;
-    const framesLost = lossFresh && sample.lossRatio > LOSS_LIMIT;
+    // frames lost as a queue appears wait a second: the link's own figures decide then (or it was not the link)
+    const framesLost = lossFresh && sample.lossRatio > LOSS_LIMIT && !(queueing && !queuedBefore);
     const heavyLoss = lossFresh && packetLoss > HEAVY_PACKET_LOSS;
-    // a queue and loss in the same second: the queue overflows (the window's loss may be an earlier step's cause)
+    // a queue two seconds running and loss in the second: the queue overflows (the window's loss may be an
+    // earlier step's cause; one late second with random loss is a busy CPU on a lossy link)
     const lossNow = sample.secondLossRatio ?? (lossFresh ? packetLoss : 0);
-    const bottleneckLoss = queueing && lossNow > PACKET_LOSS_LIMIT;
+    const bottleneckLoss = queueing && queuedBefore && lossNow > PACKET_LOSS_LIMIT;
     const full = this.queueSeconds >= 2 || this.standingSeconds >= 3 || bottleneckLoss;
     const congested = full || framesLost || heavyLoss;
     const clear = !congested && !queueing;
@@ -125,8 +128,7 @@ export class BitrateController {
       const received = sample.receivedKbps ?? null;
       // what got through, less the FEC and headers on top of the encoder's rate: now (to drain the queue
       // with the FEC a full link's loss has raised), and once that FEC is back to its base (the probes' ceiling)
-      // frames lost behind a queue are the link's fullness too: the step follows what got through
-      const linkFull = full || queueing;
+      const linkFull = full;
       const known = received !== null && received > 0;
       if (linkFull && known) {
         this.linkKbps = received;
