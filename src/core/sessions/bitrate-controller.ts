@@ -57,7 +57,8 @@ export interface BitrateStep {
 /**
  * Adaptive bitrate. With the rtp receiver's delay figures it follows the link's capacity, as WebRTC's
  * delay-based estimator does: it steps down when the path's queue fills (the frames' queueing delay
- * above 15 ms and growing two seconds running, above 100 ms three, or above 15 ms two with loss), to 85% of
+ * above 15 ms and growing two seconds running, above 100 ms three, or above 15 ms two with loss well
+ * beyond the link's random loss), to 85% of
  * the encoder's share of what the link delivered; random loss
  * that FEC repairs moves nothing, more than 10% does. It doubles after 2 clean seconds while the
  * link's packet trains show room (no narrow link, or one far faster than when it was full), else towards
@@ -77,6 +78,8 @@ export class BitrateController {
   /** rtp: seconds running with a queue deeper than STANDING_QUEUE_MS. */
   private standingSeconds = 0;
   private lastQueueDelayMs: number | null = null;
+  /** rtp: the link's loss while no queue stands (random loss, smoothed): a full queue loses well beyond it. */
+  private randomLoss = 0;
   /** rtp: what the link carried when it was last full (media, FEC, resends); null when not known or outgrown. */
   private linkKbps: number | null = null;
   /** rtp: the packet trains' rate when the link was last full (the narrow part's own rate), if measured. */
@@ -105,7 +108,7 @@ export class BitrateController {
     const packetLoss = sample.packetLossRatio ?? 0;
     const queueing = sample.queueDelayMs > QUEUE_DELAY_MS;
     // a filling queue grows; a busy CPU's late seconds come and go (and a full tail-drop queue also loses)
-    const growing = queueing && this.lastQueueDelayMs !== null && sample.queueDelayMs > this.lastQueueDelayMs + 2;
+    const growing = queueing && this.lastQueueDelayMs !== null && sample.queueDelayMs > this.lastQueueDelayMs + 5;
     const queuedBefore = this.lastQueueDelayMs !== null && this.lastQueueDelayMs > QUEUE_DELAY_MS;
     this.lastQueueDelayMs = sample.queueDelayMs;
     this.queueSeconds = growing ? this.queueSeconds + 1 : 0;
@@ -118,7 +121,8 @@ export class BitrateController {
     // a queue two seconds running and loss in the second: the queue overflows (the window's loss may be an
     // earlier step's cause; one late second with random loss is a busy CPU on a lossy link)
     const lossNow = sample.secondLossRatio ?? (lossFresh ? packetLoss : 0);
-    const bottleneckLoss = queueing && queuedBefore && lossNow > PACKET_LOSS_LIMIT;
+    if (!queueing) this.randomLoss = 0.8 * this.randomLoss + 0.2 * lossNow;
+    const bottleneckLoss = queueing && queuedBefore && lossNow > Math.max(PACKET_LOSS_LIMIT, 2 * this.randomLoss + 0.01);
     const full = this.queueSeconds >= 2 || this.standingSeconds >= 3 || bottleneckLoss;
     const congested = full || framesLost || heavyLoss;
     const clear = !congested && !queueing;

@@ -149,6 +149,15 @@ describe('adaptive bitrate on the link\'s capacity (rtp)', () => {
     expect(deep.filter(Boolean)).toHaveLength(1);
   });
 
+  it('on a 5%-lossy link, two late seconds are not an overflowing queue; loss well beyond the usual with a queue is', () => {
+    const second = { lossRatio: 0, packetLossRatio: 0.05, lateRatio: 0, p95Ms: null, rttMs: 80, receivedKbps: 2000, trainKbps: 900_000 };
+    const lossy = new BitrateController(2000, undefined, undefined, true);
+    const delays = [2, 3, 2, 4, 3, 60, 65, 3, 2, 3];
+    expect(delays.map((queueDelayMs, i) => lossy.observe({ ...second, queueDelayMs, secondLossRatio: 0.05 }, (i + 1) * 1000)).filter(Boolean)).toEqual([]);
+    const full = [50, 50].map((queueDelayMs, i) => lossy.observe({ ...second, queueDelayMs, secondLossRatio: 0.3 }, (i + 11) * 1000));
+    expect(full.filter(Boolean)).toMatchObject([{ reason: expect.stringMatching(/the link is full: queueing delay 50 ms, 30.0% of packets lost/) }]);
+  });
+
   it('does nothing on a second whose figures have not come', () => {
     const c = new BitrateController(8000, undefined, undefined, true);
     expect(c.observe({ lossRatio: 0.5, lateRatio: 0, p95Ms: 500, rttMs: 10, queueDelayMs: null }, 10_000)).toBeNull();
