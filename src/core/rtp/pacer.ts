@@ -33,7 +33,7 @@ export function pacingFactorFromEnv(env: NodeJS.ProcessEnv = process.env): numbe
 
 /**
  * A token bucket in front of a socket. Tokens come at `factor` times the target rate; the bucket holds
- * two average frames, so an ordinary frame leaves at once (no latency added) while a keyframe's bulk is
+ * one average frame, so an ordinary frame leaves at once (no latency added) while a keyframe's bulk is
  * spread out at the pacing rate instead of landing in a bottleneck's queue all at once. Urgent packets
  * (retransmissions) go ahead of the queue, still within the rate.
  */
@@ -64,7 +64,7 @@ export class Pacer {
   setTarget(settings: PacingSettings): void {
     const factor = settings.factor ?? DEFAULT_PACING_FACTOR;
     this.bytesPerMs = (settings.targetKbps * factor) / 8;
-    this.burstBytes = Math.max(MIN_BURST_BYTES, Math.round((2 * settings.targetKbps * 1000) / 8 / Math.max(1, settings.fps)));
+    this.burstBytes = Math.max(MIN_BURST_BYTES, Math.round((settings.targetKbps * 1000) / 8 / Math.max(1, settings.fps)));
     // a wait timed for the old rate
     if (this.timer) {
       clearTimeout(this.timer);

@@ -12,6 +12,8 @@ import { Pacer, pacingFactorFromEnv, type PacingSettings } from './pacer';
 
 /** Sent packets kept for retransmission (a power of two): about a second at 720p60, 8 Mbit/s. */
 const HISTORY = 2048;
+/** RTP, SRTP and UDP headers per media byte, about (1200-byte payloads). */
+const PACKET_HEADERS = 0.03;
 /** Retransmissions allowed per second (a NACK storm must not multiply the stream). */
 const RETRANSMIT_PER_SECOND = 400;
 const REPORT_INTERVAL_MS = 500;
@@ -35,7 +37,7 @@ export interface PeerFeedback {
 
 /**
  * One viewer's encrypted RTP stream (the host's side): a frame's media packets, then its FEC, leave
- * through a Pacer (at 1.5 times the target rate past a burst of two average frames; none when built
+ * through a Pacer (at 1.5 times the target rate past a burst of one average frame; none when built
  * without pacing settings or with GPU_BRIDGE_RTP_PACING=off); sent packets are kept for NACKs; SR and
  * our RTT go out every half second (they also hold the NAT mapping open); PLI becomes a 'keyframe'
  * event, RR a 'feedback' event. The host sends first: the peer answers to the authenticated source.
@@ -73,7 +75,7 @@ export class RtpPeerSender extends EventEmitter {
     super();
     this.pacing = pacing;
     this.pacingFactor = pacing ? (pacing.factor ?? pacingFactorFromEnv()) : null;
-    this.pacer = pacing && this.pacingFactor !== null ? new Pacer((packet) => this.socket.send(packet), { ...pacing, targetKbps: pacing.targetKbps * (1 + this.fec.ratio), factor: this.pacingFactor }) : null;
+    this.pacer = pacing && this.pacingFactor !== null ? new Pacer((packet) => this.socket.send(packet), { ...pacing, targetKbps: this.pacedKbps(pacing.targetKbps), factor: this.pacingFactor }) : null;
     this.protector = new SrtpProtector(keys.media);
     this.unprotector = new SrtpUnprotector(keys.feedback);
     this.socket = createSocket(isIPv6(target.host) ? 'udp6' : 'udp4');
@@ -141,10 +143,19 @@ export class RtpPeerSender extends EventEmitter {
     this.repace();
   }
 
-  /** The pacing rate covers the FEC sent on top of the encoder's rate (up to half as much again on a lossy link). */
+  /**
+   * The pacing factor's headroom holds the base FEC (10%) and the headers; FEC raised by a lossy link (up
+   * to 50%) raises the pace with it, or the pacer would become the stream's queue.
+   */
+  private pacedKbps(targetKbps: number): number {
+    // the factor (1.5) over the stream's own rate at base FEC is 1.33; keep at least 1.2 over it at any FEC
+    const factor = this.pacingFactor ?? 1;
+    return targetKbps * Math.max(1, (1.2 * (1 + PACKET_HEADERS + this.fec.ratio)) / factor);
+  }
+
   private repace(): void {
     if (this.pacingFactor === null || !this.pacing) return;
-    this.pacer?.setTarget({ ...this.pacing, targetKbps: this.pacing.targetKbps * (1 + this.fec.ratio), factor: this.pacingFactor });
+    this.pacer?.setTarget({ ...this.pacing, targetKbps: this.pacedKbps(this.pacing.targetKbps), factor: this.pacingFactor });
   }
 
   /** Paced, unless `now` (RTCP: small, and its timing matters); `urgent` goes ahead of the paced queue. */
