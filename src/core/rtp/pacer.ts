@@ -15,6 +15,12 @@ export interface PacingSettings {
 export const DEFAULT_PACING_FACTOR = 1.5;
 /** A packet that waited this long leaves whatever the tokens say: the pacer must not become the queue. */
 const MAX_BACKLOG_MS = 200;
+/**
+ * The pace is never below this much over what was pushed in the last second or so (FEC on a lossy link,
+ * resends, an encoder over its target): the pacer spreads bursts, it must not hold the stream back.
+ */
+const OVER_PUSHED = 1.1;
+const WINDOW_MS = 500;
 /** The smallest burst allowed, bytes: a few full packets, whatever the rate. */
 const MIN_BURST_BYTES = 8 * 1500;
 
@@ -48,6 +54,8 @@ export class Pacer {
   private queuedBytes = 0;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
+  /** Bytes pushed in the current and the previous WINDOW_MS. */
+  private pushed = { current: 0, previous: 0, since: 0 };
   /** Packets that had to wait for tokens (for benches and tests). */
   delayed = 0;
 
@@ -59,6 +67,7 @@ export class Pacer {
     this.setTarget(settings);
     this.tokens = this.burstBytes;
     this.refilledAt = this.now();
+    this.pushed.since = this.refilledAt;
   }
 
   setTarget(settings: PacingSettings): void {
@@ -81,6 +90,7 @@ export class Pacer {
   push(packet: Buffer, urgent = false): void {
     if (this.closed) return;
     this.refill();
+    this.pushed.current += packet.length;
     if (this.queuedBytes === 0 && this.tokens > 0) {
       this.tokens -= packet.length;
       this.send(packet);
@@ -94,9 +104,19 @@ export class Pacer {
     this.schedule();
   }
 
+  /** Bytes a ms now: the target's pace, or more when more is being pushed. */
+  private rate(now: number): number {
+    const spanMs = now - this.pushed.since + WINDOW_MS;
+    return Math.max(this.bytesPerMs, (OVER_PUSHED * (this.pushed.current + this.pushed.previous)) / spanMs);
+  }
+
   private refill(): void {
     const now = this.now();
-    this.tokens = Math.min(this.burstBytes, this.tokens + (now - this.refilledAt) * this.bytesPerMs);
+    if (now - this.pushed.since >= WINDOW_MS) {
+      const stale = now - this.pushed.since >= 2 * WINDOW_MS;
+      this.pushed = { current: 0, previous: stale ? 0 : this.pushed.current, since: now };
+    }
+    this.tokens = Math.min(this.burstBytes, this.tokens + (now - this.refilledAt) * this.rate(now));
     this.refilledAt = now;
   }
 
@@ -128,7 +148,7 @@ export class Pacer {
 
   private schedule(): void {
     if (this.timer || this.queuedBytes === 0 || this.closed) return;
-    const forTokens = (1 - this.tokens) / this.bytesPerMs;
+    const forTokens = (1 - this.tokens) / this.rate(this.refilledAt);
     const forStale = this.oldest() + MAX_BACKLOG_MS - this.refilledAt;
     this.timer = setTimeout(() => this.drain(), Math.max(1, Math.min(forTokens, forStale)));
   }

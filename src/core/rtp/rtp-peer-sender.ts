@@ -12,8 +12,6 @@ import { Pacer, pacingFactorFromEnv, type PacingSettings } from './pacer';
 
 /** Sent packets kept for retransmission (a power of two): about a second at 720p60, 8 Mbit/s. */
 const HISTORY = 2048;
-/** RTP, SRTP and UDP headers per media byte, about (1200-byte payloads). */
-const PACKET_HEADERS = 0.03;
 /** Retransmissions allowed per second (a NACK storm must not multiply the stream). */
 const RETRANSMIT_PER_SECOND = 400;
 const REPORT_INTERVAL_MS = 500;
@@ -64,7 +62,6 @@ export class RtpPeerSender extends EventEmitter {
   private readonly trace = openRtpTrace('sender');
   private readonly pacer: Pacer | null;
   private readonly pacingFactor: number | null;
-  private pacing: PacingSettings | null;
 
   constructor(
     private readonly target: { host: string; port: number },
@@ -73,9 +70,8 @@ export class RtpPeerSender extends EventEmitter {
     pacing: PacingSettings | null = null,
   ) {
     super();
-    this.pacing = pacing;
     this.pacingFactor = pacing ? (pacing.factor ?? pacingFactorFromEnv()) : null;
-    this.pacer = pacing && this.pacingFactor !== null ? new Pacer((packet) => this.socket.send(packet), { ...pacing, targetKbps: this.pacedKbps(pacing.targetKbps), factor: this.pacingFactor }) : null;
+    this.pacer = pacing && this.pacingFactor !== null ? new Pacer((packet) => this.socket.send(packet), { ...pacing, factor: this.pacingFactor }) : null;
     this.protector = new SrtpProtector(keys.media);
     this.unprotector = new SrtpUnprotector(keys.feedback);
     this.socket = createSocket(isIPv6(target.host) ? 'udp6' : 'udp4');
@@ -139,23 +135,7 @@ export class RtpPeerSender extends EventEmitter {
 
   /** The encoder's new target: the pacing rate follows it. */
   setPacingTarget(settings: PacingSettings): void {
-    this.pacing = settings;
-    this.repace();
-  }
-
-  /**
-   * The pacing factor's headroom holds the base FEC (10%) and the headers; FEC raised by a lossy link (up
-   * to 50%) raises the pace with it, or the pacer would become the stream's queue.
-   */
-  private pacedKbps(targetKbps: number): number {
-    // the factor (1.5) over the stream's own rate at base FEC is 1.33; keep at least 1.2 over it at any FEC
-    const factor = this.pacingFactor ?? 1;
-    return targetKbps * Math.max(1, (1.2 * (1 + PACKET_HEADERS + this.fec.ratio)) / factor);
-  }
-
-  private repace(): void {
-    if (this.pacingFactor === null || !this.pacing) return;
-    this.pacer?.setTarget({ ...this.pacing, targetKbps: this.pacedKbps(this.pacing.targetKbps), factor: this.pacingFactor });
+    if (this.pacingFactor !== null) this.pacer?.setTarget({ ...settings, factor: this.pacingFactor });
   }
 
   /** Paced, unless `now` (RTCP: small, and its timing matters); `urgent` goes ahead of the paced queue. */
@@ -189,7 +169,6 @@ export class RtpPeerSender extends EventEmitter {
         if (this.rttMs !== null && (before === null || this.rttMs < 0.8 * before)) this.report();
         const fractionLost = packet.block.fractionLost / 256;
         this.fec.observe(fractionLost);
-        this.repace();
         this.emit('feedback', { rttMs: this.rttMs, fractionLost } satisfies PeerFeedback);
         return;
       }
