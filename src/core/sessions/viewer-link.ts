@@ -1,25 +1,12 @@
 import type { EventEmitter } from 'node:events';
-import type { StreamMessage, StreamTransport } from '../../shared/contract/peers';
-import type { RtpKeysWire } from '../rtp/rtp-keys';
-import type { Codec } from './encoder-args';
+import type { StreamMessage, StreamOpen } from '../../shared/contract/peers';
 import type { DecodedFrame } from './stamp-reader';
 
 /** The transport's counters for one second at the viewer (SRT's own, or the rtp receiver's). */
 export type LinkStats = Omit<Extract<StreamMessage, { type: 'stream.stats' }>, 'type' | 'streamId'>;
 
-export interface OpenRequest {
-  streamId: string;
-  transport: StreamTransport;
-  /** srt: the stream's passphrase. */
-  passphrase?: string;
-  /** rtp: the per-direction masters. */
-  rtpKeys?: RtpKeysWire;
-  latencyMs: number;
-  width: number;
-  height: number;
-  fps: number;
-  codec: Codec;
-}
+/** A stream.open as the host sends it: one shape per transport, `transport` always said. */
+export type OpenRequest = StreamOpen extends infer O ? (O extends { transport?: infer T } ? Omit<O, 'type' | 'transport'> & { transport: NonNullable<T> } : never) : never;
 
 /**
  * The host's handle on one viewer (a paired peer over the control channel, or a local receiver

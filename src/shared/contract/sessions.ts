@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { event, method } from './define';
 import { StreamCodec, StreamTransport } from './peers';
+import { DEFAULT_TRANSPORT } from '../transports';
 
 export const EncoderName = z.enum(['h264_nvenc', 'hevc_nvenc', 'av1_nvenc', 'libx264', 'libx265']);
 
@@ -146,7 +147,7 @@ export const sessionsMethods = {
         fps: z.number().int().min(1).max(240),
         bitrateKbps: z.number().int().min(100).max(500_000).optional(),
         codec: StreamCodec.default('h264'),
-        transport: StreamTransport.default('rtp'),
+        transport: StreamTransport.default(DEFAULT_TRANSPORT),
         source: SessionSource.optional(),
       })
       .strict(),
@@ -161,7 +162,7 @@ export const sessionsMethods = {
         fps: z.number().int().min(1).max(240),
         seconds: z.number().int().min(2).max(60),
         encoder: EncoderName.optional(),
-        transport: StreamTransport.default('rtp'),
+        transport: StreamTransport.default(DEFAULT_TRANSPORT),
         oneWayDelayMs: z.number().min(0).max(1000).default(0),
         lossPercent: z.number().min(0).max(50).default(0),
         /** A bottleneck towards the peer: its rate and its tail-drop queue. */

@@ -6,6 +6,7 @@ import { sessionLive, viewerSeriesId } from '../../metrics/session-live';
 import { useStore } from '../../store';
 import { ViewerCharts } from './SessionCharts';
 import { describeFailure, firstFrameText, formatKbps, formatMs, isLive, stateLabel } from './session-view';
+import { TRANSPORTS } from '../../../../shared/transports';
 
 const clock = (t: number) => new Date(t).toLocaleTimeString();
 
@@ -54,7 +55,7 @@ export function SessionCard({ session }: { session: SessionInfo }) {
         </dd>
         <dt>Transport</dt>
         <dd data-field="transport">
-          {session.transport === 'rtp' ? 'RTP over UDP, AES-256-GCM, FEC + NACK, keyframe on loss' : 'SRT, AES-256, retransmission buffer'}
+          {TRANSPORTS[session.transport].summary}
         </dd>
         <dt>Bitrate</dt>
         <dd>
