@@ -3,7 +3,7 @@
 // Benchmarks are never pass/fail tests: this exits non-zero only when a benchmark could not run.
 import { spawnSync } from 'node:child_process';
 
-const ALL = ['sampler', 'inventory', 'dashboard', 'latency', 'idle', 'transport'];
+const ALL = ['sampler', 'inventory', 'dashboard', 'latency', 'idle', 'pacing', 'adaptive', 'transport'];
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((name) => !ALL.includes(name));
 if (unknown.length > 0) {

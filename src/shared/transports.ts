@@ -31,6 +31,12 @@ export interface TransportCapabilities {
   /** Sender and receiver are our own code in our processes: the self-test reports their CPU. */
   ownDataPlane: boolean;
   /**
+   * Its receiver reports each second the frames' queueing delay, the rate that got through and the packet
+   * trains' rate (stream.stats): an adaptive bitrate follows the link's capacity (down for a filling queue,
+   * not for random loss its repair covers). Without them it steps on loss and latency.
+   */
+  capacityFigures: boolean;
+  /**
    * Largest encoded frame, kbit (the encoder's VBV is one frame: bitrate / fps), or null for no limit.
    * rtp: each frame reaches the peer's decoder as one MPEG-TS PES, and ffmpeg's demuxer cuts a PES over 200 KiB.
    */
@@ -48,6 +54,7 @@ export const TRANSPORTS = {
     codecsWhy: 'this ffmpeg has no AV1 RTP packetizer',
     figures: LINK_FIGURES,
     ownDataPlane: true,
+    capacityFigures: true,
     maxFrameKbit: 1600,
     audio: true,
     audioWhy: '',
@@ -59,6 +66,7 @@ export const TRANSPORTS = {
     codecsWhy: '',
     figures: [],
     ownDataPlane: false,
+    capacityFigures: false,
     maxFrameKbit: null,
     audio: false,
     audioWhy: 'sound is not muxed into the srt stream yet: over srt the session runs without it (choose rtp for sound)',

@@ -10,14 +10,15 @@ import { receiverInput } from '../../src/core/sessions/transport-rooms';
 const hasFfmpeg = spawnSync('sh', ['-c', 'command -v ffmpeg']).status === 0;
 
 /**
- * An rtp viewer on loopback (its receiver in this process) whose transport reports 10% of packets lost
- * each second: the bitrate steps down at the first second the controller may, with no real loss (so no
+ * An rtp viewer on loopback (its receiver in this process) whose transport reports 20% of packets lost
+ * each second, with no queue (more loss than FEC repairs: the capacity-following controller steps down for
+ * it too): the bitrate steps down at the first second the controller may, with no real loss (so no
  * keyframe request takes the run started ahead first).
  */
 class LossReportingViewer extends EventEmitter implements ViewerLink {
   readonly name = 'lossy viewer';
   private receiver: Receiver | null = null;
-  private readonly timer = setInterval(() => this.emit('link-stats', { received: 90, lost: 10 }), 1000);
+  private readonly timer = setInterval(() => this.emit('link-stats', { received: 80, lost: 20, queueDelayMs: 0 }), 1000);
 
   async open(request: OpenRequest): Promise<{ host: string; port: number }> {
     this.receiver = new Receiver({ input: receiverInput(request, { listen: '127.0.0.1' }), display: false });

@@ -215,7 +215,7 @@ describe.skipIf(!hasFfmpeg)('the streaming pipeline on loopback (real ffmpeg, re
     }
   }, 40_000);
 
-  it('rtp: over a link with 5% loss and 40 ms delay each way, FEC and NACK keep 95% of frames intact, and the bitrate steps down', async () => {
+  it('rtp: over a link with 5% loss and 40 ms delay each way, FEC and NACK keep 95% of frames intact, and random loss steps nothing down for the link', async () => {
     const viewer = new RelayedViewer(80, 0.05);
     const session = new StreamSession({ source: { kind: 'test', width: 640, height: 360 }, fps: 30, bitrateKbps: 2000, encoder: 'libx264', adaptive: true, transport: 'rtp' });
     const steps: Array<{ from: number; to: number; reason: string }> = [];
@@ -226,8 +226,8 @@ describe.skipIf(!hasFfmpeg)('the streaming pipeline on loopback (real ffmpeg, re
       await session.addViewer(viewer);
       await sleep(14_000);
       expect(session.state).toBe('running');
-      expect(steps.length, `bitrate steps: ${JSON.stringify(steps)}`).toBeGreaterThanOrEqual(1);
-      expect(steps[0]!.reason).toMatch(/the link lost \d+\.\d% of packets/);
+      // random loss that FEC and NACK repair is not a full link (issue 18): only frames lost may step it down
+      expect(steps.filter((step) => !/frames lost/.test(step.reason)), `bitrate steps: ${JSON.stringify(steps)}`).toEqual([]);
       const totals = session.totals();
       const intact = totals.framesDecoded - totals.unreadable;
       expect(intact / session.framesSent, `intact ${intact} of ${session.framesSent} sent; ${JSON.stringify(totals.repairs)}`).toBeGreaterThanOrEqual(0.95);

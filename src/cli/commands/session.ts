@@ -14,12 +14,14 @@ import { sessionApiCommand } from './session-api';
 import { parseIntOption, parseSize, parseSource } from './session-args';
 
 const USAGE = [
-  'gpu-bridge session selftest [--source test|x11|portal|gnome|wlroots] [--transport rtp|srt] [--one-way-delay MS] [--loss PCT] [--outage MS] [--size WxH] [--fps N] [--seconds S] [--encoder E] [--bitrate KBPS] [--audio] [--json]',
+  'gpu-bridge session selftest [--source test|x11|portal|gnome|wlroots] [--transport rtp|srt] [--one-way-delay MS] [--loss PCT] [--outage MS] [--rate-kbps R [--queue-ms Q]] [--adaptive] [--size WxH] [--fps N] [--seconds S] [--encoder E] [--bitrate KBPS] [--audio] [--json]',
   '       gpu-bridge session start --peer NAME [--source x11|portal|gnome|wlroots|test] [--display :0] [--output NAME] [--transport rtp|srt] [--size WxH] [--fps N] [--bitrate KBPS] [--codec h264|hevc|av1] [--audio|--no-audio] [--json]',
   '  --source: where the picture comes from (default: this session\'s best, see `gpu-bridge info`); x11 takes --display, wlroots --output.',
   '       gpu-bridge session unattended on|off   (GNOME shares the screen without a dialog: for hosts nobody sits at)',
   '  --one-way-delay, --loss and --outage put a user-space UDP relay between the host and the local peer: that delay and that random loss, each way,',
-  '  and (--outage) everything dropped both ways for MS milliseconds half-way through.',
+  '  and (--outage) everything dropped both ways for MS milliseconds half-way through. --rate-kbps narrows it towards the peer to R kbit/s with a queue',
+  '  of Q ms (default 50) that drops what overflows; --adaptive lets the bitrate follow the link (steps and reasons are printed).',
+  '  GPU_BRIDGE_RTP_PACING=off sends each frame\'s packets at once instead of paced at 1.5x the bitrate (a factor sets another pace).',
   '  --audio: the host\'s sound too (its default output, Opus over rtp); start has it on unless --no-audio, and a host with no sound server says so and streams without.',
   '       gpu-bridge session stop <id> [--json]',
   '       gpu-bridge session list [--json]',
@@ -41,6 +43,9 @@ const OPTIONS = {
   'one-way-delay': { type: 'string' },
   loss: { type: 'string' },
   outage: { type: 'string' },
+  'rate-kbps': { type: 'string' },
+  'queue-ms': { type: 'string' },
+  adaptive: { type: 'boolean' },
   url: { type: 'string' },
   json: { type: 'boolean' },
   audio: { type: 'boolean' },
@@ -75,7 +80,9 @@ function human(result: SelftestResult): string {
   const ms = (v: number | null) => (v === null ? '—' : `${v} ms`);
   const cpu = (v: number | null) => (v === null ? '—' : `${v}%`);
   const caps = capabilities(result.transport);
-  const link = result.oneWayDelayMs > 0 || result.lossPercent > 0 ? `through a relay: ${result.oneWayDelayMs} ms and ${result.lossPercent}% loss each way` : 'loopback';
+  const narrow = result.bottleneck ? `, ${result.bottleneck.rateKbps} kbit/s with a ${result.bottleneck.queueMs} ms queue towards the peer` : '';
+  const link = result.oneWayDelayMs > 0 || result.lossPercent > 0 || result.bottleneck ? `through a relay: ${result.oneWayDelayMs} ms and ${result.lossPercent}% loss each way${narrow}` : 'loopback';
+  const steps = result.bitrateSteps.map((step) => `               ${(step.atMs / 1000).toFixed(1)} s: ${step.from} → ${step.to} kbit/s, ${step.reason}`);
   return [
     `encoder        ${result.encoder}${result.fallbackReason ? ` (fallback: ${result.fallbackReason})` : ''}`,
     `source         ${result.source}`,
@@ -92,6 +99,7 @@ function human(result: SelftestResult): string {
           ? `sound          capture → heard p50 ${ms(result.audio.latencyP50Ms)}; A/V offset p50 ${ms(result.audio.avOffsetP50Ms)}, p95 ±${ms(result.audio.avOffsetP95Ms)}; ${result.audio.packetsLost} packets lost, ${result.audio.packetsRecovered} recovered, ${result.audio.concealedMs} ms concealed`
           : `sound          none: ${result.audioUnavailable}`]
       : []),
+    ...(steps.length > 0 ? [`bitrate steps  ${result.bitrateSteps.length}`, ...steps] : []),
     `start          ${ms(result.startMs)} to the first decoded frame`,
     `encoder CPU    ${result.cpuPercent === null ? '—' : `${result.cpuPercent}% of one core`}`,
     result.ok ? 'result         ok' : `result         FAILED: ${result.reason}`,
@@ -108,6 +116,10 @@ async function selftest(values: Record<string, string | boolean | undefined>): P
   const oneWayDelayMs = parseNumberOption('one-way-delay', values['one-way-delay'] as string | undefined, 0, 1000);
   const lossPercent = parseNumberOption('loss', values.loss as string | undefined, 0, 50);
   const outageMs = values.outage === undefined ? undefined : parseNumberOption('outage', values.outage as string | undefined, 1, 10_000);
+  const rateKbps = values['rate-kbps'] === undefined ? undefined : parseNumberOption('rate-kbps', values['rate-kbps'] as string, 100, 10_000_000);
+  const queueMs = values['queue-ms'] === undefined ? undefined : parseNumberOption('queue-ms', values['queue-ms'] as string, 1, 10_000);
+  if (queueMs !== undefined && rateKbps === undefined) throw new CliError('--queue-ms is the bottleneck\'s queue: give its rate too (--rate-kbps)', 2);
+  const adaptive = Boolean(values.adaptive);
   let encoder = values.encoder as string | undefined;
   let fallback: EncoderName | undefined;
   const available = await ffmpegEncoders();
@@ -129,10 +141,11 @@ async function selftest(values: Record<string, string | boolean | undefined>): P
   const configDir = defaultPaths().configDir;
   const captureRequest = captureRequestFor(source, { width, height, fps }, { input: false, unattendedGnome: (await new CaptureSettingsStore(configDir).read()).unattendedGnome });
   const capture = await openCapture(captureRequest, { env: process.env, configDir, onApproval: (waiting) => waiting && log('  approve the screen share on the workstation (the portal\'s dialog is open)…') });
-  const link = oneWayDelayMs > 0 || lossPercent > 0 ? `through a relay (${oneWayDelayMs} ms, ${lossPercent}% loss each way)` : 'on loopback';
+  const narrow = rateKbps === undefined ? '' : `, ${rateKbps} kbit/s with a ${queueMs ?? 50} ms queue`;
+  const link = oneWayDelayMs > 0 || lossPercent > 0 || rateKbps !== undefined ? `through a relay (${oneWayDelayMs} ms, ${lossPercent}% loss each way${narrow})` : 'on loopback';
   if (!json) log(`self-test: ${width}x${height}@${fps} with ${encoder} for ${seconds} s, to a local peer process over ${transport} ${link}…`);
   const result = await runSelftest({
-    width, height, fps, seconds, encoder: encoder as EncoderName, fallback, bitrateKbps, transport, oneWayDelayMs, lossPercent, outageMs, capture, audio: Boolean(values.audio),
+    width, height, fps, seconds, encoder: encoder as EncoderName, fallback, bitrateKbps, transport, oneWayDelayMs, lossPercent, outageMs, rateKbps, queueMs, adaptive, capture, audio: Boolean(values.audio),
     // with --audio, the local peer counts the sound and drops it: played on this machine it would loop into the capture
     peerCommand: { file: process.execPath, args: [process.argv[1]!, 'peer', 'receive', '--headless'], env: { ...process.env, GPU_BRIDGE_AUDIO_OUTPUT: 'none' } },
     onSecond: (second) => {
@@ -140,6 +153,7 @@ async function selftest(values: Record<string, string | boolean | undefined>): P
       if (!json) log(`  ${new Date(second.t).toISOString().slice(11, 19)}  p50 ${second.p50Ms ?? '—'} ms  p95 ${second.p95Ms ?? '—'} ms  ${second.fpsReceived} fps  ${second.bitrateKbps ?? '—'} kbit/s${repairs}`);
     },
     onFallback: (reason) => log(`  ${reason}`),
+    onBitrate: (step) => log(`  bitrate ${step.from} → ${step.to} kbit/s: ${step.reason}`),
   }).finally(() => capture.close());
   printResult(json, result, human(result));
   return result.ok ? 0 : 1;

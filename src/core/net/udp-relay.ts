@@ -8,6 +8,11 @@ export interface LinkProfile {
   loss: number;
   /** Towards the target only: a bottleneck of this many kbit/s with a queue, like a congested uplink. */
   capKbps?: number | null;
+  /**
+   * The bottleneck's queue, as the ms it takes to drain: a datagram that would wait longer is dropped
+   * (tail drop, as a router's FIFO). Unset: the queue never fills.
+   */
+  queueMs?: number | null;
   /** Seed of the random loss (default 1): the same seed drops the same datagrams, by their order each way. */
   seed?: number;
 }
@@ -32,7 +37,8 @@ function seeded(seed: number): () => number {
  * and a share of them dropped, both ways; replies go back to the caller's address. `outage(ms)` drops
  * everything both ways for a while, as a link that goes away. The loss is pseudo-random from a seed, one
  * sequence each way, so a run can be repeated (a test whose premise is "some packets were lost" does not
- * depend on luck). Loopback and test use only.
+ * depend on luck). Towards the target it may have a bottleneck (`capKbps`) whose FIFO holds `queueMs`
+ * of traffic and drops what comes when it is full. Loopback and test use only.
  */
 export class UdpRelay {
   private readonly front: Socket;
@@ -45,6 +51,8 @@ export class UdpRelay {
   private readonly random: { towardsTarget: () => number; back: () => number };
   dropped = 0;
   forwarded = 0;
+  /** Of `dropped`, those the bottleneck's full queue dropped (tail drop). */
+  queueDropped = 0;
 
   constructor(
     private readonly target: { host: string; port: number },
@@ -81,25 +89,37 @@ export class UdpRelay {
     this.profile = profile;
   }
 
+  /** Puts a bottleneck towards the target (or lifts it, with null) from now on; what is queued drains as it was. */
+  setBottleneck(bottleneck: { capKbps: number; queueMs: number | null } | null): void {
+    this.profile = { ...this.profile, capKbps: bottleneck?.capKbps ?? null, queueMs: bottleneck?.queueMs ?? null };
+  }
+
   /** Drops every datagram, both ways, for `ms` from now. */
   outage(ms: number): void {
-    this.downUntil = Date.now() + ms;
+    this.downUntil = performance.now() + ms;
   }
 
   private pass(data: Buffer, towardsTarget: boolean, send: () => void): void {
-    const now = Date.now();
+    const now = performance.now();
     const draw = towardsTarget ? this.random.towardsTarget() : this.random.back();
     if (now < this.downUntil || draw < this.profile.loss || this.inFlight >= MAX_IN_FLIGHT) {
       this.dropped += 1;
       return;
     }
-    this.forwarded += 1;
     let wait = this.profile.oneWayDelayMs;
     if (towardsTarget && this.profile.capKbps) {
       // serialise onto the narrow link: each datagram leaves when the previous one has
-      this.linkFreeAt = Math.max(this.linkFreeAt, now) + (data.length * 8) / this.profile.capKbps;
+      const queued = Math.max(this.linkFreeAt, now) - now;
+      const queueMs = this.profile.queueMs;
+      if (queueMs != null && queued > queueMs) {
+        this.dropped += 1;
+        this.queueDropped += 1;
+        return;
+      }
+      this.linkFreeAt = now + queued + (data.length * 8) / this.profile.capKbps;
       wait += this.linkFreeAt - now;
     }
+    this.forwarded += 1;
     if (wait <= 0) {
       send();
       return;

@@ -62,6 +62,7 @@ export class RtpInput implements ReceiverInput {
         received: second.received, lost: second.lost, dropped: second.framesLost, fecRecovered: second.fecRecovered, nackRecovered: second.nackRecovered,
         framesLost: second.framesLost, framesSkipped: second.framesSkipped, keyframeRequests: second.keyframeRequests, cleanPictureMs: second.cleanPictureMs,
         rejected: second.rejected, rttMs: second.rttMs === null ? null : Math.round(second.rttMs * 10) / 10,
+        queueDelayMs: second.queueDelayMs, receivedKbps: second.receivedKbps, trainKbps: second.trainKbps,
       };
       on.stats(stats);
       const now = preciseNow();

@@ -57,6 +57,11 @@ export class RtpOutput extends EventEmitter {
     return this.viewers.get(name);
   }
 
+  /** A bitrate step: every viewer's pacing follows the encoder's new target. */
+  setTargetKbps(targetKbps: number, fps: number): void {
+    for (const sender of this.viewers.values()) sender.setPacingTarget({ targetKbps, fps });
+  }
+
   /**
    * A loopback port for a new encoder run; it takes over from the running one at its first frame.
    * `armed` false: reserved for a run started ahead, ignored until `arm`.

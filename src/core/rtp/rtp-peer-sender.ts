@@ -11,6 +11,7 @@ import { SrtpProtector, SrtpUnprotector } from './srtp-gcm';
 import { FEC_PAYLOAD_TYPE, type RtpKeys } from './rtp-keys';
 import { openRtpTrace } from './rtp-trace';
 import { UdpBatchSender } from './udp-batch';
+import { Pacer, pacingFactorFromEnv, type PacingSettings } from './pacer';
 
 /** Sent packets kept for retransmission (a power of two): about a second at 720p60, 8 Mbit/s. */
 const HISTORY = 2048;
@@ -36,8 +37,9 @@ export interface PeerFeedback {
 }
 
 /**
- * One viewer's encrypted RTP stream (the host's side): every media packet of a frame goes out at once
- * (no pacing over the frame interval), then the frame's FEC; sent packets are kept for NACKs; SR and
+ * One viewer's encrypted RTP stream (the host's side): a frame's media packets, then its FEC, leave
+ * through a Pacer (at 1.5 times the target rate past a burst of one average frame; none when built
+ * without pacing settings or with GPU_BRIDGE_RTP_PACING=off); sent packets are kept for NACKs; SR and
  * our RTT go out every half second (they also hold the NAT mapping open); PLI becomes a 'keyframe'
  * event, RR a 'feedback' event. The host sends first: the peer answers to the authenticated source.
  */
@@ -62,13 +64,18 @@ export class RtpPeerSender extends EventEmitter {
   private readonly timer: NodeJS.Timeout;
   private closed = false;
   private readonly trace = openRtpTrace('sender');
+  private readonly pacer: Pacer | null;
+  private readonly pacingFactor: number | null;
 
   constructor(
     private readonly target: { host: string; port: number },
     keys: RtpKeys,
     private readonly payloadType: number,
+    pacing: PacingSettings | null = null,
   ) {
     super();
+    this.pacingFactor = pacing ? (pacing.factor ?? pacingFactorFromEnv()) : null;
+    this.pacer = pacing && this.pacingFactor !== null ? new Pacer((packet) => this.out.send(packet), { ...pacing, factor: this.pacingFactor }) : null;
     this.protector = new SrtpProtector(keys.media);
     this.unprotector = new SrtpUnprotector(keys.feedback);
     this.socket = createSocket(isIPv6(target.host) ? 'udp6' : 'udp4');
@@ -130,10 +137,17 @@ export class RtpPeerSender extends EventEmitter {
     });
   }
 
-  private send(packet: Buffer): void {
+  /** The encoder's new target: the pacing rate follows it. */
+  setPacingTarget(settings: PacingSettings): void {
+    if (this.pacingFactor !== null) this.pacer?.setTarget({ ...settings, factor: this.pacingFactor });
+  }
+
+  /** Paced, unless `now` (RTCP: small, and its timing matters); `urgent` goes ahead of the paced queue. */
+  private send(packet: Buffer, how: 'paced' | 'urgent' | 'now' = 'paced'): void {
     if (this.closed) return;
     this.counters.bytesSent += packet.length;
-    this.out.send(packet);
+    if (this.pacer && how !== 'now') this.pacer.push(packet, how === 'urgent');
+    else this.out.send(packet);
   }
 
   private onFeedback(data: Buffer): void {
@@ -185,7 +199,7 @@ export class RtpPeerSender extends EventEmitter {
     if (!kept || refused) return;
     this.retransmitTokens -= 1;
     // the same bytes again: the receiver never accepted this index, so its replay window lets it in once
-    this.send(kept.packet);
+    this.send(kept.packet, 'urgent');
     this.counters.retransmitted += 1;
   }
 
@@ -198,13 +212,14 @@ export class RtpPeerSender extends EventEmitter {
       buildSenderReport({ ssrc: this.ssrc, ntpMs: now, rtpTimestamp: rtpClock(now, VIDEO_CLOCK_RATE), packetCount: this.counters.packetsSent, octetCount: this.counters.bytesSent }),
       buildRttApp({ ssrc: this.ssrc, rttUs: Math.round((this.rttMs ?? 0) * 1000) }),
     ];
-    this.send(this.protector.protectRtcp(compound(reports)));
+    this.send(this.protector.protectRtcp(compound(reports)), 'now');
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.timer);
+    this.pacer?.close();
     this.trace?.close();
     this.out.close();
     this.socket.close();

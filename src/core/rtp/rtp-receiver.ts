@@ -9,6 +9,7 @@ import { buildNack, buildPli, buildReceiverReport, compound, ntpMiddle32, parseC
 import { isRtcp } from './rtp-packet';
 import { FEC_PAYLOAD_TYPE, MEDIA_PAYLOAD_TYPE, type RtpKeys } from './rtp-keys';
 import { openRtpTrace } from './rtp-trace';
+import { DelayGauge, type LinkGauge } from './delay-gauge';
 import { SeqExtender } from './seq';
 import { SrtpProtector, SrtpUnprotector } from './srtp-gcm';
 import { UdpBatchReceiver } from './udp-batch';
@@ -23,7 +24,7 @@ export interface RtpReceiverOptions {
 }
 
 /** One second of the transport's figures at the receiver (sent to the host as stream.stats). */
-export interface RtpSecond {
+export interface RtpSecond extends LinkGauge {
   /** Media packets that arrived the first time. */
   received: number;
   /** Media packets missing before any repair (FEC or NACK). */
@@ -78,6 +79,7 @@ export class RtpReceiver extends EventEmitter {
   private readonly secondTimer: NodeJS.Timeout;
   private closed = false;
   private readonly trace = openRtpTrace('receiver');
+  private readonly gauge = new DelayGauge();
 
   constructor(private readonly options: RtpReceiverOptions) {
     super();
@@ -150,6 +152,7 @@ export class RtpReceiver extends EventEmitter {
     const newestMedia = header.payloadType !== FEC_PAYLOAD_TYPE && (placed === null || placed > this.seqs.max!);
     if (this.remote === null || newestMedia) this.remote = from;
     if (header.payloadType === FEC_PAYLOAD_TYPE) {
+      this.gauge.fec(data.length);
       this.act(this.assembler.fec({ timestamp: header.timestamp, payload }, now));
       return;
     }
@@ -157,8 +160,13 @@ export class RtpReceiver extends EventEmitter {
     this.mediaSsrc = header.ssrc;
     const ext = this.seqs.extend(header.seq);
     this.firstSeq ??= ext;
-    if (this.nacked.has(ext)) this.nacked.delete(ext);
-    else this.originals += 1;
+    if (this.nacked.has(ext)) {
+      this.nacked.delete(ext);
+      this.gauge.fec(data.length);
+    } else {
+      this.originals += 1;
+      this.gauge.packet(header.timestamp, data.length, now);
+    }
     this.act(this.assembler.media({ seq: header.seq, timestamp: header.timestamp, marker: header.marker, payload }, now));
   }
 
@@ -277,6 +285,7 @@ export class RtpReceiver extends EventEmitter {
       cleanPictureMs: cleans.length > 0 ? Math.round(Math.max(...cleans)) : null,
       rejected: this.rejected - base.rejected,
       rttMs: this.rtt,
+      ...this.gauge.second(),
     };
     this.secondBase = {
       received: this.originals, lost: lostTotal, fecRecovered: c.fecRecovered, nackRecovered: c.nackRecovered, framesLost: c.framesLost,

@@ -63,7 +63,7 @@ export class RtpTransport extends EventEmitter implements SenderTransport {
     const where = await link.open({ streamId, transport: 'rtp', rtpKeys: keysToWire(keys), latencyMs: 0, codec, width, height, fps, ...(audio?.on ? { audio: true } : {}) });
     // the session may have ended, or the viewer left, while its receiver opened: open no socket for it
     if (this.closed || this.streamIds.get(link.name) !== streamId) throw new Error('the session ended while the receiver opened');
-    const sender = new RtpPeerSender({ host: where.host, port: where.port }, keys, MEDIA_PAYLOAD_TYPE[codec]);
+    const sender = new RtpPeerSender({ host: where.host, port: where.port }, keys, MEDIA_PAYLOAD_TYPE[codec], { targetKbps: runs.targetKbps, fps });
     await sender.start();
     if (this.closed || this.streamIds.get(link.name) !== streamId) {
       sender.close();
@@ -95,6 +95,15 @@ export class RtpTransport extends EventEmitter implements SenderTransport {
 
   rttMs(name: string): number | null {
     return this.output.viewer(name)?.rttMs ?? null;
+  }
+
+  fecRatio(name: string): number | null {
+    return this.output.viewer(name)?.fec.ratio ?? null;
+  }
+
+  /** Each viewer's pacing follows the encoder's new target. */
+  setTargetKbps(targetKbps: number): void {
+    if (this.runsFor) this.output.setTargetKbps(targetKbps, this.runsFor.shape.fps);
   }
 
   /** A new encoder run towards a fresh loopback source; it takes over from the running one at its first frame (an IDR). */

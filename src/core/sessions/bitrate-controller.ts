@@ -1,7 +1,25 @@
 /** Frames lost over the last few seconds beyond which the rate steps down (frames in flight read as a few % lost). */
 const LOSS_LIMIT = 0.05;
-/** Packets the transport saw lost (before its repair) beyond which the link is too busy or too lossy for this rate. */
+/** srt (no delay figures): packets the transport saw lost (before its repair) beyond which the link is too busy or too lossy for this rate. */
 const PACKET_LOSS_LIMIT = 0.02;
+/** rtp: packet loss this high is more than FEC repairs, with or without a queue (a link whose queue is tiny). */
+const HEAVY_PACKET_LOSS = 0.1;
+/** rtp: the frames' median queueing delay (ms) above which the path's queue is filling: the link is full. */
+const QUEUE_DELAY_MS = 15;
+/** rtp: a queue this deep, three seconds running, is full even when it no longer grows (a standing queue). */
+const STANDING_QUEUE_MS = 100;
+/** rtp: a step down aims below what the link delivered, so its queue drains (GCC's beta). */
+const BACKOFF = 0.85;
+/** rtp: after a step down, the next waits this long (the new rate takes an encoder run and the queue a moment to drain). */
+const DECREASE_HOLD_MS = 2500;
+/** rtp: the loss figures span a few seconds (and frames in flight): a step's own cause is not counted twice. */
+const LOSS_WINDOW_MS = 6000;
+/** rtp: packet headers (RTP, SRTP tag, UDP) per media byte, about. */
+const HEADERS = 0.03;
+/** rtp: the FEC the sender adds on a clean link (its minimum overhead). */
+const BASE_FEC = 0.1;
+/** rtp: the link's packet trains this much faster than the rate it carried when full: the narrow part is gone. */
+const ROOM_FACTOR = 1.5;
 
 /** What the controller sees each second for one stream. */
 export interface LinkSample {
@@ -18,6 +36,16 @@ export interface LinkSample {
   /** p95 latency this second, ms. */
   p95Ms: number | null;
   rttMs: number | null;
+  /** rtp: the frames' median queueing delay this second at the receiver (ms); null: the receiver's second has not come. */
+  queueDelayMs?: number | null;
+  /** rtp: kbit/s the receiver got this second (media, FEC and resends). */
+  receivedKbps?: number | null;
+  /** rtp: median rate of the frames' packet trains at the receiver (kbit/s). */
+  trainKbps?: number | null;
+  /** rtp: packets lost before repair this second alone (0..1): loss now, not the window's. */
+  secondLossRatio?: number | null;
+  /** rtp: the FEC the sender adds now, per media byte (it rises with loss, a full link's too). */
+  fecRatio?: number | null;
 }
 
 export interface BitrateStep {
@@ -27,27 +55,124 @@ export interface BitrateStep {
 }
 
 /**
- * Adaptive bitrate: steps down 25% when frames are lost (over 5% of a few seconds' worth), when over 10% of frames needed a
- * retransmission, or when latency climbs well above its settled floor (a queue is growing); steps back up 10% after 10 clean seconds, never below
- * `minKbps` or above the requested rate, and at most once per `holdMs`.
+ * Adaptive bitrate. With the rtp receiver's delay figures it follows the link's capacity, as WebRTC's
+ * delay-based estimator does: it steps down when the path's queue fills (the frames' queueing delay
+ * above 15 ms and growing two seconds running, above 100 ms three, or above 15 ms two with loss well
+ * beyond the link's random loss), to 85% of
+ * the encoder's share of what the link delivered; random loss
+ * that FEC repairs moves nothing, more than 10% does. It doubles after 2 clean seconds while the
+ * link's packet trains show room (no narrow link, or one far faster than when it was full), else towards
+ * what the link carried when full: 15% after 2 clean seconds while well below it, 5% after 8 near it. Without delay figures (srt) it steps down 25% on lost
+ * frames, packet loss, retransmissions or latency well above its floor, and up 10% after 10 clean
+ * seconds. Never below `minKbps` or above the requested rate; every step has its reason.
  */
 export class BitrateController {
   current: number;
   private lastChange = -Infinity;
+  private lastDecrease = -Infinity;
   private cleanSeconds = 0;
   private floorP95: number | null = null;
   private slowSeconds = 0;
+  /** rtp: seconds running with the queue filling (deeper than QUEUE_DELAY_MS and deeper than the second before). */
+  private queueSeconds = 0;
+  /** rtp: seconds running with a queue deeper than STANDING_QUEUE_MS. */
+  private standingSeconds = 0;
+  private lastQueueDelayMs: number | null = null;
+  /** rtp: the link's loss while no queue stands (random loss, smoothed): a full queue loses well beyond it. */
+  private randomLoss = 0;
+  /** rtp: what the link carried when it was last full (media, FEC, resends); null when not known or outgrown. */
+  private linkKbps: number | null = null;
+  /** rtp: the packet trains' rate when the link was last full (the narrow part's own rate), if measured. */
+  private fullTrainKbps: number | null = null;
 
   constructor(
     readonly targetKbps: number,
     readonly minKbps = Math.max(100, Math.round(targetKbps / 5)),
     readonly holdMs = 4000,
+    /** rtp: decide on the receiver's delay figures (a second without them decides nothing); srt: on loss and latency. */
+    readonly delayBased = false,
   ) {
     this.current = targetKbps;
   }
 
   /** Returns a step when the bitrate should change now. */
   observe(sample: LinkSample, nowMs: number): BitrateStep | null {
+    if (!this.delayBased) return this.observeLoss(sample, nowMs);
+    // the receiver's second has not come (or had no frame): nothing new to judge
+    if (sample.queueDelayMs == null) return null;
+    return this.observeDelay(sample as LinkSample & { queueDelayMs: number }, nowMs);
+  }
+
+  /** rtp: capacity from the path's queue and the packet trains; random loss is FEC's. */
+  private observeDelay(sample: LinkSample & { queueDelayMs: number }, nowMs: number): BitrateStep | null {
+    const packetLoss = sample.packetLossRatio ?? 0;
+    const queueing = sample.queueDelayMs > QUEUE_DELAY_MS;
+    // a filling queue grows; a busy CPU's late seconds come and go (and a full tail-drop queue also loses)
+    const growing = queueing && this.lastQueueDelayMs !== null && sample.queueDelayMs > this.lastQueueDelayMs + 5;
+    const queuedBefore = this.lastQueueDelayMs !== null && this.lastQueueDelayMs > QUEUE_DELAY_MS;
+    this.lastQueueDelayMs = sample.queueDelayMs;
+    this.queueSeconds = growing ? this.queueSeconds + 1 : 0;
+    this.standingSeconds = sample.queueDelayMs > STANDING_QUEUE_MS ? this.standingSeconds + 1 : 0;
+    // the loss figures span LOSS_WINDOW_MS: right after a step down they still hold its cause
+    const lossFresh = nowMs - this.lastDecrease >= LOSS_WINDOW_MS;
+    // frames lost as a queue appears wait a second: the link's own figures decide then (or it was not the link)
+    const framesLost = lossFresh && sample.lossRatio > LOSS_LIMIT && !(queueing && !queuedBefore);
+    const heavyLoss = lossFresh && packetLoss > HEAVY_PACKET_LOSS;
+    // a queue two seconds running and loss in the second: the queue overflows (the window's loss may be an
+    // earlier step's cause; one late second with random loss is a busy CPU on a lossy link)
+    const lossNow = sample.secondLossRatio ?? (lossFresh ? packetLoss : 0);
+    if (!queueing) this.randomLoss = 0.8 * this.randomLoss + 0.2 * lossNow;
+    const bottleneckLoss = queueing && queuedBefore && lossNow > Math.max(PACKET_LOSS_LIMIT, 2 * this.randomLoss + 0.01);
+    const full = this.queueSeconds >= 2 || this.standingSeconds >= 3 || bottleneckLoss;
+    const congested = full || framesLost || heavyLoss;
+    const clear = !congested && !queueing;
+    this.cleanSeconds = clear ? this.cleanSeconds + 1 : 0;
+    if (congested) {
+      if (nowMs - this.lastDecrease < DECREASE_HOLD_MS || this.current <= this.minKbps) return null;
+      const received = sample.receivedKbps ?? null;
+      // what got through, less the FEC and headers on top of the encoder's rate: now (to drain the queue
+      // with the FEC a full link's loss has raised), and once that FEC is back to its base (the probes' ceiling)
+      const linkFull = full;
+      const known = received !== null && received > 0;
+      if (linkFull && known) {
+        this.linkKbps = received;
+        this.fullTrainKbps = sample.trainKbps ?? null;
+      }
+      const byLink = linkFull && known ? BACKOFF * this.mediaShare(received, sample) : Infinity;
+      const to = Math.max(this.minKbps, Math.round(Math.min(this.current * BACKOFF, byLink)));
+      const lostFrames = framesLost ? `, ${(sample.lossRatio * 100).toFixed(1)}% of frames lost` : '';
+      const reason = linkFull
+        ? `the link is full: queueing delay ${sample.queueDelayMs} ms${lossNow > PACKET_LOSS_LIMIT ? `, ${(lossNow * 100).toFixed(1)}% of packets lost` : ''}${lostFrames}${received !== null ? `, ${received} kbit/s got through` : ''}`
+        : framesLost
+          ? `${(sample.lossRatio * 100).toFixed(1)}% of frames lost`
+          : `the link lost ${(packetLoss * 100).toFixed(1)}% of packets, more than FEC repairs`;
+      this.lastDecrease = nowMs;
+      return this.apply(to, nowMs, reason);
+    }
+    if (this.current >= this.targetKbps || nowMs - this.lastChange < DECREASE_HOLD_MS) return null;
+    const train = sample.trainKbps ?? null;
+    // trains against trains where both are known (the narrow part's rate), else against what got through
+    const fullRate = this.fullTrainKbps ?? this.linkKbps;
+    const room = this.linkKbps === null || (train !== null && fullRate !== null && train > ROOM_FACTOR * fullRate);
+    if (room && this.cleanSeconds >= 2) {
+      this.linkKbps = null;
+      this.fullTrainKbps = null;
+      const reason = train === null ? 'no queue on the link' : `no queue on the link, its packet trains at ${train >= 1_000_000 ? 'over 1 Gbit/s' : `${train} kbit/s`}`;
+      return this.apply(Math.min(this.targetKbps, Math.round(this.current * 2)), nowMs, reason);
+    }
+    // below the capacity the link showed when full: up to it, by 15% while well below, then 5% at a time (a
+    // link that grew by half shows in its trains)
+    if (room || this.linkKbps === null) return null;
+    // the encoder's share of it with the FEC of now (a full link's loss raised it; it falls back as the loss goes)
+    const ceiling = Math.round(this.mediaShare(this.linkKbps, sample));
+    const far = this.current < 0.85 * ceiling;
+    const probe = Math.min(this.targetKbps, Math.round(this.current * (far ? 1.15 : 1.05)), ceiling);
+    if (this.cleanSeconds >= (far ? 2 : 8) && probe > this.current) return this.apply(probe, nowMs, `${far ? 2 : 8} s without a queue: towards the ${ceiling} kbit/s of the ${this.linkKbps} the link carried when full that leaves room for FEC`);
+    return null;
+  }
+
+  /** srt: no delay figures at the receiver: loss, retransmissions and latency say the link is full. */
+  private observeLoss(sample: LinkSample, nowMs: number): BitrateStep | null {
     if (sample.p95Ms !== null) this.floorP95 = this.floorP95 === null ? sample.p95Ms : Math.min(this.floorP95 * 1.01 + 0.1, sample.p95Ms);
     // lateness and latency must persist two seconds: one slow second is a busy CPU, not the network
     const slow = sample.lateRatio > 0.1 || (sample.p95Ms !== null && this.floorP95 !== null && sample.p95Ms > this.floorP95 * 3 + 50);
@@ -72,11 +197,18 @@ export class BitrateController {
     return null;
   }
 
+  /** Of what the link carries, the encoder's share: the rest is packet headers and the FEC the sender adds now. */
+  private mediaShare(linkKbps: number, sample: LinkSample): number {
+    return linkKbps / (1 + HEADERS + Math.max(BASE_FEC, sample.fecRatio ?? BASE_FEC));
+  }
+
   private apply(to: number, nowMs: number, reason: string): BitrateStep {
     const step = { from: this.current, to, reason };
     this.current = to;
     this.lastChange = nowMs;
     this.cleanSeconds = 0;
+    this.queueSeconds = 0;
+    this.standingSeconds = 0;
     this.slowSeconds = 0;
     return step;
   }

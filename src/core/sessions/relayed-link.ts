@@ -6,6 +6,8 @@ import type { OpenedAt, OpenRequest, ViewerLink } from './viewer-link';
 export interface Relay {
   start(): Promise<number>;
   outage(ms: number): void;
+  /** Puts a bottleneck towards the receiver (kbit/s, and a queue of that many ms; null: unbounded), or lifts it. */
+  setBottleneck(bottleneck: { capKbps: number; queueMs: number | null } | null): void;
   close(): void;
 }
 
@@ -15,7 +17,8 @@ const inProcess: RelayFactory = (target, profile) => new UdpRelay(target, profil
 
 /**
  * A viewer reached through a user-space link (this kernel has no netem): every open puts a relay with
- * the profile's delay and loss, both ways, in front of the viewer's receiver.
+ * the profile's delay and loss, both ways, and its bottleneck towards the viewer, in front of the
+ * viewer's receiver.
  */
 export class RelayedLink extends EventEmitter implements ViewerLink {
   readonly name: string;
@@ -46,6 +49,11 @@ export class RelayedLink extends EventEmitter implements ViewerLink {
   /** Cuts the link both ways for `ms`. */
   outage(ms: number): void {
     for (const relay of this.relays) relay.outage(ms);
+  }
+
+  /** Narrows the link towards the viewer from now on (or lifts its bottleneck, with null). */
+  setBottleneck(bottleneck: { capKbps: number; queueMs: number | null } | null): void {
+    for (const relay of this.relays) relay.setBottleneck(bottleneck);
   }
 
   async close(streamId: string, reason: string): Promise<void> {

@@ -8,8 +8,9 @@ import { checkFps, validateSize } from './pipeline';
 import { startCpuMeter } from './proc-stat';
 import { srtLatencyFromRtt } from '../srt/srt-url';
 import { StreamSession, type StreamSecond } from './stream-session';
-import { RelayedLink } from './relayed-link';
+import { RelayedLink, type RelayFactory } from './relayed-link';
 import type { AudioTotals } from '../audio/session-audio';
+import type { BitrateStep } from './bitrate-controller';
 
 export interface SelftestOptions {
   width: number;
@@ -28,6 +29,17 @@ export interface SelftestOptions {
   /** Drop everything both ways for this long (ms), `outageAtS` seconds in. */
   outageMs?: number;
   outageAtS?: number;
+  /** A bottleneck towards the peer: this many kbit/s, with a tail-drop queue of `queueMs` (default 50). */
+  rateKbps?: number;
+  queueMs?: number;
+  /** The bottleneck comes this many seconds in (default: from the start) and lifts at `bottleneckLiftAtS` (default: never). */
+  bottleneckAtS?: number;
+  bottleneckLiftAtS?: number;
+  /** How the relay runs (default: in this process; a bench runs it in a process of its own). */
+  relayFactory?: RelayFactory;
+  /** Let the bitrate follow the link (default off: the self-test measures the asked rate). */
+  adaptive?: boolean;
+  onBitrate?: (step: BitrateStep, atMs: number) => void;
   /** Where the picture comes from (default: the stamped test pattern). The caller opens and closes it. */
   capture?: OpenedCapture;
   /** How to start the local peer process (`gpu-bridge peer receive --headless`). */
@@ -70,6 +82,10 @@ export interface SelftestResult {
   cleanPictureMs: number | null;
   oneWayDelayMs: number;
   lossPercent: number;
+  /** The bottleneck towards the peer, when there was one. */
+  bottleneck: { rateKbps: number; queueMs: number } | null;
+  /** Adaptive runs: each step, ms after the start, with its reason. */
+  bitrateSteps: (BitrateStep & { atMs: number })[];
   senderCpuPercent: number | null;
   receiverCpuPercent: number | null;
   ok: boolean;
@@ -84,7 +100,7 @@ export function defaultBitrateKbps(width: number, height: number, fps: number): 
   return Math.max(500, Math.min(50_000, Math.round((width * height * fps * 0.08) / 1000)));
 }
 
-export function checkSelftestOptions(options: Pick<SelftestOptions, 'width' | 'height' | 'fps' | 'seconds' | 'encoder' | 'transport' | 'oneWayDelayMs' | 'lossPercent'>): void {
+export function checkSelftestOptions(options: Pick<SelftestOptions, 'width' | 'height' | 'fps' | 'seconds' | 'encoder' | 'transport' | 'oneWayDelayMs' | 'lossPercent' | 'rateKbps' | 'queueMs'>): void {
   validateSize(options.width, options.height);
   checkFps(options.fps);
   if (!Number.isFinite(options.seconds) || options.seconds < 2 || options.seconds > 600) throw new Error(`--seconds must be 2 to 600, got ${options.seconds}`);
@@ -93,6 +109,9 @@ export function checkSelftestOptions(options: Pick<SelftestOptions, 'width' | 'h
   if (!Number.isFinite(delay) || delay < 0 || delay > 1000) throw new Error(`--one-way-delay must be 0 to 1000 ms, got ${delay}`);
   const loss = options.lossPercent ?? 0;
   if (!Number.isFinite(loss) || loss < 0 || loss > 50) throw new Error(`--loss must be 0 to 50 percent, got ${loss}`);
+  if (options.rateKbps !== undefined && (!Number.isFinite(options.rateKbps) || options.rateKbps < 100 || options.rateKbps > 10_000_000)) throw new Error(`--rate-kbps must be 100 to 10000000, got ${options.rateKbps}`);
+  if (options.queueMs !== undefined && (!Number.isFinite(options.queueMs) || options.queueMs < 1 || options.queueMs > 10_000)) throw new Error(`--queue-ms must be 1 to 10000, got ${options.queueMs}`);
+  if (options.queueMs !== undefined && options.rateKbps === undefined) throw new Error('--queue-ms is the bottleneck\'s queue: give its rate too (--rate-kbps)');
   if (!(ENCODERS as readonly string[]).includes(options.encoder)) throw new Error(`unknown encoder ${options.encoder}: one of ${ENCODERS.join(', ')}`);
 }
 
@@ -109,8 +128,12 @@ export async function runSelftest(options: SelftestOptions): Promise<SelftestRes
   const lossPercent = options.lossPercent ?? 0;
   const viewer = new LocalViewer(options.peerCommand, 'self-test peer');
   await viewer.ready;
-  const emulated = oneWayDelayMs > 0 || lossPercent > 0 || options.outageMs !== undefined;
-  const relayed = emulated ? new RelayedLink(viewer.link, { oneWayDelayMs, loss: lossPercent / 100 }) : null;
+  const bottleneck = options.rateKbps === undefined ? null : { rateKbps: options.rateKbps, queueMs: options.queueMs ?? 50 };
+  const emulated = oneWayDelayMs > 0 || lossPercent > 0 || options.outageMs !== undefined || bottleneck !== null;
+  const narrowFromStart = bottleneck !== null && !options.bottleneckAtS;
+  const relayed = emulated
+    ? new RelayedLink(viewer.link, { oneWayDelayMs, loss: lossPercent / 100, capKbps: narrowFromStart ? bottleneck.rateKbps : null, queueMs: narrowFromStart ? bottleneck.queueMs : null }, options.relayFactory)
+    : null;
   const session = new StreamSession({
     source: options.capture?.source ?? { kind: 'test', width: options.width, height: options.height },
     feed: options.capture?.feed ?? undefined,
@@ -118,7 +141,7 @@ export async function runSelftest(options: SelftestOptions): Promise<SelftestRes
     bitrateKbps,
     encoder: options.encoder,
     fallback: options.fallback,
-    adaptive: false,
+    adaptive: options.adaptive ?? false,
     transport,
     srtLatencyMs: emulated ? srtLatencyFromRtt(2 * oneWayDelayMs) : 0,
     ffmpeg: options.ffmpeg,
@@ -128,7 +151,17 @@ export async function runSelftest(options: SelftestOptions): Promise<SelftestRes
   if (options.onSecond) session.on('second', options.onSecond);
   if (options.onFallback) session.on('fallback', options.onFallback);
   const ended = new Promise<string>((resolve) => session.once('ended', resolve));
-  const outage = options.outageMs === undefined ? null : setTimeout(() => relayed?.outage(options.outageMs!), (options.outageAtS ?? options.seconds / 2) * 1000);
+  const startedAt = Date.now();
+  const bitrateSteps: (BitrateStep & { atMs: number })[] = [];
+  session.on('bitrate', (step: BitrateStep) => {
+    const atMs = Date.now() - startedAt;
+    bitrateSteps.push({ ...step, atMs });
+    options.onBitrate?.(step, atMs);
+  });
+  const timers: NodeJS.Timeout[] = [];
+  if (options.outageMs !== undefined) timers.push(setTimeout(() => relayed?.outage(options.outageMs!), (options.outageAtS ?? options.seconds / 2) * 1000));
+  if (bottleneck && options.bottleneckAtS) timers.push(setTimeout(() => relayed?.setBottleneck({ capKbps: bottleneck.rateKbps, queueMs: bottleneck.queueMs }), options.bottleneckAtS * 1000));
+  if (bottleneck && options.bottleneckLiftAtS !== undefined) timers.push(setTimeout(() => relayed?.setBottleneck(null), options.bottleneckLiftAtS * 1000));
   try {
     await session.addViewer(relayed ?? viewer.link);
     const meter = await startCpuMeter(viewer.pid);
@@ -167,6 +200,8 @@ export async function runSelftest(options: SelftestOptions): Promise<SelftestRes
       cleanPictureMs: totals.repairs.cleanPictureMsMax,
       oneWayDelayMs,
       lossPercent,
+      bottleneck,
+      bitrateSteps,
       // this process does little else during the self-test: its CPU is the session's (sender, FEC, crypto)
       senderCpuPercent: cpu.selfPercent,
       receiverCpuPercent: cpu.otherPercent,
@@ -176,7 +211,7 @@ export async function runSelftest(options: SelftestOptions): Promise<SelftestRes
     };
     return result;
   } finally {
-    if (outage) clearTimeout(outage);
+    for (const timer of timers) clearTimeout(timer);
     await session.stop('self-test done');
     relayed?.shutdown();
     await viewer.stop();

@@ -25,6 +25,8 @@ export interface EncoderRuns {
   /** The session has ended: start nothing more. */
   readonly ended: boolean;
   readonly shape: StreamShape;
+  /** The encoder's bitrate now, kbit/s (the adaptive bitrate's current step). */
+  readonly targetKbps: number;
   /** A launch is current while no newer one (and no end) came after it. */
   isCurrent(generation: number): boolean;
   /** ffmpeg's argv for a run of the current encoder and bitrate towards `target` (throws when impossible). */
@@ -59,7 +61,11 @@ export type ViewerChange = 'nothing' | 'keyframe' | 'launch';
 export interface SenderTransport extends EventEmitter {
   readonly name: TransportName;
   readonly caps: TransportCapabilities;
-  /** Frames sent are counted by the transport ('frame' events), not from the encoder's progress (runs overlap). */
+  /**
+   * Frames sent are counted by the transport ('frame' events), not from the encoder's progress (runs
+   * overlap): its viewers' streams run on across encoder runs, so the bitrate adapts from the first frames
+   * sent (before any picture, on a link too narrow for the first keyframe) rather than per run.
+   */
   readonly countsFrames: boolean;
   /** A new run is already on its way to replace the running one: a keyframe request now would be redundant. */
   readonly switching: boolean;
@@ -73,6 +79,13 @@ export interface SenderTransport extends EventEmitter {
   launch(runs: EncoderRuns, generation: number): Promise<void>;
   /** The media path's own round trip to this viewer, ms, where the transport measures it. */
   rttMs(name: string): number | null;
+  /** The repair data it adds for this viewer now, per media byte, where it adds FEC (the bitrate controller nets it out). */
+  fecRatio(name: string): number | null;
+  /**
+   * A bitrate step, before the encoder run that carries it: what the transport sends by itself follows
+   * (rtp: each viewer's pacing); nothing where ffmpeg sends.
+   */
+  setTargetKbps(targetKbps: number): void;
   /** The runs it holds (started ahead, overlapping): stopped and awaited by the session's end. */
   stopRuns(): Promise<void>[];
   /** The session has ended (every run stopped): closes every socket. */

@@ -263,7 +263,7 @@ export class SessionManager {
     await this.start({ peer: peer.fingerprint, width: request.width, height: request.height, fps: request.fps, bitrateKbps: request.bitrateKbps, codec: request.codec, transport: request.transport }, `peer:${peer.name}`);
   }
 
-  async selftest(params: { width: number; height: number; fps: number; seconds: number; encoder?: EncoderName; transport?: StreamTransport; oneWayDelayMs?: number; lossPercent?: number; source?: CaptureKind; audio?: boolean }): Promise<SelftestResult> {
+  async selftest(params: { width: number; height: number; fps: number; seconds: number; encoder?: EncoderName; transport?: StreamTransport; oneWayDelayMs?: number; lossPercent?: number; rateKbps?: number; queueMs?: number; source?: CaptureKind; audio?: boolean }): Promise<SelftestResult> {
     const command = this.options.peerReceiveCommand;
     if (!command) throw new ApiError(ErrorCode.Unavailable, 'this shell cannot start a local peer process for the self-test; run `gpu-bridge session selftest` instead');
     if (this.selftestRunning) throw new ApiError(ErrorCode.Conflict, 'a self-test is already running');

@@ -146,12 +146,12 @@ export class StreamSession extends EventEmitter {
   constructor(readonly settings: StreamSettings) {
     super();
     this.encoder = settings.encoder;
-    this.bitrate = new BitrateController(settings.bitrateKbps);
     this.transport = settings.transport ?? DEFAULT_TRANSPORT;
     this.audio = settings.audio ? new SessionAudio({ env: settings.audioEnv }) : null;
     const caps = capabilities(this.transport);
     if (this.audio && !caps.audio) this.audio.why = caps.audioWhy;
     this.out = senderTransport(this.transport, settings, this.audio);
+    this.bitrate = new BitrateController(settings.bitrateKbps, undefined, undefined, this.out.caps.capacityFigures);
     // where runs overlap while one takes over from another, a frame counts as sent when the transport sends it
     this.out.on('frame', () => (this.framesSent += 1));
     this.out.on('keyframe', () => this.requestKeyframe(false));
@@ -346,6 +346,9 @@ export class StreamSession extends EventEmitter {
       get ended() {
         return session.ended;
       },
+      get targetKbps() {
+        return session.bitrate.current;
+      },
       get shape() {
         const { width, height } = session.settings.source;
         return { codec: ENCODER_CODEC[session.encoder], width, height, fps: session.settings.fps };
@@ -500,14 +503,25 @@ export class StreamSession extends EventEmitter {
         ...(this.audio ?? NO_AUDIO).second(link?.audio, viewer.link.clock().offsetMs),
       };
       this.emit('second', second);
-      if (this.settings.adaptive !== false && this.state === 'running' && progress && progress.fps > 0 && Date.now() - this.senderStartedAt > 3 * WARMUP_MS) {
+      // where ffmpeg sends (srt), each encoder run starts over (a new connection, a start-up backlog). Where
+      // the transport sends (rtp), its streams run on across runs, a congested link's keyframe requests replace
+      // runs faster than ffmpeg reports progress, and a link too narrow for the first keyframe shows no
+      // picture at all until the rate comes down
+      const warm = this.out.countsFrames
+        ? !this.ended && sentNow > 0 && Date.now() - this.startedAt > 3 * WARMUP_MS
+        : this.state === 'running' && progress && progress.fps > 0 && Date.now() - this.senderStartedAt > 3 * WARMUP_MS;
+      if (this.settings.adaptive !== false && warm) {
         const sum = viewer.window.reduce((acc, w) => ({ sent: acc.sent + w.sent, good: acc.good + w.decoded - w.unreadable }), { sent: 0, good: 0 });
         // frames sent but still on their way (about one latency's worth) are not lost
         const inFlight = ((summary.p50Ms ?? 0) / 1000) * this.settings.fps + 1;
         const lossRatio = viewer.window.length === LOSS_WINDOW_SECONDS && sum.sent > 0 ? Math.max(0, (sum.sent - sum.good - inFlight) / sum.sent) : 0;
         const packets = viewer.linkWindow.reduce((acc, w) => ({ received: acc.received + w.received, lost: acc.lost + w.lost }), { received: 0, lost: 0 });
         const packetLossRatio = packets.received + packets.lost > 0 ? packets.lost / (packets.received + packets.lost) : null;
-        const step = this.bitrate.observe({ lossRatio, packetLossRatio, lateRatio: this.lateRatio(viewer, second.rttMs), p95Ms: summary.p95Ms, rttMs: second.rttMs }, Date.now());
+        const gauge = {
+          queueDelayMs: link?.queueDelayMs ?? null, receivedKbps: link?.receivedKbps ?? null, trainKbps: link?.trainKbps ?? null, fecRatio: this.out.fecRatio(name),
+          secondLossRatio: link && link.received + link.lost > 0 ? link.lost / (link.received + link.lost) : null,
+        };
+        const step = this.bitrate.observe({ lossRatio, packetLossRatio, lateRatio: this.lateRatio(viewer, second.rttMs), p95Ms: summary.p95Ms, rttMs: second.rttMs, ...gauge }, Date.now());
         if (step) void this.applyStep(step);
       }
       viewer.latencies = [];
@@ -529,6 +543,7 @@ export class StreamSession extends EventEmitter {
 
   private async applyStep(step: BitrateStep): Promise<void> {
     this.emit('bitrate', step);
+    this.out.setTargetKbps(step.to);
     // x264 and NVENC through the ffmpeg CLI cannot change rate live: restart with an IDR
     await this.launch();
   }

@@ -39,6 +39,13 @@ export class SrtTransport extends EventEmitter implements SenderTransport {
     return null;
   }
 
+  fecRatio(): number | null {
+    return null;
+  }
+
+  /** ffmpeg sends: the next encoder run carries the new bitrate. */
+  setTargetKbps(): void {}
+
   /** (Re)opens every viewer's listener with a fresh passphrase, then starts the encoder towards them. */
   async launch(runs: EncoderRuns, generation: number): Promise<void> {
     await runs.stopCurrent();

@@ -165,6 +165,12 @@ export const StreamMessage = z.discriminatedUnion('type', [
       rejected: z.number().int().min(0).max(10_000_000).optional(),
       rttMs: z.number().min(0).max(60_000).nullable().optional(),
       audio: AudioStats.optional(),
+      /** rtp: how much later than the fastest the frames came this second (median, ms): a queue on the path. */
+      queueDelayMs: z.number().min(-60_000).max(60_000).nullable().optional(),
+      /** rtp: media, FEC and resent kbit/s that arrived this second. */
+      receivedKbps: z.number().min(0).max(100_000_000).optional(),
+      /** rtp: median rate a frame's packets arrived at (kbit/s): a narrow link's rate, or very high on an open one. */
+      trainKbps: z.number().min(0).max(100_000_000).nullable().optional(),
     })
     .strict(),
   StreamRequest,

@@ -131,6 +131,10 @@ export const SelftestResult = z.object({
   /** The emulated link: delay each way and random loss each way. */
   oneWayDelayMs: z.number(),
   lossPercent: z.number(),
+  /** The emulated link's bottleneck towards the peer (rate, tail-drop queue), when there was one. */
+  bottleneck: z.object({ rateKbps: z.number(), queueMs: z.number() }).nullable().optional(),
+  /** Adaptive runs: each bitrate step, ms after the start, and why. */
+  bitrateSteps: z.array(z.object({ atMs: z.number(), from: z.number(), to: z.number(), reason: z.string() })).optional(),
   /** Our own transport code's CPU (not ffmpeg's), percent of one core: the host's sender, the peer process's receiver. */
   senderCpuPercent: z.number().nullable(),
   receiverCpuPercent: z.number().nullable(),
@@ -186,6 +190,9 @@ export const sessionsMethods = {
         transport: StreamTransport.default(DEFAULT_TRANSPORT),
         oneWayDelayMs: z.number().min(0).max(1000).default(0),
         lossPercent: z.number().min(0).max(50).default(0),
+        /** A bottleneck towards the peer: its rate and its tail-drop queue. */
+        rateKbps: z.number().min(100).max(10_000_000).optional(),
+        queueMs: z.number().min(1).max(10_000).optional(),
         source: CaptureKind.default('test'),
         audio: z.boolean().default(false),
       })

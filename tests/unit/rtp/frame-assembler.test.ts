@@ -57,6 +57,16 @@ function drive(assembler: FrameAssembler, events: { at: number; packet: Packet }
 }
 
 describe('the rtp receiver frame logic (FEC, NACK, keyframe on loss)', () => {
+  it('waits for a frame whose packets are still arriving (paced, or through a narrow link) well past its repair budget', () => {
+    const assembler = new FrameAssembler({ codec: 'h264', rttMs: () => 10 });
+    // a 200-packet keyframe, one packet every 0.75 ms: 150 ms from first to last, its budget at 10 ms RTT is 35
+    const [key, next] = stream(2, 200, 1);
+    const events = [...key!.media.map((packet, i) => ({ at: i * 0.75, packet })), { at: 150, packet: key!.fec[0]! }, ...next!.media.slice(0, 10).map((packet, i) => ({ at: 151 + i * 0.5, packet }))];
+    const actions = drive(assembler, events);
+    expect(actions.flatMap((a) => a.frames).map((f) => f.keyframe)).toEqual([true]);
+    expect(assembler.counters.framesLost).toBe(0);
+  });
+
   it('hands each complete frame on at its last packet, in order, across the sequence wrap', () => {
     const assembler = new FrameAssembler({ codec: 'h264', rttMs: () => 20 });
     const delivered: number[] = [];

@@ -3,7 +3,7 @@ import { BitrateController } from '../../../src/core/sessions/bitrate-controller
 
 const clean = { lossRatio: 0, lateRatio: 0, p95Ms: 20, rttMs: 1 };
 
-describe('adaptive bitrate', () => {
+describe('adaptive bitrate without delay figures (srt)', () => {
   it('steps down 25% on loss, holds for a while, and never goes below the floor', () => {
     const c = new BitrateController(8000, 2000, 4000);
     expect(c.observe(clean, 0)).toBeNull();

@@ -1,0 +1,97 @@
+/** One second of what the media packets' arrival says about the link (sent to the host in stream.stats). */
+export interface LinkGauge {
+  /**
+   * How much later than the fastest the frames' first packets came this second (median, ms): the
+   * one-way delay (arrival on our clock minus the RTP timestamp, the host's clock when it sent the frame)
+   * above its minimum over the last 10 s. A queue filling on the path shows here before any loss.
+   */
+  queueDelayMs: number | null;
+  /** Media, FEC and resent bits that arrived this second (kbit/s): what the link carried of the stream. */
+  receivedKbps: number;
+  /**
+   * Median rate at which a frame's packets arrived (kbit/s), for frames of 3 packets or more: the host
+   * sends an ordinary frame in one burst, so a narrow link spaces its packets out at its own rate; an
+   * open link delivers them back to back (capped at MAX_TRAIN_KBPS). Null when no frame qualified.
+   */
+  trainKbps: number | null;
+}
+
+const BASE_WINDOW_SECONDS = 10;
+/** Trains faster than this read as this: loopback and LAN bursts, where the clock cannot tell. */
+export const MAX_TRAIN_KBPS = 1_000_000;
+const RTP_CLOCK_PER_MS = 90;
+
+/**
+ * Per media packet, at the receiver: the first packet of each frame gives a one-way delay sample
+ * (relative: the two clocks' offset is in every sample and cancels against the minimum), each
+ * frame's packets a train. Constant work per packet.
+ */
+export class DelayGauge {
+  private timestampBase: number | null = null;
+  private frame: { timestamp: number; firstAt: number; lastAt: number; bytes: number; firstBytes: number; packets: number } | null = null;
+  private delays: number[] = [];
+  private trains: number[] = [];
+  private bytes = 0;
+  /** Minimum one-way delay of each of the last seconds (the newest last). */
+  private minima: number[] = [];
+  private secondMin = Infinity;
+
+  /** An FEC packet or a resend: it counts towards what the link carried, not towards delays or trains. */
+  fec(bytes: number): void {
+    this.bytes += bytes;
+  }
+
+  /** A media packet that arrived the first time (not a resend), `now` ms on our clock. */
+  packet(timestamp: number, bytes: number, now: number): void {
+    this.bytes += bytes;
+    const frame = this.frame;
+    if (frame && frame.timestamp === timestamp) {
+      frame.lastAt = now;
+      frame.bytes += bytes;
+      frame.packets += 1;
+      return;
+    }
+    if (frame) this.closeTrain(frame);
+    this.frame = { timestamp, firstAt: now, lastAt: now, bytes, firstBytes: bytes, packets: 1 };
+    this.timestampBase ??= timestamp;
+    // 32-bit RTP time since the first frame: wraps after 13 hours, when the minimum catches up within 10 s
+    const sentMs = ((timestamp - this.timestampBase) >>> 0) / RTP_CLOCK_PER_MS;
+    const delay = now - sentMs;
+    this.delays.push(delay);
+    if (delay < this.secondMin) this.secondMin = delay;
+  }
+
+  private closeTrain(frame: { firstAt: number; lastAt: number; bytes: number; firstBytes: number; packets: number }): void {
+    if (frame.packets < 3 || this.trains.length >= 1000) return;
+    const spanMs = frame.lastAt - frame.firstAt;
+    const kbps = spanMs > 0 ? ((frame.bytes - frame.firstBytes) * 8) / spanMs : MAX_TRAIN_KBPS;
+    this.trains.push(Math.min(MAX_TRAIN_KBPS, kbps));
+  }
+
+  /** The second's figures; starts the next second. */
+  second(): LinkGauge {
+    if (Number.isFinite(this.secondMin)) this.minima.push(this.secondMin);
+    if (this.minima.length > BASE_WINDOW_SECONDS) this.minima.shift();
+    const base = this.minima.length > 0 ? Math.min(...this.minima) : null;
+    const excess = base === null ? [] : this.delays.map((delay) => delay - base);
+    const gauge: LinkGauge = {
+      queueDelayMs: excess.length > 0 ? round1(median(excess)) : null,
+      receivedKbps: Math.round((this.bytes * 8) / 1000),
+      trainKbps: this.trains.length > 0 ? Math.round(median(this.trains)) : null,
+    };
+    this.delays = [];
+    this.trains = [];
+    this.bytes = 0;
+    this.secondMin = Infinity;
+    return gauge;
+  }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+function round1(value: number): number {
+  return Math.round(value * 10) / 10;
+}
