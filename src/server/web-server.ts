@@ -123,7 +123,7 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
 
   const attach = (ws: WebSocket): void => {
     const clientId = randomUUID();
-    const released = core.clientConnected();
+    const released = core.clientConnected(clientId);
     const send = (message: unknown) => {
       if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
     };

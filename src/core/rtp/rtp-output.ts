@@ -3,7 +3,16 @@ import { EventEmitter } from 'node:events';
 import { freeUdpPort } from '../net/free-udp-port';
 import { preciseNow } from '../pairing/channel';
 import { isRtcp, parseRtpHeader } from './rtp-packet';
-import type { RtpPeerSender } from './rtp-peer-sender';
+
+/**
+ * What the fan-out hands each viewer's payloads to: our encrypted sender (RtpPeerSender) or another
+ * transport that carries RTP itself (the WebRTC viewer's track).
+ */
+export interface RtpViewerSender {
+  packet(payload: Buffer, marker: boolean, frameStart: boolean, timestamp: number): void;
+  close(): void;
+  readonly rttMs: number | null;
+}
 
 interface Source {
   id: number;
@@ -27,7 +36,7 @@ const MAX_QUEUED = 4096;
  * Events: 'switched' (id of the source replaced, or null), 'frame' (first packet of a frame, ms).
  */
 export class RtpOutput extends EventEmitter {
-  private readonly viewers = new Map<string, RtpPeerSender>();
+  private readonly viewers = new Map<string, RtpViewerSender>();
   private readonly sources = new Map<number, Source>();
   private active: Source | null = null;
   private pending: Source | null = null;
@@ -35,17 +44,17 @@ export class RtpOutput extends EventEmitter {
   private frameTimestamp = 0;
   private lastMarker = true;
 
-  addViewer(name: string, sender: RtpPeerSender): void {
+  addViewer(name: string, sender: RtpViewerSender): void {
     this.viewers.set(name, sender);
   }
 
-  removeViewer(name: string): RtpPeerSender | undefined {
+  removeViewer(name: string): RtpViewerSender | undefined {
     const sender = this.viewers.get(name);
     this.viewers.delete(name);
     return sender;
   }
 
-  viewer(name: string): RtpPeerSender | undefined {
+  viewer(name: string): RtpViewerSender | undefined {
     return this.viewers.get(name);
   }
 

@@ -16,6 +16,7 @@ import type { Codec, EncoderName } from './encoder-args';
 import { checkRtpFrameBudget } from './pipeline';
 import { defaultBitrateKbps, runSelftest } from './selftest';
 import { StreamSession, type StreamSecond } from './stream-session';
+import type { ViewerLink } from './viewer-link';
 
 export interface SessionManagerOptions {
   peers: PeersService;
@@ -178,10 +179,28 @@ export class SessionManager {
   async start(request: StartRequest, who: string): Promise<SessionInfo> {
     if (!this.options.sharing.sharing) throw new ApiError(ErrorCode.Refused, 'sharing is off: turn it on (tray or Sessions page) before starting a session');
     const link = await this.options.peers.viewerLink(request.peer);
+    return this.startFor(link, request, who, await this.peerHasInput(request.peer));
+  }
+
+  /** Another kind of viewer (a browser over WebRTC) joins a running rtp session. */
+  async join(id: string, link: ViewerLink, who: string): Promise<SessionInfo> {
+    if (!this.options.sharing.sharing) throw new ApiError(ErrorCode.Refused, 'sharing is off: turn it on (tray or Sessions page) before watching');
+    const entry = this.entries.get(id);
+    if (!entry || entry.session.state === 'stopped' || entry.session.state === 'failed') throw new ApiError(ErrorCode.NotFound, `no live session ${id}`);
+    if (entry.session.transport !== 'rtp' || entry.codec !== 'h264') throw new ApiError(ErrorCode.Refused, `session ${id} streams ${entry.codec} over ${entry.session.transport}: a browser watches H.264 over rtp sessions only`);
+    await entry.session.addViewer(link);
+    await this.options.audit.append({ who, action: 'session.join', target: link.name, result: 'ok', detail: `${id} (shared encoder)` });
+    this.changed();
+    return this.info(entry);
+  }
+
+  /** A session (or a seat on a matching one) for this viewer; `input`: whether its capture opens input too. */
+  async startFor(link: ViewerLink, request: Omit<StartRequest, 'peer'>, who: string, input: boolean): Promise<SessionInfo> {
+    if (!this.options.sharing.sharing) throw new ApiError(ErrorCode.Refused, 'sharing is off: turn it on (tray or Sessions page) before starting a session');
     const codec = request.codec ?? 'h264';
     const transport = request.transport ?? 'rtp';
     if (transport === 'rtp' && codec === 'av1') throw new ApiError(ErrorCode.InvalidParams, 'the rtp transport carries H.264 and HEVC (this ffmpeg has no AV1 RTP packetizer): choose transport srt for AV1');
-    const captureRequest = await this.captureRequest(request, await this.peerHasInput(request.peer));
+    const captureRequest = await this.captureRequest(request, input);
     const bitrateKbps = request.bitrateKbps ?? defaultBitrateKbps(request.width, request.height, request.fps);
     if (transport === 'rtp') {
       try {

@@ -240,6 +240,15 @@ export class StreamSession extends EventEmitter {
   private async openRtpViewer(viewer: Viewer): Promise<void> {
     const codec = ENCODER_CODEC[this.encoder];
     if (codec === 'av1') throw new Error('the rtp transport carries H.264 and HEVC only here: use srt for AV1');
+    // a viewer that carries RTP itself (WebRTC): our payloads go to its sender, its key-frame requests to us
+    if (viewer.link.rtpSink) {
+      const sink = await viewer.link.rtpSink({
+        streamId: viewer.rtpStreamId, transport: 'rtp', latencyMs: 0, codec, width: this.settings.source.width, height: this.settings.source.height, fps: this.settings.fps,
+      });
+      sink.on('keyframe', () => this.requestKeyframe(false));
+      this.rtp!.addViewer(viewer.link.name, sink);
+      return;
+    }
     const keys = newRtpKeys();
     const where = await viewer.link.open({
       streamId: viewer.rtpStreamId, transport: 'rtp', rtpKeys: keysToWire(keys), latencyMs: 0, codec,

@@ -1,6 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import type { StreamMessage, StreamTransport } from '../../shared/contract/peers';
 import type { RtpKeysWire } from '../rtp/rtp-keys';
+import type { RtpViewerSender } from '../rtp/rtp-output';
 import type { Codec } from './encoder-args';
 import type { DecodedFrame } from './stamp-reader';
 
@@ -34,6 +35,14 @@ export interface ViewerLink extends EventEmitter {
   close(streamId: string, reason: string): Promise<void>;
   /** The viewer's clock minus ours, and the control channel's round trip (the path's: not one busy sample). */
   clock(): { offsetMs: number | null; rttMs: number | null };
+  /**
+   * rtp: a viewer that carries the encoder's RTP payloads itself (WebRTC) returns its own sender instead
+   * of opening a receiver for ours; its 'keyframe' event asks the session for one. Others leave it out.
+   */
+  rtpSink?(request: OpenRequest): Promise<RtpViewerSink>;
 }
+
+/** A viewer's own carrier of the encoder's RTP payloads. Events: 'keyframe' (the viewer asks for one). */
+export interface RtpViewerSink extends RtpViewerSender, EventEmitter {}
 
 export type { DecodedFrame };

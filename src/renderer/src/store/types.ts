@@ -1,7 +1,7 @@
 import type { AppInfo, SelftestResult, SessionInfo, SharingState } from '../../../shared/contract';
 import type { ConnectionState } from '../api/transport';
 
-export const PAGES = ['dashboard', 'gpus', 'passthrough', 'sessions', 'peers', 'settings'] as const;
+export const PAGES = ['dashboard', 'gpus', 'passthrough', 'sessions', 'peers', 'settings', 'watch'] as const;
 export type PageId = (typeof PAGES)[number];
 
 export interface ConnectionSlice {
