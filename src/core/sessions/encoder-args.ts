@@ -53,7 +53,7 @@ export function encoderArgs(settings: EncoderSettings): string[] {
     case 'hevc_nvenc':
     case 'av1_nvenc':
       return [
-        '-c:v', encoder, ...(encoder === 'h264_nvenc' ? ['-profile:v', 'main'] : []), '-gpu', String(settings.gpuIndex ?? 0), '-preset', 'p1', '-tune', 'ull', '-rc', 'cbr', '-b:v', rate, '-maxrate', rate, '-bufsize', vbv,
+        '-c:v', encoder, ...(encoder === 'h264_nvenc' ? ['-profile', 'main'] : []), '-gpu', String(settings.gpuIndex ?? 0), '-preset', 'p1', '-tune', 'ull', '-rc', 'cbr', '-b:v', rate, '-maxrate', rate, '-bufsize', vbv,
         '-bf', '0', '-g', '2147483647', '-forced-idr', '1', '-zerolatency', '1', '-delay', '0', '-rc-lookahead', '0', '-no-scenecut', '1',
       ];
   }

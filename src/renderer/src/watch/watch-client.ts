@@ -9,8 +9,9 @@ export interface WatchFigures {
   state: 'connecting' | 'playing' | 'ended';
   /** Frames shown in the last second. */
   fps: number;
-  /** Frames shown since the start, and those among them whose stamp could be read. */
+  /** Frames shown since the start (presented to the compositor); those read back (one a callback), and of them those with a readable stamp. */
   shown: number;
+  callbacks: number;
   stamped: number;
   /** Capture to shown, ms: the last second's median (on the host's clock, through the estimated offset). */
   latencyMs: number | null;
@@ -40,7 +41,7 @@ function now(): number {
  */
 export class WatchClient {
   readonly figures: WatchFigures = {
-    state: 'connecting', fps: 0, shown: 0, stamped: 0, latencyMs: null, framesDecoded: 0, framesDropped: 0, keyFramesDecoded: 0, pliSent: 0, nackSent: 0, packetsLost: 0,
+    state: 'connecting', fps: 0, shown: 0, callbacks: 0, stamped: 0, latencyMs: null, framesDecoded: 0, framesDropped: 0, keyFramesDecoded: 0, pliSent: 0, nackSent: 0, packetsLost: 0,
     inputAllowed: null, inputReason: null, error: null,
   };
   offer: WatchOffer | null = null;
@@ -52,6 +53,7 @@ export class WatchClient {
   private second: { shown: number; ages: number[] } = { shown: 0, ages: [] };
   /** Our clock minus the host's, as the host estimates it (its pings carry it). */
   private offsetMs = 0;
+  private firstPresented: number | undefined;
   private timers: number[] = [];
   private closed = false;
 
@@ -107,8 +109,11 @@ export class WatchClient {
     // when the frame reaches the glass, on the wall clock
     const shownAt = performance.timeOrigin + metadata.expectedDisplayTime;
     const stamp = this.stamps.read(this.video);
-    this.figures.shown += 1;
-    this.second.shown += 1;
+    // frames given to the compositor (a callback may come once for several when the page is busy)
+    const presented = metadata.presentedFrames - (this.firstPresented ??= metadata.presentedFrames - 1);
+    this.second.shown += Math.max(1, presented - this.figures.shown);
+    this.figures.shown = Math.max(this.figures.shown + 1, presented);
+    this.figures.callbacks += 1;
     if (stamp !== null) {
       this.figures.stamped += 1;
       this.second.ages.push(stampAgeMs(stamp, shownAt - this.offsetMs));
