@@ -110,7 +110,7 @@ export function createCore(options: CoreOptions): Core {
   // browsers watching over WebRTC: ICE on a fixed UDP port range (GPU_BRIDGE_WEBRTC_PORTS, MIN-MAX)
   const webrtc = new WebRtcService({
     sessions, sharing, inputBackend: async () => inputRouter.backend(),
-    portRange: parsePortRange(env.GPU_BRIDGE_WEBRTC_PORTS), extraHostAddresses: ['127.0.0.1'],
+    portRange: parsePortRange(env.GPU_BRIDGE_WEBRTC_PORTS), extraHostAddresses: ['127.0.0.1'], configDir: paths.configDir, audit,
   });
   // Prometheus session series (GET /metrics) from the manager's sessions.second / sessions.changed
   disposers.push(followSessions(events, metrics.exporter.sessions));

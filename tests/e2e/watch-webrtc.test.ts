@@ -1,5 +1,5 @@
-import { spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { execFileSync, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +11,10 @@ import { openApi } from '../helpers/api-client';
 import { startServe, type ServeHandle } from '../helpers/spawn-cli';
 import { startXvfb } from '../helpers/xvfb';
 import { UdpRelay } from '../../src/core/net/udp-relay';
-import type { WatchFigures } from '../../src/renderer/src/watch/watch-client';
+import type { WatchClient, WatchFigures } from '../../src/renderer/src/watch/watch-client';
+
+/** The Watch page's viewer, which it leaves on window for tests. */
+type Watched = { gpuBridgeWatch?: WatchClient };
 
 const haveChromium = chromiumPath() !== null;
 const haveXvfb = spawnSync('sh', ['-c', 'command -v Xvfb']).status === 0;
@@ -21,13 +24,22 @@ if (!haveXvfb) console.log('SKIP e2e/watch-webrtc: Xvfb not found (apt-get insta
 /** Chromium's switches for WebRTC on loopback: its candidates unhidden (no mDNS names), loopback allowed. */
 export const WEBRTC_SWITCHES = ['--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns', '--autoplay-policy=no-user-gesture-required'];
 
+/** The figures with the browser's counters read now (not at the page's last once-a-second update). */
+function freshFigures(page: Page): Promise<WatchFigures> {
+  return page.evaluate(() => (window as unknown as Watched).gpuBridgeWatch!.readStats());
+}
+
 export function figures(page: Page): Promise<WatchFigures | null> {
-  return page.evaluate(() => (window.gpuBridgeWatch ? { ...window.gpuBridgeWatch.figures } : null));
+  return page.evaluate(() => {
+    const watch = (window as unknown as Watched).gpuBridgeWatch;
+    return watch ? { ...watch.figures } : null;
+  });
 }
 
 describe.skipIf(!haveChromium || !haveXvfb)('Watch page: a session from an animated X display, watched in Chromium over WebRTC', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gpu-bridge-watch-'));
   let xvfb: ChildProcess;
+  let display: string;
   let animator: SupervisedSpawn;
   let serve: ServeHandle;
   let browser: Browser;
@@ -37,6 +49,7 @@ describe.skipIf(!haveChromium || !haveXvfb)('Watch page: a session from an anima
   beforeAll(async () => {
     const started = await startXvfb('1280x800x24');
     xvfb = started.child;
+    display = started.display;
     animator = await startAnimator(started.display, 1280, 720, 30);
     serve = await startServe([], { GPU_BRIDGE_CONFIG_DIR: dir, GPU_BRIDGE_STATE_DIR: dir, DISPLAY: started.display, GPU_BRIDGE_WEBRTC_PORTS: '51000-51099' });
     const api = await openApi(serve);
@@ -102,7 +115,7 @@ describe.skipIf(!haveChromium || !haveXvfb)('Watch page: a session from an anima
       const setRemote = RTCPeerConnection.prototype.setRemoteDescription;
       RTCPeerConnection.prototype.setRemoteDescription = async function (this: RTCPeerConnection, description?: RTCSessionDescriptionInit) {
         if (description?.type === 'offer' && hooked.gpuBridgeTestRelay) description = { type: 'offer', sdp: await hooked.gpuBridgeTestRelay(description.sdp!) };
-        return setRemote.call(this, description!);
+        return (setRemote as (this: RTCPeerConnection, d: RTCSessionDescriptionInit) => Promise<void>).call(this, description!);
       };
       const local = Object.getOwnPropertyDescriptor(RTCPeerConnection.prototype, 'localDescription')!.get!;
       Object.defineProperty(RTCPeerConnection.prototype, 'localDescription', {
@@ -113,16 +126,18 @@ describe.skipIf(!haveChromium || !haveXvfb)('Watch page: a session from an anima
         },
       });
     });
-    await page.goto(`${serve.url}#/watch?start=640x360@30`);
+    // 8 Mbit/s (CBR: some 830 packets a second), so that the outage below loses more than the browser will ask to have resent
+    await page.goto(`${serve.url}#/watch?start=640x360@30&kbps=8000`);
     await expect.poll(async () => (await figures(page))?.stamped ?? 0, { timeout: 30_000 }).toBeGreaterThan(30);
     expect(relay).not.toBeNull();
     type Listed = { id: string; viewers: string[]; framesSent: number };
-    const sessionId = await page.evaluate(() => window.gpuBridgeWatch!.offer!.sessionId);
+    const sessionId = await page.evaluate(() => (window as unknown as Watched).gpuBridgeWatch!.offer!.sessionId);
     const sent = async () => ((await call('sessions.list')) as Listed[]).find((s) => s.id === sessionId)!.framesSent;
-    const start = (await figures(page))!;
-    const before = { shown: start.shown, decoded: start.framesDecoded, sent: await sent(), dropped: relay!.dropped };
+    const [start, sentBefore] = await Promise.all([freshFigures(page), sent()]);
+    const before = { shown: start.shown, decoded: start.framesDecoded, sent: sentBefore, dropped: relay!.dropped };
     await page.waitForTimeout(10_000);
-    const after = { figures: (await figures(page))!, sent: await sent(), dropped: relay!.dropped };
+    const [now, sentAfter] = await Promise.all([freshFigures(page), sent()]);
+    const after = { figures: now, sent: sentAfter, dropped: relay!.dropped };
     // frames in flight at either end are a frame or two; the share is over some 300 frames
     const shown = after.figures.shown - before.shown;
     const decoded = after.figures.framesDecoded - before.decoded;
@@ -138,7 +153,7 @@ describe.skipIf(!haveChromium || !haveXvfb)('Watch page: a session from an anima
     expect(decoded / framesSent).toBeGreaterThanOrEqual(0.99);
     expect(after.figures.framesDropped).toBe(0);
 
-    // an outage longer than the browser waits for repairs: it asks for a keyframe (PLI) and decodes a new one
+    // an outage that loses over 1000 packets (more than Chromium's NACK list and our history hold): it asks for a keyframe (PLI) and decodes a new one
     const keyframes = after.figures.keyFramesDecoded;
     const plis = after.figures.pliSent;
     relay!.outage(3000);
@@ -149,5 +164,54 @@ describe.skipIf(!haveChromium || !haveXvfb)('Watch page: a session from an anima
     expect(errors).toEqual([]);
     await page.close();
     relay!.close();
+  });
+
+  it('input: with "Send keyboard and mouse" on, the pointer over the picture moves the X display\'s pointer (through the input path)', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${serve.url}#/watch?start=640x360@30`);
+    await expect.poll(async () => (await figures(page))?.stamped ?? 0, { timeout: 30_000 }).toBeGreaterThan(10);
+    await page.getByRole('checkbox', { name: 'Send keyboard and mouse' }).check();
+    const box = (await page.locator('.watch-frame video').boundingBox())!;
+    // the picture is 640x360 from the display's top left: the video's middle is (320, 180) on the display
+    await page.mouse.move(box.x + box.width / 2, box.y + (box.width * 180) / 640);
+    const where = () => execFileSync('xdotool', ['getmouselocation'], { env: { ...process.env, DISPLAY: display }, encoding: 'utf8' });
+    await expect.poll(where, { timeout: 10_000 }).toMatch(/^x:3(19|20|21) y:1(79|80|81) /);
+    await page.close();
+  });
+
+  it('view links: one made for someone else lets their browser watch (view only), once; revoked, it cuts them off and is refused; all audited', async () => {
+    const owner = await browser.newPage();
+    await owner.goto(`${serve.url}#/watch?start=640x360@30`);
+    await expect.poll(async () => (await figures(owner))?.stamped ?? 0, { timeout: 30_000 }).toBeGreaterThan(10);
+    const made = (await call('viewLinks.create', { label: 'a colleague', minutes: 30 })) as { link: { id: string; input: boolean }; path: string };
+    expect(made.link.input).toBe(false);
+    // someone else's browser: no owner token, no cookies
+    const context = await browser.newContext();
+    const guest = await context.newPage();
+    await guest.goto(`${serve.origin}${made.path}`);
+    await expect.poll(async () => (await figures(guest))?.stamped ?? 0, { timeout: 30_000 }).toBeGreaterThan(10);
+    expect(await guest.getByText('View only: this link does not grant input.').count()).toBe(1);
+    expect(await guest.getByRole('navigation').count()).toBe(0);
+    // the owner's methods are refused to it
+    const refused = await guest.evaluate(() =>
+      (window as unknown as { gpuBridgeWatch: { api: { call(m: string): Promise<unknown> } } }).gpuBridgeWatch.api.call('sessions.list').then(() => 'answered', (e: Error) => e.message),
+    );
+    expect(refused).toMatch(/a view link can only watch/);
+    const listed = (await call('viewLinks.list')) as { id: string; usedAt: string | null }[];
+    expect(listed.find((l) => l.id === made.link.id)?.usedAt).not.toBeNull();
+    // one time: the same link again is refused (page and WebSocket)
+    const again = await (await browser.newContext()).newPage();
+    const response = await again.goto(`${serve.origin}${made.path}`);
+    expect(response?.status()).toBe(403);
+    expect(await again.textContent('body')).toMatch(/no longer valid/);
+    // revoked while watching: cut off
+    await call('viewLinks.revoke', { id: made.link.id });
+    await expect.poll(async () => (await figures(guest))?.state, { timeout: 10_000 }).toBe('ended');
+    expect((await figures(guest))?.error).toMatch(/revoked/);
+    const audit = readFileSync(join(dir, 'audit.jsonl'), 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as { action: string; result: string; detail: string | null });
+    const actions = audit.filter((e) => e.action.startsWith('viewlink.')).map((e) => `${e.action}:${e.result}`);
+    expect(actions).toEqual(expect.arrayContaining(['viewlink.create:ok', 'viewlink.use:ok', 'viewlink.use:refused', 'viewlink.revoke:ok']));
+    await context.close();
+    await owner.close();
   });
 });

@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { InputEvent } from '../../shared/contract/peers';
-import type { WatchOffer } from '../../shared/contract/webrtc';
+import type { ViewLink, WatchOffer } from '../../shared/contract/webrtc';
+import type { AuditLog } from '../audit/audit-log';
 import { ApiError, ErrorCode } from '../../shared/errors';
 import { InputInjector, type InputBackend } from '../input/injector';
 import type { HandlerGroup } from '../rpc/handlers';
 import type { SessionManager } from '../sessions/session-manager';
 import type { SharingService } from '../sharing/sharing-service';
 import { defaultBitrateKbps } from '../sessions/selftest';
+import { ViewLinks, type Redeemed } from './view-links';
 import { WebRtcViewer } from './webrtc-viewer';
 
 export interface WebRtcServiceOptions {
@@ -18,6 +20,18 @@ export interface WebRtcServiceOptions {
   extraHostAddresses?: string[];
   /** Browsers watching at once (each one a peer connection and its ports). */
   maxViewers?: number;
+  /** Where view links are kept; absent: none can be made. */
+  configDir?: string;
+  audit: AuditLog;
+}
+
+/** The methods a view link's browser may call: watching, nothing else (no events either). */
+export const GUEST_METHODS: ReadonlySet<string> = new Set(['webrtc.watch', 'webrtc.answer', 'webrtc.leave', 'app.ping']);
+
+interface Guest {
+  link: ViewLink;
+  /** Cuts the guest's connection (the web shell closes its WebSocket). */
+  cut: (reason: string) => void;
 }
 
 /** Who watches: the web shell's owner (input granted), or a view link's holder (input only if the link grants it). */
@@ -42,11 +56,70 @@ interface Watching {
  */
 export class WebRtcService {
   private readonly watching = new Map<string, Watching>();
+  private readonly guests = new Map<string, Guest>();
+  readonly links: ViewLinks | null;
+  private readonly expiry: NodeJS.Timeout;
 
   constructor(private readonly options: WebRtcServiceOptions) {
+    this.links = options.configDir ? new ViewLinks(options.configDir, options.audit) : null;
     options.sharing.onKill(() => {
       for (const entry of this.watching.values()) void entry.injector?.releaseAll();
     });
+    // a link that expires (or is revoked elsewhere) while in use cuts its browser off
+    this.expiry = setInterval(() => void this.checkGuests(), 1000);
+    this.expiry.unref();
+  }
+
+  /** A browser presents a view link on the WebSocket: it is used up now (one time), or refused with why. */
+  async guestConnected(clientId: string, token: string, from: string, cut: (reason: string) => void): Promise<Redeemed> {
+    if (!this.links) return { ok: false, reason: 'this shell keeps no view links' };
+    const redeemed = await this.links.redeem(token, from);
+    if (redeemed.ok) this.guests.set(clientId, { link: redeemed.link, cut });
+    return redeemed;
+  }
+
+  private async checkGuests(): Promise<void> {
+    for (const [clientId, guest] of this.guests) {
+      if (await this.links?.stillLive(guest.link.id)) continue;
+      this.cutGuest(clientId, 'the view link expired or was revoked');
+    }
+  }
+
+  private cutGuest(clientId: string, reason: string): void {
+    const guest = this.guests.get(clientId);
+    if (!guest) return;
+    this.guests.delete(clientId);
+    for (const entry of [...this.watching.values()]) if (entry.clientId === clientId) entry.viewer.end(reason);
+    guest.cut(reason);
+  }
+
+  private async revoke(id: string, who: string): Promise<ViewLink> {
+    if (!this.links) throw new ApiError(ErrorCode.Unavailable, 'this shell keeps no view links');
+    const link = await this.links.revoke(id, who);
+    for (const [clientId, guest] of this.guests) if (guest.link.id === id) this.cutGuest(clientId, 'the view link was revoked');
+    return link;
+  }
+
+  private async createLink(params: { label: string; minutes: number; input: boolean; sessionId?: string }, who: string): Promise<{ link: ViewLink; path: string }> {
+    if (!this.links) throw new ApiError(ErrorCode.Unavailable, 'this shell keeps no view links');
+    const { link, token } = await this.links.create(params, who);
+    return { link, path: `/?view=${token}#/watch` };
+  }
+
+  /** Whom a call comes from: the owner, or a view link's browser (its session, its grant). */
+  private watcherFor(clientId: string, shell: string): { watcher: Watcher; sessionId?: string; guest: boolean } {
+    const guest = this.guests.get(clientId);
+    if (!guest) return { watcher: { who: `${shell}:${clientId}`, label: 'browser', input: true }, guest: false };
+    return { watcher: { who: `view-link:${guest.link.label}`, label: `link ${guest.link.label.replace(/[^\w .-]/g, '').slice(0, 40)}`, input: guest.link.input }, sessionId: guest.link.sessionId ?? undefined, guest: true };
+  }
+
+  /** A view link's browser watches its link's session, or the newest live one that a browser can decode. */
+  private guestTarget(sessionId: string | undefined): string {
+    if (sessionId) return sessionId;
+    const live = this.options.sessions.list().filter((s) => s.transport === 'rtp' && (s.encoder === 'h264_nvenc' || s.encoder === 'libx264')).filter((s) => s.state === 'running' || s.state === 'starting');
+    const newest = live.at(-1);
+    if (!newest) throw new ApiError(ErrorCode.Unavailable, 'nothing is being shared right now: ask the owner to start a session');
+    return newest.id;
   }
 
   async watch(params: { sessionId?: string; start?: { width: number; height: number; fps: number; bitrateKbps?: number; source?: Parameters<SessionManager['startFor']>[1]['source'] } }, clientId: string, watcher: Watcher): Promise<WatchOffer> {
@@ -102,6 +175,7 @@ export class WebRtcService {
 
   /** A client's viewers end with its connection. */
   clientGone(clientId: string): void {
+    this.guests.delete(clientId);
     for (const entry of [...this.watching.values()]) if (entry.clientId === clientId) entry.viewer.end('the browser disconnected');
   }
 
@@ -143,9 +217,16 @@ export class WebRtcService {
     );
   }
 
-  handlers(): HandlerGroup<'webrtc.watch' | 'webrtc.answer' | 'webrtc.leave'> {
+  handlers(): HandlerGroup<'webrtc.watch' | 'webrtc.answer' | 'webrtc.leave' | 'viewLinks.list' | 'viewLinks.create' | 'viewLinks.revoke'> {
     return {
-      'webrtc.watch': (params, ctx) => this.watch(params, ctx.clientId, { who: `${ctx.shell}:${ctx.clientId}`, label: 'browser', input: true }),
+      'webrtc.watch': (params, ctx) => {
+        const { watcher, sessionId, guest } = this.watcherFor(ctx.clientId, ctx.shell);
+        // a view link watches what the owner shares: it cannot start a session of its own
+        return this.watch(guest ? { sessionId: this.guestTarget(sessionId) } : params, ctx.clientId, watcher);
+      },
+      'viewLinks.list': async () => (await this.links?.list()) ?? [],
+      'viewLinks.create': (params, ctx) => this.createLink(params, `${ctx.shell}:${ctx.clientId}`),
+      'viewLinks.revoke': (params, ctx) => this.revoke(params.id, `${ctx.shell}:${ctx.clientId}`),
       'webrtc.answer': (params, ctx) => this.answer(params.viewerId, params.sdp, ctx.clientId),
       'webrtc.leave': (params, ctx) => this.leave(params.viewerId, ctx.clientId),
     };

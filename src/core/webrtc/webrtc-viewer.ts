@@ -168,7 +168,9 @@ export class WebRtcViewer extends EventEmitter implements ViewerLink {
     this.ended = true;
     if (this.pinger) clearInterval(this.pinger);
     this.media?.close();
-    void this.pc.close().catch(() => undefined);
+    // the browser hears why before the connection goes (a closed connection alone reads as a network fault)
+    this.send({ t: 'end', reason: reason.slice(0, 300) });
+    setTimeout(() => void this.pc.close().catch(() => undefined), 200).unref();
     this.emit('gone', reason);
   }
 }

@@ -16,7 +16,7 @@ export const ViewerReport = z.discriminatedUnion('t', [
 export type ViewerReport = z.infer<typeof ViewerReport>;
 
 /** What the host sends the browser on the 'report' channel. */
-export type HostReport = { t: 'ping'; id: number; offsetMs: number | null } | { t: 'input'; allowed: boolean; reason: string | null };
+export type HostReport = { t: 'ping'; id: number; offsetMs: number | null } | { t: 'input'; allowed: boolean; reason: string | null } | { t: 'end'; reason: string };
 
 /** The 'input' data channel (ordered): one InputEvent per message. */
 export const ViewerInput = InputEvent;
@@ -46,7 +46,41 @@ export const WatchOffer = z
   .strict();
 export type WatchOffer = z.infer<typeof WatchOffer>;
 
+/** A view link the owner made for someone else: one-time, expiring, revocable; view only unless it grants input. */
+export const ViewLink = z
+  .object({
+    id: z.string().regex(/^[0-9a-f]{16}$/),
+    label: z.string().min(1).max(80),
+    /** A session to watch; null: the newest live H.264 rtp session when the link is used. */
+    sessionId: z.string().nullable(),
+    input: z.boolean(),
+    createdAt: z.string(),
+    expiresAt: z.string(),
+    /** When it was used (it works once), and from where. */
+    usedAt: z.string().nullable(),
+    usedFrom: z.string().max(100).nullable(),
+    revokedAt: z.string().nullable(),
+  })
+  .strict();
+export type ViewLink = z.infer<typeof ViewLink>;
+
 export const webrtcMethods = {
+  'viewLinks.list': method({ description: 'View links made for others (Peers page), used, expired and revoked ones too.', params: z.object({}).strict().optional(), result: z.array(ViewLink) }),
+  'viewLinks.create': method({
+    description: 'Make a one-time view link for someone else: it expires, can be revoked, and grants input only when asked.',
+    params: z
+      .object({
+        label: z.string().trim().min(1).max(80),
+        minutes: z.number().int().min(1).max(7 * 24 * 60),
+        input: z.boolean().default(false),
+        sessionId: z.string().min(1).max(64).optional(),
+      })
+      .strict(),
+    /** `path`: append to the web shell's origin; it carries the secret, shown once. */
+    result: z.object({ link: ViewLink, path: z.string() }).strict(),
+  }),
+  'viewLinks.revoke': method({ description: 'Revoke a view link (a browser watching through it is cut off).', params: z.object({ id: z.string().regex(/^[0-9a-f]{16}$/) }).strict(), result: ViewLink }),
+
   'webrtc.watch': method({
     description: 'Watch a session in this browser over WebRTC: join one by id, or start one with this browser as its first viewer. Answers the host\'s SDP offer.',
     params: z.object({ sessionId: z.string().min(1).max(64).optional(), start: WatchStart.optional() }).strict(),

@@ -4,13 +4,14 @@ import { Section } from '../components/Section';
 import { hostKeyName } from '../watch/key-names';
 import { WatchClient, type WatchFigures, type WatchTarget } from '../watch/watch-client';
 
-/** `#/watch?session=ID` joins a session; `#/watch?start=1280x720@60` starts one with this browser as its viewer. */
+/** `#/watch?session=ID` joins a session; `#/watch?start=1280x720@60` (`&kbps=N`) starts one with this browser as its viewer. */
 export function watchTargetFromHash(hash: string): WatchTarget | null {
   const query = new URLSearchParams(hash.split('?')[1] ?? '');
   const session = query.get('session');
   if (session && /^[0-9a-f-]{36}$/.test(session)) return { sessionId: session };
   const start = /^(\d{3,4})x(\d{3,4})@(\d{1,3})$/.exec(query.get('start') ?? '');
-  if (start) return { start: { width: Number(start[1]), height: Number(start[2]), fps: Number(start[3]) } };
+  const kbps = Number(query.get('kbps'));
+  if (start) return { start: { width: Number(start[1]), height: Number(start[2]), fps: Number(start[3]), ...(Number.isInteger(kbps) && kbps >= 100 ? { bitrateKbps: kbps } : {}) } };
   return null;
 }
 
@@ -21,7 +22,8 @@ declare global {
   }
 }
 
-export function WatchPage() {
+/** `guest`: opened through a view link, which watches what the owner shares (no target in the address needed). */
+export function WatchPage({ guest = false }: { guest?: boolean }) {
   const api = useApi();
   const video = useRef<HTMLVideoElement>(null);
   const frame = useRef<HTMLDivElement>(null);
@@ -29,7 +31,7 @@ export function WatchPage() {
   const [size, setSize] = useState<{ width: number; height: number; input: boolean } | null>(null);
   const [control, setControl] = useState(false);
   const [error, setError] = useState<string | null>(null);
-  const [target] = useState(() => watchTargetFromHash(window.location.hash));
+  const [target] = useState<WatchTarget | null>(() => watchTargetFromHash(window.location.hash) ?? (guest ? { shared: true } : null));
   const client = useRef<WatchClient | null>(null);
 
   useEffect(() => {

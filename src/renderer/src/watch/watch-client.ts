@@ -27,7 +27,8 @@ export interface WatchFigures {
   error: string | null;
 }
 
-export type WatchTarget = { sessionId: string } | { start: { width: number; height: number; fps: number } };
+/** A session by id, a new one, or (a view link) whatever the owner shares. */
+export type WatchTarget = { sessionId: string } | { start: { width: number; height: number; fps: number; bitrateKbps?: number } } | { shared: true };
 
 function now(): number {
   return performance.timeOrigin + performance.now();
@@ -64,7 +65,7 @@ export class WatchClient {
   ) {}
 
   async start(target: WatchTarget, rewriteOffer: (sdp: string) => string | Promise<string> = (sdp) => sdp): Promise<WatchOffer> {
-    const offer = await this.api.call('webrtc.watch', target);
+    const offer = await this.api.call('webrtc.watch', 'shared' in target ? {} : target);
     this.offer = offer;
     const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
     this.pc = pc;
@@ -143,6 +144,7 @@ export class WatchClient {
       this.report?.send(JSON.stringify({ t: 'pong', id: message.id, at: now() }));
       if (message.offsetMs !== null) this.offsetMs = message.offsetMs;
     }
+    else if (message.t === 'end') this.end(`the host ended it: ${message.reason}`);
     else if (message.t === 'input') {
       this.figures.inputAllowed = message.allowed;
       this.figures.inputReason = message.reason;
@@ -155,6 +157,12 @@ export class WatchClient {
     this.figures.fps = this.second.shown;
     this.figures.latencyMs = ages.length > 0 ? Math.round(ages[Math.floor(ages.length / 2)]! * 10) / 10 : null;
     this.second = { shown: 0, ages: [] };
+    await this.readStats();
+    this.onChange(this.figures);
+  }
+
+  /** The browser's receive counters now (getStats), into the figures. */
+  async readStats(): Promise<WatchFigures> {
     const stats = await this.pc?.getStats().catch(() => null);
     stats?.forEach((entry: Record<string, unknown>) => {
       if (entry.type !== 'inbound-rtp' || entry.kind !== 'video') return;
@@ -165,7 +173,7 @@ export class WatchClient {
       this.figures.nackSent = Number(entry.nackCount ?? 0);
       this.figures.packetsLost = Number(entry.packetsLost ?? 0);
     });
-    this.onChange(this.figures);
+    return { ...this.figures };
   }
 
   sendInput(event: InputEvent): boolean {
