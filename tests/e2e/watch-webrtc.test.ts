@@ -51,7 +51,7 @@ describe.skipIf(!haveChromium || !haveXvfb)('Watch page: a session from an anima
     xvfb = started.child;
     display = started.display;
     animator = await startAnimator(started.display, 1280, 720, 30);
-    serve = await startServe([], { GPU_BRIDGE_CONFIG_DIR: dir, GPU_BRIDGE_STATE_DIR: dir, DISPLAY: started.display, GPU_BRIDGE_WEBRTC_PORTS: '51000-51099' });
+    serve = await startServe([], { GPU_BRIDGE_CONFIG_DIR: dir, GPU_BRIDGE_STATE_DIR: dir, DISPLAY: started.display, GPU_BRIDGE_WEBRTC_PORTS: '51000-51099', GPU_BRIDGE_MAX_SESSIONS: '8' });
     const api = await openApi(serve);
     call = api.call;
     closeApi = () => api.ws.close();
@@ -213,5 +213,24 @@ describe.skipIf(!haveChromium || !haveXvfb)('Watch page: a session from an anima
     expect(actions).toEqual(expect.arrayContaining(['viewlink.create:ok', 'viewlink.use:ok', 'viewlink.use:refused', 'viewlink.revoke:ok']));
     await context.close();
     await owner.close();
+  });
+
+  it('each live session card shows its picture in a thumbnail linking to the Watch page; a thumbnail keeps no session going', async () => {
+    const owner = await browser.newPage();
+    await owner.goto(`${serve.url}#/watch?start=640x360@30`);
+    await expect.poll(async () => (await figures(owner))?.stamped ?? 0, { timeout: 30_000 }).toBeGreaterThan(10);
+    const sessionId = await owner.evaluate(() => (window as unknown as Watched).gpuBridgeWatch!.offer!.sessionId);
+    const sessionsPage = await browser.newPage();
+    await sessionsPage.goto(`${serve.url}#/sessions`);
+    const thumbnail = sessionsPage.getByRole('link', { name: `Watch session ${sessionId.slice(0, 8)}` });
+    await expect.poll(async () => (await thumbnail.count()) > 0 && (await thumbnail.locator('video').getAttribute('data-state')), { timeout: 30_000 }).toBe('playing');
+    expect(await thumbnail.getAttribute('href')).toBe(`#/watch?session=${sessionId}`);
+    type Listed = { id: string; viewers: string[]; state: string };
+    const listed = () => call('sessions.list') as Promise<Listed[]>;
+    // the thumbnail is not one of the session's viewers
+    expect((await listed()).find((s) => s.id === sessionId)!.viewers).toEqual([expect.stringMatching(/^browser /)]);
+    await owner.close();
+    await expect.poll(async () => (await listed()).find((s) => s.id === sessionId)?.state, { timeout: 15_000 }).toBe('stopped');
+    await sessionsPage.close();
   });
 });

@@ -40,6 +40,8 @@ export interface ViewerLink extends EventEmitter {
    * of opening a receiver for ours; its 'keyframe' event asks the session for one. Others leave it out.
    */
   rtpSink?(request: OpenRequest): Promise<RtpViewerSink>;
+  /** A page's live thumbnail: not named among the viewers, no figures of its own, and it keeps no session going. */
+  readonly passive?: boolean;
 }
 
 /** A viewer's own carrier of the encoder's RTP payloads. Events: 'keyframe' (the viewer asks for one). */

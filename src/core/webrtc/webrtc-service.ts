@@ -40,6 +40,8 @@ export interface Watcher {
   /** Name in the session's viewer list. */
   label: string;
   input: boolean;
+  /** A page's live thumbnail of the session (no input, keeps no session going). */
+  passive?: boolean;
 }
 
 interface Watching {
@@ -136,6 +138,7 @@ export class WebRtcService {
       portRange: this.options.portRange,
       extraHostAddresses: this.options.extraHostAddresses,
       bitrateKbps,
+      passive: watcher.passive,
       onInput: watcher.input ? (event) => this.input(entry, event) : undefined,
     });
     entry = { viewer, sessionId: null, clientId, injector: watcher.input ? this.injector(viewer, () => entry) : null };
@@ -222,7 +225,10 @@ export class WebRtcService {
       'webrtc.watch': (params, ctx) => {
         const { watcher, sessionId, guest } = this.watcherFor(ctx.clientId, ctx.shell);
         // a view link watches what the owner shares: it cannot start a session of its own
-        return this.watch(guest ? { sessionId: this.guestTarget(sessionId) } : params, ctx.clientId, watcher);
+        if (guest) return this.watch({ sessionId: this.guestTarget(sessionId) }, ctx.clientId, watcher);
+        const { thumbnail, ...target } = params;
+        if (thumbnail && !target.sessionId) throw new ApiError(ErrorCode.InvalidParams, 'a thumbnail watches a running session: give its sessionId');
+        return this.watch(target, ctx.clientId, thumbnail ? { ...watcher, label: 'thumbnail', input: false, passive: true } : watcher);
       },
       'viewLinks.list': async () => (await this.links?.list()) ?? [],
       'viewLinks.create': (params, ctx) => this.createLink(params, `${ctx.shell}:${ctx.clientId}`),

@@ -18,6 +18,8 @@ export interface WebRtcViewerOptions {
   /** Called with each input event from the browser (validated); absent: input is not offered. */
   onInput?: (event: InputEvent) => void;
   gatherTimeoutMs?: number;
+  /** A live thumbnail (see ViewerLink.passive). */
+  passive?: boolean;
 }
 
 const PING_INTERVAL_MS = 500;
@@ -39,6 +41,7 @@ const H264 = new RTCRtpCodecParameters({
  */
 export class WebRtcViewer extends EventEmitter implements ViewerLink {
   readonly name: string;
+  readonly passive: boolean;
   private readonly pc: RTCPeerConnection;
   private readonly rtpSender: RTCRtpSender;
   private readonly report: RTCDataChannel;
@@ -53,6 +56,7 @@ export class WebRtcViewer extends EventEmitter implements ViewerLink {
   constructor(private readonly options: WebRtcViewerOptions) {
     super();
     this.name = options.name;
+    this.passive = options.passive ?? false;
     this.pc = new RTCPeerConnection({
       codecs: { video: [H264], audio: [] },
       icePortRange: options.portRange,

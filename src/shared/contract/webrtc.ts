@@ -83,7 +83,7 @@ export const webrtcMethods = {
 
   'webrtc.watch': method({
     description: 'Watch a session in this browser over WebRTC: join one by id, or start one with this browser as its first viewer. Answers the host\'s SDP offer.',
-    params: z.object({ sessionId: z.string().min(1).max(64).optional(), start: WatchStart.optional() }).strict(),
+    params: z.object({ sessionId: z.string().min(1).max(64).optional(), start: WatchStart.optional(), thumbnail: z.boolean().optional() }).strict(),
     result: WatchOffer,
   }),
   'webrtc.answer': method({

@@ -28,7 +28,7 @@ export interface WatchFigures {
 }
 
 /** A session by id, a new one, or (a view link) whatever the owner shares. */
-export type WatchTarget = { sessionId: string } | { start: { width: number; height: number; fps: number; bitrateKbps?: number } } | { shared: true };
+export type WatchTarget = { sessionId: string; thumbnail?: boolean } | { start: { width: number; height: number; fps: number; bitrateKbps?: number } } | { shared: true };
 
 function now(): number {
   return performance.timeOrigin + performance.now();
