@@ -21,6 +21,7 @@ import { naiveReceiverArgs, naiveSenderArgs } from './latency-naive';
 import { childRelay, relayMain, relays } from './latency-relay';
 import { measureSession, sessions } from './latency-session';
 import { measureCaptures, type CaptureRow } from './latency-capture';
+import { browserMissing, measureBrowser } from './latency-browser';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 
@@ -28,7 +29,7 @@ const WIDTH = 1280;
 const HEIGHT = 720;
 const FPS = 60;
 const SECONDS = Math.max(2, Math.min(60, Number(process.env.BENCH_SECONDS ?? 7) || 7));
-/** BENCH_ONLY=links|harder|cpu|capture runs one part (the default: all). */
+/** BENCH_ONLY=links|harder|cpu|capture|browser runs one part (the default: all). */
 const ONLY = process.env.BENCH_ONLY ?? 'all';
 const LINKS: Array<{ label: string; link: LinkProfile | null }> = [
   { label: 'loopback', link: null },
@@ -172,6 +173,22 @@ async function main(): Promise<number> {
       console.log(`  rtp    host ${cpuRtp.hostCpuPercent}%  peer ${cpuRtp.peerCpuPercent ?? '—'}% of one core`);
       console.log(`  srt    host ${cpuSrt.hostCpuPercent}%  peer ${cpuSrt.peerCpuPercent ?? '—'}% of one core (baseline: the same session code, libsrt doing the transport)`);
       extras.cpu = { rtpHostPercent: cpuRtp.hostCpuPercent, rtpPeerPercent: cpuRtp.peerCpuPercent, srtHostPercent: cpuSrt.hostCpuPercent, srtPeerPercent: cpuSrt.peerCpuPercent };
+    }
+    if (!stopping && (ONLY === 'all' || ONLY === 'browser')) {
+      console.log('browser: Chromium watching over WebRTC (the Watch page\'s path: werift, the encoder\'s RTP as it is), against the native peer over rtp in the same run, loopback');
+      const missing = browserMissing();
+      if (missing) console.log(`  skipped: ${missing}`);
+      else {
+        const native = await session('rtp', null);
+        const inBrowser = await measureBrowser({ display: display.name, width: WIDTH, height: HEIGHT, fps: FPS, bitrateKbps, seconds: SECONDS });
+        const rows = { native: latencyRow(native.latency, native.intact, native.framesSent, native.error), browser: latencyRow(inBrowser.latency, inBrowser.intact, inBrowser.framesSent, inBrowser.error, `${inBrowser.fpsReceived} fps read back from the canvas; Chromium: ${inBrowser.steps[0] ?? '—'}`) };
+        for (const [name, row] of Object.entries(rows)) print(name, row);
+        const gap = rows.browser.p50Ms === null || rows.native.p50Ms === null ? null : Math.round((rows.browser.p50Ms - rows.native.p50Ms) * 10) / 10;
+        const ratio = rows.browser.p50Ms === null || rows.native.p50Ms === null || rows.native.p50Ms <= 0 ? null : Math.round((rows.browser.p50Ms / rows.native.p50Ms) * 100) / 100;
+        console.log(`  browser p50 ${gap === null ? '—' : `${gap >= 0 ? '+' : ''}${gap} ms`} against the native peer (goal: within 10 ms), ×${ratio ?? '—'}`);
+        results.browser = rows;
+        extras.browserOverNativeP50Ms = gap;
+      }
     }
     if (!stopping && (ONLY === 'all' || ONLY === 'capture')) {
       console.log('capture sources, from a stamp drawn on the screen to the decoded picture (same encoder, plain UDP on loopback)');

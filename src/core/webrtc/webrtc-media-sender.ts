@@ -9,6 +9,8 @@ import { historyPackets, RtpHistory } from './rtp-history';
 const WERIFT_CACHE = 128;
 /** Retransmissions allowed per second (a NACK storm must not multiply the stream). */
 const RETRANSMIT_PER_SECOND = 400;
+/** The playout-delay extension's value, min 0 and max 0 (12 bits each): show frames at once. */
+const PLAYOUT_ZERO = Buffer.alloc(3);
 /** RFC 5104 FIR: payload-specific feedback, format 4. */
 const FIR_FORMAT = 4;
 
@@ -45,6 +47,8 @@ export class WebRtcMediaSender extends EventEmitter implements RtpViewerSink {
     private readonly sender: RTCRtpSender,
     bitrateKbps: number,
     private readonly rtt: () => number | null,
+    /** The negotiated id of the playout-delay extension (null: not offered). */
+    private readonly playoutDelayId: number | null = null,
   ) {
     super();
     this.history = new RtpHistory(historyPackets(bitrateKbps));
@@ -70,7 +74,7 @@ export class WebRtcMediaSender extends EventEmitter implements RtpViewerSink {
     if (this.closed || !this.connected) return;
     if (frameStart) this.synced = true;
     if (!this.synced) return;
-    const packet = new RtpPacket(new RtpHeader({ sequenceNumber: this.seq, timestamp, marker, payloadType: 96 }), payload);
+    const packet = new RtpPacket(new RtpHeader({ sequenceNumber: this.seq, timestamp, marker, payloadType: 96, extensions: this.playoutDelayId === null ? [] : [{ id: this.playoutDelayId, payload: PLAYOUT_ZERO }] }), payload);
     this.seq = (this.seq + 1) & 0xffff;
     // werift rewrites the header (its SSRC, payload type, extensions) before its first await: keep it by the sequence number sent
     void this.sender.sendRtp(packet).catch(() => undefined);

@@ -1,9 +1,10 @@
 import { EventEmitter } from 'node:events';
-import { RTCPeerConnection, RTCRtpCodecParameters, type RTCDataChannel, type RTCRtpSender } from 'werift';
+import { RTCPeerConnection, RTCRtpCodecParameters, useSdesMid, type RTCDataChannel, type RTCRtpSender } from 'werift';
 import { InputEvent } from '../../shared/contract/peers';
 import { ViewerReport, type HostReport } from '../../shared/contract/webrtc';
 import { preciseNow } from '../pairing/channel';
 import type { OpenRequest, RtpViewerSink, ViewerLink } from '../sessions/viewer-link';
+import { PLAYOUT_DELAY, playoutDelayId } from './playout-delay';
 import { ViewerClock } from './viewer-clock';
 import { WebRtcMediaSender } from './webrtc-media-sender';
 
@@ -50,6 +51,7 @@ export class WebRtcViewer extends EventEmitter implements ViewerLink {
   private media: WebRtcMediaSender | null = null;
   private pinger: NodeJS.Timeout | null = null;
   private ended = false;
+  private playoutDelayId: number | null = null;
   /** Reports from the browser that failed validation (dropped). */
   rejected = 0;
 
@@ -59,6 +61,7 @@ export class WebRtcViewer extends EventEmitter implements ViewerLink {
     this.passive = options.passive ?? false;
     this.pc = new RTCPeerConnection({
       codecs: { video: [H264], audio: [] },
+      headerExtensions: { video: [useSdesMid(), PLAYOUT_DELAY], audio: [] },
       icePortRange: options.portRange,
       iceAdditionalHostAddresses: options.extraHostAddresses,
       iceUseIpv6: false,
@@ -90,7 +93,9 @@ export class WebRtcViewer extends EventEmitter implements ViewerLink {
         });
       });
     }
-    return this.pc.localDescription!.sdp;
+    const sdp = this.pc.localDescription!.sdp;
+    this.playoutDelayId = playoutDelayId(sdp);
+    return sdp;
   }
 
   async answer(sdp: string): Promise<void> {
@@ -104,7 +109,7 @@ export class WebRtcViewer extends EventEmitter implements ViewerLink {
   async rtpSink(request: OpenRequest): Promise<RtpViewerSink> {
     if (request.codec !== 'h264') throw new Error(`a browser decodes H.264 over WebRTC here, not ${request.codec}`);
     this.media?.close();
-    this.media = new WebRtcMediaSender(this.rtpSender, this.options.bitrateKbps, () => this.clockEstimate.estimate.rttMs);
+    this.media = new WebRtcMediaSender(this.rtpSender, this.options.bitrateKbps, () => this.clockEstimate.estimate.rttMs, this.playoutDelayId);
     if (this.pc.connectionState === 'connected') this.media.connectedNow();
     return this.media;
   }

@@ -48,3 +48,11 @@ describe('WebRTC viewer pieces', () => {
     expect(clock.estimate).toEqual({ offsetMs: 502, rttMs: 10 });
   });
 });
+
+describe('playout delay', () => {
+  it('the extension id is the one werift put in its offer', async () => {
+    const { playoutDelayId } = await import('../../../src/core/webrtc/playout-delay');
+    expect(playoutDelayId('v=0\r\na=extmap:1 urn:ietf:params:rtp-hdrext:sdes:mid\r\na=extmap:2 http://www.webrtc.org/experiments/rtp-hdrext/playout-delay\r\n')).toBe(2);
+    expect(playoutDelayId('v=0\r\na=extmap:1 urn:ietf:params:rtp-hdrext:sdes:mid\r\n')).toBeNull();
+  });
+});
