@@ -38,6 +38,8 @@ export interface CoreOptions {
    * and passthrough checks, its samples replayed on the dashboard, and every change refused.
    */
   snapshot?: { root: string; meta: { host: string; takenAt: string; source: string | null }; samples: SampleTick[] };
+  /** UDP ports WebRTC's ICE may bind (`serve --webrtc-ports`); default GPU_BRIDGE_WEBRTC_PORTS, else 50000-50199. */
+  webrtcPorts?: [number, number];
 }
 
 export interface Core {
@@ -110,7 +112,7 @@ export function createCore(options: CoreOptions): Core {
   // browsers watching over WebRTC: ICE on a fixed UDP port range (GPU_BRIDGE_WEBRTC_PORTS, MIN-MAX)
   const webrtc = new WebRtcService({
     sessions, sharing, inputBackend: async () => inputRouter.backend(),
-    portRange: parsePortRange(env.GPU_BRIDGE_WEBRTC_PORTS), extraHostAddresses: ['127.0.0.1'], configDir: paths.configDir, audit,
+    portRange: options.webrtcPorts ?? parsePortRange(env.GPU_BRIDGE_WEBRTC_PORTS), extraHostAddresses: ['127.0.0.1'], configDir: paths.configDir, audit,
   });
   // Prometheus session series (GET /metrics) from the manager's sessions.second / sessions.changed
   disposers.push(followSessions(events, metrics.exporter.sessions));

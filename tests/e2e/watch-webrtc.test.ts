@@ -84,6 +84,11 @@ describe.skipIf(!haveChromium || !haveXvfb)('Watch page: a session from an anima
     const last = ((await call('sessions.list')) as typeof sessions).find((s) => s.id === session.id)!.last!;
     console.log(`e2e/watch-webrtc: 640x360@30 in Chromium: host-measured capture-to-glass p50 ${last.p50Ms} ms, ${last.fpsReceived} fps read back; page overlay ${seen.latencyMs} ms; ${seen.shown} presented, ${seen.framesDecoded} decoded`);
     expect(await page.getByTestId('watch-overlay').textContent()).toMatch(/\d+ fps/);
+    // ICE on the configured ports only (a firewall opens that range)
+    const offer = await page.evaluate(() => (window as unknown as Watched).gpuBridgeWatch!.offer!.sdp);
+    const ports = [...offer.matchAll(/^a=candidate:\S+ \d udp \d+ \S+ (\d+) typ/gm)].map((m) => Number(m[1]));
+    expect(ports.length).toBeGreaterThan(0);
+    for (const port of ports) expect(port >= 51000 && port <= 51099, `candidate port ${port}`).toBe(true);
     expect(errors).toEqual([]);
     await page.close();
   });
