@@ -49,6 +49,8 @@ interface Watching {
   sessionId: string | null;
   clientId: string;
   injector: InputInjector | null;
+  /** What the browser was last told about its input ('ok' or the reason it is refused). */
+  inputState?: string;
 }
 
 /**
@@ -215,7 +217,13 @@ export class WebRtcService {
   private input(entry: Watching | null, event: InputEvent): void {
     if (!entry?.injector) return;
     void entry.injector.inject(event).then(
-      (result) => entry.viewer.inputState(result.injected, result.injected ? null : result.reason),
+      (result) => {
+        // the browser hears when its input starts or stops reaching the desktop (and why), not per event
+        const state = result.injected ? 'ok' : result.reason;
+        if (state === entry.inputState) return;
+        entry.inputState = state;
+        entry.viewer.inputState(result.injected, result.injected ? null : result.reason);
+      },
       () => undefined,
     );
   }
@@ -225,7 +233,11 @@ export class WebRtcService {
       'webrtc.watch': (params, ctx) => {
         const { watcher, sessionId, guest } = this.watcherFor(ctx.clientId, ctx.shell);
         // a view link watches what the owner shares: it cannot start a session of its own
-        if (guest) return this.watch({ sessionId: this.guestTarget(sessionId) }, ctx.clientId, watcher);
+        if (guest) {
+          // one picture per view link: it cannot take every viewer slot
+          if ([...this.watching.values()].some((entry) => entry.clientId === ctx.clientId)) throw new ApiError(ErrorCode.Conflict, 'this view link is already watching');
+          return this.watch({ sessionId: this.guestTarget(sessionId) }, ctx.clientId, watcher);
+        }
         const { thumbnail, ...target } = params;
         if (thumbnail && !target.sessionId) throw new ApiError(ErrorCode.InvalidParams, 'a thumbnail watches a running session: give its sessionId');
         return this.watch(target, ctx.clientId, thumbnail ? { ...watcher, label: 'thumbnail', input: false, passive: true } : watcher);
