@@ -43,9 +43,53 @@ async function pageClient(offerSdp: string): Promise<string> {
     }
     return ms;
   };
+  const luma = new Uint8Array(256 * 32 * 2);
+  /** The strip's luma straight from the decoded frame (WebCodecs): no conversion of the whole picture to RGB. */
+  const readLuma = async (): Promise<number | null | undefined> => {
+    if (typeof VideoFrame === 'undefined') return undefined;
+    const frame = new VideoFrame(video);
+    try {
+      if (!frame.format || !/^(I420|NV12)/.test(frame.format)) return undefined;
+      await frame.copyTo(luma, { rect: { x: 0, y: frame.codedHeight - 32, width: 256, height: 32 } });
+    } finally {
+      frame.close();
+    }
+    let ms = 0;
+    for (let bit = 0; bit < 32; bit += 1) {
+      const row = Math.floor(bit / 16);
+      const column = bit % 16;
+      let sum = 0;
+      for (let dy = 4; dy < 12; dy += 1) for (let dx = 4; dx < 12; dx += 1) sum += luma[(row * 16 + dy) * 256 + column * 16 + dx]!;
+      const mean = sum / 64;
+      if (mean > 64 && mean < 192) return null;
+      if (mean >= 128) ms += 2 ** bit;
+    }
+    return ms;
+  };
+  let useLuma = true;
+  let lumaRead = false;
+  let lumaFailures = 0;
+  (window as unknown as { benchReadPath: () => string }).benchReadPath = () => (useLuma ? `luma straight from the decoded frame (${lumaFailures} frames through the canvas)` : 'canvas');
   const onFrame = (_now: number, metadata: VideoFrameCallbackMetadata) => {
-    pending.push([readStamp(), performance.timeOrigin + metadata.expectedDisplayTime]);
+    const shownAt = performance.timeOrigin + metadata.expectedDisplayTime;
     video.requestVideoFrameCallback(onFrame);
+    if (useLuma) {
+      // as the Watch page: the luma path is given up only when it never worked
+      const fallback = () => {
+        lumaFailures += 1;
+        if (!lumaRead && lumaFailures >= 30) useLuma = false;
+        pending.push([readStamp(), shownAt]);
+      };
+      void readLuma().then((stamp) => {
+        if (stamp === undefined) fallback();
+        else {
+          lumaRead = true;
+          pending.push([stamp, shownAt]);
+        }
+      }, fallback);
+      return;
+    }
+    pending.push([readStamp(), shownAt]);
   };
   pc.ontrack = (event) => {
     (event.receiver as RTCRtpReceiver & { jitterBufferTarget?: number }).jitterBufferTarget = 0;
@@ -117,14 +161,18 @@ export async function measureBrowser(spec: BrowserRunSpec): Promise<SessionRunRe
     await sleep(1000);
     await sleep(spec.seconds * 1000);
     if (session.state === 'failed') error = session.reason;
-    breakdown = await page.evaluate(async () => {
+    const clock = viewer.clock();
+    const pageClock = await page.evaluate(() => performance.timeOrigin + performance.now());
+    const skew = pageClock - (performance.timeOrigin + performance.now());
+    breakdown = `clock offset estimated ${clock.offsetMs?.toFixed(1) ?? '—'} ms (read directly: ${skew.toFixed(1)} ms, less the evaluate's trip), data-channel RTT ${clock.rttMs ?? '—'} ms; `;
+    breakdown += await page.evaluate(async () => {
       const stats = await (window as unknown as { benchPc: RTCPeerConnection }).benchPc.getStats();
       let line = 'no inbound video';
       stats.forEach((entry: Record<string, number | string>) => {
         if (entry.type !== 'inbound-rtp' || entry.kind !== 'video') return;
         const n = (key: string) => Number(entry[key] ?? 0);
         const per = (total: string, count: string) => (n(count) > 0 ? `${((1000 * n(total)) / n(count)).toFixed(1)} ms` : '—');
-        line = `decoded ${n('framesDecoded')}, dropped ${n('framesDropped')}, received ${n('framesReceived')}; per frame: jitter buffer ${per('jitterBufferDelay', 'jitterBufferEmittedCount')}, decode ${per('totalDecodeTime', 'framesDecoded')}, receive to decoded ${per('totalProcessingDelay', 'framesDecoded')}`;
+        line = `stamps read from ${(window as unknown as { benchReadPath: () => string }).benchReadPath()}; decoded ${n('framesDecoded')}, dropped ${n('framesDropped')}, received ${n('framesReceived')}; per frame: jitter buffer ${per('jitterBufferDelay', 'jitterBufferEmittedCount')}, decode ${per('totalDecodeTime', 'framesDecoded')}, receive to decoded ${per('totalProcessingDelay', 'framesDecoded')}`;
       });
       return line;
     });

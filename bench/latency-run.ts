@@ -181,7 +181,7 @@ async function main(): Promise<number> {
       else {
         const native = await session('rtp', null);
         const inBrowser = await measureBrowser({ display: display.name, width: WIDTH, height: HEIGHT, fps: FPS, bitrateKbps, seconds: SECONDS });
-        const rows = { native: latencyRow(native.latency, native.intact, native.framesSent, native.error), browser: latencyRow(inBrowser.latency, inBrowser.intact, inBrowser.framesSent, inBrowser.error, `${inBrowser.fpsReceived} fps read back from the canvas; Chromium: ${inBrowser.steps[0] ?? '—'}`) };
+        const rows = { native: latencyRow(native.latency, native.intact, native.framesSent, native.error), browser: latencyRow(inBrowser.latency, inBrowser.intact, inBrowser.framesSent, inBrowser.error, `${inBrowser.fpsReceived} fps read back; Chromium: ${inBrowser.steps[0] ?? '—'}`) };
         for (const [name, row] of Object.entries(rows)) print(name, row);
         const gap = rows.browser.p50Ms === null || rows.native.p50Ms === null ? null : Math.round((rows.browser.p50Ms - rows.native.p50Ms) * 10) / 10;
         const ratio = rows.browser.p50Ms === null || rows.native.p50Ms === null || rows.native.p50Ms <= 0 ? null : Math.round((rows.browser.p50Ms / rows.native.p50Ms) * 100) / 100;

@@ -22,6 +22,8 @@ export interface WatchFigures {
   pliSent: number;
   nackSent: number;
   packetsLost: number;
+  /** How stamps are read: the decoded frame's luma (WebCodecs) or a canvas. */
+  stampPath: 'luma' | 'canvas';
   inputAllowed: boolean | null;
   inputReason: string | null;
   error: string | null;
@@ -43,7 +45,7 @@ function now(): number {
 export class WatchClient {
   readonly figures: WatchFigures = {
     state: 'connecting', fps: 0, shown: 0, callbacks: 0, stamped: 0, latencyMs: null, framesDecoded: 0, framesDropped: 0, keyFramesDecoded: 0, pliSent: 0, nackSent: 0, packetsLost: 0,
-    inputAllowed: null, inputReason: null, error: null,
+    stampPath: 'luma', inputAllowed: null, inputReason: null, error: null,
   };
   offer: WatchOffer | null = null;
   private pc: RTCPeerConnection | null = null;
@@ -107,9 +109,14 @@ export class WatchClient {
 
   private onFrame(_now: number, metadata: VideoFrameCallbackMetadata): void {
     if (this.closed) return;
+    this.video.requestVideoFrameCallback((t, m) => this.onFrame(t, m));
     // when the frame reaches the glass, on the wall clock
     const shownAt = performance.timeOrigin + metadata.expectedDisplayTime;
-    const stamp = this.stamps.read(this.video);
+    void this.stamps.read(this.video).then((stamp) => this.shown(stamp, shownAt, metadata), () => this.shown(null, shownAt, metadata));
+  }
+
+  private shown(stamp: number | null, shownAt: number, metadata: VideoFrameCallbackMetadata): void {
+    if (this.closed) return;
     // frames given to the compositor (a callback may come once for several when the page is busy)
     const presented = metadata.presentedFrames - (this.firstPresented ??= metadata.presentedFrames - 1);
     this.second.shown += Math.max(1, presented - this.figures.shown);
@@ -123,8 +130,8 @@ export class WatchClient {
       this.figures.state = 'playing';
       this.onChange(this.figures);
     }
+    this.figures.stampPath = this.stamps.path;
     this.pending.push([stamp, shownAt]);
-    this.video.requestVideoFrameCallback((t, m) => this.onFrame(t, m));
   }
 
   private flush(): void {
