@@ -185,6 +185,6 @@ export async function measureBrowser(spec: BrowserRunSpec): Promise<SessionRunRe
   await browser?.close();
   return {
     latency: totals.latency, fpsReceived: totals.fpsReceived, framesSent: session.framesSent, intact: totals.framesDecoded - totals.unreadable, unreadable: totals.unreadable,
-    startMs: session.firstFrameMs, rtp: totals.rtp, steps: [breakdown], hostCpuPercent: 0, peerCpuPercent: null, error,
+    startMs: session.firstFrameMs, rtp: totals.repairs, steps: [breakdown], hostCpuPercent: 0, peerCpuPercent: null, error,
   };
 }

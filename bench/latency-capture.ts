@@ -11,7 +11,7 @@ import { openCapture, type OpenedCapture } from '../src/core/capture/open-captur
 import { freeUdpPort } from '../src/core/net/free-udp-port';
 import { buildReceiverArgs, buildSenderArgs, type CaptureSource } from '../src/core/sessions/pipeline';
 import { summarize, type LatencySummary } from '../src/core/sessions/quantiles';
-import { newPassphrase } from '../src/core/sessions/srt-url';
+import { newPassphrase } from '../src/core/srt/srt-url';
 import { readStamp, stampAgeMs, stampCropFilter, STAMP_STRIP_HEIGHT, STAMP_STRIP_WIDTH } from '../src/core/sessions/stamp';
 import { rigUnavailable, startGnomeRig, startSwayRig, startWaylandAnimator, type Rig } from '../tests/helpers/wayland-rig';
 import { measureRun, type RunResult } from './latency-measure';

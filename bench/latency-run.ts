@@ -12,7 +12,7 @@ import type { LinkProfile } from '../src/core/net/udp-relay';
 import { buildReceiverArgs, buildSenderArgs } from '../src/core/sessions/pipeline';
 import { freeUdpPort } from '../src/core/net/free-udp-port';
 import { defaultBitrateKbps } from '../src/core/sessions/selftest';
-import { newPassphrase } from '../src/core/sessions/srt-url';
+import { newPassphrase } from '../src/core/srt/srt-url';
 import type { SupervisedSpawn } from '../src/core/sessions/child-process';
 import type { LatencySummary } from '../src/core/sessions/quantiles';
 import { startAnimator, startXvfb, type Display } from './latency-display';

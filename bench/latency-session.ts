@@ -5,8 +5,8 @@ import type { LinkProfile } from '../src/core/net/udp-relay';
 import { LocalViewer } from '../src/core/sessions/local-viewer';
 import { startCpuMeter } from '../src/core/sessions/proc-stat';
 import { RelayedLink } from '../src/core/sessions/relayed-link';
-import { srtLatencyFromRtt } from '../src/core/sessions/srt-url';
-import { StreamSession, type RtpTotals } from '../src/core/sessions/stream-session';
+import { srtLatencyFromRtt } from '../src/core/srt/srt-url';
+import { StreamSession, type RepairTotals } from '../src/core/sessions/stream-session';
 import type { LatencySummary } from '../src/core/sessions/quantiles';
 import { childRelay } from './latency-relay';
 
@@ -32,7 +32,7 @@ export interface SessionRunResult {
   intact: number;
   unreadable: number;
   startMs: number | null;
-  rtp: RtpTotals;
+  rtp: RepairTotals;
   steps: string[];
   /** This (bench) process: the session, its rtp sender, stamps; and the peer process (its receiver). */
   hostCpuPercent: number;
@@ -93,7 +93,7 @@ export async function measureSession(spec: SessionRunSpec): Promise<SessionRunRe
     intact: totals.framesDecoded - totals.unreadable,
     unreadable: totals.unreadable,
     startMs: session.firstFrameMs,
-    rtp: totals.rtp,
+    rtp: totals.repairs,
     steps,
     hostCpuPercent: cpu.selfPercent ?? 0,
     peerCpuPercent: cpu.otherPercent,

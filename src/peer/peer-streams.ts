@@ -1,8 +1,8 @@
 import type { StreamMessage, StreamOpen } from '../shared/contract/peers';
+import { DEFAULT_TRANSPORT, type TransportName } from '../shared/transports';
 import { Receiver, startDecoder } from '../core/sessions/receiver';
 import type { SupervisedSpawn } from '../core/sessions/child-process';
-import { newPassphrase } from '../core/sessions/srt-url';
-import { keysFromWire } from '../core/rtp/rtp-keys';
+import { inputAhead, receiverInput } from '../core/sessions/transport-rooms';
 import type { LinkStats } from '../core/sessions/viewer-link';
 import type { DecodedFrame } from '../core/sessions/stamp-reader';
 
@@ -25,9 +25,11 @@ export interface PeerStreamsOptions {
 }
 
 interface Spare {
+  transport: TransportName;
   receiver: Receiver;
   port: number;
-  passphrase: string;
+  /** What the host must be told at stream.ready (the secret the peer chose). */
+  answer: { passphrase: string };
 }
 
 interface Live {
@@ -45,12 +47,13 @@ export class PeerStreams {
   /** Batches stamps while a stream is live; an idle peer has no timer running. */
   private timer: NodeJS.Timeout | null = null;
   private spare: Promise<Spare | null> | null = null;
-  /** rtp: a decoder started ahead (its socket and keys come with the stream). */
+  /** A decoder started ahead, for streams whose secret comes with the request (rtp: its socket and keys come with the stream). */
   private spareDecoder: SupervisedSpawn | null = null;
   private closed = false;
 
   constructor(private readonly options: PeerStreamsOptions) {
-    // rtp is what hosts use by default; an SRT listener is kept warm once a host has used SRT
+    // the default transport needs the host's keys: a decoder is kept warm; a whole receiver started ahead
+    // (inputAhead: srt) is kept warm once a host has used that transport
     if (this.warm) this.prepareDecoder();
   }
 
@@ -80,29 +83,31 @@ export class PeerStreams {
     await this.spare;
   }
 
-  private newReceiver(passphrase: string, latencyMs: number, listenTimeoutMs: number, viewHeight?: number): Receiver {
-    return new Receiver({ listen: this.options.listen, port: 0, passphrase, latencyMs, display: this.options.display, title: this.options.title, listenTimeoutMs, viewHeight });
+  private newReceiver(request: StreamOpen, decoder?: SupervisedSpawn): Receiver {
+    const input = receiverInput(request, { listen: this.options.listen, listenTimeoutMs: 10_000 });
+    return new Receiver({ input, display: this.options.display, title: this.options.title, listenTimeoutMs: 10_000, viewHeight: request.height, decoder });
   }
 
-  private prepareSpare(): void {
+  private prepareSpare(transport: TransportName): void {
     if (this.closed) return;
-    const passphrase = newPassphrase();
-    // listener latency 0: SRT uses the larger of both sides', so the host's choice applies
-    const receiver = this.newReceiver(passphrase, 0, 24 * 3600_000);
+    const ahead = inputAhead(transport, { listen: this.options.listen, listenTimeoutMs: 24 * 3600_000 });
+    if (!ahead) return;
+    const receiver = new Receiver({ input: ahead.input, display: this.options.display, title: this.options.title, listenTimeoutMs: 24 * 3600_000 });
     const spare = receiver.start().then(
       (port): Spare | null => {
         receiver.once('exit', () => {
           if (this.spare === spare) this.spare = null;
         });
-        return { receiver, port, passphrase };
+        return { transport, receiver, port, answer: ahead.answer };
       },
       () => null,
     );
     this.spare = spare;
   }
 
-  private async takeSpare(): Promise<Spare | null> {
+  private async takeSpare(transport: TransportName): Promise<Spare | null> {
     const spare = this.spare ? await this.spare : null;
+    if (spare && spare.transport !== transport) return null;
     this.spare = null;
     if (!spare || spare.receiver.pid === undefined) return null;
     return spare;
@@ -112,26 +117,15 @@ export class PeerStreams {
     return this.live.size;
   }
 
-  /** An rtp receiver: our socket with the session's keys, feeding a decoder. */
-  private rtpReceiver(request: StreamOpen): Receiver {
-    if (!request.rtpKeys) throw new Error('an rtp stream needs its keys');
-    if (request.codec === 'av1') throw new Error('this peer receives H.264 and HEVC over rtp');
-    return new Receiver({
-      listen: this.options.listen, port: 0, transport: 'rtp', rtp: { keys: keysFromWire(request.rtpKeys), codec: request.codec }, latencyMs: 0,
-      display: this.options.display, title: this.options.title, listenTimeoutMs: 10_000, viewHeight: request.height,
-      decoder: this.warm ? this.takeDecoder() : undefined,
-    });
-  }
-
-  /** Opens a receiver for the stream; `passphrase` is set when a warm SRT listener (with its own) was used. */
+  /** Opens a receiver for the stream; `passphrase` is set when a receiver started ahead (with its own) was used. */
   async open(request: StreamOpen): Promise<{ port: number; passphrase?: string }> {
     await this.close(request.streamId);
-    const rtp = request.transport === 'rtp';
-    if (!rtp && !request.passphrase) throw new Error('an SRT stream needs its passphrase');
-    const spare = this.warm && !rtp ? await this.takeSpare() : null;
-    if (this.warm && !rtp) this.prepareSpare();
+    const transport = request.transport ?? DEFAULT_TRANSPORT;
+    const ahead = this.warm && inputAhead(transport, { listen: this.options.listen }) !== null;
+    const spare = ahead ? await this.takeSpare(transport) : null;
+    if (ahead) this.prepareSpare(transport);
     if (this.closed) throw new Error('the peer is shutting down');
-    const receiver = rtp ? this.rtpReceiver(request) : (spare?.receiver ?? this.newReceiver(request.passphrase!, request.latencyMs, 10_000, request.height));
+    const receiver = spare?.receiver ?? this.newReceiver(request, this.warm && !ahead ? this.takeDecoder() : undefined);
     const entry: Live = { receiver, frames: [], closing: false };
     this.live.set(request.streamId, entry);
     if (!this.timer) {
@@ -151,8 +145,8 @@ export class PeerStreams {
       this.options.log?.({ event: 'stream-ended', streamId: request.streamId, reason });
     });
     const port = spare ? spare.port : await receiver.start();
-    this.options.log?.({ event: 'stream-open', streamId: request.streamId, transport: request.transport ?? 'srt', port, warm: Boolean(spare), size: `${request.width}x${request.height}`, fps: request.fps, codec: request.codec });
-    return spare ? { port, passphrase: spare.passphrase } : { port };
+    this.options.log?.({ event: 'stream-open', streamId: request.streamId, transport, port, warm: Boolean(spare), size: `${request.width}x${request.height}`, fps: request.fps, codec: request.codec });
+    return spare ? { port, ...spare.answer } : { port };
   }
 
   async close(streamId: string): Promise<void> {

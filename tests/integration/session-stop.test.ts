@@ -5,7 +5,7 @@ import { Receiver } from '../../src/core/sessions/receiver';
 import { StreamSession } from '../../src/core/sessions/stream-session';
 import type { OpenRequest, ViewerLink } from '../../src/core/sessions/viewer-link';
 import type { DecodedFrame } from '../../src/core/sessions/stamp-reader';
-import { keysFromWire } from '../../src/core/rtp/rtp-keys';
+import { receiverInput } from '../../src/core/sessions/transport-rooms';
 
 const hasFfmpeg = spawnSync('sh', ['-c', 'command -v ffmpeg']).status === 0;
 
@@ -20,7 +20,7 @@ class LossReportingViewer extends EventEmitter implements ViewerLink {
   private readonly timer = setInterval(() => this.emit('link-stats', { received: 90, lost: 10 }), 1000);
 
   async open(request: OpenRequest): Promise<{ host: string; port: number }> {
-    this.receiver = new Receiver({ listen: '127.0.0.1', port: 0, transport: 'rtp', rtp: { keys: keysFromWire(request.rtpKeys!), codec: 'h264' }, latencyMs: 0, display: false });
+    this.receiver = new Receiver({ input: receiverInput(request, { listen: '127.0.0.1' }), display: false });
     this.receiver.on('frame', (frame: DecodedFrame) => this.emit('frames', [frame]));
     return { host: '127.0.0.1', port: await this.receiver.start() };
   }

@@ -6,12 +6,13 @@ import { liveChildren } from '../../src/core/sessions/child-process';
 import { LocalViewer } from '../../src/core/sessions/local-viewer';
 import { buildSenderArgs } from '../../src/core/sessions/pipeline';
 import { Receiver } from '../../src/core/sessions/receiver';
-import { newPassphrase } from '../../src/core/sessions/srt-url';
+import { newPassphrase } from '../../src/core/srt/srt-url';
 import { StreamSession } from '../../src/core/sessions/stream-session';
 import { spawnTied } from '../../src/core/sessions/child-process';
 import type { OpenRequest, ViewerLink } from '../../src/core/sessions/viewer-link';
 import { UdpRelay } from '../../src/core/net/udp-relay';
-import { keysFromWire } from '../../src/core/rtp/rtp-keys';
+import { receiverInput } from '../../src/core/sessions/transport-rooms';
+import { SrtInput } from '../../src/core/srt/srt-input';
 import type { DecodedFrame } from '../../src/core/sessions/stamp-reader';
 
 const hasFfmpeg = spawnSync('sh', ['-c', 'command -v ffmpeg']).status === 0;
@@ -47,10 +48,7 @@ class RelayedViewer extends EventEmitter implements ViewerLink {
 
   async open(request: OpenRequest): Promise<{ host: string; port: number }> {
     await this.closeAll();
-    this.receiver =
-      request.transport === 'rtp'
-        ? new Receiver({ listen: '127.0.0.1', port: 0, transport: 'rtp', rtp: { keys: keysFromWire(request.rtpKeys!), codec: 'h264' }, latencyMs: 0, display: false })
-        : new Receiver({ listen: '127.0.0.1', port: 0, passphrase: request.passphrase, latencyMs: request.latencyMs, display: false });
+    this.receiver = new Receiver({ input: receiverInput(request, { listen: '127.0.0.1' }), display: false });
     this.receiver.on('frame', (frame: DecodedFrame) => this.emit('frames', [frame]));
     this.receiver.on('link-stats', (stats: unknown) => this.emit('link-stats', stats));
     const port = await this.receiver.start();
@@ -111,7 +109,7 @@ describe.skipIf(!hasFfmpeg)('the streaming pipeline on loopback (real ffmpeg, re
   );
 
   it('a wrong SRT passphrase yields no picture', async () => {
-    const receiver = new Receiver({ listen: '127.0.0.1', port: 0, passphrase: newPassphrase(), latencyMs: 0, display: false, listenTimeoutMs: 4000 });
+    const receiver = new Receiver({ input: new SrtInput({ listen: '127.0.0.1', port: 0, passphrase: newPassphrase(), latencyMs: 0, listenTimeoutMs: 4000 }), display: false, listenTimeoutMs: 4000 });
     let frames = 0;
     receiver.on('frame', () => (frames += 1));
     const port = await receiver.start();
@@ -232,8 +230,8 @@ describe.skipIf(!hasFfmpeg)('the streaming pipeline on loopback (real ffmpeg, re
       expect(steps[0]!.reason).toMatch(/the link lost \d+\.\d% of packets/);
       const totals = session.totals();
       const intact = totals.framesDecoded - totals.unreadable;
-      expect(intact / session.framesSent, `intact ${intact} of ${session.framesSent} sent; ${JSON.stringify(totals.rtp)}`).toBeGreaterThanOrEqual(0.95);
-      expect(totals.rtp.fecRecovered).toBeGreaterThan(0);
+      expect(intact / session.framesSent, `intact ${intact} of ${session.framesSent} sent; ${JSON.stringify(totals.repairs)}`).toBeGreaterThanOrEqual(0.95);
+      expect(totals.repairs.fecRecovered).toBeGreaterThan(0);
       expect(seconds.some((s) => (s.fecRecovered ?? 0) > 0)).toBe(true);
       expect(seconds.slice(-3).every((s) => s.fpsReceived > 20)).toBe(true);
       expect(viewer.relay?.dropped ?? 0).toBeGreaterThan(0);
@@ -263,10 +261,10 @@ describe.skipIf(!hasFfmpeg)('the streaming pipeline on loopback (real ffmpeg, re
       viewer.relay!.outage(200);
       await sleep(3000);
       const totals = session.totals();
-      expect(totals.rtp.framesLost, JSON.stringify(totals.rtp)).toBeGreaterThanOrEqual(1);
-      expect(totals.rtp.keyframeRequests).toBeGreaterThanOrEqual(1);
+      expect(totals.repairs.framesLost, JSON.stringify(totals.repairs)).toBeGreaterThanOrEqual(1);
+      expect(totals.repairs.keyframeRequests).toBeGreaterThanOrEqual(1);
       expect(session.keyframesSent).toBeGreaterThanOrEqual(1);
-      expect(totals.rtp.cleanPictureMsMax).not.toBeNull();
+      expect(totals.repairs.cleanPictureMsMax).not.toBeNull();
       expect(session.state).toBe('running');
       expect(seconds.slice(-2).every((s) => s.fpsReceived > 20), JSON.stringify(seconds)).toBe(true);
     } finally {

@@ -7,7 +7,7 @@ import { CLI, pairingUri, spawnCli, startServe, type RunningCli, type ServeHandl
 import { openApi } from '../helpers/api-client';
 import { TcpDelayProxy } from '../helpers/tcp-delay-proxy';
 import { until } from '../helpers/until';
-import { srtLatencyFromRtt } from '../../src/core/sessions/srt-url';
+import { srtLatencyFromRtt } from '../../src/core/srt/srt-url';
 import type { TestWsClient } from '../helpers/ws-client';
 import { startXvfb } from '../helpers/xvfb';
 

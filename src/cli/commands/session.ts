@@ -2,6 +2,7 @@ import { ENCODERS, type EncoderName } from '../../core/sessions/encoder-args';
 import { chooseEncoder, ffmpegEncoders } from '../../core/sessions/encoder-choice';
 import { runSelftest, type SelftestResult } from '../../core/sessions/selftest';
 import type { SessionSource } from '../../shared/contract/sessions';
+import { capabilities, DEFAULT_TRANSPORT, isTransportName, TRANSPORT_NAMES, type TransportName } from '../../shared/transports';
 import { CaptureSettingsStore } from '../../core/capture/capture-settings';
 import { captureRequestFor } from '../../core/capture/capture-request';
 import { openCapture } from '../../core/capture/open-capture';
@@ -53,10 +54,10 @@ async function unattended(rest: string[], json: boolean): Promise<number> {
   return 0;
 }
 
-/** `--transport`: rtp (default) or srt. */
-export function parseTransport(text: string | undefined): 'rtp' | 'srt' {
-  if (text === undefined) return 'rtp';
-  if (text !== 'rtp' && text !== 'srt') throw new CliError(`--transport must be rtp or srt; got "${text.slice(0, 40)}"`, 2);
+/** `--transport`: one of TRANSPORT_NAMES (default DEFAULT_TRANSPORT). */
+export function parseTransport(text: string | undefined): TransportName {
+  if (text === undefined) return DEFAULT_TRANSPORT;
+  if (!isTransportName(text)) throw new CliError(`--transport must be ${TRANSPORT_NAMES.join(' or ')}; got "${text.slice(0, 40)}"`, 2);
   return text;
 }
 
@@ -70,6 +71,7 @@ function parseNumberOption(name: string, text: string | undefined, min: number, 
 function human(result: SelftestResult): string {
   const ms = (v: number | null) => (v === null ? '—' : `${v} ms`);
   const cpu = (v: number | null) => (v === null ? '—' : `${v}%`);
+  const caps = capabilities(result.transport);
   const link = result.oneWayDelayMs > 0 || result.lossPercent > 0 ? `through a relay: ${result.oneWayDelayMs} ms and ${result.lossPercent}% loss each way` : 'loopback';
   return [
     `encoder        ${result.encoder}${result.fallbackReason ? ` (fallback: ${result.fallbackReason})` : ''}`,
@@ -78,12 +80,10 @@ function human(result: SelftestResult): string {
     `picture        ${result.size} @ ${result.fps} fps, ${result.bitrateKbps} kbit/s, ${result.seconds} s`,
     `latency        p50 ${ms(result.p50Ms)}   p95 ${ms(result.p95Ms)}   p99 ${ms(result.p99Ms)}   (capture → decoded at the peer)`,
     `frames         sent ${result.framesSent}, decoded ${result.framesDecoded}, intact ${result.framesIntact}${result.unreadableFrames ? ` (${result.unreadableFrames} unreadable)` : ''}, ${result.fpsReceived} fps received`,
-    ...(result.transport === 'rtp'
-      ? [
-          `repairs        ${result.fecRecovered} packets by FEC, ${result.nackRecovered} by NACK; ${result.framesLost} frames lost, ${result.keyframeRequests} keyframe requests${result.cleanPictureMs === null ? '' : `, clean picture ${result.cleanPictureMs} ms after a loss burst`}`,
-          `transport CPU  sender ${cpu(result.senderCpuPercent)}, receiver ${cpu(result.receiverCpuPercent)} of one core (our code, not ffmpeg)`,
-        ]
+    ...(caps.figures.includes('fecRecovered')
+      ? [`repairs        ${result.fecRecovered} packets by FEC, ${result.nackRecovered} by NACK; ${result.framesLost} frames lost, ${result.keyframeRequests} keyframe requests${result.cleanPictureMs === null ? '' : `, clean picture ${result.cleanPictureMs} ms after a loss burst`}`]
       : []),
+    ...(caps.ownDataPlane ? [`transport CPU  sender ${cpu(result.senderCpuPercent)}, receiver ${cpu(result.receiverCpuPercent)} of one core (our code, not ffmpeg)`] : []),
     `start          ${ms(result.startMs)} to the first decoded frame`,
     `encoder CPU    ${result.cpuPercent === null ? '—' : `${result.cpuPercent}% of one core`}`,
     result.ok ? 'result         ok' : `result         FAILED: ${result.reason}`,

@@ -1,15 +1,11 @@
+import { ENCODER_CODEC as SHARED_ENCODER_CODEC } from '../../shared/contract/sessions';
+
 /** Video encoders a session can use; the NVENC ones need an NVIDIA GPU with NVENC and an ffmpeg built with it. */
 export const ENCODERS = ['h264_nvenc', 'hevc_nvenc', 'av1_nvenc', 'libx264', 'libx265'] as const;
 export type EncoderName = (typeof ENCODERS)[number];
 export type Codec = 'h264' | 'hevc' | 'av1';
 
-export const ENCODER_CODEC: Record<EncoderName, Codec> = {
-  h264_nvenc: 'h264',
-  hevc_nvenc: 'hevc',
-  av1_nvenc: 'av1',
-  libx264: 'h264',
-  libx265: 'hevc',
-};
+export const ENCODER_CODEC: Record<EncoderName, Codec> = SHARED_ENCODER_CODEC;
 
 export function isHardware(encoder: EncoderName): boolean {
   return encoder.endsWith('_nvenc');

@@ -37,8 +37,7 @@ export class MessageViewerLink extends EventEmitter implements ViewerLink {
       }, timeoutMs);
       this.active.add(request.streamId);
       this.waiting.set(request.streamId, { resolve: (ready) => resolve({ host: this.options.host, ...ready }), reject, timer });
-      const { passphrase, rtpKeys, ...rest } = request;
-      this.options.send({ type: 'stream.open', ...rest, ...(passphrase ? { passphrase } : {}), ...(rtpKeys ? { rtpKeys } : {}) });
+      this.options.send({ type: 'stream.open', ...request });
     });
   }
 

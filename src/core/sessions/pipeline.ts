@@ -1,6 +1,7 @@
 import { ENCODER_CODEC, encoderArgs, type EncoderSettings } from './encoder-args';
-import { srtCallerUrl, srtListenerUrl, type SrtEndpoint } from './srt-url';
+import { srtCallerUrl, srtListenerUrl, type SrtEndpoint } from '../srt/srt-url';
 import { stampCropFilter, stampFilters, viewCropFilter } from './stamp';
+import { codecRefusal, frameBudgetRefusal } from '../../shared/transports';
 
 export type CaptureSource =
   /** An X display region, e.g. display ":0", offset 0,0. */
@@ -35,18 +36,6 @@ const GATE_INPUT = ['-f', 'u8', '-ch_layout', 'mono', '-ar', '8000', '-probesize
 export const RTP_PACKET_BYTES = 1200;
 
 const RTP_PAYLOAD_TYPE = { h264: 96, hevc: 98 } as const;
-
-/**
- * Over rtp each frame reaches the peer's decoder as one MPEG-TS PES, and ffmpeg's demuxer cuts a PES
- * over 200 KiB: the encoder's frame (its VBV is one frame: bitrate / fps) must stay under that.
- */
-export const RTP_MAX_FRAME_KBIT = 1600;
-
-export function checkRtpFrameBudget(bitrateKbps: number, fps: number): void {
-  if (bitrateKbps / fps > RTP_MAX_FRAME_KBIT) {
-    throw new Error(`over rtp a frame must stay under ${RTP_MAX_FRAME_KBIT} kbit (200 KiB): ${bitrateKbps} kbit/s at ${fps} fps is ${Math.round(bitrateKbps / fps)} kbit a frame; lower the bitrate or use srt`);
-  }
-}
 
 const DISPLAY_PATTERN = /^[A-Za-z0-9._-]*:\d{1,4}(\.\d{1,2})?$/;
 const DEVICE_PATTERN = /^\/dev\/dri\/card\d{1,2}$/;
@@ -116,9 +105,9 @@ export function buildSenderArgs(spec: SenderSpec): string[] {
   ];
   if (spec.rtpPort !== undefined) {
     const codec = ENCODER_CODEC[spec.encoder];
-    if (codec === 'av1') throw new Error('the rtp transport carries H.264 and HEVC (ffmpeg 5.1 has no AV1 RTP packetizer): use srt for AV1');
+    const refusal = codecRefusal('rtp', codec) ?? frameBudgetRefusal('rtp', spec.bitrateKbps, spec.fps);
+    if (refusal !== null || codec === 'av1') throw new Error(refusal ?? 'no AV1 over rtp');
     for (const port of [spec.rtpPort, spec.rtpFromPort ?? 1]) if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`bad RTP port ${port}`);
-    checkRtpFrameBudget(spec.bitrateKbps, spec.fps);
     // ffmpeg's own RFC 6184 / RFC 7798 packetizer, the marker bit on each frame's last packet
     const from = spec.rtpFromPort === undefined ? '' : `&localport=${spec.rtpFromPort}`;
     args.push('-f', 'rtp', '-payload_type', String(RTP_PAYLOAD_TYPE[codec]), `udp://127.0.0.1:${spec.rtpPort}?pkt_size=${RTP_PACKET_BYTES}${from}`);

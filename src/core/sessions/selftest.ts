@@ -1,11 +1,12 @@
 import type { StreamTransport } from '../../shared/contract/peers';
+import { DEFAULT_TRANSPORT, isTransportName, TRANSPORT_NAMES } from '../../shared/transports';
 import type { CaptureKind } from '../../shared/contract/sessions';
 import type { OpenedCapture } from '../capture/open-capture';
 import { ENCODERS, type EncoderName } from './encoder-args';
 import { LocalViewer } from './local-viewer';
 import { checkFps, validateSize } from './pipeline';
 import { startCpuMeter } from './proc-stat';
-import { srtLatencyFromRtt } from './srt-url';
+import { srtLatencyFromRtt } from '../srt/srt-url';
 import { StreamSession, type StreamSecond } from './stream-session';
 import { RelayedLink } from './relayed-link';
 
@@ -79,7 +80,7 @@ export function checkSelftestOptions(options: Pick<SelftestOptions, 'width' | 'h
   validateSize(options.width, options.height);
   checkFps(options.fps);
   if (!Number.isFinite(options.seconds) || options.seconds < 2 || options.seconds > 600) throw new Error(`--seconds must be 2 to 600, got ${options.seconds}`);
-  if (options.transport !== undefined && options.transport !== 'rtp' && options.transport !== 'srt') throw new Error(`--transport must be rtp or srt, got ${String(options.transport).slice(0, 20)}`);
+  if (options.transport !== undefined && !isTransportName(options.transport)) throw new Error(`--transport must be ${TRANSPORT_NAMES.join(' or ')}, got ${String(options.transport).slice(0, 20)}`);
   const delay = options.oneWayDelayMs ?? 0;
   if (!Number.isFinite(delay) || delay < 0 || delay > 1000) throw new Error(`--one-way-delay must be 0 to 1000 ms, got ${delay}`);
   const loss = options.lossPercent ?? 0;
@@ -95,7 +96,7 @@ export function checkSelftestOptions(options: Pick<SelftestOptions, 'width' | 'h
 export async function runSelftest(options: SelftestOptions): Promise<SelftestResult> {
   checkSelftestOptions(options);
   const bitrateKbps = options.bitrateKbps ?? defaultBitrateKbps(options.width, options.height, options.fps);
-  const transport = options.transport ?? 'rtp';
+  const transport = options.transport ?? DEFAULT_TRANSPORT;
   const oneWayDelayMs = options.oneWayDelayMs ?? 0;
   const lossPercent = options.lossPercent ?? 0;
   const viewer = new LocalViewer(options.peerCommand, 'self-test peer');
@@ -149,11 +150,11 @@ export async function runSelftest(options: SelftestOptions): Promise<SelftestRes
       transport,
       source: options.capture?.kind ?? 'test',
       framesIntact: totals.framesDecoded - totals.unreadable,
-      fecRecovered: totals.rtp.fecRecovered,
-      nackRecovered: totals.rtp.nackRecovered,
-      framesLost: totals.rtp.framesLost,
-      keyframeRequests: totals.rtp.keyframeRequests,
-      cleanPictureMs: totals.rtp.cleanPictureMsMax,
+      fecRecovered: totals.repairs.fecRecovered,
+      nackRecovered: totals.repairs.nackRecovered,
+      framesLost: totals.repairs.framesLost,
+      keyframeRequests: totals.repairs.keyframeRequests,
+      cleanPictureMs: totals.repairs.cleanPictureMsMax,
       oneWayDelayMs,
       lossPercent,
       // this process does little else during the self-test: its CPU is the session's (sender, FEC, crypto)

@@ -1,4 +1,5 @@
 import type { PeerRecord, StreamRequest, StreamTransport } from '../../shared/contract/peers';
+import { browserRefusal, codecRefusal, DEFAULT_TRANSPORT, frameBudgetRefusal } from '../../shared/transports';
 import type { CaptureKind, CaptureSettings, CaptureSourcesInfo, SelftestResult, SessionInfo, SessionSecond, SessionSource } from '../../shared/contract/sessions';
 import { CaptureSettingsStore } from '../capture/capture-settings';
 import { captureRequestFor } from '../capture/capture-request';
@@ -13,7 +14,6 @@ import type { HandlerGroup } from '../rpc/handlers';
 import type { SharingService } from '../sharing/sharing-service';
 import { chooseEncoder, ffmpegEncoders, type GpuEncodeCaps } from './encoder-choice';
 import type { Codec, EncoderName } from './encoder-args';
-import { checkRtpFrameBudget } from './pipeline';
 import { defaultBitrateKbps, runSelftest } from './selftest';
 import { StreamSession, type StreamSecond } from './stream-session';
 import type { ViewerLink } from './viewer-link';
@@ -182,12 +182,13 @@ export class SessionManager {
     return this.startFor(link, request, who, await this.peerHasInput(request.peer));
   }
 
-  /** Another kind of viewer (a browser over WebRTC) joins a running rtp session. */
+  /** A browser over WebRTC joins a running session, where its transport carries browsers (browserRefusal, src/shared/transports.ts). */
   async join(id: string, link: ViewerLink, who: string): Promise<SessionInfo> {
     if (!this.options.sharing.sharing) throw new ApiError(ErrorCode.Refused, 'sharing is off: turn it on (tray or Sessions page) before watching');
     const entry = this.entries.get(id);
     if (!entry || entry.session.state === 'stopped' || entry.session.state === 'failed') throw new ApiError(ErrorCode.NotFound, `no live session ${id}`);
-    if (entry.session.transport !== 'rtp' || entry.codec !== 'h264') throw new ApiError(ErrorCode.Refused, `session ${id} streams ${entry.codec} over ${entry.session.transport}: a browser watches H.264 over rtp sessions only`);
+    const refusal = browserRefusal(entry.session.transport, entry.codec);
+    if (refusal) throw new ApiError(ErrorCode.Refused, `session ${id}: ${refusal}`);
     await entry.session.addViewer(link);
     await this.options.audit.append({ who, action: 'session.join', target: link.name, result: 'ok', detail: `${id} (shared encoder)` });
     this.changed();
@@ -198,17 +199,13 @@ export class SessionManager {
   async startFor(link: ViewerLink, request: Omit<StartRequest, 'peer'>, who: string, input: boolean): Promise<SessionInfo> {
     if (!this.options.sharing.sharing) throw new ApiError(ErrorCode.Refused, 'sharing is off: turn it on (tray or Sessions page) before starting a session');
     const codec = request.codec ?? 'h264';
-    const transport = request.transport ?? 'rtp';
-    if (transport === 'rtp' && codec === 'av1') throw new ApiError(ErrorCode.InvalidParams, 'the rtp transport carries H.264 and HEVC (this ffmpeg has no AV1 RTP packetizer): choose transport srt for AV1');
+    const transport = request.transport ?? DEFAULT_TRANSPORT;
+    const refusal = codecRefusal(transport, codec);
+    if (refusal) throw new ApiError(ErrorCode.InvalidParams, refusal);
     const captureRequest = await this.captureRequest(request, input);
     const bitrateKbps = request.bitrateKbps ?? defaultBitrateKbps(request.width, request.height, request.fps);
-    if (transport === 'rtp') {
-      try {
-        checkRtpFrameBudget(bitrateKbps, request.fps);
-      } catch (error) {
-        throw new ApiError(ErrorCode.InvalidParams, (error as Error).message);
-      }
-    }
+    const tooLarge = frameBudgetRefusal(transport, bitrateKbps, request.fps);
+    if (tooLarge) throw new ApiError(ErrorCode.InvalidParams, tooLarge);
     const { input: _input, ...captureKey } = captureRequest;
     const key = JSON.stringify({ source: captureKey, fps: request.fps, bitrateKbps, codec, transport });
     const shared = [...this.entries.values()].find((entry) => entry.key === key && (entry.session.state === 'running' || entry.session.state === 'starting'));

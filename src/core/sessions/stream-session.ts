@@ -7,14 +7,14 @@ import { buildSenderArgs, type CaptureSource } from './pipeline';
 import { cpuSeconds } from './proc-stat';
 import { ProgressParser, type EncoderProgress } from './progress';
 import { summarize } from './quantiles';
-import { newPassphrase, srtLatencyFromRtt } from './srt-url';
+import { linkFigures, type LinkFigures } from './link-figures';
+import type { EncoderRuns, SenderTransport, ViewerChange } from './sender-transport';
 import { stampAgeMs } from './stamp';
+import { senderTransport } from './transport-rooms';
 import type { DecodedFrame, LinkStats, ViewerLink } from './viewer-link';
 import type { StreamTransport } from '../../shared/contract/peers';
+import { DEFAULT_TRANSPORT } from '../../shared/transports';
 import type { FrameFeed } from '../capture/frame-feed';
-import { keysToWire, MEDIA_PAYLOAD_TYPE, newRtpKeys } from '../rtp/rtp-keys';
-import { RtpOutput } from '../rtp/rtp-output';
-import { RtpPeerSender } from '../rtp/rtp-peer-sender';
 
 export interface StreamSettings {
   source: CaptureSource;
@@ -26,7 +26,7 @@ export interface StreamSettings {
   /** Software encoder to fall back to when the hardware one fails to open. */
   fallback?: EncoderName;
   adaptive?: boolean;
-  /** rtp (default): encrypted RTP with FEC and NACK; srt: SRT with its ARQ buffer. */
+  /** Default DEFAULT_TRANSPORT; what each carries: TRANSPORTS (src/shared/transports.ts). */
   transport?: StreamTransport;
   /** SRT latency; default: from the viewer's measured RTT. */
   srtLatencyMs?: number;
@@ -39,7 +39,7 @@ export interface StreamSettings {
 export type StreamState = 'starting' | 'running' | 'restarting' | 'failed' | 'stopped';
 
 /** One second of a viewer's figures: what the Sessions page charts and Prometheus exports. */
-export interface StreamSecond {
+export interface StreamSecond extends LinkFigures {
   t: number;
   viewer: string;
   p50Ms: number | null;
@@ -52,16 +52,10 @@ export interface StreamSecond {
   dropped: number;
   duplicated: number;
   unreadable: number;
-  packetsLost: number | null;
-  fecRecovered: number | null;
-  nackRecovered: number | null;
-  framesLost: number | null;
-  keyframeRequests: number | null;
-  cleanPictureMs: number | null;
 }
 
-/** The rtp transport's repairs over a whole session, summed from the viewer's seconds. */
-export interface RtpTotals {
+/** The transport's repairs over a whole session (where it reports them), summed from the viewer's seconds. */
+export interface RepairTotals {
   fecRecovered: number;
   nackRecovered: number;
   framesLost: number;
@@ -86,11 +80,9 @@ interface Viewer {
   perSecond: number[];
   /** The transport's packet counters from the viewer, the last few seconds. */
   linkWindow: { received: number; lost: number }[];
-  /** This second's transport figures from the viewer (rtp adds its repairs). */
+  /** This second's transport figures from the viewer. */
   linkSecond: LinkStats | null;
-  rtpTotals: RtpTotals;
-  /** rtp: this viewer's stream id for the whole session (its receiver stays across encoder runs). */
-  rtpStreamId: string;
+  repairs: RepairTotals;
   onFrames: (frames: DecodedFrame[]) => void;
   onLinkStats: (stats: LinkStats) => void;
   onGone: (reason: string) => void;
@@ -99,18 +91,13 @@ interface Viewer {
 /** Keyframe requests closer together than this are one (the receiver repeats its own). */
 const KEYFRAME_MIN_INTERVAL_MS = 200;
 
-/**
- * A run still at its gate blocks reading fd 3, where ffmpeg restarts the read after SIGTERM (it would
- * live until the SIGKILL two seconds later); it has sent nothing, so it is killed at once.
- */
-const AT_GATE_GRACE_MS = 0;
-
 const ALL_LATENCIES_CAP = 100_000;
 const WARMUP_MS = 1000;
 const LOSS_WINDOW_SECONDS = 5;
 
 /**
- * One encoder feeding one or more viewers (rtp: our fan-out, RtpOutput; srt: ffmpeg's tee muxer). Supervises ffmpeg:
+ * One encoder feeding one or more viewers through a transport (SenderTransport: when runs start, where
+ * they send, how viewers' streams follow; this class knows no transport). Supervises ffmpeg:
  * parses its progress, restarts a crashed encoder with backoff up to a limit (then fails with the
  * reason), falls back from NVENC to software when NVENC cannot open, steps the bitrate with the
  * viewers' loss and latency, and ends cleanly when the last viewer vanishes.
@@ -126,7 +113,6 @@ export class StreamSession extends EventEmitter {
   firstFrameMs: number | null = null;
   restarts = 0;
   framesSent = 0;
-  private passphrase = newPassphrase();
   private readonly viewers = new Map<string, Viewer>();
   private sender: SupervisedSpawn | null = null;
   private senderStartedAt = 0;
@@ -139,37 +125,28 @@ export class StreamSession extends EventEmitter {
   /** Encoder CPU over its life so far, percent of one core (cumulative CPU time / wall time). */
   private cpuPercent: number | null = null;
   private generation = 0;
-  /** The current encoder run's stream id (viewers' listeners are opened per run). */
-  private streamId: string = randomUUID();
   private framesSentAtTick = 0;
   private lastStartFailure: string | null = null;
   readonly transport: StreamTransport;
-  /** rtp: the fan-out from each encoder run's loopback RTP to the viewers' encrypted streams. */
-  private readonly rtp: RtpOutput | null;
-  /** rtp: encoder runs by their RtpOutput source; the newest takes over at its first frame (make before break). */
-  private readonly runs = new Map<number, SupervisedSpawn>();
+  private readonly out: SenderTransport;
+  /** What the transport may do with the encoder (see EncoderRuns). */
+  private readonly runs: EncoderRuns;
   private lastKeyframeAt = 0;
-  /** rtp: the next run, started ahead and held at its gate (see GATE_INPUT), for this encoder and bitrate. */
-  private standby: { process: SupervisedSpawn; sourceId: number; key: string } | null = null;
-  private standbyTimer: NodeJS.Timeout | null = null;
   /** Runs being stopped outside `finish` (replaced, superseded, stale): `finish` waits for them too. */
   private readonly retiring = new Set<Promise<void>>();
-  /** rtp: keyframes sent on a viewer's request (each one a new encoder run). */
+  /** Keyframes sent on a viewer's request (each one a new encoder run). */
   keyframesSent = 0;
 
   constructor(readonly settings: StreamSettings) {
     super();
     this.encoder = settings.encoder;
     this.bitrate = new BitrateController(settings.bitrateKbps);
-    this.transport = settings.transport ?? 'rtp';
-    this.rtp = this.transport === 'rtp' ? new RtpOutput() : null;
-    // rtp: a frame counts as sent when our fan-out sends it (runs overlap while one takes over from another)
-    this.rtp?.on('frame', () => (this.framesSent += 1));
-    this.rtp?.on('switched', (oldId: number | null) => {
-      const old = oldId === null ? undefined : this.runs.get(oldId);
-      if (oldId !== null) this.runs.delete(oldId);
-      if (old) this.retire(old);
-    });
+    this.transport = settings.transport ?? DEFAULT_TRANSPORT;
+    this.out = senderTransport(this.transport, settings);
+    // where runs overlap while one takes over from another, a frame counts as sent when the transport sends it
+    this.out.on('frame', () => (this.framesSent += 1));
+    this.out.on('keyframe', () => this.requestKeyframe(false));
+    this.runs = this.encoderRuns();
     settings.feed?.once('ended', (reason: string) => {
       if (!this.ended) void this.finish('failed', reason);
     });
@@ -198,16 +175,12 @@ export class StreamSession extends EventEmitter {
     return [...this.viewers.values()].filter((v) => !v.link.passive).map((v) => v.link.name);
   }
 
-  /**
-   * Adds a viewer. srt: the encoder restarts with one more output (a fresh IDR for all). rtp: the viewer
-   * gets its own keys and stream, and a new encoder run (make before break) gives it a keyframe.
-   */
+  /** Adds a viewer: the transport opens what it needs, and says whether the encoder restarts or sends a keyframe. */
   async addViewer(link: ViewerLink): Promise<void> {
     if (this.viewers.has(link.name)) throw new Error(`${link.name} already watches this stream`);
     const viewer: Viewer = {
       link, latencies: [], allLatencies: [], decoded: 0, decodedThisSecond: 0, unreadable: 0, unreadableThisSecond: 0, firstFrameAt: null, floorMs: null, window: [], perSecond: [],
-      linkWindow: [], linkSecond: null, rtpTotals: { fecRecovered: 0, nackRecovered: 0, framesLost: 0, keyframeRequests: 0, cleanPictureMsMax: null },
-      rtpStreamId: randomUUID(),
+      linkWindow: [], linkSecond: null, repairs: { fecRecovered: 0, nackRecovered: 0, framesLost: 0, keyframeRequests: 0, cleanPictureMsMax: null },
       onFrames: (frames) => this.onFrames(viewer, frames),
       onLinkStats: (stats) => this.onLinkStats(viewer, stats),
       onGone: (reason) => void this.removeViewer(link.name, `viewer left: ${reason}`),
@@ -220,52 +193,29 @@ export class StreamSession extends EventEmitter {
       this.timer = setInterval(() => void this.tick(), 1000);
       this.timer.unref();
     }
-    if (this.rtp) {
-      try {
-        await this.openRtpViewer(viewer);
-      } catch (error) {
-        const reason = `${link.name} could not open its receiver: ${(error as Error).message}`;
-        if (this.viewers.size === 1) await this.finish('failed', reason);
-        else await this.removeViewer(link.name, reason);
-        return;
-      }
-      // the stream goes on for the others; a new encoder run gives the newcomer a keyframe to start from
-      if (this.runs.size > 0) this.requestKeyframe(true);
-      else await this.launch();
+    let change: ViewerChange;
+    try {
+      change = await this.out.addViewer(link, this.runs);
+    } catch (error) {
+      const reason = `${link.name} could not open its receiver: ${(error as Error).message}`;
+      if (this.viewers.size === 1) await this.finish('failed', reason);
+      else await this.removeViewer(link.name, reason);
       return;
     }
-    await this.launch();
+    await this.follow(change);
   }
 
-  /** rtp: fresh keys for this viewer (inside the mutual-TLS control channel), its receiver, our sender to it. */
-  private async openRtpViewer(viewer: Viewer): Promise<void> {
-    const codec = ENCODER_CODEC[this.encoder];
-    if (codec === 'av1') throw new Error('the rtp transport carries H.264 and HEVC only here: use srt for AV1');
-    // a viewer that carries RTP itself (WebRTC): our payloads go to its sender, its key-frame requests to us
-    if (viewer.link.rtpSink) {
-      const sink = await viewer.link.rtpSink({
-        streamId: viewer.rtpStreamId, transport: 'rtp', latencyMs: 0, codec, width: this.settings.source.width, height: this.settings.source.height, fps: this.settings.fps,
-      });
-      sink.on('keyframe', () => this.requestKeyframe(false));
-      this.rtp!.addViewer(viewer.link.name, sink);
-      return;
-    }
-    const keys = newRtpKeys();
-    const where = await viewer.link.open({
-      streamId: viewer.rtpStreamId, transport: 'rtp', rtpKeys: keysToWire(keys), latencyMs: 0, codec,
-      width: this.settings.source.width, height: this.settings.source.height, fps: this.settings.fps,
-    });
-    const sender = new RtpPeerSender({ host: where.host, port: where.port }, keys, MEDIA_PAYLOAD_TYPE[codec]);
-    await sender.start();
-    sender.on('keyframe', () => this.requestKeyframe(false));
-    this.rtp!.addViewer(viewer.link.name, sender);
+  /** What the encoder does after a viewer joined or left, as the transport said. */
+  private async follow(change: ViewerChange): Promise<void> {
+    if (change === 'keyframe') this.requestKeyframe(true);
+    else if (change === 'launch') await this.launch();
   }
 
-  /** rtp: a viewer lost a frame it could not repair: a new encoder run starts with an IDR (make before break). */
+  /** A viewer lost a frame it could not repair (or joined): a new encoder run starts with an IDR. */
   private requestKeyframe(force: boolean): void {
-    if (!this.rtp || this.ended) return;
+    if (this.ended) return;
     const now = Date.now();
-    if (!force && (this.rtp.switching || now - this.lastKeyframeAt < KEYFRAME_MIN_INTERVAL_MS)) return;
+    if (!force && (this.out.switching || now - this.lastKeyframeAt < KEYFRAME_MIN_INTERVAL_MS)) return;
     this.lastKeyframeAt = now;
     this.keyframesSent += 1;
     void this.launch();
@@ -275,7 +225,7 @@ export class StreamSession extends EventEmitter {
     viewer.linkWindow.push({ received: stats.received, lost: stats.lost });
     if (viewer.linkWindow.length > LOSS_WINDOW_SECONDS) viewer.linkWindow.shift();
     viewer.linkSecond = stats;
-    const totals = viewer.rtpTotals;
+    const totals = viewer.repairs;
     totals.fecRecovered += stats.fecRecovered ?? 0;
     totals.nackRecovered += stats.nackRecovered ?? 0;
     totals.framesLost += stats.framesLost ?? 0;
@@ -287,18 +237,19 @@ export class StreamSession extends EventEmitter {
     const viewer = this.viewers.get(name);
     if (!viewer) return;
     this.viewers.delete(name);
-    this.detach(viewer);
-    await viewer.link.close(this.rtp ? viewer.rtpStreamId : this.streamId, reason).catch(() => undefined);
+    const { streamId, then } = this.detach(viewer);
+    await viewer.link.close(streamId, reason).catch(() => undefined);
     // passive viewers (thumbnails) do not keep a session going on their own
     if ([...this.viewers.values()].every((v) => v.link.passive)) await this.finish('stopped', reason);
-    else if (!this.rtp) await this.launch(); // srt: the tee loses an output; rtp: the others' streams go on
+    else await this.follow(then);
   }
 
-  private detach(viewer: Viewer): void {
+  /** Stops listening to the viewer and has the transport let it go: the id of its stream now, and what the others need. */
+  private detach(viewer: Viewer): { streamId: string; then: ViewerChange } {
     viewer.link.off('frames', viewer.onFrames);
     viewer.link.off('link-stats', viewer.onLinkStats);
     viewer.link.off('gone', viewer.onGone);
-    this.rtp?.removeViewer(viewer.link.name)?.close();
+    return this.out.removeViewer(viewer.link.name);
   }
 
   async stop(reason = 'stopped'): Promise<void> {
@@ -318,7 +269,7 @@ export class StreamSession extends EventEmitter {
   }
 
   /** Latency over the whole session (self-test figures). */
-  totals(): { framesDecoded: number; unreadable: number; latency: ReturnType<typeof summarize>; cpuPercent: number | null; fpsReceived: number; rtp: RtpTotals } {
+  totals(): { framesDecoded: number; unreadable: number; latency: ReturnType<typeof summarize>; cpuPercent: number | null; fpsReceived: number; repairs: RepairTotals } {
     const all = [...this.viewers.values()];
     const first = all[0];
     // the seconds after the first frame; the first one of them is partial
@@ -330,13 +281,13 @@ export class StreamSession extends EventEmitter {
       cpuPercent: this.cpuPercent,
       // the first viewer's typical second: the median, so start-up catch-up bursts do not inflate it
       fpsReceived: seconds.length > 0 ? seconds[Math.floor(seconds.length / 2)]! : 0,
-      rtp: all.reduce<RtpTotals>(
+      repairs: all.reduce<RepairTotals>(
         (sum, v) => ({
-          fecRecovered: sum.fecRecovered + v.rtpTotals.fecRecovered,
-          nackRecovered: sum.nackRecovered + v.rtpTotals.nackRecovered,
-          framesLost: sum.framesLost + v.rtpTotals.framesLost,
-          keyframeRequests: sum.keyframeRequests + v.rtpTotals.keyframeRequests,
-          cleanPictureMsMax: v.rtpTotals.cleanPictureMsMax === null ? sum.cleanPictureMsMax : Math.max(sum.cleanPictureMsMax ?? 0, v.rtpTotals.cleanPictureMsMax),
+          fecRecovered: sum.fecRecovered + v.repairs.fecRecovered,
+          nackRecovered: sum.nackRecovered + v.repairs.nackRecovered,
+          framesLost: sum.framesLost + v.repairs.framesLost,
+          keyframeRequests: sum.keyframeRequests + v.repairs.keyframeRequests,
+          cleanPictureMsMax: v.repairs.cleanPictureMsMax === null ? sum.cleanPictureMsMax : Math.max(sum.cleanPictureMsMax ?? 0, v.repairs.cleanPictureMsMax),
         }),
         { fecRecovered: 0, nackRecovered: 0, framesLost: 0, keyframeRequests: 0, cleanPictureMsMax: null },
       ),
@@ -360,171 +311,62 @@ export class StreamSession extends EventEmitter {
     if (this.restartTimer) clearTimeout(this.restartTimer);
     this.setState(state, reason);
     const hadSender = this.sender !== null;
-    if (this.standbyTimer) clearTimeout(this.standbyTimer);
-    const standby = this.standby;
-    this.standby = null;
-    await Promise.all([this.sender?.stop(), standby?.process.stop(AT_GATE_GRACE_MS), ...[...this.runs.values()].map((run) => run.stop()), ...this.retiring]);
+    await Promise.all([this.sender?.stop(), ...this.out.stopRuns(), ...this.retiring]);
     this.sender = null;
-    this.runs.clear();
     // the viewers' last batches of decoded frames are still on their way
     if (hadSender && state === 'stopped') await new Promise((resolve) => setTimeout(resolve, 300));
-    for (const [name] of this.viewers) {
-      const viewer = this.viewers.get(name)!;
-      this.detach(viewer);
-      await viewer.link.close(this.rtp ? viewer.rtpStreamId : this.streamId, reason).catch(() => undefined);
+    for (const viewer of this.viewers.values()) {
+      const { streamId } = this.detach(viewer);
+      await viewer.link.close(streamId, reason).catch(() => undefined);
     }
-    this.rtp?.close();
+    this.out.close();
     this.emit('ended', reason);
   }
 
-  /** Starts an encoder run: srt reopens every viewer's listener first; rtp keeps the viewers' streams. */
+  /** Starts an encoder run, as the transport does it (reopening the viewers' receivers, or taking over from the running one). */
   private async launch(): Promise<void> {
     if (this.ended) return;
-    if (this.rtp) await this.launchRtp(this.rtp);
-    else await this.launchSrt();
+    await this.out.launch(this.runs, ++this.generation);
   }
 
-  /**
-   * rtp: a new encoder run towards a fresh loopback port of the RtpOutput; it takes over from the
-   * running one at its first frame (an IDR), which is then stopped, so viewers see no gap.
-   */
-  private async launchRtp(rtp: RtpOutput): Promise<void> {
-    const generation = ++this.generation;
-    const standby = this.takeStandby();
-    if (standby) {
-      rtp.arm(standby.sourceId);
-      this.supersedeWaitingRuns(rtp, standby.sourceId);
-      this.trackRun(rtp, standby.sourceId, this.spawnEncoder([], generation, standby.process));
-      standby.process.child.stdio[3]?.on('error', () => undefined);
-      (standby.process.child.stdio[3] as NodeJS.WritableStream | null)?.end(Buffer.alloc(64));
-      this.scheduleStandby();
-      return;
-    }
-    const source = await rtp.openSource();
-    if (generation !== this.generation) {
-      rtp.dropSource(source.id);
-      return;
-    }
-    this.supersedeWaitingRuns(rtp, source.id);
-    let args: string[];
-    try {
-      args = buildSenderArgs({ ...this.settings, encoder: this.encoder, bitrateKbps: this.bitrate.current, rtpPort: source.port, rtpFromPort: source.fromPort });
-    } catch (error) {
-      rtp.dropSource(source.id);
-      await this.finish('failed', (error as Error).message);
-      return;
-    }
-    this.trackRun(rtp, source.id, this.spawnEncoder(args, generation));
-    this.scheduleStandby();
-  }
-
-  /** An encoder run feeding this RtpOutput source: when it exits, its port and its place in `runs` go. */
-  private trackRun(rtp: RtpOutput, sourceId: number, run: SupervisedSpawn): void {
-    this.runs.set(sourceId, run);
-    void run.exited.then(() => {
-      rtp.dropSource(sourceId);
-      if (this.runs.get(sourceId) === run) this.runs.delete(sourceId);
-    });
-  }
-
-  /** A run still waiting to take over is superseded by the newest one (arming that dropped its port). */
-  private supersedeWaitingRuns(rtp: RtpOutput, newest: number): void {
-    for (const [id, run] of this.runs) {
-      if (id !== newest && !rtp.isActive(id)) {
-        this.runs.delete(id);
-        this.retire(run);
-      }
-    }
-  }
-
-  /** The run started ahead, if it is still alive and made for the encoder and bitrate of now. */
-  private takeStandby(): { process: SupervisedSpawn; sourceId: number } | null {
-    const standby = this.standby;
-    this.standby = null;
-    if (!standby) return null;
-    if (standby.key === this.standbyKey() && standby.process.child.exitCode === null && standby.process.child.signalCode === null) return standby;
-    this.rtp?.dropSource(standby.sourceId);
-    this.retire(standby.process, AT_GATE_GRACE_MS);
-    return null;
+  /** What the transport may do with the encoder: the session keeps the supervision. */
+  private encoderRuns(): EncoderRuns {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const session = this;
+    return {
+      get ended() {
+        return session.ended;
+      },
+      get shape() {
+        const { width, height } = session.settings.source;
+        return { codec: ENCODER_CODEC[session.encoder], width, height, fps: session.settings.fps };
+      },
+      isCurrent: (generation) => generation === this.generation,
+      args: (target) => buildSenderArgs({ ...this.settings, encoder: this.encoder, bitrateKbps: this.bitrate.current, ...target }),
+      spawn: (args, generation, started) => this.spawnEncoder(args, generation, started),
+      spawnAhead: (args) => spawnTied(this.settings.ffmpeg ?? 'ffmpeg', args, [this.encoderStdin, 'pipe', 'pipe', 'pipe']),
+      stopCurrent: async () => {
+        await this.sender?.stop();
+        this.sender = null;
+      },
+      retire: (run, graceMs) => this.retire(run, graceMs),
+      fail: (reason) => this.finish('failed', reason),
+      runKey: () => `${this.encoder}/${this.bitrate.current}`,
+      streamsReopened: () => {
+        for (const viewer of this.viewers.values()) {
+          viewer.firstFrameAt = null;
+          viewer.window = [];
+          viewer.linkWindow = [];
+        }
+      },
+      viewers: () => [...this.viewers.values()].map((viewer) => viewer.link),
+    };
   }
 
   private retire(run: SupervisedSpawn, graceMs?: number): void {
     const stopped = run.stop(graceMs);
     this.retiring.add(stopped);
     void stopped.then(() => this.retiring.delete(stopped));
-  }
-
-  private standbyKey(): string {
-    return `${this.encoder}/${this.bitrate.current}`;
-  }
-
-  /** Starts the next run ahead, a second after this one (not to compete with its start for the CPU). */
-  private scheduleStandby(): void {
-    if (this.standbyTimer) clearTimeout(this.standbyTimer);
-    this.standbyTimer = setTimeout(() => void this.prepareStandby(), 1000);
-    this.standbyTimer.unref();
-  }
-
-  private async prepareStandby(): Promise<void> {
-    const rtp = this.rtp;
-    if (!rtp || this.standby || this.ended) return;
-    const source = await rtp.openSource(false);
-    // after the wait: a bitrate step meanwhile must not leave a run keyed for one rate and made for another
-    const key = this.standbyKey();
-    let args: string[];
-    try {
-      args = buildSenderArgs({ ...this.settings, encoder: this.encoder, bitrateKbps: this.bitrate.current, rtpPort: source.port, rtpFromPort: source.fromPort, gated: true });
-    } catch {
-      rtp.dropSource(source.id);
-      return;
-    }
-    if (this.standby || this.ended) {
-      rtp.dropSource(source.id);
-      return;
-    }
-    const process = spawnTied(this.settings.ffmpeg ?? 'ffmpeg', args, [this.encoderStdin, 'pipe', 'pipe', 'pipe']);
-    const standby = { process, sourceId: source.id, key };
-    this.standby = standby;
-    void process.exited.then(() => {
-      if (this.standby === standby) {
-        this.standby = null;
-        rtp.dropSource(source.id);
-      }
-    });
-  }
-
-  /** srt: (re)opens every viewer's listener with a fresh passphrase, then starts the encoder towards them. */
-  private async launchSrt(): Promise<void> {
-    const generation = ++this.generation;
-    await this.sender?.stop();
-    this.sender = null;
-    this.passphrase = newPassphrase();
-    // a new stream id per encoder run: late frames of the previous run are not taken for this one's
-    const previous = this.streamId;
-    this.streamId = randomUUID();
-    for (const viewer of this.viewers.values()) await viewer.link.close(previous, 'encoder restarting').catch(() => undefined);
-    for (const viewer of this.viewers.values()) {
-      viewer.firstFrameAt = null;
-      viewer.window = [];
-      viewer.linkWindow = [];
-    }
-    const codec = ENCODER_CODEC[this.encoder];
-    const outputs = [];
-    for (const viewer of this.viewers.values()) {
-      const latencyMs = this.settings.srtLatencyMs ?? srtLatencyFromRtt(viewer.link.clock().rttMs);
-      try {
-        const where = await viewer.link.open({
-          streamId: this.streamId, transport: 'srt', passphrase: this.passphrase, latencyMs, codec,
-          width: this.settings.source.width, height: this.settings.source.height, fps: this.settings.fps,
-        });
-        outputs.push({ host: where.host, port: where.port, passphrase: where.passphrase ?? this.passphrase, latencyMs });
-      } catch (error) {
-        await this.finish('failed', `${viewer.link.name} could not open its receiver: ${(error as Error).message}`);
-        return;
-      }
-    }
-    if (generation !== this.generation) return;
-    this.spawnEncoder(buildSenderArgs({ ...this.settings, encoder: this.encoder, bitrateKbps: this.bitrate.current, outputs }), generation);
   }
 
   /** One ffmpeg encoder run (or one started ahead): its progress, its last words, and what happens when it exits. */
@@ -536,7 +378,7 @@ export class StreamSession extends EventEmitter {
     // a run started ahead is fed from here too: it reads the frames once released from its gate
     this.feedRun(sender);
     this.sender = sender;
-    // a run being replaced (rtp: make before break) still sends until the new one takes over: count only the newest
+    // a run being replaced (make before break) still sends until the new one takes over: count only the newest
     const parser = new ProgressParser((progress) => {
       if (this.sender === sender) this.onProgress(progress);
     });
@@ -590,7 +432,7 @@ export class StreamSession extends EventEmitter {
     // ffmpeg's frame counter restarts with each encoder process
     const delta = progress.frame >= this.lastProgressFrame ? progress.frame - this.lastProgressFrame : progress.frame;
     this.lastProgressFrame = progress.frame;
-    if (!this.rtp) this.framesSent += delta;
+    if (!this.out.countsFrames) this.framesSent += delta;
     this.progress = progress;
   }
 
@@ -637,21 +479,16 @@ export class StreamSession extends EventEmitter {
       if (viewer.firstFrameAt !== null && viewer.perSecond.length < 3600) viewer.perSecond.push(viewer.decodedThisSecond - viewer.unreadableThisSecond);
       if (viewer.window.length > LOSS_WINDOW_SECONDS) viewer.window.shift();
       const summary = summarize(viewer.latencies);
-      const link = this.rtp ? viewer.linkSecond : null;
+      const link = viewer.linkSecond;
       viewer.linkSecond = null;
       const second: StreamSecond = {
         t: Date.now(), viewer: name, p50Ms: summary.p50Ms, p95Ms: summary.p95Ms,
         fpsSent: progress?.fps ?? 0, fpsReceived: viewer.decodedThisSecond,
         bitrateKbps: progress?.bitrateKbps ?? null, targetKbps: this.bitrate.current,
-        // rtp measures the media path itself (SR/RR), which may differ from the control channel's
-        rttMs: round1(this.rtp?.viewer(name)?.rttMs ?? null) ?? viewer.link.clock().rttMs, dropped: progress?.dropped ?? 0, duplicated: progress?.duplicated ?? 0,
+        // a transport that measures the media path itself (rtp: SR/RR) may differ from the control channel
+        rttMs: round1(this.out.rttMs(name)) ?? viewer.link.clock().rttMs, dropped: progress?.dropped ?? 0, duplicated: progress?.duplicated ?? 0,
         unreadable: viewer.unreadableThisSecond,
-        packetsLost: link ? link.lost : null,
-        fecRecovered: link?.fecRecovered ?? null,
-        nackRecovered: link?.nackRecovered ?? null,
-        framesLost: link?.framesLost ?? null,
-        keyframeRequests: link?.keyframeRequests ?? null,
-        cleanPictureMs: link?.cleanPictureMs ?? null,
+        ...linkFigures(this.out.caps, link),
       };
       this.emit('second', second);
       if (this.settings.adaptive !== false && this.state === 'running' && progress && progress.fps > 0 && Date.now() - this.senderStartedAt > 3 * WARMUP_MS) {

@@ -1,26 +1,14 @@
 import type { EventEmitter } from 'node:events';
-import type { StreamMessage, StreamTransport } from '../../shared/contract/peers';
-import type { RtpKeysWire } from '../rtp/rtp-keys';
+import type { StreamMessage, StreamOpen } from '../../shared/contract/peers';
 import type { RtpViewerSender } from '../rtp/rtp-output';
-import type { Codec } from './encoder-args';
+import type { StreamShape } from './sender-transport';
 import type { DecodedFrame } from './stamp-reader';
 
 /** The transport's counters for one second at the viewer (SRT's own, or the rtp receiver's). */
 export type LinkStats = Omit<Extract<StreamMessage, { type: 'stream.stats' }>, 'type' | 'streamId'>;
 
-export interface OpenRequest {
-  streamId: string;
-  transport: StreamTransport;
-  /** srt: the stream's passphrase. */
-  passphrase?: string;
-  /** rtp: the per-direction masters. */
-  rtpKeys?: RtpKeysWire;
-  latencyMs: number;
-  width: number;
-  height: number;
-  fps: number;
-  codec: Codec;
-}
+/** A stream.open as the host sends it: one shape per transport, `transport` always said. */
+export type OpenRequest = StreamOpen extends infer O ? (O extends { transport?: infer T } ? Omit<O, 'type' | 'transport'> & { transport: NonNullable<T> } : never) : never;
 
 /**
  * The host's handle on one viewer (a paired peer over the control channel, or a local receiver
@@ -36,10 +24,11 @@ export interface ViewerLink extends EventEmitter {
   /** The viewer's clock minus ours, and the control channel's round trip (the path's: not one busy sample). */
   clock(): { offsetMs: number | null; rttMs: number | null };
   /**
-   * rtp: a viewer that carries the encoder's RTP payloads itself (WebRTC) returns its own sender instead
-   * of opening a receiver for ours; its 'keyframe' event asks the session for one. Others leave it out.
+   * A viewer that carries the encoder's RTP payloads itself (a browser over WebRTC) returns its own
+   * sender instead of opening a receiver for ours; its 'keyframe' event asks the session for one. Only
+   * transports whose entry says `sinkViewers` (src/shared/transports.ts) call it; other viewers leave it out.
    */
-  rtpSink?(request: OpenRequest): Promise<RtpViewerSink>;
+  rtpSink?(shape: StreamShape): Promise<RtpViewerSink>;
   /** A page's live thumbnail: not named among the viewers, no figures of its own, and it keeps no session going. */
   readonly passive?: boolean;
 }

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { InputEvent } from '../../shared/contract/peers';
 import type { ViewLink, WatchOffer } from '../../shared/contract/webrtc';
+import { ENCODER_CODEC } from '../../shared/contract/sessions';
+import { BROWSER_TRANSPORT, BROWSER_VIEWER, browserRefusal } from '../../shared/transports';
 import type { AuditLog } from '../audit/audit-log';
 import { ApiError, ErrorCode } from '../../shared/errors';
 import { InputInjector, type InputBackend } from '../input/injector';
@@ -120,7 +122,7 @@ export class WebRtcService {
   /** A view link's browser watches its link's session, or the newest live one that a browser can decode. */
   private guestTarget(sessionId: string | undefined): string {
     if (sessionId) return sessionId;
-    const live = this.options.sessions.list().filter((s) => s.transport === 'rtp' && (s.encoder === 'h264_nvenc' || s.encoder === 'libx264')).filter((s) => s.state === 'running' || s.state === 'starting');
+    const live = this.options.sessions.list().filter((s) => browserRefusal(s.transport, ENCODER_CODEC[s.encoder]) === null).filter((s) => s.state === 'running' || s.state === 'starting');
     const newest = live.at(-1);
     if (!newest) throw new ApiError(ErrorCode.Unavailable, 'nothing is being shared right now: ask the owner to start a session');
     return newest.id;
@@ -153,7 +155,7 @@ export class WebRtcService {
       const sdp = await viewer.offer();
       const info = params.sessionId
         ? await this.options.sessions.join(params.sessionId, viewer, watcher.who)
-        : await this.options.sessions.startFor(viewer, { ...params.start!, codec: 'h264', transport: 'rtp' }, watcher.who, watcher.input);
+        : await this.options.sessions.startFor(viewer, { ...params.start!, codec: BROWSER_VIEWER.codecs[0], transport: BROWSER_TRANSPORT }, watcher.who, watcher.input);
       entry.sessionId = info.id;
       return { viewerId, sessionId: info.id, sdp, width: info.width, height: info.height, fps: info.fps, input: watcher.input };
     } catch (error) {

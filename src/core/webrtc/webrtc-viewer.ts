@@ -3,7 +3,9 @@ import { RTCPeerConnection, RTCRtpCodecParameters, useSdesMid, type RTCDataChann
 import { InputEvent } from '../../shared/contract/peers';
 import { ViewerReport, type HostReport } from '../../shared/contract/webrtc';
 import { preciseNow } from '../pairing/channel';
-import type { OpenRequest, RtpViewerSink, ViewerLink } from '../sessions/viewer-link';
+import { BROWSER_VIEWER } from '../../shared/transports';
+import type { StreamShape } from '../sessions/sender-transport';
+import type { RtpViewerSink, ViewerLink } from '../sessions/viewer-link';
 import { PLAYOUT_DELAY, playoutDelayId } from './playout-delay';
 import { ViewerClock } from './viewer-clock';
 import { WebRtcMediaSender } from './webrtc-media-sender';
@@ -106,8 +108,8 @@ export class WebRtcViewer extends EventEmitter implements ViewerLink {
     return Promise.reject(new Error('a WebRTC viewer carries RTP itself (rtpSink), over rtp only'));
   }
 
-  async rtpSink(request: OpenRequest): Promise<RtpViewerSink> {
-    if (request.codec !== 'h264') throw new Error(`a browser decodes H.264 over WebRTC here, not ${request.codec}`);
+  async rtpSink(shape: StreamShape): Promise<RtpViewerSink> {
+    if (!(BROWSER_VIEWER.codecs as readonly string[]).includes(shape.codec)) throw new Error(`a browser decodes ${BROWSER_VIEWER.codecs.join(' or ')} over WebRTC here, not ${shape.codec}`);
     this.media?.close();
     this.media = new WebRtcMediaSender(this.rtpSender, this.options.bitrateKbps, () => this.clockEstimate.estimate.rttMs, this.playoutDelayId);
     if (this.pc.connectionState === 'connected') this.media.connectedNow();

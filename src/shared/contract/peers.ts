@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { event, method } from './define';
+import { STREAM_CODECS, TRANSPORT_NAMES, TRANSPORTS } from '../transports';
 
 /** What a paired party may do. `input` is off by default. */
 export const PeerScope = z.enum(['view', 'input']);
@@ -43,32 +44,50 @@ export type InputEvent = z.infer<typeof InputEvent>;
 // ---- streams (host → peer video over RTP or SRT; the control channel carries the set-up, keys and stamps) ----
 
 export const StreamId = z.string().regex(/^[0-9a-f-]{36}$/, 'a stream id (UUID)');
-export const StreamCodec = z.enum(['h264', 'hevc', 'av1']);
-/** `rtp`: encrypted RTP over UDP with FEC and NACK (interactive, the default); `srt`: SRT with its ARQ buffer. */
-export const StreamTransport = z.enum(['rtp', 'srt']);
+export const StreamCodec = z.enum(STREAM_CODECS);
+/** What each one carries and reports: TRANSPORTS in src/shared/transports.ts. */
+export const StreamTransport = z.enum(TRANSPORT_NAMES);
 export type StreamTransport = z.infer<typeof StreamTransport>;
 
 /** A 44-byte AES-256-GCM master (key + salt), base64: one per direction, fresh per session. */
 const RtpMaster = z.string().regex(/^[A-Za-z0-9+/]{59}=$/, 'a 44-byte key, base64');
+const SrtPassphrase = z.string().regex(/^[A-Za-z0-9]{32}$/, 'a 32-character SRT passphrase');
 
-export const StreamOpen = z
+/** What every stream.open says, whatever the transport. */
+const StreamOpenCommon = {
+  type: z.literal('stream.open'),
+  streamId: StreamId,
+  latencyMs: z.number().min(0).max(5000),
+  width: z.number().int().min(256).max(7680),
+  height: z.number().int().min(144).max(4320),
+  fps: z.number().int().min(1).max(240),
+};
+
+/**
+ * One stream.open per transport (a union on `transport`): each names what its receiver needs. A
+ * missing `transport` is the default's (DEFAULT_TRANSPORT, rtp), as in the API.
+ */
+export const RtpStreamOpen = z
   .object({
-    type: z.literal('stream.open'),
-    streamId: StreamId,
-    /** Absent: srt (what every peer understood before rtp). */
-    transport: StreamTransport.optional(),
-    /** srt only. */
-    passphrase: z.string().regex(/^[A-Za-z0-9]{32}$/).optional(),
-    /** rtp only: host → peer media and peer → host feedback masters. */
-    rtpKeys: z.object({ media: RtpMaster, feedback: RtpMaster }).strict().optional(),
-    latencyMs: z.number().min(0).max(5000),
-    width: z.number().int().min(256).max(7680),
-    height: z.number().int().min(144).max(4320),
-    fps: z.number().int().min(1).max(240),
+    ...StreamOpenCommon,
+    transport: z.literal('rtp').optional(),
+    /** host → peer media and peer → host feedback masters. */
+    rtpKeys: z.object({ media: RtpMaster, feedback: RtpMaster }).strict(),
+    codec: z.enum(TRANSPORTS.rtp.codecs),
+  })
+  .strict();
+export const SrtStreamOpen = z
+  .object({
+    ...StreamOpenCommon,
+    transport: z.literal('srt'),
+    passphrase: SrtPassphrase,
     codec: StreamCodec,
   })
   .strict();
+export const StreamOpen = z.discriminatedUnion('transport', [RtpStreamOpen, SrtStreamOpen]);
 export type StreamOpen = z.infer<typeof StreamOpen>;
+export type RtpStreamOpen = z.infer<typeof RtpStreamOpen>;
+export type SrtStreamOpen = z.infer<typeof SrtStreamOpen>;
 
 /** Per decoded frame: [capture stamp (host ms mod 2^32) or null when unreadable, decode time on the peer's clock]. */
 export const StreamFrames = z.array(z.tuple([z.number().int().min(0).max(2 ** 32 - 1).nullable(), z.number()])).max(1000);
@@ -94,7 +113,7 @@ export const StreamMessage = z.discriminatedUnion('type', [
       streamId: StreamId,
       port: z.number().int().min(1).max(65535),
       /** Set when the peer answered with a listener it had started ahead, under its own fresh passphrase. */
-      passphrase: z.string().regex(/^[A-Za-z0-9]{32}$/).optional(),
+      passphrase: SrtPassphrase.optional(),
     })
     .strict(),
   z.object({ type: z.literal('stream.close'), streamId: StreamId, reason: z.string().max(500) }).strict(),

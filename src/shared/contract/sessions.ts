@@ -1,8 +1,18 @@
 import { z } from 'zod';
 import { event, method } from './define';
 import { StreamCodec, StreamTransport } from './peers';
+import { DEFAULT_TRANSPORT, type StreamCodecName } from '../transports';
 
 export const EncoderName = z.enum(['h264_nvenc', 'hevc_nvenc', 'av1_nvenc', 'libx264', 'libx265']);
+
+/** The codec each encoder makes (a session is listed by its encoder). */
+export const ENCODER_CODEC: Record<z.infer<typeof EncoderName>, StreamCodecName> = {
+  h264_nvenc: 'h264',
+  hevc_nvenc: 'hevc',
+  av1_nvenc: 'av1',
+  libx264: 'h264',
+  libx265: 'hevc',
+};
 
 export const CaptureKind = z.enum(['x11', 'portal', 'gnome', 'wlroots', 'test']);
 export type CaptureKind = z.infer<typeof CaptureKind>;
@@ -142,7 +152,7 @@ export const sessionsMethods = {
         fps: z.number().int().min(1).max(240),
         bitrateKbps: z.number().int().min(100).max(500_000).optional(),
         codec: StreamCodec.default('h264'),
-        transport: StreamTransport.default('rtp'),
+        transport: StreamTransport.default(DEFAULT_TRANSPORT),
         source: SessionSource.optional(),
       })
       .strict(),
@@ -157,7 +167,7 @@ export const sessionsMethods = {
         fps: z.number().int().min(1).max(240),
         seconds: z.number().int().min(2).max(60),
         encoder: EncoderName.optional(),
-        transport: StreamTransport.default('rtp'),
+        transport: StreamTransport.default(DEFAULT_TRANSPORT),
         oneWayDelayMs: z.number().min(0).max(1000).default(0),
         lossPercent: z.number().min(0).max(50).default(0),
         source: CaptureKind.default('test'),

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { chooseEncoder } from '../../../src/core/sessions/encoder-choice';
-import { srtLatencyFromRtt } from '../../../src/core/sessions/srt-url';
-import { newPassphrase, PASSPHRASE_PATTERN } from '../../../src/core/sessions/srt-url';
+import { srtLatencyFromRtt } from '../../../src/core/srt/srt-url';
+import { newPassphrase, PASSPHRASE_PATTERN } from '../../../src/core/srt/srt-url';
 import type { EncoderName } from '../../../src/core/sessions/encoder-args';
 
 const all = new Set<EncoderName>(['h264_nvenc', 'hevc_nvenc', 'libx264', 'libx265']);

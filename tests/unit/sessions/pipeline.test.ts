@@ -56,7 +56,7 @@ describe('sender argv', () => {
     expect(args.slice(-5)).toEqual(['-f', 'rtp', '-payload_type', '96', 'udp://127.0.0.1:40000?pkt_size=1200&localport=40001']);
     expect(args.join(' ')).not.toMatch(/passphrase|key|srt:/);
     expect(buildSenderArgs({ ...rest, encoder: 'libx265', rtpPort: 40_000 })).toContain('98');
-    expect(() => buildSenderArgs({ ...rest, encoder: 'av1_nvenc', rtpPort: 40_000 })).toThrow(/use srt for AV1/);
+    expect(() => buildSenderArgs({ ...rest, encoder: 'av1_nvenc', rtpPort: 40_000 })).toThrow(/choose transport srt for AV1/);
     expect(() => buildSenderArgs({ ...rest, rtpPort: 0 })).toThrow(/bad RTP port/);
     // a frame over 200 KiB would be cut by the peer's demuxer
     expect(() => buildSenderArgs({ ...rest, bitrateKbps: 200_000, fps: 60, rtpPort: 40_000 })).toThrow(/lower the bitrate or use srt/);

@@ -1,5 +1,6 @@
 import type { AppInfo, SelftestResult, SessionInfo, SharingState } from '../../../shared/contract';
 import type { ConnectionState } from '../api/transport';
+import type { TransportName } from '../../../shared/transports';
 
 export const PAGES = ['dashboard', 'gpus', 'passthrough', 'sessions', 'peers', 'settings', 'watch'] as const;
 export type PageId = (typeof PAGES)[number];
@@ -44,7 +45,7 @@ export interface SelftestRequest {
   height: number;
   fps: number;
   seconds: number;
-  transport?: 'rtp' | 'srt';
+  transport?: TransportName;
   source?: 'x11' | 'portal' | 'gnome' | 'wlroots' | 'test';
 }
 

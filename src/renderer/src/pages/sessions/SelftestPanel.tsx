@@ -6,6 +6,7 @@ import { selectConnectionState, selectInfo, selectSelftest } from '../../store/s
 import { runSelftest } from './run-selftest';
 import { formatKbps, formatMs } from './session-view';
 import { SOURCE_NAMES } from './use-capture-sources';
+import { capabilities, DEFAULT_TRANSPORT, TRANSPORT_NAMES, type TransportName } from '../../../../shared/transports';
 
 const SIZES = ['640x360', '1280x720', '1920x1080'] as const;
 const FPS = [30, 60] as const;
@@ -34,7 +35,7 @@ function Figures({ result }: { result: SelftestResult }) {
     ['cpuPercent', 'Encoder CPU', result.cpuPercent === null ? '—' : `${Math.round(result.cpuPercent)} % of one core`],
     ['startMs', 'Start to first decoded frame', formatMs(result.startMs)],
     ['source', 'Source', SOURCE_NAMES[result.source]],
-    ['transport', 'Transport', result.transport === 'rtp' ? `RTP: ${result.fecRecovered} packets rebuilt by FEC, ${result.nackRecovered} resent on NACK, ${result.framesLost} frames lost` : 'SRT'],
+    ['transport', 'Transport', capabilities(result.transport).figures.includes('fecRecovered') ? `${result.transport.toUpperCase()}: ${result.fecRecovered} packets rebuilt by FEC, ${result.nackRecovered} resent on NACK, ${result.framesLost} frames lost` : result.transport.toUpperCase()],
     ['framesIntact', 'Frames intact (readable stamp)', String(result.framesIntact)],
     ['run', 'Run', `${result.size} at ${result.fps} fps for ${result.seconds} s, ${formatKbps(result.bitrateKbps)}${result.restarts > 0 ? `, ${result.restarts} encoder restarts` : ''}`],
   ];
@@ -59,7 +60,7 @@ export function SelftestPanel({ sources }: { sources: CaptureSourcesInfo | null 
   const recorded = useStore(selectInfo)?.snapshot ?? null;
   const [size, setSize] = useState<(typeof SIZES)[number]>('1280x720');
   const [fps, setFps] = useState<number>(30);
-  const [transport, setTransport] = useState<'rtp' | 'srt'>('rtp');
+  const [transport, setTransport] = useState<TransportName>(DEFAULT_TRANSPORT);
   const [source, setSource] = useState<CaptureKind>('test');
   const elapsed = useElapsed(selftest.running, selftest.startedAt);
 
@@ -110,9 +111,12 @@ export function SelftestPanel({ sources }: { sources: CaptureSourcesInfo | null 
         </label>
         <label>
           Transport
-          <select value={transport} onChange={(event) => setTransport(event.target.value as 'rtp' | 'srt')} disabled={selftest.running}>
-            <option value="rtp">RTP</option>
-            <option value="srt">SRT</option>
+          <select value={transport} onChange={(event) => setTransport(event.target.value as TransportName)} disabled={selftest.running}>
+            {TRANSPORT_NAMES.map((name) => (
+              <option key={name} value={name}>
+                {name.toUpperCase()}
+              </option>
+            ))}
           </select>
         </label>
         <button type="submit" disabled={!connected || selftest.running || recorded !== null} aria-describedby={selftest.running ? 'selftest-progress' : recorded ? 'selftest-recorded' : undefined}>

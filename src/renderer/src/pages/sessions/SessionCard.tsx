@@ -7,6 +7,7 @@ import { useStore } from '../../store';
 import { ViewerCharts } from './SessionCharts';
 import { SessionThumbnail } from './SessionThumbnail';
 import { describeFailure, firstFrameText, formatKbps, formatMs, isLive, stateLabel } from './session-view';
+import { TRANSPORTS } from '../../../../shared/transports';
 
 const clock = (t: number) => new Date(t).toLocaleTimeString();
 
@@ -56,7 +57,7 @@ export function SessionCard({ session }: { session: SessionInfo }) {
         </dd>
         <dt>Transport</dt>
         <dd data-field="transport">
-          {session.transport === 'rtp' ? 'RTP over UDP, AES-256-GCM, FEC + NACK, keyframe on loss' : 'SRT, AES-256, retransmission buffer'}
+          {TRANSPORTS[session.transport].summary}
         </dd>
         <dt>Bitrate</dt>
         <dd>

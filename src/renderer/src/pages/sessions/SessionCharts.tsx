@@ -1,6 +1,7 @@
 import { LiveChart, type ChartSeries } from '../../components/LiveChart';
 import type { ChartNotes } from '../../metrics/chart-axes';
 import { sessionLive, viewerSeriesId, type SessionKey } from '../../metrics/session-live';
+import { capabilities, type TransportName } from '../../../../shared/transports';
 
 const WINDOW_S = 120;
 
@@ -37,7 +38,8 @@ const CHARTS: Array<{ title: string; series: ChartSeries<SessionKey>[]; paths?: 
 ];
 
 /** The rtp transport's own figures, each second: what the link lost and what repaired it. */
-const RTP_CHARTS: typeof CHARTS = [
+/** Charts of the link figures: shown for a transport that reports them all (TRANSPORTS' figures). */
+const LINK_CHARTS: typeof CHARTS = [
   {
     title: 'Loss and repair',
     series: [
@@ -63,11 +65,11 @@ const RTP_CHARTS: typeof CHARTS = [
 ];
 
 /** One viewer's live charts, drawn from sessionLive (fed by sessions.second outside React). */
-export function ViewerCharts({ sessionId, viewer, transport }: { sessionId: string; viewer: string; transport: 'rtp' | 'srt' }) {
+export function ViewerCharts({ sessionId, viewer, transport }: { sessionId: string; viewer: string; transport: TransportName }) {
   const address = viewerSeriesId(sessionId, viewer);
   return (
     <div className="charts">
-      {(transport === 'rtp' ? [...CHARTS, ...RTP_CHARTS] : CHARTS).map((chart) => (
+      {[...CHARTS, ...LINK_CHARTS.filter((chart) => chart.series.every((s) => (capabilities(transport).figures as readonly string[]).includes(s.key)))].map((chart) => (
         <LiveChart key={chart.title} title={chart.title} address={address} subject={viewer} live={sessionLive} series={chart.series} paths={chart.paths} notes={chart.notes} windowS={WINDOW_S} paused={false} />
       ))}
     </div>

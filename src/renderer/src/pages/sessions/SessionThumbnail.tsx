@@ -1,11 +1,13 @@
 import { useEffect, useRef, useState } from 'react';
 import type { SessionInfo } from '../../../../shared/contract';
+import { ENCODER_CODEC } from '../../../../shared/contract/sessions';
+import { browserRefusal } from '../../../../shared/transports';
 import { useApi } from '../../api/context';
 import { WatchClient } from '../../watch/watch-client';
 
-/** Whether this page can show the session's picture (a browser decodes H.264 over rtp). */
+/** Whether this page can show the session's picture (its transport and codec carry a browser: src/shared/transports.ts). */
 export function watchable(session: SessionInfo): boolean {
-  return session.transport === 'rtp' && (session.encoder === 'libx264' || session.encoder === 'h264_nvenc') && (session.state === 'running' || session.state === 'starting');
+  return browserRefusal(session.transport, ENCODER_CODEC[session.encoder]) === null && (session.state === 'running' || session.state === 'starting');
 }
 
 /** The session's live picture, small, linking to its Watch page (a passive WebRTC viewer: it keeps no session going). */

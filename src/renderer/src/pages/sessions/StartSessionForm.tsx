@@ -6,6 +6,7 @@ import { selectConnectionState, selectSharing } from '../../store/selectors';
 import { SIZE_PRESETS, checkSize, describeFailure, parseBitrate, startBlocker, startablePeers } from './session-view';
 import type { CaptureKind, CaptureSourcesInfo } from '../../../../shared/contract';
 import { SOURCE_NAMES } from './use-capture-sources';
+import { DEFAULT_TRANSPORT, TRANSPORT_NAMES, TRANSPORTS, type TransportName } from '../../../../shared/transports';
 
 type SizeChoice = (typeof SIZE_PRESETS)[number]['id'] | 'custom';
 
@@ -48,7 +49,7 @@ export function StartSessionForm({ sources }: { sources: CaptureSourcesInfo | nu
   const [fps, setFps] = useState(30);
   const [bitrate, setBitrate] = useState('');
   const [codec, setCodec] = useState<'h264' | 'hevc'>('h264');
-  const [transport, setTransport] = useState<'rtp' | 'srt'>('rtp');
+  const [transport, setTransport] = useState<TransportName>(DEFAULT_TRANSPORT);
   const [source, setSource] = useState<'auto' | CaptureKind>('auto');
   const [starting, setStarting] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -169,9 +170,12 @@ export function StartSessionForm({ sources }: { sources: CaptureSourcesInfo | nu
         </label>
         <label title="RTP: the network's own latency, lost packets rebuilt by FEC or asked for again while they can still arrive in time, a keyframe otherwise. SRT: every packet repaired, with a buffer of about four round trips.">
           Transport
-          <select value={transport} onChange={(event) => setTransport(event.target.value as 'rtp' | 'srt')}>
-            <option value="rtp">RTP (interactive, lowest latency)</option>
-            <option value="srt">SRT (complete, buffered)</option>
+          <select value={transport} onChange={(event) => setTransport(event.target.value as TransportName)}>
+            {TRANSPORT_NAMES.map((name) => (
+              <option key={name} value={name}>
+                {TRANSPORTS[name].choice}
+              </option>
+            ))}
           </select>
         </label>
         <button type="submit" disabled={disabled || sizeError !== null || bitrateError !== null} aria-describedby={blocker ? 'start-blocker' : undefined}>

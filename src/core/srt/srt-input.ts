@@ -1,0 +1,73 @@
+import { isIPv4 } from 'node:net';
+import type { Writable } from 'node:stream';
+import { freeUdpPort } from '../net/free-udp-port';
+import type { DecoderInput, InputEvents, ReceiverInput } from '../sessions/receiver-input';
+import { waitUdpBound } from '../sessions/udp-bound';
+import type { LinkStats } from '../sessions/viewer-link';
+import { loadSrt, NativeSrtListener } from './srt-native';
+
+export interface SrtInputOptions {
+  listen: string;
+  /** 0 picks a free one. */
+  port: number;
+  passphrase: string;
+  latencyMs: number;
+  listenTimeoutMs?: number;
+}
+
+/**
+ * The peer's srt input: our own SRT listener (libsrt through koffi) where it loads, feeding the
+ * decoder's stdin and giving SRT's statistics; else ffmpeg's own SRT listener.
+ */
+export class SrtInput implements ReceiverInput {
+  readonly name = 'srt';
+  decoderInput: DecoderInput = { kind: 'pipe' };
+  private listener: NativeSrtListener | null = null;
+
+  constructor(private readonly options: SrtInputOptions) {}
+
+  async open(): Promise<number> {
+    const { listen, passphrase, latencyMs } = this.options;
+    const port = this.options.port || (await freeUdpPort(listen));
+    const srt = isIPv4(listen) ? loadSrt() : null;
+    if (!srt) {
+      this.decoderInput = { kind: 'listen', listen: { host: listen, port, passphrase, latencyMs } };
+      return port;
+    }
+    const listener = new NativeSrtListener(srt, { host: listen, port, passphrase, latencyMs, listenTimeoutMs: this.options.listenTimeoutMs ?? 10_000 });
+    listener.start();
+    this.listener = listener;
+    return port;
+  }
+
+  /** ffmpeg's listener: the host may call as soon as we answer, so answer once it is really there. */
+  async listening(decoderAlive: () => boolean): Promise<void> {
+    if (this.decoderInput.kind !== 'listen') return;
+    if (!(await waitUdpBound(this.decoderInput.listen.port, 5000, decoderAlive))) throw new Error('the SRT listener did not start');
+  }
+
+  /** Pipes our listener's stream into the decoder and reports SRT's counters each second (received, lost before repair, dropped). */
+  feed(stdin: Writable, on: InputEvents): () => void {
+    const listener = this.listener;
+    if (!listener) return () => undefined;
+    stdin.on('error', () => undefined);
+    listener.on('data', (chunk: Buffer) => stdin.write(chunk));
+    listener.on('end', (reason: string) => on.end(reason));
+    let last = { received: 0, lost: 0, dropped: 0 };
+    const stats = setInterval(() => {
+      const now = listener.counters();
+      if (!now) return;
+      on.stats({ received: now.received - last.received, lost: now.lost - last.lost, dropped: now.dropped - last.dropped } satisfies LinkStats);
+      last = now;
+    }, 1000);
+    stats.unref();
+    return () => {
+      clearInterval(stats);
+      listener.close();
+    };
+  }
+
+  close(): void {
+    this.listener?.close();
+  }
+}
