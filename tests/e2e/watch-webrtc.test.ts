@@ -51,7 +51,7 @@ describe.skipIf(!haveChromium || !haveXvfb)('Watch page: a session from an anima
     xvfb = started.child;
     display = started.display;
     animator = await startAnimator(started.display, 1280, 720, 30);
-    serve = await startServe([], { GPU_BRIDGE_CONFIG_DIR: dir, GPU_BRIDGE_STATE_DIR: dir, DISPLAY: started.display, GPU_BRIDGE_WEBRTC_PORTS: '51000-51099', GPU_BRIDGE_MAX_SESSIONS: '8' });
+    serve = await startServe([], { GPU_BRIDGE_CONFIG_DIR: dir, GPU_BRIDGE_STATE_DIR: dir, DISPLAY: started.display, GPU_BRIDGE_WEBRTC_PORTS: '51000-51099' });
     const api = await openApi(serve);
     call = api.call;
     closeApi = () => api.ws.close();

@@ -87,8 +87,9 @@ export class SessionManager {
     options.peers.setStreamRequestHandler((peer, request) => this.onPeerRequest(peer, request));
   }
 
-  get count(): number {
-    return this.entries.size;
+  /** Sessions not yet ended (the ones listed for a minute after they end hold no encoder). */
+  get liveCount(): number {
+    return [...this.entries.values()].filter((entry) => entry.session.state !== 'stopped' && entry.session.state !== 'failed').length;
   }
 
   list(): SessionInfo[] {
@@ -216,7 +217,9 @@ export class SessionManager {
       return this.info(shared);
     }
     const maxSessions = this.options.maxSessions ?? 4;
-    if (this.entries.size >= maxSessions) throw new ApiError(ErrorCode.Conflict, `already ${this.entries.size} sessions (the maximum is ${maxSessions}); stop one first`);
+    // an ended session stays listed a minute for its reason, but holds no encoder: only live ones count
+    const live = this.liveCount;
+    if (live >= maxSessions) throw new ApiError(ErrorCode.Conflict, `already ${live} sessions (the maximum is ${maxSessions}); stop one first`);
     const caps = (await this.options.gpuCaps?.().catch(() => null)) ?? null;
     let choice;
     try {
