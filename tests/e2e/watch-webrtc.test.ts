@@ -191,7 +191,7 @@ describe.skipIf(!haveChromium || !haveXvfb)('Watch page: a session from an anima
     const owner = await browser.newPage();
     await owner.goto(`${serve.url}#/watch?start=640x360@30`);
     await expect.poll(async () => (await figures(owner))?.stamped ?? 0, { timeout: 30_000 }).toBeGreaterThan(10);
-    const made = (await call('viewLinks.create', { label: 'a colleague', minutes: 30 })) as { link: { id: string; input: boolean }; path: string };
+    const made = (await call('viewlinks.create', { label: 'a colleague', minutes: 30 })) as { link: { id: string; input: boolean }; path: string };
     expect(made.link.input).toBe(false);
     // someone else's browser: no owner token, no cookies
     const context = await browser.newContext();
@@ -205,7 +205,7 @@ describe.skipIf(!haveChromium || !haveXvfb)('Watch page: a session from an anima
       (window as unknown as { gpuBridgeWatch: { api: { call(m: string): Promise<unknown> } } }).gpuBridgeWatch.api.call('sessions.list').then(() => 'answered', (e: Error) => e.message),
     );
     expect(refused).toMatch(/a view link can only watch/);
-    const listed = (await call('viewLinks.list')) as { id: string; usedAt: string | null }[];
+    const listed = (await call('viewlinks.list')) as { id: string; usedAt: string | null }[];
     expect(listed.find((l) => l.id === made.link.id)?.usedAt).not.toBeNull();
     // one time: the same link again is refused (page and WebSocket)
     const again = await (await browser.newContext()).newPage();
@@ -213,7 +213,7 @@ describe.skipIf(!haveChromium || !haveXvfb)('Watch page: a session from an anima
     expect(response?.status()).toBe(403);
     expect(await again.textContent('body')).toMatch(/no longer valid/);
     // revoked while watching: cut off
-    await call('viewLinks.revoke', { id: made.link.id });
+    await call('viewlinks.revoke', { id: made.link.id });
     await expect.poll(async () => (await figures(guest))?.state, { timeout: 10_000 }).toBe('ended');
     expect((await figures(guest))?.error).toMatch(/revoked/);
     const audit = readFileSync(join(dir, 'audit.jsonl'), 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as { action: string; result: string; detail: string | null });

@@ -230,7 +230,7 @@ export class WebRtcService {
     );
   }
 
-  handlers(): HandlerGroup<'webrtc.watch' | 'webrtc.answer' | 'webrtc.leave' | 'viewLinks.list' | 'viewLinks.create' | 'viewLinks.revoke'> {
+  handlers(): HandlerGroup<'webrtc.watch' | 'webrtc.answer' | 'webrtc.leave' | 'viewlinks.list' | 'viewlinks.create' | 'viewlinks.revoke'> {
     return {
       'webrtc.watch': (params, ctx) => {
         const { watcher, sessionId, guest } = this.watcherFor(ctx.clientId, ctx.shell);
@@ -244,9 +244,9 @@ export class WebRtcService {
         if (thumbnail && !target.sessionId) throw new ApiError(ErrorCode.InvalidParams, 'a thumbnail watches a running session: give its sessionId');
         return this.watch(target, ctx.clientId, thumbnail ? { ...watcher, label: 'thumbnail', input: false, passive: true } : watcher);
       },
-      'viewLinks.list': async () => (await this.links?.list()) ?? [],
-      'viewLinks.create': (params, ctx) => this.createLink(params, `${ctx.shell}:${ctx.clientId}`),
-      'viewLinks.revoke': (params, ctx) => this.revoke(params.id, `${ctx.shell}:${ctx.clientId}`),
+      'viewlinks.list': async () => (await this.links?.list()) ?? [],
+      'viewlinks.create': (params, ctx) => this.createLink(params, `${ctx.shell}:${ctx.clientId}`),
+      'viewlinks.revoke': (params, ctx) => this.revoke(params.id, `${ctx.shell}:${ctx.clientId}`),
       'webrtc.answer': (params, ctx) => this.answer(params.viewerId, params.sdp, ctx.clientId),
       'webrtc.leave': (params, ctx) => this.leave(params.viewerId, ctx.clientId),
     };

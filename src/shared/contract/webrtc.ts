@@ -65,8 +65,8 @@ export const ViewLink = z
 export type ViewLink = z.infer<typeof ViewLink>;
 
 export const webrtcMethods = {
-  'viewLinks.list': method({ description: 'View links made for others (Peers page), used, expired and revoked ones too.', params: z.object({}).strict().optional(), result: z.array(ViewLink) }),
-  'viewLinks.create': method({
+  'viewlinks.list': method({ description: 'View links made for others (Peers page), used, expired and revoked ones too.', params: z.object({}).strict().optional(), result: z.array(ViewLink) }),
+  'viewlinks.create': method({
     description: 'Make a one-time view link for someone else: it expires, can be revoked, and grants input only when asked.',
     params: z
       .object({
@@ -79,7 +79,7 @@ export const webrtcMethods = {
     /** `path`: append to the web shell's origin; it carries the secret, shown once. */
     result: z.object({ link: ViewLink, path: z.string() }).strict(),
   }),
-  'viewLinks.revoke': method({ description: 'Revoke a view link (a browser watching through it is cut off).', params: z.object({ id: z.string().regex(/^[0-9a-f]{16}$/) }).strict(), result: ViewLink }),
+  'viewlinks.revoke': method({ description: 'Revoke a view link (a browser watching through it is cut off).', params: z.object({ id: z.string().regex(/^[0-9a-f]{16}$/) }).strict(), result: ViewLink }),
 
   'webrtc.watch': method({
     description: 'Watch a session in this browser over WebRTC: join one by id, or start one with this browser as its first viewer. Answers the host\'s SDP offer.',

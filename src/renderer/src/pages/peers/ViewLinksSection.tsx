@@ -22,14 +22,14 @@ export function ViewLinksSection() {
   const [input, setInput] = useState(false);
   const [made, setMade] = useState<string | null>(null);
 
-  const refresh = useCallback(() => api.call('viewLinks.list').then(setLinks, (error: Error) => notify('error', `Could not list view links: ${error.message}`)), [api, notify]);
+  const refresh = useCallback(() => api.call('viewlinks.list').then(setLinks, (error: Error) => notify('error', `Could not list view links: ${error.message}`)), [api, notify]);
   useEffect(() => {
     if (connected) void refresh();
   }, [refresh, connected]);
 
   const create = (event: FormEvent) => {
     event.preventDefault();
-    api.call('viewLinks.create', { label: label.trim(), minutes, input }).then(
+    api.call('viewlinks.create', { label: label.trim(), minutes, input }).then(
       ({ path }) => {
         setMade(`${window.location.origin}${path}`);
         setLabel('');
@@ -39,7 +39,7 @@ export function ViewLinksSection() {
     );
   };
   const revoke = (link: ViewLink) => {
-    api.call('viewLinks.revoke', { id: link.id }).then(refresh, (error: Error) => notify('error', `Could not revoke ${link.label}: ${error.message}`));
+    api.call('viewlinks.revoke', { id: link.id }).then(refresh, (error: Error) => notify('error', `Could not revoke ${link.label}: ${error.message}`));
   };
   const now = Date.now();
   return (
