@@ -23,6 +23,7 @@ import { measureSession, sessions } from './latency-session';
 import { measureCaptures, type CaptureRow } from './latency-capture';
 import { measureAudio } from './latency-audio';
 import { soundRigUnavailable } from '../tests/helpers/sound-rig';
+import { browserMissing, measureBrowser } from './latency-browser';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 
@@ -30,7 +31,7 @@ const WIDTH = 1280;
 const HEIGHT = 720;
 const FPS = 60;
 const SECONDS = Math.max(2, Math.min(60, Number(process.env.BENCH_SECONDS ?? 7) || 7));
-/** BENCH_ONLY=links|harder|cpu|capture|audio runs one part (the default: all). */
+/** BENCH_ONLY=links|harder|cpu|capture|audio|browser runs one part (the default: all). */
 const ONLY = process.env.BENCH_ONLY ?? 'all';
 const LINKS: Array<{ label: string; link: LinkProfile | null }> = [
   { label: 'loopback', link: null },
@@ -186,6 +187,22 @@ async function main(): Promise<number> {
         console.log(`  ours   p50 ${ms(audio.latency.p50Ms).padStart(9)}  p95 ${ms(audio.latency.p95Ms).padStart(9)}  (goal p50 ≤ 40 ms) ×${over ?? '—'} the floor; ${audio.heard}/${audio.clicks} clicks heard, ${audio.concealedMs} ms concealed${audio.error ? `  ERROR ${audio.error}` : ''}`);
         console.log(`  A/V    offset p50 ${ms(audio.offset.p50Ms)}, |offset| p95 ${ms(audio.offsetAbsP95Ms)} (goal within ±20 ms; + sound late), picture capture → decoded p50 ${ms(audio.videoP50Ms)}`);
         extras.audio = { latencyP50Ms: audio.latency.p50Ms, latencyP95Ms: audio.latency.p95Ms, floorP50Ms: audio.floor.p50Ms, overFloor: over, avOffsetP50Ms: audio.offset.p50Ms, avOffsetAbsP95Ms: audio.offsetAbsP95Ms, clicks: audio.clicks, heard: audio.heard, error: audio.error };
+      }
+    }
+    if (!stopping && (ONLY === 'all' || ONLY === 'browser')) {
+      console.log('browser: Chromium watching over WebRTC (the Watch page\'s path: werift, the encoder\'s RTP as it is), against the native peer over rtp in the same run, loopback');
+      const missing = browserMissing();
+      if (missing) console.log(`  skipped: ${missing}`);
+      else {
+        const native = await session('rtp', null);
+        const inBrowser = await measureBrowser({ display: display.name, width: WIDTH, height: HEIGHT, fps: FPS, bitrateKbps, seconds: SECONDS });
+        const rows = { native: latencyRow(native.latency, native.intact, native.framesSent, native.error), browser: latencyRow(inBrowser.latency, inBrowser.intact, inBrowser.framesSent, inBrowser.error, `${inBrowser.fpsReceived} fps read back; Chromium: ${inBrowser.steps[0] ?? '—'}`) };
+        for (const [name, row] of Object.entries(rows)) print(name, row);
+        const gap = rows.browser.p50Ms === null || rows.native.p50Ms === null ? null : Math.round((rows.browser.p50Ms - rows.native.p50Ms) * 10) / 10;
+        const ratio = rows.browser.p50Ms === null || rows.native.p50Ms === null || rows.native.p50Ms <= 0 ? null : Math.round((rows.browser.p50Ms / rows.native.p50Ms) * 100) / 100;
+        console.log(`  browser p50 ${gap === null ? '—' : `${gap >= 0 ? '+' : ''}${gap} ms`} against the native peer (goal: within 10 ms), ×${ratio ?? '—'}`);
+        results.browser = rows;
+        extras.browserOverNativeP50Ms = gap;
       }
     }
     if (!stopping && (ONLY === 'all' || ONLY === 'capture')) {

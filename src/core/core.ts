@@ -10,6 +10,8 @@ import { MetricsSampler } from './metrics/sampler';
 import { followSessions } from './metrics/session-series';
 import { PeersService } from './pairing/peers-service';
 import { SessionManager } from './sessions/session-manager';
+import { parsePortRange } from './webrtc/port-range';
+import { WebRtcService } from './webrtc/webrtc-service';
 import { DesktopInputRouter } from './input/desktop-input-router';
 import { sessionTypeOf } from './capture/detect';
 import { createNutBackend } from './input/injector';
@@ -36,6 +38,8 @@ export interface CoreOptions {
    * and passthrough checks, its samples replayed on the dashboard, and every change refused.
    */
   snapshot?: { root: string; meta: { host: string; takenAt: string; source: string | null }; samples: SampleTick[] };
+  /** UDP ports WebRTC's ICE may bind (`serve --webrtc-ports`); default GPU_BRIDGE_WEBRTC_PORTS, else 50000-50199. */
+  webrtcPorts?: [number, number];
 }
 
 export interface Core {
@@ -48,10 +52,13 @@ export interface Core {
   readonly metrics: MetricsSampler;
   /** Streaming sessions (Sessions page, `gpu-bridge session`). */
   readonly sessions: SessionManager;
+  /** Browsers watching sessions over WebRTC (the Watch page). */
+  readonly webrtc: WebRtcService;
   readonly events: EventHub;
   readonly paths: AppPaths;
   /** Connected clients across shells, for the heartbeat. */
-  clientConnected(): () => void;
+  /** A shell's client arrived; the function returned says it left (its WebRTC viewers end with it). */
+  clientConnected(clientId?: string): () => void;
   dispose(): Promise<void>;
 }
 
@@ -102,6 +109,11 @@ export function createCore(options: CoreOptions): Core {
     },
   });
   disposers.push(() => sessions.stopAll('shutdown'));
+  // browsers watching over WebRTC: ICE on a fixed UDP port range (GPU_BRIDGE_WEBRTC_PORTS, MIN-MAX)
+  const webrtc = new WebRtcService({
+    sessions, sharing, inputBackend: async () => inputRouter.backend(),
+    portRange: options.webrtcPorts ?? parsePortRange(env.GPU_BRIDGE_WEBRTC_PORTS), extraHostAddresses: ['127.0.0.1'], configDir: paths.configDir, audit,
+  });
   // Prometheus session series (GET /metrics) from the manager's sessions.second / sessions.changed
   disposers.push(followSessions(events, metrics.exporter.sessions));
   const allHandlers: Handlers = {
@@ -113,6 +125,7 @@ export function createCore(options: CoreOptions): Core {
     ...passthroughHandlers({ audit, root: hostRoot, snapshot: snapshot !== null }),
     ...vmHandlers({ audit, root: hostRoot, libvirt: { env } }),
     ...sessions.handlers(),
+    ...webrtc.handlers(),
   };
   if (snapshot) {
     // a recorded host's desktop session is not in its snapshot: say so rather than describe this machine's
@@ -147,11 +160,13 @@ export function createCore(options: CoreOptions): Core {
     peers,
     metrics,
     sessions,
-    clientConnected() {
+    webrtc,
+    clientConnected(clientId) {
       clients += 1;
       let done = false;
       return () => {
         if (!done) clients -= 1;
+        if (!done && clientId) webrtc.clientGone(clientId);
         done = true;
       };
     },

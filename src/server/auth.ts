@@ -2,6 +2,8 @@ import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 
 export const TOKEN_COOKIE = 'gpu_bridge_token';
+/** A view link's secret, kept for the page's own files after the first load. */
+export const VIEW_COOKIE = 'gpu_bridge_view';
 
 function safeEqual(a: string, b: string): boolean {
   const left = Buffer.from(a);
@@ -25,6 +27,11 @@ export function presentedToken(request: IncomingMessage, url: URL): string | nul
   const auth = request.headers.authorization;
   if (auth?.startsWith('Bearer ')) return auth.slice('Bearer '.length).trim();
   return cookieValue(request.headers.cookie, TOKEN_COOKIE);
+}
+
+/** A view link's secret: `?view=`, then its cookie. */
+export function presentedViewToken(request: IncomingMessage, url: URL): string | null {
+  return url.searchParams.get('view') ?? cookieValue(request.headers.cookie, VIEW_COOKIE);
 }
 
 export function tokenMatches(presented: string | null, expected: string): boolean {

@@ -5,7 +5,8 @@ import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Core } from '../core/core';
 import { SECURITY_HEADERS } from './content-security';
-import { hostAllowed, originAllowed, presentedToken, TOKEN_COOKIE, tokenMatches } from './auth';
+import { hostAllowed, originAllowed, presentedToken, presentedViewToken, TOKEN_COOKIE, tokenMatches, VIEW_COOKIE } from './auth';
+import { guestMessageAllowed } from './guest';
 import { serveStatic } from './static-files';
 import { MAX_MESSAGE_BYTES } from '../shared/protocol';
 
@@ -83,6 +84,17 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
       return;
     }
     if (!tokenMatches(presentedToken(request, url), token)) {
+      // a view link's browser gets the page (nothing else): the link itself is used when its WebSocket opens
+      const view = presentedViewToken(request, url);
+      if (view !== null && (await core.webrtc.links?.valid(view, url.searchParams.has('view') ? (request.socket.remoteAddress ?? 'unknown') : undefined))) {
+        const viewCookie: Record<string, string> = url.searchParams.has('view') ? { 'Set-Cookie': `${VIEW_COOKIE}=${view}; Path=/; HttpOnly; SameSite=Strict${options.tls ? '; Secure' : ''}` } : {};
+        await serveStatic(options.rendererDir, url.pathname, response, viewCookie);
+        return;
+      }
+      if (view !== null) {
+        refuse(response, 403, 'This view link is no longer valid: it was used already, has expired, or was revoked. Ask the owner for a new one.');
+        return;
+      }
       refuse(response, 401, 'GPU Bridge needs its access token: open the URL that `gpu-bridge serve` printed (it ends in ?token=…).');
       return;
     }
@@ -117,22 +129,40 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
     if (!hostOk(request.headers.host)) return deny(421, 'Misdirected Request');
     // Our own page's origin is the Host it was loaded from; anything else is a foreign site.
     if (!originAllowed(request.headers.origin, [`${scheme}://${(request.headers.host ?? '').toLowerCase()}`])) return deny(403, 'Forbidden');
-    if (!tokenMatches(presentedToken(request, url), token)) return deny(401, 'Unauthorized');
-    wss.handleUpgrade(request, socket, head, (ws) => attach(ws));
+    if (tokenMatches(presentedToken(request, url), token)) {
+      wss.handleUpgrade(request, socket, head, (ws) => attach(ws, randomUUID(), false));
+      return;
+    }
+    // a view link: used up now (it works once), or refused (audited either way)
+    const view = presentedViewToken(request, url);
+    if (view === null || !core.webrtc.links) return deny(401, 'Unauthorized');
+    const clientId = randomUUID();
+    let cut: (reason: string) => void = () => undefined;
+    void core.webrtc.guestConnected(clientId, view, request.socket.remoteAddress ?? 'unknown', (reason) => cut(reason)).then((redeemed) => {
+      if (!redeemed.ok) return deny(403, 'Forbidden');
+      wss.handleUpgrade(request, socket, head, (ws) => {
+        cut = (reason) => ws.close(4003, reason.slice(0, 120));
+        attach(ws, clientId, true);
+      });
+    });
   });
 
-  const attach = (ws: WebSocket): void => {
-    const clientId = randomUUID();
-    const released = core.clientConnected();
+  const attach = (ws: WebSocket, clientId: string, guest: boolean): void => {
+    const released = core.clientConnected(clientId);
     const send = (message: unknown) => {
       if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
     };
-    const unsubscribe = core.events.subscribe((message) => {
-      // A client that cannot keep up loses events (never requests' replies) rather than growing memory.
-      if (ws.bufferedAmount < 8 * MAX_MESSAGE_BYTES) send(message);
-    });
+    // a view link's browser hears no events: they tell about the whole host
+    const unsubscribe = guest
+      ? () => undefined
+      : core.events.subscribe((message) => {
+          // A client that cannot keep up loses events (never requests' replies) rather than growing memory.
+          if (ws.bufferedAmount < 8 * MAX_MESSAGE_BYTES) send(message);
+        });
     ws.on('message', (data, isBinary) => {
       const raw = isBinary ? (data as Buffer) : data.toString();
+      const refusal = guest ? guestMessageAllowed(raw) : null;
+      if (refusal) return send(refusal);
       void core.dispatcher.handleRaw(raw as string | Buffer, { shell: 'web', clientId }).then(send);
     });
     ws.on('error', () => ws.terminate());

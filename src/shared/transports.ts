@@ -44,6 +44,11 @@ export interface TransportCapabilities {
   /** It carries the host's sound with the picture (src/core/audio); where not, `audioWhy` says why (one line). */
   audio: boolean;
   audioWhy: string;
+  /**
+   * Its viewers may carry the encoder's RTP payloads themselves (ViewerLink.rtpSink) instead of our
+   * receiver: a browser over WebRTC (src/core/webrtc/) watches sessions of this transport.
+   */
+  sinkViewers: boolean;
 }
 
 export const TRANSPORTS = {
@@ -58,6 +63,7 @@ export const TRANSPORTS = {
     maxFrameKbit: 1600,
     audio: true,
     audioWhy: '',
+    sinkViewers: true,
   },
   srt: {
     choice: 'SRT (complete, buffered)',
@@ -70,6 +76,7 @@ export const TRANSPORTS = {
     maxFrameKbit: null,
     audio: false,
     audioWhy: 'sound is not muxed into the srt stream yet: over srt the session runs without it (choose rtp for sound)',
+    sinkViewers: false,
   },
 } as const satisfies Record<TransportName, TransportCapabilities>;
 
@@ -99,4 +106,27 @@ export function frameBudgetRefusal(transport: TransportName, bitrateKbps: number
   if (max === null || bitrateKbps / fps <= max) return null;
   const others = TRANSPORT_NAMES.filter((name) => capabilities(name).maxFrameKbit === null);
   return `over ${transport} a frame must stay under ${max} kbit (${Math.round(max / 8)} KiB): ${bitrateKbps} kbit/s at ${fps} fps is ${Math.round(bitrateKbps / fps)} kbit a frame; lower the bitrate${others.length ? ` or use ${others.join(' or ')}` : ''}`;
+}
+
+/**
+ * A browser watching over WebRTC: not a transport of its own but a viewer riding a session of one
+ * whose entry says `sinkViewers`, the encoder's RTP payloads put into its track as they are.
+ */
+export const BROWSER_VIEWER = {
+  /** The first is the codec of a session a browser starts itself. */
+  codecs: ['h264'] as const,
+  codecsWhy: 'a browser decodes neither HEVC nor AV1 over WebRTC here',
+};
+
+/** The transport a browser's own new session uses (the first that carries browsers). */
+export const BROWSER_TRANSPORT: TransportName = TRANSPORT_NAMES.find((name) => capabilities(name).sinkViewers)!;
+
+/** Why a browser cannot watch a session of `codec` over `transport` (a sentence), or null when it can. */
+export function browserRefusal(transport: TransportName, codec: StreamCodecName): string | null {
+  if (!capabilities(transport).sinkViewers) {
+    const carriers = TRANSPORT_NAMES.filter((name) => capabilities(name).sinkViewers);
+    return `a browser watches sessions over ${carriers.join(' or ')}, not ${transport}`;
+  }
+  if (!(BROWSER_VIEWER.codecs as readonly StreamCodecName[]).includes(codec)) return `a browser watches ${BROWSER_VIEWER.codecs.map((c) => CODEC_LABEL[c]).join(' or ')} sessions (${BROWSER_VIEWER.codecsWhy}), not ${CODEC_LABEL[codec]}`;
+  return null;
 }

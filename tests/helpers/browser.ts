@@ -7,7 +7,8 @@ export function chromiumPath(): string | null {
   return candidates.find((path) => existsSync(path)) ?? null;
 }
 
-export async function launchChromium(): Promise<Browser> {
+/** `extraArgs`: more switches (the WebRTC tests let loopback candidates through and keep host addresses unhidden). */
+export async function launchChromium(extraArgs: string[] = []): Promise<Browser> {
   const executablePath = chromiumPath();
   if (!executablePath) throw new Error('Chromium not found: install Debian\'s chromium package or set CHROMIUM_PATH');
   return chromium.launch({
@@ -21,6 +22,7 @@ export async function launchChromium(): Promise<Browser> {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
+      ...extraArgs,
     ],
   });
 }

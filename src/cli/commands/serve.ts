@@ -6,6 +6,7 @@ import { openSnapshot } from '../../core/inventory/snapshot';
 import { readSnapshotMeta, readSnapshotSamples } from '../../core/inventory/snapshot-extras';
 import { createSelfSignedIdentity, formatFingerprint } from '../../core/crypto/self-signed';
 import { isLoopback, startWebServer } from '../../server/web-server';
+import { parsePortRange } from '../../core/webrtc/port-range';
 import { parseCommandArgs, parsePort } from '../args';
 import { CliError, type CliCommand } from '../command';
 
@@ -19,7 +20,7 @@ export function defaultRendererDir(): string {
 export const serveCommand: CliCommand = {
   name: 'serve',
   summary: 'serve the UI and API to a browser (headless mode)',
-  usage: 'gpu-bridge serve [--port N] [--listen ADDR] [--token T] [--renderer-dir DIR] [--from SNAPSHOT_DIR_OR_TAR_GZ]',
+  usage: 'gpu-bridge serve [--port N] [--listen ADDR] [--token T] [--renderer-dir DIR] [--from SNAPSHOT_DIR_OR_TAR_GZ] [--webrtc-ports MIN-MAX]',
   async run(argv) {
     const { values } = parseCommandArgs(
       argv,
@@ -29,6 +30,7 @@ export const serveCommand: CliCommand = {
         token: { type: 'string' },
         'renderer-dir': { type: 'string' },
         from: { type: 'string' },
+        'webrtc-ports': { type: 'string' },
       },
       this.usage,
     );
@@ -36,6 +38,13 @@ export const serveCommand: CliCommand = {
     const host = values.listen ?? '127.0.0.1';
     if (values.token !== undefined && !/^[A-Za-z0-9_-]{16,128}$/.test(values.token)) {
       throw new CliError('--token must be 16 to 128 characters of A-Z a-z 0-9 _ -', 2);
+    }
+    let webrtcPorts: [number, number] | undefined;
+    try {
+      // browsers watching over WebRTC reach ICE on these UDP ports: open them in the firewall
+      webrtcPorts = values['webrtc-ports'] === undefined ? undefined : parsePortRange(values['webrtc-ports']);
+    } catch (error) {
+      throw new CliError(`--webrtc-ports: ${(error as Error).message}`, 2);
     }
     const rendererDir = values['renderer-dir'] ?? defaultRendererDir();
     if (!existsSync(join(rendererDir, 'index.html'))) {
@@ -48,7 +57,7 @@ export const serveCommand: CliCommand = {
       process.stdout.write(`TLS 1.3 with a self-signed certificate, SHA-256 fingerprint ${formatFingerprint(identity.fingerprint)}\n`);
     }
     const recorded = values.from === undefined ? null : await openRecordedHost(values.from);
-    const core = createCore({ shell: 'web', peerReceiveCommand: recorded ? null : { file: process.execPath, args: [process.argv[1]!, 'peer', 'receive', '--headless'] }, snapshot: recorded?.snapshot });
+    const core = createCore({ shell: 'web', peerReceiveCommand: recorded ? null : { file: process.execPath, args: [process.argv[1]!, 'peer', 'receive', '--headless'] }, snapshot: recorded?.snapshot, webrtcPorts });
     let server;
     try {
       server = await startWebServer({

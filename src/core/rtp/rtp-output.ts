@@ -4,8 +4,21 @@ import { freeUdpPort } from '../net/free-udp-port';
 import { preciseNow } from '../pairing/channel';
 import { rtpClock, VIDEO_CLOCK_RATE } from './rtp-clock';
 import { isRtcp, parseRtpHeader } from './rtp-packet';
-import type { RtpPeerSender } from './rtp-peer-sender';
 import { UdpBatchReceiver } from './udp-batch';
+
+/**
+ * What the fan-out hands each viewer's payloads to: our encrypted sender (RtpPeerSender) or another
+ * transport that carries RTP itself (the WebRTC viewer's track).
+ */
+export interface RtpViewerSender {
+  packet(payload: Buffer, marker: boolean, frameStart: boolean, timestamp: number): void;
+  close(): void;
+  readonly rttMs: number | null;
+  /** Our own sender's FEC share (absent where the viewer's transport repairs by itself). */
+  readonly fec?: { readonly ratio: number };
+  /** Our own sender's pace follows bitrate steps (absent where the viewer's transport paces itself). */
+  setPacingTarget?(settings: { targetKbps: number; fps: number }): void;
+}
 
 interface Source {
   id: number;
@@ -35,7 +48,7 @@ const MAX_QUEUED = 4096;
 export class RtpOutput extends EventEmitter {
   /** Encoder packets lost on the loopback hop (a process too busy to read them in time), and the frames cut short for it. */
   readonly counters = { sourceLost: 0, framesCut: 0 };
-  private readonly viewers = new Map<string, RtpPeerSender>();
+  private readonly viewers = new Map<string, RtpViewerSender>();
   private readonly sources = new Map<number, Source>();
   private active: Source | null = null;
   private pending: Source | null = null;
@@ -43,23 +56,23 @@ export class RtpOutput extends EventEmitter {
   private frameTimestamp = 0;
   private lastMarker = true;
 
-  addViewer(name: string, sender: RtpPeerSender): void {
+  addViewer(name: string, sender: RtpViewerSender): void {
     this.viewers.set(name, sender);
   }
 
-  removeViewer(name: string): RtpPeerSender | undefined {
+  removeViewer(name: string): RtpViewerSender | undefined {
     const sender = this.viewers.get(name);
     this.viewers.delete(name);
     return sender;
   }
 
-  viewer(name: string): RtpPeerSender | undefined {
+  viewer(name: string): RtpViewerSender | undefined {
     return this.viewers.get(name);
   }
 
   /** A bitrate step: every viewer's pacing follows the encoder's new target. */
   setTargetKbps(targetKbps: number, fps: number): void {
-    for (const sender of this.viewers.values()) sender.setPacingTarget({ targetKbps, fps });
+    for (const sender of this.viewers.values()) sender.setPacingTarget?.({ targetKbps, fps });
   }
 
   /**

@@ -51,34 +51,42 @@ export class RtpTransport extends EventEmitter implements SenderTransport {
     return this.output.switching;
   }
 
-  /** Fresh keys for this viewer (inside the mutual-TLS control channel), its receiver, our sender to it. */
+  /**
+   * Fresh keys for this viewer (inside the mutual-TLS control channel), its receiver, our sender to it;
+   * or, for a viewer that carries RTP itself (a browser over WebRTC: `link.rtpSink`), its own sender.
+   */
   async addViewer(link: ViewerLink, runs: EncoderRuns): Promise<ViewerChange> {
     this.runsFor = runs;
-    const { codec, width, height, fps } = runs.shape;
-    if (codec === 'av1') throw new Error('the rtp transport does not carry AV1: use srt');
+    if (runs.shape.codec === 'av1') throw new Error('the rtp transport does not carry AV1: use srt');
     const streamId = randomUUID();
     this.streamIds.set(link.name, streamId);
-    const keys = newRtpKeys();
-    const audio = this.audio;
-    const where = await link.open({ streamId, transport: 'rtp', rtpKeys: keysToWire(keys), latencyMs: 0, codec, width, height, fps, ...(audio?.on ? { audio: true } : {}) });
     // the session may have ended, or the viewer left, while its receiver opened: open no socket for it
-    if (this.closed || this.streamIds.get(link.name) !== streamId) throw new Error('the session ended while the receiver opened');
-    const sender = new RtpPeerSender({ host: where.host, port: where.port }, keys, MEDIA_PAYLOAD_TYPE[codec], { targetKbps: runs.targetKbps, fps });
-    await sender.start();
-    if (this.closed || this.streamIds.get(link.name) !== streamId) {
+    const stale = () => this.closed || this.streamIds.get(link.name) !== streamId;
+    const sender = link.rtpSink ? await link.rtpSink(runs.shape) : await this.peerSender(link, streamId, runs, stale);
+    if (stale()) {
       sender.close();
+      this.audio?.removeViewer(link.name);
       throw new Error('the session ended while the receiver opened');
     }
     sender.on('keyframe', () => this.emit('keyframe'));
     this.output.addViewer(link.name, sender);
-    await audio?.addViewer(link.name, where, keys);
-    if (this.closed || this.streamIds.get(link.name) !== streamId) {
-      // the viewer's video sender went with the session's end or its removal; its sound's goes here
-      audio?.removeViewer(link.name);
-      throw new Error('the session ended while the receiver opened');
-    }
     // the stream goes on for the others; a new encoder run gives the newcomer a keyframe to start from
     return this.runs.size > 0 ? 'keyframe' : 'launch';
+  }
+
+  /** Our encrypted sender to a peer's receiver, opened with fresh keys. */
+  private async peerSender(link: ViewerLink, streamId: string, runs: EncoderRuns, stale: () => boolean): Promise<RtpPeerSender> {
+    const { codec, width, height, fps } = runs.shape;
+    if (codec === 'av1') throw new Error('the rtp transport does not carry AV1: use srt');
+    const keys = newRtpKeys();
+    const audio = this.audio;
+    const where = await link.open({ streamId, transport: 'rtp', rtpKeys: keysToWire(keys), latencyMs: 0, codec, width, height, fps, ...(audio?.on ? { audio: true } : {}) });
+    if (stale()) throw new Error('the session ended while the receiver opened');
+    const sender = new RtpPeerSender({ host: where.host, port: where.port }, keys, MEDIA_PAYLOAD_TYPE[codec], { targetKbps: runs.targetKbps, fps });
+    await sender.start();
+    // a stale viewer's sender is closed by the caller, its sound (none opened yet) needs nothing
+    if (!stale()) await audio?.addViewer(link.name, where, keys);
+    return sender;
   }
 
   removeViewer(name: string): { streamId: string; then: ViewerChange } {
@@ -98,7 +106,7 @@ export class RtpTransport extends EventEmitter implements SenderTransport {
   }
 
   fecRatio(name: string): number | null {
-    return this.output.viewer(name)?.fec.ratio ?? null;
+    return this.output.viewer(name)?.fec?.ratio ?? null;
   }
 
   /** Each viewer's pacing follows the encoder's new target. */

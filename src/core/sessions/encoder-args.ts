@@ -1,15 +1,11 @@
+import { ENCODER_CODEC as SHARED_ENCODER_CODEC } from '../../shared/contract/sessions';
+
 /** Video encoders a session can use; the NVENC ones need an NVIDIA GPU with NVENC and an ffmpeg built with it. */
 export const ENCODERS = ['h264_nvenc', 'hevc_nvenc', 'av1_nvenc', 'libx264', 'libx265'] as const;
 export type EncoderName = (typeof ENCODERS)[number];
 export type Codec = 'h264' | 'hevc' | 'av1';
 
-export const ENCODER_CODEC: Record<EncoderName, Codec> = {
-  h264_nvenc: 'h264',
-  hevc_nvenc: 'hevc',
-  av1_nvenc: 'av1',
-  libx264: 'h264',
-  libx265: 'hevc',
-};
+export const ENCODER_CODEC: Record<EncoderName, Codec> = SHARED_ENCODER_CODEC;
 
 export function isHardware(encoder: EncoderName): boolean {
   return encoder.endsWith('_nvenc');
@@ -38,7 +34,8 @@ export function encoderArgs(settings: EncoderSettings): string[] {
   switch (encoder) {
     case 'libx264':
       return [
-        '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-b:v', rate, '-maxrate', rate, '-bufsize', vbv,
+        // constrained baseline (ultrafast uses nothing more): what a browser decodes over WebRTC
+        '-c:v', 'libx264', '-profile:v', 'baseline', '-preset', 'ultrafast', '-tune', 'zerolatency', '-b:v', rate, '-maxrate', rate, '-bufsize', vbv,
         '-g', String(fps), '-bf', '0',
         // repeat-headers: a receiver that missed the first frame still gets SPS/PPS at the next refresh
         '-x264-params', `sliced-threads=1:threads=${threads}:intra-refresh=1:nal-hrd=cbr:repeat-headers=1:rc-lookahead=0`,
@@ -52,7 +49,7 @@ export function encoderArgs(settings: EncoderSettings): string[] {
     case 'hevc_nvenc':
     case 'av1_nvenc':
       return [
-        '-c:v', encoder, '-gpu', String(settings.gpuIndex ?? 0), '-preset', 'p1', '-tune', 'ull', '-rc', 'cbr', '-b:v', rate, '-maxrate', rate, '-bufsize', vbv,
+        '-c:v', encoder, ...(encoder === 'h264_nvenc' ? ['-profile', 'main'] : []), '-gpu', String(settings.gpuIndex ?? 0), '-preset', 'p1', '-tune', 'ull', '-rc', 'cbr', '-b:v', rate, '-maxrate', rate, '-bufsize', vbv,
         '-bf', '0', '-g', '2147483647', '-forced-idr', '1', '-zerolatency', '1', '-delay', '0', '-rc-lookahead', '0', '-no-scenecut', '1',
       ];
   }

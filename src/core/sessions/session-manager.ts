@@ -1,5 +1,5 @@
 import type { PeerRecord, StreamRequest, StreamTransport } from '../../shared/contract/peers';
-import { codecRefusal, DEFAULT_TRANSPORT, frameBudgetRefusal } from '../../shared/transports';
+import { browserRefusal, codecRefusal, DEFAULT_TRANSPORT, frameBudgetRefusal } from '../../shared/transports';
 import type { CaptureKind, CaptureSettings, CaptureSourcesInfo, SelftestResult, SessionInfo, SessionSecond, SessionSource } from '../../shared/contract/sessions';
 import { CaptureSettingsStore } from '../capture/capture-settings';
 import { captureRequestFor } from '../capture/capture-request';
@@ -16,6 +16,7 @@ import { chooseEncoder, ffmpegEncoders, type GpuEncodeCaps } from './encoder-cho
 import type { Codec, EncoderName } from './encoder-args';
 import { defaultBitrateKbps, runSelftest } from './selftest';
 import { StreamSession, type StreamSecond } from './stream-session';
+import type { ViewerLink } from './viewer-link';
 
 export interface SessionManagerOptions {
   peers: PeersService;
@@ -88,8 +89,9 @@ export class SessionManager {
     options.peers.setStreamRequestHandler((peer, request) => this.onPeerRequest(peer, request));
   }
 
-  get count(): number {
-    return this.entries.size;
+  /** Sessions not yet ended (the ones listed for a minute after they end hold no encoder). */
+  get liveCount(): number {
+    return [...this.entries.values()].filter((entry) => entry.session.state !== 'stopped' && entry.session.state !== 'failed').length;
   }
 
   list(): SessionInfo[] {
@@ -181,11 +183,30 @@ export class SessionManager {
   async start(request: StartRequest, who: string): Promise<SessionInfo> {
     if (!this.options.sharing.sharing) throw new ApiError(ErrorCode.Refused, 'sharing is off: turn it on (tray or Sessions page) before starting a session');
     const link = await this.options.peers.viewerLink(request.peer);
+    return this.startFor(link, request, who, await this.peerHasInput(request.peer));
+  }
+
+  /** A browser over WebRTC joins a running session, where its transport carries browsers (browserRefusal, src/shared/transports.ts). */
+  async join(id: string, link: ViewerLink, who: string): Promise<SessionInfo> {
+    if (!this.options.sharing.sharing) throw new ApiError(ErrorCode.Refused, 'sharing is off: turn it on (tray or Sessions page) before watching');
+    const entry = this.entries.get(id);
+    if (!entry || entry.session.state === 'stopped' || entry.session.state === 'failed') throw new ApiError(ErrorCode.NotFound, `no live session ${id}`);
+    const refusal = browserRefusal(entry.session.transport, entry.codec);
+    if (refusal) throw new ApiError(ErrorCode.Refused, `session ${id}: ${refusal}`);
+    await entry.session.addViewer(link);
+    await this.options.audit.append({ who, action: 'session.join', target: link.name, result: 'ok', detail: `${id} (shared encoder)` });
+    this.changed();
+    return this.info(entry);
+  }
+
+  /** A session (or a seat on a matching one) for this viewer; `input`: whether its capture opens input too. */
+  async startFor(link: ViewerLink, request: Omit<StartRequest, 'peer'>, who: string, input: boolean): Promise<SessionInfo> {
+    if (!this.options.sharing.sharing) throw new ApiError(ErrorCode.Refused, 'sharing is off: turn it on (tray or Sessions page) before starting a session');
     const codec = request.codec ?? 'h264';
     const transport = request.transport ?? DEFAULT_TRANSPORT;
     const refusal = codecRefusal(transport, codec);
     if (refusal) throw new ApiError(ErrorCode.InvalidParams, refusal);
-    const captureRequest = await this.captureRequest(request, await this.peerHasInput(request.peer));
+    const captureRequest = await this.captureRequest(request, input);
     const bitrateKbps = request.bitrateKbps ?? defaultBitrateKbps(request.width, request.height, request.fps);
     const tooLarge = frameBudgetRefusal(transport, bitrateKbps, request.fps);
     if (tooLarge) throw new ApiError(ErrorCode.InvalidParams, tooLarge);
@@ -199,7 +220,9 @@ export class SessionManager {
       return this.info(shared);
     }
     const maxSessions = this.options.maxSessions ?? 4;
-    if (this.entries.size >= maxSessions) throw new ApiError(ErrorCode.Conflict, `already ${this.entries.size} sessions (the maximum is ${maxSessions}); stop one first`);
+    // an ended session stays listed a minute for its reason, but holds no encoder: only live ones count
+    const live = this.liveCount;
+    if (live >= maxSessions) throw new ApiError(ErrorCode.Conflict, `already ${live} sessions (the maximum is ${maxSessions}); stop one first`);
     const caps = (await this.options.gpuCaps?.().catch(() => null)) ?? null;
     let choice;
     try {

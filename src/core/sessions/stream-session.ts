@@ -179,8 +179,9 @@ export class StreamSession extends EventEmitter {
     return this.bitrate.current;
   }
 
+  /** Viewers a user would name: a passive one (a page's live thumbnail) is left out. */
   get viewerNames(): string[] {
-    return [...this.viewers.keys()];
+    return [...this.viewers.values()].filter((v) => !v.link.passive).map((v) => v.link.name);
   }
 
   /** Adds a viewer: the transport opens what it needs, and says whether the encoder restarts or sends a keyframe. */
@@ -249,7 +250,8 @@ export class StreamSession extends EventEmitter {
     this.viewers.delete(name);
     const { streamId, then } = this.detach(viewer);
     await viewer.link.close(streamId, reason).catch(() => undefined);
-    if (this.viewers.size === 0) await this.finish('stopped', reason);
+    // passive viewers (thumbnails) do not keep a session going on their own
+    if ([...this.viewers.values()].every((v) => v.link.passive)) await this.finish('stopped', reason);
     else await this.follow(then);
   }
 
@@ -270,6 +272,7 @@ export class StreamSession extends EventEmitter {
     let framesDecoded = 0;
     let unreadable = 0;
     for (const viewer of this.viewers.values()) {
+      if (viewer.link.passive) continue;
       framesDecoded += viewer.decoded;
       unreadable += viewer.unreadable;
     }
@@ -486,6 +489,7 @@ export class StreamSession extends EventEmitter {
     const sentNow = this.framesSent - this.framesSentAtTick;
     this.framesSentAtTick = this.framesSent;
     for (const [name, viewer] of this.viewers) {
+      if (viewer.link.passive) continue;
       viewer.window.push({ sent: sentNow, decoded: viewer.decodedThisSecond, unreadable: viewer.unreadableThisSecond });
       if (viewer.firstFrameAt !== null && viewer.perSecond.length < 3600) viewer.perSecond.push(viewer.decodedThisSecond - viewer.unreadableThisSecond);
       if (viewer.window.length > LOSS_WINDOW_SECONDS) viewer.window.shift();

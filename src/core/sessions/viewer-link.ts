@@ -1,5 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import type { StreamMessage, StreamOpen } from '../../shared/contract/peers';
+import type { RtpViewerSender } from '../rtp/rtp-output';
+import type { StreamShape } from './sender-transport';
 import type { DecodedFrame } from './stamp-reader';
 
 /** The transport's counters for one second at the viewer (SRT's own, or the rtp receiver's). */
@@ -29,6 +31,17 @@ export interface ViewerLink extends EventEmitter {
   close(streamId: string, reason: string): Promise<void>;
   /** The viewer's clock minus ours, and the control channel's round trip (the path's: not one busy sample). */
   clock(): { offsetMs: number | null; rttMs: number | null };
+  /**
+   * A viewer that carries the encoder's RTP payloads itself (a browser over WebRTC) returns its own
+   * sender instead of opening a receiver for ours; its 'keyframe' event asks the session for one. Only
+   * transports whose entry says `sinkViewers` (src/shared/transports.ts) call it; other viewers leave it out.
+   */
+  rtpSink?(shape: StreamShape): Promise<RtpViewerSink>;
+  /** A page's live thumbnail: not named among the viewers, no figures of its own, and it keeps no session going. */
+  readonly passive?: boolean;
 }
+
+/** A viewer's own carrier of the encoder's RTP payloads. Events: 'keyframe' (the viewer asks for one). */
+export interface RtpViewerSink extends RtpViewerSender, EventEmitter {}
 
 export type { DecodedFrame };

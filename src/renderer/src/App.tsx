@@ -10,6 +10,7 @@ import { PassthroughPage } from './pages/PassthroughPage';
 import { PeersPage } from './pages/PeersPage';
 import { SessionsPage } from './pages/SessionsPage';
 import { SettingsPage } from './pages/SettingsPage';
+import { WatchPage } from './pages/WatchPage';
 import { useStore } from './store';
 import { pageFromHash } from './store/slices';
 import { selectPage } from './store/selectors';
@@ -22,6 +23,7 @@ const PAGE_COMPONENTS: Record<PageId, ComponentType> = {
   sessions: SessionsPage,
   peers: PeersPage,
   settings: SettingsPage,
+  watch: WatchPage,
 };
 
 export function App() {

@@ -7,6 +7,7 @@ import { peersEvents, peersMethods } from './peers';
 import { sessionsEvents, sessionsMethods } from './sessions';
 import { sharingEvents, sharingMethods } from './sharing';
 import { vmEvents, vmMethods } from './vm';
+import { webrtcEvents, webrtcMethods } from './webrtc';
 
 /**
  * The one contract both shells carry. Each domain adds its own `*Methods` / `*Events` map in its own
@@ -21,6 +22,7 @@ export const methods = {
   ...passthroughMethods,
   ...sessionsMethods,
   ...vmMethods,
+  ...webrtcMethods,
 } as const;
 
 export const events = {
@@ -32,6 +34,7 @@ export const events = {
   ...passthroughEvents,
   ...sessionsEvents,
   ...vmEvents,
+  ...webrtcEvents,
 } as const;
 
 export type Methods = typeof methods;

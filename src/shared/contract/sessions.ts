@@ -1,9 +1,18 @@
 import { z } from 'zod';
 import { event, method } from './define';
 import { StreamCodec, StreamTransport } from './peers';
-import { DEFAULT_TRANSPORT } from '../transports';
+import { DEFAULT_TRANSPORT, type StreamCodecName } from '../transports';
 
 export const EncoderName = z.enum(['h264_nvenc', 'hevc_nvenc', 'av1_nvenc', 'libx264', 'libx265']);
+
+/** The codec each encoder makes (a session is listed by its encoder). */
+export const ENCODER_CODEC: Record<z.infer<typeof EncoderName>, StreamCodecName> = {
+  h264_nvenc: 'h264',
+  hevc_nvenc: 'hevc',
+  av1_nvenc: 'av1',
+  libx264: 'h264',
+  libx265: 'hevc',
+};
 
 export const CaptureKind = z.enum(['x11', 'portal', 'gnome', 'wlroots', 'test']);
 export type CaptureKind = z.infer<typeof CaptureKind>;

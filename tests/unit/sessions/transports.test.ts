@@ -1,5 +1,5 @@
 import { StreamOpen } from '../../../src/shared/contract/peers';
-import { codecRefusal, DEFAULT_TRANSPORT, frameBudgetRefusal, TRANSPORT_NAMES, TRANSPORTS } from '../../../src/shared/transports';
+import { BROWSER_TRANSPORT, browserRefusal, codecRefusal, DEFAULT_TRANSPORT, frameBudgetRefusal, TRANSPORT_NAMES, TRANSPORTS } from '../../../src/shared/transports';
 
 const KEY = `${'A'.repeat(59)}=`;
 const common = { type: 'stream.open', streamId: '00000000-0000-0000-0000-000000000001', latencyMs: 0, width: 640, height: 360, fps: 30 };
@@ -27,6 +27,15 @@ describe('the table of transports', () => {
     expect(TRANSPORTS.rtp.audio).toBe(true);
     expect(TRANSPORTS.srt.audio).toBe(false);
     expect(TRANSPORTS.srt.audioWhy).toMatch(/srt.*without it/);
+  });
+});
+
+describe('browsers in the table', () => {
+  it('watch H.264 over a transport that hands its payloads to a viewer\'s own sender (rtp), and say why not otherwise', () => {
+    expect(BROWSER_TRANSPORT).toBe('rtp');
+    expect(browserRefusal('rtp', 'h264')).toBeNull();
+    expect(browserRefusal('rtp', 'hevc')).toMatch(/a browser watches H\.264 sessions .*not HEVC/);
+    expect(browserRefusal('srt', 'h264')).toMatch(/a browser watches sessions over rtp, not srt/);
   });
 });
 

@@ -9,6 +9,7 @@ export const PAGE_TITLES: Record<PageId, string> = {
   sessions: 'Sessions',
   peers: 'Peers',
   settings: 'Settings',
+  watch: 'Watch',
 };
 
 export function Nav() {

@@ -1,5 +1,6 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import type { PeerScope, PeerStatus } from '../../../shared/contract';
+import { ViewLinksSection } from './peers/ViewLinksSection';
 import { useApi } from '../api/context';
 import { Empty, Section } from '../components/Section';
 import { SharingToggle } from '../components/SharingToggle';
@@ -144,6 +145,7 @@ export function PeersPage() {
           </table>
         )}
       </Section>
+      <ViewLinksSection />
       <Section title="Kill switch">
         <SharingToggle />
       </Section>

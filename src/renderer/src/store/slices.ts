@@ -22,14 +22,15 @@ export const createSharingSlice: Slice<SharingSlice> = (set) => ({
 });
 
 export function pageFromHash(hash: string): PageId {
-  const id = hash.replace(/^#\/?/, '');
+  // a page may carry its own query after its name (#/watch?session=…)
+  const id = hash.replace(/^#\/?/, '').split('?')[0]!;
   return (PAGES as readonly string[]).includes(id) ? (id as PageId) : 'dashboard';
 }
 
 export const createNavigationSlice: Slice<NavigationSlice> = (set) => ({
   page: typeof window === 'undefined' ? 'dashboard' : pageFromHash(window.location.hash),
   navigate: (page) => {
-    if (typeof window !== 'undefined' && window.location.hash !== `#/${page}`) window.location.hash = `#/${page}`;
+    if (typeof window !== 'undefined' && pageFromHash(window.location.hash) !== page) window.location.hash = `#/${page}`;
     set({ page });
   },
 });

@@ -2,7 +2,7 @@ import type { AppInfo, SelftestResult, SessionInfo, SharingState } from '../../.
 import type { ConnectionState } from '../api/transport';
 import type { TransportName } from '../../../shared/transports';
 
-export const PAGES = ['dashboard', 'gpus', 'passthrough', 'sessions', 'peers', 'settings'] as const;
+export const PAGES = ['dashboard', 'gpus', 'passthrough', 'sessions', 'peers', 'settings', 'watch'] as const;
 export type PageId = (typeof PAGES)[number];
 
 export interface ConnectionSlice {

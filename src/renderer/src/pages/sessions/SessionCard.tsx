@@ -5,6 +5,7 @@ import { LiveFigure } from '../../components/LiveFigure';
 import { sessionLive, viewerSeriesId } from '../../metrics/session-live';
 import { useStore } from '../../store';
 import { ViewerCharts } from './SessionCharts';
+import { SessionThumbnail } from './SessionThumbnail';
 import { describeFailure, firstFrameText, formatKbps, formatMs, isLive, stateLabel } from './session-view';
 import { TRANSPORTS } from '../../../../shared/transports';
 
@@ -30,6 +31,7 @@ export function SessionCard({ session }: { session: SessionInfo }) {
     <section className="card session-card" aria-label={title}>
       <div className="card-head">
         <h3>{title}</h3>
+        <SessionThumbnail session={session} />
         {isLive(session) ? (
           <button type="button" className="danger" onClick={stop} disabled={stopping} aria-label={`Stop ${title}`}>
             {stopping ? 'Stopping…' : 'Stop'}
