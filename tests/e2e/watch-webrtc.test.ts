@@ -2,7 +2,7 @@ import { execFileSync, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { startAnimator } from '../../bench/latency-display';
 import type { SupervisedSpawn } from '../../src/core/sessions/child-process';
@@ -189,12 +189,15 @@ describe.skipIf(!haveChromium || !haveXvfb)('Watch page: a session from an anima
 
   it('view links: one made for someone else lets their browser watch (view only), once; revoked, it cuts them off and is refused; all audited', async () => {
     const owner = await browser.newPage();
+    // its session must not outlive a failure here (a later test's page with the same settings would join it)
+    onTestFinished(() => owner.close());
     await owner.goto(`${serve.url}#/watch?start=640x360@30`);
     await expect.poll(async () => (await figures(owner))?.stamped ?? 0, { timeout: 30_000 }).toBeGreaterThan(10);
     const made = (await call('viewlinks.create', { label: 'a colleague', minutes: 30 })) as { link: { id: string; input: boolean }; path: string };
     expect(made.link.input).toBe(false);
     // someone else's browser: no owner token, no cookies
     const context = await browser.newContext();
+    onTestFinished(() => context.close());
     const guest = await context.newPage();
     await guest.goto(`${serve.origin}${made.path}`);
     await expect.poll(async () => (await figures(guest))?.stamped ?? 0, { timeout: 30_000 }).toBeGreaterThan(10);
@@ -208,7 +211,9 @@ describe.skipIf(!haveChromium || !haveXvfb)('Watch page: a session from an anima
     const listed = (await call('viewlinks.list')) as { id: string; usedAt: string | null }[];
     expect(listed.find((l) => l.id === made.link.id)?.usedAt).not.toBeNull();
     // one time: the same link again is refused (page and WebSocket)
-    const again = await (await browser.newContext()).newPage();
+    const againContext = await browser.newContext();
+    onTestFinished(() => againContext.close());
+    const again = await againContext.newPage();
     const response = await again.goto(`${serve.origin}${made.path}`);
     expect(response?.status()).toBe(403);
     expect(await again.textContent('body')).toMatch(/no longer valid/);
@@ -216,6 +221,8 @@ describe.skipIf(!haveChromium || !haveXvfb)('Watch page: a session from an anima
     await call('viewlinks.revoke', { id: made.link.id });
     await expect.poll(async () => (await figures(guest))?.state, { timeout: 10_000 }).toBe('ended');
     expect((await figures(guest))?.error).toMatch(/revoked/);
+    // the host closed its connection for good with why (a revoked link's page does not retry), whichever word came first
+    await expect.poll(() => guest.evaluate(() => (window as unknown as { gpuBridgeWatch: { api: { transport: { ended?: string | null } } } }).gpuBridgeWatch.api.transport.ended ?? null), { timeout: 10_000 }).toMatch(/revoked/);
     const audit = readFileSync(join(dir, 'audit.jsonl'), 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as { action: string; result: string; detail: string | null });
     const actions = audit.filter((e) => e.action.startsWith('viewlink.')).map((e) => `${e.action}:${e.result}`);
     expect(actions).toEqual(expect.arrayContaining(['viewlink.create:ok', 'viewlink.use:ok', 'viewlink.use:refused', 'viewlink.revoke:ok']));
@@ -225,10 +232,12 @@ describe.skipIf(!haveChromium || !haveXvfb)('Watch page: a session from an anima
 
   it('each live session card shows its picture in a thumbnail linking to the Watch page; a thumbnail keeps no session going', async () => {
     const owner = await browser.newPage();
+    onTestFinished(() => owner.close());
     await owner.goto(`${serve.url}#/watch?start=640x360@30`);
     await expect.poll(async () => (await figures(owner))?.stamped ?? 0, { timeout: 30_000 }).toBeGreaterThan(10);
     const sessionId = await owner.evaluate(() => (window as unknown as Watched).gpuBridgeWatch!.offer!.sessionId);
     const sessionsPage = await browser.newPage();
+    onTestFinished(() => sessionsPage.close());
     await sessionsPage.goto(`${serve.url}#/sessions`);
     const thumbnail = sessionsPage.getByRole('link', { name: `Watch session ${sessionId.slice(0, 8)}` });
     await expect.poll(async () => (await thumbnail.count()) > 0 && (await thumbnail.locator('video').getAttribute('data-state')), { timeout: 30_000 }).toBe('playing');

@@ -34,6 +34,8 @@ interface Guest {
   link: ViewLink;
   /** Cuts the guest's connection (the web shell closes its WebSocket). */
   cut: (reason: string) => void;
+  /** Why it was cut: what it still sends while its connection closes is refused, never taken for the owner's. */
+  cutFor?: string;
 }
 
 /** Who watches: the web shell's owner (input granted), or a view link's holder (input only if the link grants it). */
@@ -86,15 +88,16 @@ export class WebRtcService {
 
   private async checkGuests(): Promise<void> {
     for (const [clientId, guest] of this.guests) {
-      if (await this.links?.stillLive(guest.link.id)) continue;
+      if (guest.cutFor || (await this.links?.stillLive(guest.link.id))) continue;
       this.cutGuest(clientId, 'the view link expired or was revoked');
     }
   }
 
   private cutGuest(clientId: string, reason: string): void {
     const guest = this.guests.get(clientId);
-    if (!guest) return;
-    this.guests.delete(clientId);
+    if (!guest || guest.cutFor) return;
+    // kept (marked) until its connection is gone: clientGone forgets it
+    guest.cutFor = reason;
     for (const entry of [...this.watching.values()]) if (entry.clientId === clientId) entry.viewer.end(reason);
     guest.cut(reason);
   }
@@ -116,6 +119,7 @@ export class WebRtcService {
   private watcherFor(clientId: string, shell: string): { watcher: Watcher; sessionId?: string; guest: boolean } {
     const guest = this.guests.get(clientId);
     if (!guest) return { watcher: { who: `${shell}:${clientId}`, label: 'browser', input: true }, guest: false };
+    if (guest.cutFor) throw new ApiError(ErrorCode.Forbidden, `${guest.cutFor}: ask the owner for a new link`);
     return { watcher: { who: `view-link:${guest.link.label}`, label: `link ${guest.link.label.replace(/[^\w .-]/g, '').slice(0, 40)}`, input: guest.link.input }, sessionId: guest.link.sessionId ?? undefined, guest: true };
   }
 

@@ -6,6 +6,8 @@ export interface Transport {
   onMessage(listener: (text: string) => void): () => void;
   onState(listener: (state: ConnectionState, detail: string | null) => void): () => void;
   readonly state: ConnectionState;
+  /** Why the host ended the connection for good (it will not be retried), or null. */
+  readonly ended?: string | null;
   close(): void;
 }
 

@@ -17,6 +17,7 @@ export function createWsTransport(options: WsTransportOptions): Transport {
   let state: ConnectionState = 'connecting';
   let attempt = 0;
   let stopped = false;
+  let ended: string | null = null;
   let timer: ReturnType<typeof setTimeout> | null = null;
 
   const setState = (next: ConnectionState, detail: string | null) => {
@@ -37,7 +38,13 @@ export function createWsTransport(options: WsTransportOptions): Transport {
     };
     ws.onclose = (event) => {
       socket = null;
-      if (stopped) return setState('closed', null);
+      if (stopped) return setState('closed', ended);
+      // 4000-4999: the host closed it on purpose (a view link revoked or expired): reconnecting cannot help
+      if (event.code >= 4000 && event.code <= 4999) {
+        stopped = true;
+        ended = event.reason || `closed by the host (${event.code})`;
+        return setState('closed', ended);
+      }
       const delay = Math.min(max, base * 2 ** attempt) * (0.5 + Math.random() * 0.5);
       attempt += 1;
       const why = event.code === 1006 ? 'the host is unreachable' : `closed (${event.code}${event.reason ? `: ${event.reason}` : ''})`;
@@ -50,6 +57,9 @@ export function createWsTransport(options: WsTransportOptions): Transport {
   return {
     get state() {
       return state;
+    },
+    get ended() {
+      return ended;
     },
     send(text) {
       if (!socket || socket.readyState !== WebSocket.OPEN) throw new Error('not connected to the host');

@@ -59,6 +59,7 @@ export class WatchClient {
   private firstPresented: number | undefined;
   private timers: number[] = [];
   private closed = false;
+  private unwatchConnection: (() => void) | null = null;
 
   constructor(
     private readonly api: ApiClient,
@@ -67,6 +68,11 @@ export class WatchClient {
   ) {}
 
   async start(target: WatchTarget, rewriteOffer: (sdp: string) => string | Promise<string> = (sdp) => sdp): Promise<WatchOffer> {
+    // the host's word on the connection itself (a revoked view link) ends the picture even when its data channel's goes astray
+    this.unwatchConnection = this.api.transport.onState((state) => {
+      const why = this.api.transport.ended;
+      if (state === 'closed' && why) this.end(`the host ended it: ${why}`);
+    });
     const offer = await this.api.call('webrtc.watch', 'shared' in target ? {} : target);
     this.offer = offer;
     const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
@@ -192,6 +198,7 @@ export class WatchClient {
   end(reason: string): void {
     if (this.closed) return;
     this.closed = true;
+    this.unwatchConnection?.();
     for (const timer of this.timers) window.clearInterval(timer);
     this.figures.state = 'ended';
     this.figures.error = reason;
