@@ -16,6 +16,9 @@ function hash(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
 
+/** A refused link (or unknown ones together) is audited at most this often. */
+const REFUSAL_AUDIT_MS = 60_000;
+
 export type Redeemed = { ok: true; link: ViewLink } | { ok: false; reason: string };
 
 /**
@@ -32,6 +35,25 @@ export class ViewLinks {
     private readonly now: () => number = Date.now,
   ) {
     this.file = join(configDir, 'view-links.json');
+  }
+
+  /** Per refused target (a link, or 'unknown link'): when it was last audited and the refusals since. */
+  private readonly refusals = new Map<string, { at: number; since: number }>();
+
+  /**
+   * Anyone can present a view link, so its refusals are audited at most once a minute per link (and once
+   * for every unknown one together), with the count of those in between: the log stays bounded under a flood.
+   */
+  private async auditRefusal(from: string, target: string, why: string): Promise<void> {
+    const now = this.now();
+    const seen = this.refusals.get(target);
+    if (seen && now - seen.at < REFUSAL_AUDIT_MS) {
+      seen.since += 1;
+      return;
+    }
+    const more = seen && seen.since > 0 ? ` (and ${seen.since} more refused since the last entry)` : '';
+    this.refusals.set(target, { at: now, since: 0 });
+    await this.audit.append({ who: `view-link:${from.slice(0, 100)}`, action: 'viewlink.use', target, result: 'refused', detail: `${why}${more}` });
   }
 
   private async read(): Promise<StoredLink[]> {
@@ -88,9 +110,7 @@ export class ViewLinks {
     const tokenHash = hash(token);
     const link = /^[A-Za-z0-9_-]{32}$/.test(token) ? (await this.read()).find((l) => l.tokenHash === tokenHash) : undefined;
     const why = this.why(link);
-    if (why !== null && from !== undefined) {
-      await this.audit.append({ who: `view-link:${from.slice(0, 100)}`, action: 'viewlink.use', target: link ? `${link.label} ${link.id}` : 'unknown link', result: 'refused', detail: why });
-    }
+    if (why !== null && from !== undefined) await this.auditRefusal(from, link ? `${link.label} ${link.id}` : 'unknown link', why);
     return why === null;
   }
 
@@ -107,10 +127,8 @@ export class ViewLinks {
       await writeJsonAtomic(this.file, links);
       return { ok: true, link: ViewLinks.public(link) };
     });
-    await this.audit.append({
-      who: `view-link:${from.slice(0, 100)}`, action: 'viewlink.use', target: result.ok ? `${result.link.label} ${result.link.id}` : (result.label ?? 'unknown link'),
-      result: result.ok ? 'ok' : 'refused', detail: result.ok ? null : result.reason,
-    });
+    if (result.ok) await this.audit.append({ who: `view-link:${from.slice(0, 100)}`, action: 'viewlink.use', target: `${result.link.label} ${result.link.id}`, result: 'ok', detail: null });
+    else await this.auditRefusal(from, result.label ?? 'unknown link', result.reason);
     return result.ok ? { ok: true, link: result.link } : { ok: false, reason: result.reason };
   }
 

@@ -9,7 +9,7 @@ function setup() {
   const dir = mkdtempSync(join(tmpdir(), 'gpu-bridge-view-links-'));
   let now = Date.parse('2026-01-01T10:00:00Z');
   const links = new ViewLinks(dir, new AuditLog(join(dir, 'audit.jsonl')), () => now);
-  const audit = () => readFileSync(join(dir, 'audit.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { action: string; result: string; detail: string | null });
+  const audit = () => readFileSync(join(dir, 'audit.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { action: string; result: string; target: string; detail: string | null });
   return { dir, links, audit, advance: (ms: number) => (now += ms) };
 }
 
@@ -52,5 +52,20 @@ describe('view links', () => {
       expect(await links.valid(bad)).toBe(false);
       expect((await links.redeem(bad, 'x')).ok).toBe(false);
     }
+  });
+
+  it('audit a flood of refusals boundedly: once a minute per link and once for every unknown one, with the count between', async () => {
+    const { links, advance, audit } = setup();
+    const { link, token } = await links.create({ label: 'Ed', minutes: 10, input: false }, 'web:owner');
+    expect(await links.redeem(token, '10.0.0.5')).toMatchObject({ ok: true });
+    for (let i = 0; i < 500; i += 1) {
+      await links.redeem(`${'x'.repeat(31)}${i % 10}`, '203.0.113.9');
+      await links.valid('not-a-link', '203.0.113.9');
+      await links.redeem(token, '203.0.113.9');
+    }
+    expect(audit().map((e) => `${e.action}:${e.result}:${e.target}`)).toEqual(['viewlink.create:ok:Ed ' + link.id, 'viewlink.use:ok:Ed ' + link.id, 'viewlink.use:refused:unknown link', 'viewlink.use:refused:Ed ' + link.id]);
+    advance(60_000);
+    await links.redeem('y'.repeat(32), '203.0.113.9');
+    expect(audit().at(-1)).toMatchObject({ action: 'viewlink.use', result: 'refused', target: 'unknown link', detail: 'no such view link (and 999 more refused since the last entry)' });
   });
 });
