@@ -10,6 +10,7 @@ import { MEDIA_PAYLOAD_TYPE, newRtpKeys } from '../../src/core/rtp/rtp-keys';
 import { RtpPeerSender } from '../../src/core/rtp/rtp-peer-sender';
 import { RtpReceiver } from '../../src/core/rtp/rtp-receiver';
 import type { LinkProfile } from '../../src/core/net/udp-relay';
+import { seededRandom } from '../../src/core/util/seeded-random';
 
 export interface BottleneckStreamOptions {
   seconds: number;
@@ -40,18 +41,6 @@ export interface BottleneckStreamResult {
 
 const PACKET_BYTES = 1200;
 
-/** mulberry32 */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function streamThroughBottleneck(options: BottleneckStreamOptions): Promise<BottleneckStreamResult> {
@@ -59,7 +48,7 @@ export async function streamThroughBottleneck(options: BottleneckStreamOptions):
   const gop = Math.round(options.keyframeEverySeconds * options.fps);
   // bytes of an ordinary frame such that a GOP (one keyframe, gop-1 ordinary frames) averages the rate
   const frameBytes = (options.kbps * 1000 * options.keyframeEverySeconds) / 8 / (gop - 1 + scale);
-  const random = seeded(42);
+  const random = seededRandom(42);
   const keys = newRtpKeys();
   const receiver = new RtpReceiver({ listen: '127.0.0.1', port: 0, keys, codec: 'h264' });
   const receiverPort = await receiver.start();

@@ -1,5 +1,6 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
+import { seededRandom } from '../util/seeded-random';
 
 export interface LinkProfile {
   /** Added to every datagram, each way. */
@@ -19,18 +20,6 @@ export interface LinkProfile {
 
 /** Datagrams held at once (delayed, in flight): a bound on memory, far above any real session's. */
 const MAX_IN_FLIGHT = 50_000;
-
-/** mulberry32: a small seeded generator, uniform in [0, 1). */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * A link in user space (this kernel has no netem): UDP from a caller to `target`, each datagram delayed
@@ -59,7 +48,7 @@ export class UdpRelay {
     private profile: LinkProfile,
   ) {
     const seed = profile.seed ?? 1;
-    this.random = { towardsTarget: seeded(seed), back: seeded(seed ^ 0x5bd1e995) };
+    this.random = { towardsTarget: seededRandom(seed), back: seededRandom(seed ^ 0x5bd1e995) };
     const family = isIPv6(target.host) ? 'udp6' : 'udp4';
     this.front = createSocket(family);
     this.back = createSocket(family);

@@ -14,6 +14,7 @@ import { isRtcp, parseRtpHeader } from '../../../src/core/rtp/rtp-packet';
 import { RtpPeerSender, type PeerFeedback } from '../../../src/core/rtp/rtp-peer-sender';
 import { RtpReceiver } from '../../../src/core/rtp/rtp-receiver';
 import { SrtpProtector, SrtpUnprotector, SRTCP_TRAILER_BYTES, TAG_BYTES } from '../../../src/core/rtp/srtp-gcm';
+import { seededRandom } from '../../../src/core/util/seeded-random';
 
 const HOST = '127.0.0.1';
 const START_CODE = Buffer.from([0, 0, 0, 1]);
@@ -36,14 +37,13 @@ async function until(what: string, probe: () => boolean, timeoutMs = 5000): Prom
 
 /** A seeded generator (mulberry32): the same run every time. */
 class Rng {
-  constructor(private state: number) {}
+  private readonly random: () => number;
+  constructor(seed: number) {
+    this.random = seededRandom(seed);
+  }
 
   next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return this.random();
   }
 
   /** An integer in min..max (both included). */

@@ -7,20 +7,10 @@
 import { describe, expect, it } from 'vitest';
 import { DelayGauge, MAX_TRAIN_KBPS } from '../../../src/core/rtp/delay-gauge';
 import { BitrateController, type BitrateStep } from '../../../src/core/sessions/bitrate-controller';
+import { seededRandom } from '../../../src/core/util/seeded-random';
 
 const FPS = 60;
 const PACKET = 1200;
-
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Link {
   /** kbit/s of the narrow part at this second, or null: none. */
@@ -33,7 +23,7 @@ interface Link {
 function simulate(targetKbps: number, link: Link, seconds: number) {
   const controller = new BitrateController(targetKbps, undefined, undefined, true);
   const gauge = new DelayGauge();
-  const random = seeded(3);
+  const random = seededRandom(3);
   const rates: number[] = [];
   const steps: (BitrateStep & { at: number })[] = [];
   let linkFreeAt = 0;
