@@ -37,7 +37,6 @@ const CHARTS: Array<{ title: string; series: ChartSeries<SessionKey>[]; paths?: 
   },
 ];
 
-/** The rtp transport's own figures, each second: what the link lost and what repaired it. */
 /** Charts of the link figures: shown for a transport that reports them all (TRANSPORTS' figures). */
 const LINK_CHARTS: typeof CHARTS = [
   {
