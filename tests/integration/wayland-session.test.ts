@@ -6,7 +6,7 @@
 import { chownSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { openApi } from '../helpers/api-client';
 import { CLI, pairHostWithPeer, spawnCli, type RunningCli, type ServeHandle } from '../helpers/spawn-cli';
 import { until } from '../helpers/until';
@@ -16,7 +16,7 @@ import { rigUnavailable, startGnomeRig, startSwayRig, startWaylandAnimator, type
 const noWev = statSync('/usr/bin/wev', { throwIfNoEntry: false }) ? null : 'wev is not installed (Debian: wev)';
 const skip = rigUnavailable('gnome') ?? noWev;
 if (skip) console.warn(`SKIP wayland-session (GNOME): ${skip}`);
-const swaySkip = rigUnavailable('sway') ?? noWev ?? (statSync('/usr/bin/wtype', { throwIfNoEntry: false }) ? null : 'wtype is not installed (Debian: wtype)');
+const swaySkip = rigUnavailable('sway') ?? noWev;
 if (swaySkip) console.warn(`SKIP wayland-session (sway): ${swaySkip}`);
 
 function chownTree(path: string, uid: number, gid: number): void {
@@ -77,6 +77,16 @@ async function hostWithPeer(rig: Rig): Promise<Host> {
   };
 }
 
+/** Starts a session from `source`; a test that fails on the way leaves no session running to refuse the next one. */
+async function startSession(host: Host, source: 'portal' | 'gnome' | 'wlroots'): Promise<Info> {
+  const started = (await host.call('sessions.start', { peer: 'cloudbox', width: 1280, height: 720, fps: 30, source: { kind: source } })) as Info;
+  onTestFinished(async () => {
+    const left = ((await host.call('sessions.list', {})) as Info[]).find((s) => s.id === started.id && s.state === 'running');
+    if (left) await host.call('sessions.stop', { id: started.id });
+  });
+  return started;
+}
+
 /** Streams from `source` for a few seconds, then moves, clicks and types into wev through the session's input. */
 async function sessionWithInput(rig: Rig, host: Host, source: 'portal' | 'gnome' | 'wlroots'): Promise<void> {
   const { api, call, send } = host;
@@ -84,7 +94,7 @@ async function sessionWithInput(rig: Rig, host: Host, source: 'portal' | 'gnome'
   const sources = (await call('sessions.sources', {})) as { sessionType: string; sources: Array<{ kind: string; available: boolean }> };
   expect(sources.sessionType).toBe('wayland');
   expect(sources.sources.find((s) => s.kind === source)?.available).toBe(true);
-  const started = (await call('sessions.start', { peer: 'cloudbox', width: 1280, height: 720, fps: 30, source: { kind: source } })) as Info;
+  const started = await startSession(host, source);
   expect(started.sourceKind).toBe(source);
   await until('the session running', async () => ((await call('sessions.list', {})) as Info[]).find((s) => s.id === started.id && s.state === 'running'), 30_000);
   await new Promise((resolve) => setTimeout(resolve, 5000));
@@ -158,7 +168,7 @@ describe.skipIf(skip !== null)('a Wayland session: GNOME desktop → portal (and
   }, 120_000);
 });
 
-describe.skipIf(swaySkip !== null)('a Wayland session: sway → wlr-screencopy → rtp → a paired peer, input back through a virtual pointer and wtype', () => {
+describe.skipIf(swaySkip !== null)('a Wayland session: sway → wlr-screencopy → rtp → a paired peer, input back through a virtual pointer and keyboard', () => {
   let sway: SwayRig;
   let host: Host;
 
@@ -176,8 +186,29 @@ describe.skipIf(swaySkip !== null)('a Wayland session: sway → wlr-screencopy �
     await sessionWithInput(sway.rig, host, 'wlroots');
   }, 120_000);
 
+  it('keys are held as the peer holds them (Shift+h types H), the keyboard stays on the seat, and a key still held when the session stops is released', async () => {
+    const started = await startSession(host, 'wlroots');
+    await until('the session running', async () => ((await host.call('sessions.list', {})) as Info[]).find((s) => s.id === started.id && s.state === 'running'), 30_000);
+    const wev = sway.rig.startAsUser('wev-held', 'stdbuf', ['-oL', 'wev'], sway.rig.userEnv({ WAYLAND_DISPLAY: sway.rig.env.WAYLAND_DISPLAY }));
+    onTestFinished(() => sway.rig.kill('wev-held'));
+    await until('wev focused', () => wev.log().includes('wl_keyboard] enter'), 10_000);
+    await host.send({ kind: 'key', key: 'LeftShift', down: true });
+    await host.send({ kind: 'key', key: 'H', down: true });
+    await host.send({ kind: 'key', key: 'H', down: false });
+    await host.send({ kind: 'key', key: 'LeftShift', down: false });
+    await until('H in wev', () => /sym: +H /.test(wev.log()), 5000);
+    await host.send({ kind: 'key', key: 'J', down: true });
+    await until('j pressed in wev', () => /state: 1 \(pressed\)\s+sym: +j /.test(wev.log()), 5000);
+    await host.call('sessions.stop', { id: started.id });
+    await until('j released when the session stopped', () => /state: 0 \(released\)\s+sym: +j /.test(wev.log()), 5000).catch((error: Error) => {
+      throw new Error(`${error.message}\n${wev.log().slice(-2000)}`);
+    });
+    // one keyboard for the whole session: wev was given one keymap, not one per key
+    expect(wev.log().match(/wl_keyboard\] keymap/g)).toHaveLength(1);
+  }, 60_000);
+
   it('the kill switch: the session stops and a key sent after it reaches nothing', async () => {
-    const started = (await host.call('sessions.start', { peer: 'cloudbox', width: 1280, height: 720, fps: 30, source: { kind: 'wlroots' } })) as Info;
+    const started = await startSession(host, 'wlroots');
     await until('the session running', async () => ((await host.call('sessions.list', {})) as Info[]).find((s) => s.id === started.id && s.state === 'running'), 30_000);
     const wev = sway.rig.startAsUser('wev-kill', 'stdbuf', ['-oL', 'wev'], sway.rig.userEnv({ WAYLAND_DISPLAY: sway.rig.env.WAYLAND_DISPLAY }));
     await until('wev mapped', () => wev.log().includes('configure'), 10_000);

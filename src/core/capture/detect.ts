@@ -78,10 +78,7 @@ export async function detectCaptureSources(env: NodeJS.ProcessEnv, options: { un
     if (!env.WAYLAND_DISPLAY) sources.push({ kind: 'wlroots', available: false, detail: 'no Wayland display (WAYLAND_DISPLAY is unset)', action: 'run GPU Bridge inside the Wayland session' });
     else if (!wlroots) sources.push({ kind: 'wlroots', available: false, detail: `${desktop ?? 'this desktop'} is not a wlroots compositor (no wlr-screencopy)`, action: 'use the portal' });
     else if (!which('wf-recorder', env.PATH)) sources.push({ kind: 'wlroots', available: false, detail: 'wf-recorder is not installed', action: 'install wf-recorder (Debian/Ubuntu/Fedora: wf-recorder)' });
-    else {
-      const input = which('wtype', env.PATH) ? 'input: a virtual pointer, keys through wtype' : 'input: a virtual pointer; keys need wtype (not installed)';
-      sources.push({ kind: 'wlroots', available: true, detail: `wlr-screencopy through wf-recorder; ${input}`, action: null });
-    }
+    else sources.push({ kind: 'wlroots', available: true, detail: 'wlr-screencopy through wf-recorder; input through a virtual pointer and keyboard', action: null });
 
     sources.push({ kind: 'test', available: true, detail: 'ffmpeg\'s moving test pattern', action: null });
   } finally {

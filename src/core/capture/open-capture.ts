@@ -9,6 +9,7 @@ import { RestoreTokenStore } from './restore-token-store';
 import { wlrootsFrameReader } from './wlroots-frames';
 import { swayOutput, wlrootsInput } from './wlroots-input';
 import { SwayIpc } from './sway-ipc';
+import { VirtualKeyboard } from './wayland-virtual-keyboard';
 import { VirtualPointer } from './wayland-virtual-pointer';
 
 export const CAPTURE_KINDS = ['x11', 'portal', 'gnome', 'wlroots', 'test'] as const;
@@ -33,7 +34,7 @@ export interface CaptureRequest {
   y?: number;
   /** wlroots: the output to capture (default: the only or focused one). */
   output?: string;
-  /** Also open the desktop's input (portal and gnome: in the same session; sway: its IPC and wtype). */
+  /** Also open the desktop's input (portal and gnome: in the same session; sway: its IPC, a virtual pointer and keyboard). */
   input?: boolean;
 }
 
@@ -148,27 +149,33 @@ async function wlrootsDesktopSize(request: CaptureRequest, env: NodeJS.ProcessEn
   }
 }
 
-/** wlroots: frames through wf-recorder; input through our virtual pointer and wtype. */
+/** wlroots: frames through wf-recorder; input through our virtual pointer and virtual keyboard. */
 async function openWlroots(request: CaptureRequest, context: CaptureContext): Promise<OpenedCapture> {
   const { width, height } = request;
   let pointer: VirtualPointer | null = null;
+  let keyboard: VirtualKeyboard | null = null;
   let input: DesktopInput | null = null;
   let desktopSize: { width: number; height: number } | null = null;
+  const closeInput = () => {
+    pointer?.close();
+    keyboard?.close();
+  };
   if (request.input) {
     try {
       desktopSize = await wlrootsDesktopSize(request, context.env);
       pointer = await VirtualPointer.open(context.env);
-      input = wlrootsInput(pointer, desktopSize, context.env);
+      keyboard = await VirtualKeyboard.open(context.env);
+      input = wlrootsInput(pointer, keyboard, desktopSize);
     } catch (error) {
-      pointer?.close();
-      throw new CaptureError(sourceSentence('wlroots', `${(error as Error).message}; input needs a wlroots compositor with wlr-virtual-pointer (sway 1.5+)`));
+      closeInput();
+      throw new CaptureError(sourceSentence('wlroots', `${(error as Error).message}; input needs a wlroots compositor with wlr-virtual-pointer and virtual-keyboard (sway 1.5+)`));
     }
   }
   let feed: FrameFeed;
   try {
     feed = await openFeed('wlroots', request, context, () => wlrootsFrameReader({ width, height, output: request.output, env: context.env }));
   } catch (error) {
-    pointer?.close();
+    closeInput();
     throw error;
   }
   return {
@@ -176,7 +183,7 @@ async function openWlroots(request: CaptureRequest, context: CaptureContext): Pr
     input: scaledInput(input, request, desktopSize), desktopSize,
     close: async () => {
       await feed.close();
-      pointer?.close();
+      closeInput();
     },
   };
 }
