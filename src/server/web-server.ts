@@ -4,6 +4,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Core } from '../core/core';
+import { AddressGate, closeIfSilent, Slots, WEB_SERVER_LIMITS, type WebServerLimits } from './connection-limits';
 import { SECURITY_HEADERS } from './content-security';
 import { hostAllowed, originAllowed, presentedToken, presentedViewToken, TOKEN_COOKIE, tokenMatches, VIEW_COOKIE } from './auth';
 import { guestMessageAllowed } from './guest';
@@ -24,6 +25,8 @@ export interface WebServerOptions {
   routes?: Record<string, HttpRoute>;
   /** Frames beyond this are cut by the socket layer; up to it the dispatcher answers MESSAGE_TOO_LARGE. */
   maxFrameBytes?: number;
+  /** What one client may hold (defaults: WEB_SERVER_LIMITS). */
+  limits?: Partial<WebServerLimits>;
 }
 
 export interface WebServer {
@@ -34,6 +37,8 @@ export interface WebServer {
   readonly origin: string;
   /** The URL to open: origin plus `/?token=…`. */
   readonly url: string;
+  /** Connections closed for their address being over its cap, and view-link requests answered 503 for too many at once. */
+  refusals(): { overAddressCap: number; viewChecksBusy: number };
   close(): Promise<void>;
 }
 
@@ -44,6 +49,9 @@ export function isLoopback(host: string): boolean {
 function formatHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
+
+const BUSY = Symbol('busy');
+const VIEW_CHECKS_BUSY = 'Too many view links are being checked right now; try again in a moment.';
 
 function refuse(response: ServerResponse, status: number, message: string): void {
   response.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', ...SECURITY_HEADERS });
@@ -61,10 +69,24 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
   const { core } = options;
   const routes = options.routes ?? {};
   const sockets = new Set<Socket>();
+  const limits = { ...WEB_SERVER_LIMITS, ...options.limits };
+  const addressGate = new AddressGate(limits.maxPerAddress);
+  const viewChecks = new Slots(limits.maxPendingViewChecks);
   let allowedHosts: string[] = [];
   // Loopback is plain HTTP, so the Host header is checked against DNS rebinding. Beyond loopback the
   // TLS certificate already binds the name, and users reach the host by whatever address they have.
   const hostOk = (value: string | undefined) => value !== undefined && (!isLoopback(host) || hostAllowed(value, allowedHosts));
+
+  /** Runs a view-link check in one of the few slots, or answers BUSY at once when all are taken. */
+  const underViewCheck = async <T>(check: () => Promise<T>): Promise<T | typeof BUSY> => {
+    const release = viewChecks.enter();
+    if (!release) return BUSY;
+    try {
+      return await check();
+    } finally {
+      release();
+    }
+  };
 
   const onRequest = (request: IncomingMessage, response: ServerResponse): void => {
     handleRequest(request, response).catch((error: unknown) => {
@@ -86,7 +108,13 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
     if (!tokenMatches(presentedToken(request, url), token)) {
       // a view link's browser gets the page (nothing else): the link itself is used when its WebSocket opens
       const view = presentedViewToken(request, url);
-      if (view !== null && (await core.webrtc.links?.valid(view, url.searchParams.has('view') ? (request.socket.remoteAddress ?? 'unknown') : undefined))) {
+      const links = core.webrtc.links;
+      const checked = view === null || !links ? false : await underViewCheck(() => links.valid(view, url.searchParams.has('view') ? (request.socket.remoteAddress ?? 'unknown') : undefined));
+      if (checked === BUSY) {
+        refuse(response, 503, VIEW_CHECKS_BUSY);
+        return;
+      }
+      if (checked) {
         const viewCookie: Record<string, string> = url.searchParams.has('view') ? { 'Set-Cookie': `${VIEW_COOKIE}=${view}; Path=/; HttpOnly; SameSite=Strict${options.tls ? '; Secure' : ''}` } : {};
         await serveStatic(options.rendererDir, url.pathname, response, viewCookie);
         return;
@@ -109,10 +137,15 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
     await serveStatic(options.rendererDir, url.pathname, response, cookie);
   };
 
+  // the timeouts are checked each second (Node's default is every 30 s)
+  const timing = { headersTimeout: limits.headersTimeoutMs, requestTimeout: limits.requestTimeoutMs, connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs) };
   const server = options.tls
-    ? createHttpsServer({ key: options.tls.keyPem, cert: options.tls.certPem, minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' }, onRequest)
-    : createHttpServer(onRequest);
+    ? createHttpsServer({ key: options.tls.keyPem, cert: options.tls.certPem, minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3', handshakeTimeout: limits.headersTimeoutMs, ...timing }, onRequest)
+    : createHttpServer(timing, onRequest);
+  server.maxConnections = limits.maxConnections;
   server.on('connection', (socket: Socket) => {
+    if (!addressGate.admit(socket)) return;
+    closeIfSilent(socket, limits.headersTimeoutMs);
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
@@ -138,7 +171,8 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
     if (view === null || !core.webrtc.links) return deny(401, 'Unauthorized');
     const clientId = randomUUID();
     let cut: (reason: string) => void = () => undefined;
-    void core.webrtc.guestConnected(clientId, view, request.socket.remoteAddress ?? 'unknown', (reason) => cut(reason)).then((redeemed) => {
+    void underViewCheck(() => core.webrtc.guestConnected(clientId, view, request.socket.remoteAddress ?? 'unknown', (reason) => cut(reason))).then((redeemed) => {
+      if (redeemed === BUSY) return deny(503, 'Service Unavailable');
       if (!redeemed.ok) return deny(403, 'Forbidden');
       wss.handleUpgrade(request, socket, head, (ws) => {
         cut = (reason) => ws.close(4003, reason.slice(0, 120));
@@ -192,6 +226,7 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
     token,
     origin,
     url: `${origin}/?token=${token}`,
+    refusals: () => ({ overAddressCap: addressGate.refused, viewChecksBusy: viewChecks.refused }),
     async close() {
       for (const client of wss.clients) client.close(1001, 'server shutting down');
       wss.close();
