@@ -1,6 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { CLI } from '../helpers/spawn-cli';
+import { until } from '../helpers/until';
 import { startXvfb } from '../helpers/xvfb';
 import { liveChildren } from '../../src/core/sessions/child-process';
 import { LocalViewer } from '../../src/core/sessions/local-viewer';
@@ -131,12 +132,15 @@ describe.skipIf(!hasFfmpeg)('the streaming pipeline on loopback (real ffmpeg, re
       try {
         await session.addViewer(a.link);
         await session.addViewer(b.link);
-        await sleep(4000);
         expect(session.viewerNames).toEqual(['viewer a', 'viewer b']);
-        const encoders = liveChildren();
         // one encoder for both: the session's sender plus the two local peer processes (and over rtp the
-        // next encoder run, waiting at its gate for a keyframe request)
-        expect(encoders).toBe(transport === 'rtp' ? 4 : 3);
+        // next encoder run, waiting at its gate for a keyframe request). Awaited, not read at a moment:
+        // the run the second viewer's keyframe started takes over, and the one before it is retired, on
+        // their own time.
+        const expected = transport === 'rtp' ? 4 : 3;
+        await until(`${expected} child processes (one encoder for both viewers)`, () => liveChildren() === expected, 15_000).catch((error: Error) => {
+          throw new Error(`${error.message}; ${liveChildren()} are running`);
+        });
         const decodedBy = new Map<string, number>();
         a.link.on('frames', (f: unknown[]) => decodedBy.set('a', (decodedBy.get('a') ?? 0) + f.length));
         b.link.on('frames', (f: unknown[]) => decodedBy.set('b', (decodedBy.get('b') ?? 0) + f.length));
