@@ -18,6 +18,8 @@ const HISTORY = 2048;
 /** Retransmissions allowed per second (a NACK storm must not multiply the stream). */
 const RETRANSMIT_PER_SECOND = 400;
 const REPORT_INTERVAL_MS = 500;
+/** RTT samples before the estimate is sent to the receiver (see onRtcp). */
+const TRUSTED_AFTER_SAMPLES = 2;
 
 export interface SenderCounters {
   packetsSent: number;
@@ -47,6 +49,7 @@ export class RtpPeerSender extends EventEmitter {
   readonly counters: SenderCounters = { packetsSent: 0, bytesSent: 0, fecPacketsSent: 0, retransmitted: 0, nacksReceived: 0, keyframeRequests: 0, feedbackRejected: 0 };
   readonly fec = new FecOverhead();
   rttMs: number | null = null;
+  private rttSamples = 0;
   private readonly socket: Socket;
   /** What one turn of the event loop sends leaves in one system call where it can. */
   private readonly out: UdpBatchSender;
@@ -168,9 +171,16 @@ export class RtpPeerSender extends EventEmitter {
         if (!packet.block) return;
         const rtt = rttFromReport(preciseNow(), packet.block.lsr, packet.block.dlsr);
         const before = this.rttMs;
-        if (rtt !== null && rtt >= 0 && rtt < 10_000) this.rttMs = nextRttEstimate(this.rttMs, rtt);
-        // the receiver times its NACKs by our RTT: the first one, or one well below the last, goes out now
-        if (this.rttMs !== null && (before === null || this.rttMs < 0.8 * before)) this.report();
+        const sampled = rtt !== null && rtt >= 0 && rtt < 10_000;
+        if (sampled) {
+          this.rttMs = nextRttEstimate(this.rttMs, rtt);
+          this.rttSamples += 1;
+        }
+        // The receiver times its NACKs by our RTT, and gives a frame up at once when it thinks a resend
+        // cannot arrive in time. The first sample, taken while both ends start, can read many times the
+        // path (266 ms on loopback under load), so it is not sent: its report asks for a second sample now,
+        // which goes out; after that, one well below the last goes out at once.
+        if (sampled && (this.rttSamples <= TRUSTED_AFTER_SAMPLES || this.rttMs! < 0.8 * before!)) this.report();
         const fractionLost = packet.block.fractionLost / 256;
         this.fec.observe(fractionLost);
         this.emit('feedback', { rttMs: this.rttMs, fractionLost } satisfies PeerFeedback);
@@ -210,7 +220,8 @@ export class RtpPeerSender extends EventEmitter {
     const now = preciseNow();
     const reports = [
       buildSenderReport({ ssrc: this.ssrc, ntpMs: now, rtpTimestamp: rtpClock(now, VIDEO_CLOCK_RATE), packetCount: this.counters.packetsSent, octetCount: this.counters.bytesSent }),
-      buildRttApp({ ssrc: this.ssrc, rttUs: Math.round((this.rttMs ?? 0) * 1000) }),
+      // 0: not known yet (the receiver then asks for resends until a frame is due)
+      buildRttApp({ ssrc: this.ssrc, rttUs: this.rttSamples >= TRUSTED_AFTER_SAMPLES ? Math.round((this.rttMs ?? 0) * 1000) : 0 }),
     ];
     this.send(this.protector.protectRtcp(compound(reports)), 'now');
   }
