@@ -229,7 +229,7 @@ describe.skipIf(!haveChromium || !haveXvfb)('Watch page: a session from an anima
     console.log(`e2e/watch-webrtc: keys typed in Chromium, read from X by xev: ${JSON.stringify(typed())}`);
   });
 
-  it('full screen: the page\'s Full screen control fills the screen with the picture, and Esc (a real X key to a windowed Chromium) leaves it', async () => {
+  it('full screen: the page\'s Full screen control puts the picture full screen (it fills the window), and Esc (a real X key to a windowed Chromium) leaves it', async () => {
     // a headless Chromium has no browser window whose Esc handler leaves full screen: a windowed one on its own X display
     const screen = await startXvfb('1280x800x24');
     onTestFinished(() => void screen.child.kill());
@@ -258,6 +258,40 @@ describe.skipIf(!haveChromium || !haveXvfb)('Watch page: a session from an anima
     expect(Math.round(after.width)).toBe(Math.round(before.width));
     // with no window manager the window itself keeps its size (nothing grants its full-screen request): the picture fills the window
     console.log(`e2e/watch-webrtc: full screen ${Math.round(full.width)}x${Math.round(full.height)} (the whole viewport of a window no window manager enlarges), Esc back to ${Math.round(after.width)}x${Math.round(after.height)}`);
+  });
+
+  it.each(['4d001f', '42001f'])('a browser that accepts only H.264 %s still matches the offer and shows the picture (libx264\'s constrained baseline under that payload type)', async (profileLevelId) => {
+    const page = await browser.newPage();
+    onTestFinished(() => page.close());
+    // the page's own preference, as a browser whose decoder has only that profile answers
+    await page.addInitScript((only: string) => {
+      const createAnswer = RTCPeerConnection.prototype.createAnswer;
+      (RTCPeerConnection.prototype as { createAnswer: (this: RTCPeerConnection) => Promise<RTCSessionDescriptionInit> }).createAnswer = async function (this: RTCPeerConnection) {
+        (window as unknown as { testPc: RTCPeerConnection }).testPc = this;
+        const codecs = RTCRtpReceiver.getCapabilities('video')!.codecs.filter((c) => c.mimeType === 'video/H264' && c.sdpFmtpLine?.includes(`profile-level-id=${only}`) && c.sdpFmtpLine.includes('packetization-mode=1'));
+        for (const transceiver of this.getTransceivers()) if (transceiver.receiver.track.kind === 'video') transceiver.setCodecPreferences(codecs);
+        return (createAnswer as (this: RTCPeerConnection) => Promise<RTCSessionDescriptionInit>).call(this);
+      };
+    }, profileLevelId);
+    await page.goto(`${serve.url}#/watch?start=640x360@30`);
+    await expect.poll(async () => (await figures(page))?.stamped ?? 0, { timeout: 30_000 }).toBeGreaterThan(30);
+    const seen = await page.evaluate(async () => {
+      const pc = (window as unknown as { testPc: RTCPeerConnection }).testPc;
+      const answered = [...pc.localDescription!.sdp.matchAll(/^a=fmtp:\d+ .*profile-level-id=(\w+)/gm)].map((m) => m[1]);
+      const stats = await pc.getStats();
+      const fmtp = new Map<string, string>();
+      let codecId = '';
+      stats.forEach((entry: { type: string; id: string; kind?: string; codecId?: string; sdpFmtpLine?: string }) => {
+        if (entry.type === 'codec') fmtp.set(entry.id, entry.sdpFmtpLine ?? '');
+        if (entry.type === 'inbound-rtp' && entry.kind === 'video') codecId = entry.codecId ?? '';
+      });
+      return { answered, codec: fmtp.get(codecId) ?? '' };
+    });
+    expect(seen.answered).toEqual([profileLevelId]);
+    expect(seen.codec).toContain(`profile-level-id=${profileLevelId}`);
+    const shown = (await figures(page))!;
+    expect(shown.stamped / shown.callbacks).toBeGreaterThan(0.95);
+    console.log(`e2e/watch-webrtc: Chromium answering H.264 ${profileLevelId} only: ${shown.stamped} frames shown with readable stamps, received as ${seen.codec}`);
   });
 
   it('view links: one made for someone else lets their browser watch (view only), once; revoked, it cuts them off and is refused; all audited', async () => {
