@@ -17,7 +17,7 @@ const CHROMIUM = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chro
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Runs in the page: answers the host's offer, shows the track, reports each shown frame's stamp, answers pings. */
-async function pageClient(offerSdp: string): Promise<string> {
+async function pageClient({ offerSdp, alternate }: { offerSdp: string; alternate: boolean }): Promise<string> {
   const pc = new RTCPeerConnection();
   (window as unknown as { benchPc: RTCPeerConnection }).benchPc = pc;
   const video = document.querySelector('video')!;
@@ -80,7 +80,7 @@ async function pageClient(offerSdp: string): Promise<string> {
   const onFrame = (now: number, metadata: VideoFrameCallbackMetadata) => {
     const origin = performance.timeOrigin;
     const shownAt = origin + metadata.expectedDisplayTime;
-    const times: Omit<FrameTimes, 'stamp'> = {
+    const times: Omit<FrameTimes, 'stamp' | 'reading'> = {
       rtp: metadata.rtpTimestamp ?? null,
       received: metadata.receiveTime === undefined ? null : origin + metadata.receiveTime,
       processingMs: metadata.processingDuration === undefined ? null : metadata.processingDuration * 1000,
@@ -90,9 +90,14 @@ async function pageClient(offerSdp: string): Promise<string> {
     };
     const record = (stamp: number | null) => {
       pending.push([stamp, shownAt]);
-      if (stages.length < 5000) stages.push({ stamp, ...times });
+      if (stages.length < 5000) stages.push({ stamp, reading: true, ...times });
     };
     video.requestVideoFrameCallback(onFrame);
+    // `alternate`: stamps read in every other half second only, to see what reading them costs the picture itself
+    if (alternate && Math.floor(now / 500) % 2 === 1) {
+      if (stages.length < 5000) stages.push({ stamp: null, reading: false, ...times });
+      return;
+    }
     if (useLuma) {
       // as the Watch page: the luma path is given up only when it never worked
       const fallback = () => {
@@ -147,6 +152,8 @@ export interface BrowserRunSpec {
   fps: number;
   bitrateKbps: number;
   seconds: number;
+  /** Stamps read in every other half second only (the split compares the browser's own stages with and without). */
+  alternate?: boolean;
   /** The native peer (`gpu-bridge peer receive`) as a second viewer of the same session: both see the same frames. */
   peer?: { cli: string; env: NodeJS.ProcessEnv };
 }
@@ -189,7 +196,7 @@ export async function measureBrowser(spec: BrowserRunSpec): Promise<SessionRunRe
     await page.setContent('<video muted playsinline autoplay style="width:100%"></video>');
     const offer = await viewer.offer();
     const joined = session.addViewer(viewer);
-    const answer = await page.evaluate(pageClient, offer);
+    const answer = await page.evaluate(pageClient, { offerSdp: offer, alternate: spec.alternate ?? false });
     const playoutDelay = /^a=extmap:\d+ http:\/\/www\.webrtc\.org\/experiments\/rtp-hdrext\/playout-delay/m.test(answer);
     await viewer.answer(answer);
     await joined;
@@ -205,9 +212,15 @@ export async function measureBrowser(spec: BrowserRunSpec): Promise<SessionRunRe
     measuring = false;
     if (session.state === 'failed') error = session.reason;
     const clock = viewer.clock();
-    const pageClock = await page.evaluate(() => performance.timeOrigin + performance.now());
-    const skew = pageClock - (performance.timeOrigin + performance.now());
-    breakdown = `playout-delay extension ${playoutDelay ? 'accepted' : 'NOT accepted'} in Chromium's answer; clock offset estimated ${clock.offsetMs?.toFixed(1) ?? '—'} ms (read directly: ${skew.toFixed(1)} ms, less the evaluate's trip), data-channel RTT ${clock.rttMs ?? '—'} ms; `;
+    // the page's clock read directly, against the midpoint of the evaluate's round trip (± half of it), the shortest of 20
+    let direct = { skew: 0, within: Infinity };
+    for (let i = 0; i < 20; i += 1) {
+      const before = performance.timeOrigin + performance.now();
+      const pageClock = await page.evaluate(() => performance.timeOrigin + performance.now());
+      const after = performance.timeOrigin + performance.now();
+      if ((after - before) / 2 < direct.within) direct = { skew: pageClock - (before + after) / 2, within: (after - before) / 2 };
+    }
+    breakdown = `playout-delay extension ${playoutDelay ? 'accepted' : 'NOT accepted'} in Chromium's answer; clock offset estimated ${clock.offsetMs?.toFixed(1) ?? '—'} ms over the data channel (read directly: ${direct.skew.toFixed(1)} ± ${direct.within.toFixed(1)} ms), data-channel RTT ${clock.rttMs ?? '—'} ms; `;
     const frames = await page.evaluate(() => (window as unknown as { benchStages: FrameTimes[] }).benchStages);
     stages = splitStages(frames, sends, clock.offsetMs ?? 0, peer ? nativeAges : null);
     breakdown += await page.evaluate(async () => {
