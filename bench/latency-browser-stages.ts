@@ -13,6 +13,8 @@ import type { WebRtcMediaSender } from '../src/core/webrtc/webrtc-media-sender';
 /** One shown frame's times in the page (ms on the page's clock; the stamp as read from the picture). */
 export interface FrameTimes {
   stamp: number | null;
+  /** Whether the page read this frame's stamp (false: the bench's alternate half seconds). */
+  reading: boolean;
   rtp: number | null;
   received: number | null;
   /** rVFC processingDuration (ms): Chromium's time from the frame's packets to its decoded picture. */
@@ -61,6 +63,8 @@ export interface StageSplit {
   shownP50Ms: number | null;
   /** With the native peer on the same session: the frames both saw, each one's age at the peer's decode and in the browser. */
   sameFrames: { count: number; nativeP50Ms: number | null; decodedP50Ms: number | null; shownP50Ms: number | null; decodedGapP50Ms: number | null; shownGapP50Ms: number | null } | null;
+  /** The browser's own stages (received → presented, presented → shown), p50 ms over frames whose stamp was read and those whose was not. */
+  reading: { framesRead: number; framesNotRead: number; toPresentedRead: number | null; toPresentedNotRead: number | null; toShownRead: number | null; toShownNotRead: number | null };
   line: string;
 }
 
@@ -77,6 +81,12 @@ export function splitStages(frames: FrameTimes[], sends: Map<number, SendTimes>,
     same.decodedGap.push(age(frame.presented) - native);
     same.shownGap.push(age(frame.shown) - native);
   }
+  const own = (read: boolean) => {
+    const picked = frames.filter((f) => f.reading === read);
+    return { count: picked.length, toPresented: median(picked.flatMap((f) => (f.received === null ? [] : [f.presented - f.received]))), toShown: median(picked.map((f) => f.shown - f.presented)) };
+  };
+  const [read, notRead] = [own(true), own(false)];
+  const reading = { framesRead: read.count, framesNotRead: notRead.count, toPresentedRead: read.toPresented, toPresentedNotRead: notRead.toPresented, toShownRead: read.toShown, toShownNotRead: notRead.toShown };
   const sameFrames = nativeAges === null ? null : { count: same.native.length, nativeP50Ms: median(same.native), decodedP50Ms: median(same.decoded), shownP50Ms: median(same.shown), decodedGapP50Ms: median(same.decodedGap), shownGapP50Ms: median(same.shownGap) };
   const ages = { handed: [] as number[], packetized: [] as number[], sent: [] as number[], received: [] as number[], decoded: [] as number[], presented: [] as number[], shown: [] as number[] };
   const stages = { encode: [] as number[], handOver: [] as number[], werift: [] as number[], wire: [] as number[], toDecoded: [] as number[], toPresented: [] as number[], toShown: [] as number[] };
@@ -111,5 +121,5 @@ export function splitStages(frames: FrameTimes[], sends: Map<number, SendTimes>,
     + `; → Chromium received it ${fmt(median(stages.wire))}; received → presented for composition ${fmt(median(stages.toPresented))} (rVFC processingDuration ${fmt(median(stages.toDecoded))})`
     + `; presented → expected display ${fmt(median(stages.toShown))}`
     + `. Ages p50: sent ${fmt(median(ages.sent))}, received ${fmt(median(ages.received))}, decoded ${fmt(median(ages.decoded))} (receiveTime + processingDuration), presented ${fmt(decodedP50Ms)}, shown ${fmt(shownP50Ms)}`;
-  return { matched, decodedP50Ms, shownP50Ms, sameFrames, line };
+  return { matched, decodedP50Ms, shownP50Ms, sameFrames, reading, line };
 }

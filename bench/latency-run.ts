@@ -218,6 +218,14 @@ async function main(): Promise<number> {
           console.log(`  ${shared.stages!.line}`);
           extras.browserSameFrames = same;
         }
+        // what reading the stamps costs the picture: read in every other half second of one session
+        const alternating = await measureBrowser({ display: display.name, width: WIDTH, height: HEIGHT, fps: FPS, bitrateKbps, seconds: SECONDS, alternate: true });
+        const own = alternating.stages?.reading;
+        if (alternating.error || !own) console.log(`  stamps read every other half second: ERROR ${alternating.error ?? 'no figures'}`);
+        else {
+          console.log(`  stamps read every other half second (what reading them costs the picture; p50): received → presented ${ms(own.toPresentedRead)} read, ${ms(own.toPresentedNotRead)} not read; presented → shown ${ms(own.toShownRead)} read, ${ms(own.toShownNotRead)} not read (${own.framesRead} and ${own.framesNotRead} frames)`);
+          extras.browserStampReading = own;
+        }
         results.browser = rows;
         extras.browserOverNativeP50Ms = gap;
       }
