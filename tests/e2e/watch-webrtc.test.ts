@@ -10,6 +10,7 @@ import { chromiumPath, launchChromium } from '../helpers/browser';
 import { openApi } from '../helpers/api-client';
 import { startServe, type ServeHandle } from '../helpers/spawn-cli';
 import { startXvfb } from '../helpers/xvfb';
+import { startXev, typedText } from '../helpers/xev';
 import { UdpRelay } from '../../src/core/net/udp-relay';
 import type { WatchClient, WatchFigures } from '../../src/renderer/src/watch/watch-client';
 
@@ -185,6 +186,116 @@ describe.skipIf(!haveChromium || !haveXvfb)('Watch page: a session from an anima
     const where = () => execFileSync('xdotool', ['getmouselocation'], { env: { ...process.env, DISPLAY: display }, encoding: 'utf8' });
     await expect.poll(where, { timeout: 10_000 }).toMatch(/^x:3(19|20|21) y:1(79|80|81) /);
     await page.close();
+  });
+
+  it('input: keys typed on the picture reach the X display only with "Send keyboard and mouse" on (an xev window on the shared display reads them), Shift and symbols included', async () => {
+    const haveXev = spawnSync('sh', ['-c', 'command -v xev && command -v xdotool']).status === 0;
+    if (!haveXev) {
+      console.log('SKIP e2e/watch-webrtc keyboard: xev or xdotool not found (apt-get install x11-utils xdotool)');
+      return;
+    }
+    const xevLog = join(dir, 'xev-keys.log');
+    // inside the 640x360 picture, on top of the animator's window (no window manager: the newest window is on top)
+    const xev = startXev(display, '240x120+360+200', xevLog);
+    onTestFinished(() => void xev.kill());
+    const xenv = { ...process.env, DISPLAY: display };
+    await expect.poll(() => spawnSync('xdotool', ['search', '--onlyvisible', '--name', 'Event Tester'], { env: xenv }).status, { timeout: 10_000 }).toBe(0);
+    // the animator's window (SDL) takes X's keyboard focus when it maps: give it to xev's, as a click on it would under a window manager
+    const xevWindow = execFileSync('xdotool', ['search', '--onlyvisible', '--name', 'Event Tester'], { env: xenv, encoding: 'utf8' }).trim().split('\n')[0]!;
+    execFileSync('xdotool', ['windowfocus', '--sync', xevWindow], { env: xenv });
+    const page = await browser.newPage();
+    onTestFinished(() => page.close());
+    await page.goto(`${serve.url}#/watch?start=640x360@30`);
+    await expect.poll(async () => (await figures(page))?.stamped ?? 0, { timeout: 30_000 }).toBeGreaterThan(10);
+    const typed = () => typedText(readFileSync(xevLog, 'latin1'));
+    // control off: keys on the picture stay in the page
+    await page.locator('.watch-frame').focus();
+    await page.keyboard.type('off');
+    await page.waitForTimeout(1000);
+    expect(typed()).toBe('');
+    await page.getByRole('checkbox', { name: 'Send keyboard and mouse' }).check();
+    // the picture's (480, 260) through the page's pointer too: the host's pointer stays over xev
+    const box = (await page.locator('.watch-frame video').boundingBox())!;
+    await page.mouse.move(box.x + (box.width * 480) / 640, box.y + (box.width * 260) / 640);
+    expect(await page.evaluate(() => document.activeElement?.className)).toBe('watch-frame');
+    // as a keyboard sends them: Shift held down around the shifted keys
+    await page.keyboard.type('gpu bridge 42, ');
+    await page.keyboard.press('Shift+KeyH');
+    await page.keyboard.press('Shift+Digit1');
+    await page.keyboard.press('Shift+Slash');
+    await expect.poll(typed, { timeout: 10_000 }).toBe('gpu bridge 42, H!?');
+    await page.waitForTimeout(500);
+    expect(typed()).toBe('gpu bridge 42, H!?');
+    console.log(`e2e/watch-webrtc: keys typed in Chromium, read from X by xev: ${JSON.stringify(typed())}`);
+  });
+
+  it('full screen: the page\'s Full screen control puts the picture full screen (it fills the window), and Esc (a real X key to a windowed Chromium) leaves it', async () => {
+    if (spawnSync('sh', ['-c', 'command -v xdotool']).status !== 0) {
+      console.log('SKIP e2e/watch-webrtc full screen: xdotool not found (apt-get install xdotool)');
+      return;
+    }
+    // a headless Chromium has no browser window whose Esc handler leaves full screen: a windowed one on its own X display
+    const screen = await startXvfb('1280x800x24');
+    onTestFinished(() => void screen.child.kill());
+    const windowed = await launchChromium(WEBRTC_SWITCHES, { display: screen.display });
+    onTestFinished(() => windowed.close());
+    const context = await windowed.newContext({ viewport: null });
+    const page = await context.newPage();
+    await page.goto(`${serve.url}#/watch?start=640x360@30`);
+    await expect.poll(async () => (await figures(page))?.stamped ?? 0, { timeout: 30_000 }).toBeGreaterThan(10);
+    const frame = page.locator('.watch-frame');
+    const before = (await frame.boundingBox())!;
+    await page.getByRole('button', { name: 'Full screen' }).click();
+    await expect.poll(() => page.evaluate(() => document.fullscreenElement?.className ?? null), { timeout: 5000 }).toBe('watch-frame');
+    const viewport = await page.evaluate(() => ({ width: innerWidth, height: innerHeight }));
+    const full = (await frame.boundingBox())!;
+    expect({ width: Math.round(full.width), height: Math.round(full.height) }).toEqual(viewport);
+    // the picture goes on in full screen
+    const stamped = (await figures(page))!.stamped;
+    await expect.poll(async () => (await figures(page))!.stamped, { timeout: 10_000 }).toBeGreaterThan(stamped + 10);
+    // Esc as a keyboard sends it: through X to the browser's window (X's focus follows the pointer: no window manager)
+    const xenv = { ...process.env, DISPLAY: screen.display };
+    execFileSync('xdotool', ['mousemove', '200', '200'], { env: xenv });
+    execFileSync('xdotool', ['key', 'Escape'], { env: xenv });
+    await expect.poll(() => page.evaluate(() => document.fullscreenElement === null), { timeout: 5000 }).toBe(true);
+    const after = (await frame.boundingBox())!;
+    expect(Math.round(after.width)).toBe(Math.round(before.width));
+    // with no window manager the window itself keeps its size (nothing grants its full-screen request): the picture fills the window
+    console.log(`e2e/watch-webrtc: full screen ${Math.round(full.width)}x${Math.round(full.height)} (the whole viewport of a window no window manager enlarges), Esc back to ${Math.round(after.width)}x${Math.round(after.height)}`);
+  });
+
+  it.each(['4d001f', '42001f'])('a browser that accepts only H.264 %s still matches the offer and shows the picture (libx264\'s constrained baseline under that payload type)', async (profileLevelId) => {
+    const page = await browser.newPage();
+    onTestFinished(() => page.close());
+    // the page's own preference, as a browser whose decoder has only that profile answers
+    await page.addInitScript((only: string) => {
+      const createAnswer = RTCPeerConnection.prototype.createAnswer;
+      (RTCPeerConnection.prototype as { createAnswer: (this: RTCPeerConnection) => Promise<RTCSessionDescriptionInit> }).createAnswer = async function (this: RTCPeerConnection) {
+        (window as unknown as { testPc: RTCPeerConnection }).testPc = this;
+        const codecs = RTCRtpReceiver.getCapabilities('video')!.codecs.filter((c) => c.mimeType === 'video/H264' && c.sdpFmtpLine?.includes(`profile-level-id=${only}`) && c.sdpFmtpLine.includes('packetization-mode=1'));
+        for (const transceiver of this.getTransceivers()) if (transceiver.receiver.track.kind === 'video') transceiver.setCodecPreferences(codecs);
+        return (createAnswer as (this: RTCPeerConnection) => Promise<RTCSessionDescriptionInit>).call(this);
+      };
+    }, profileLevelId);
+    await page.goto(`${serve.url}#/watch?start=640x360@30`);
+    await expect.poll(async () => (await figures(page))?.stamped ?? 0, { timeout: 30_000 }).toBeGreaterThan(30);
+    const seen = await page.evaluate(async () => {
+      const pc = (window as unknown as { testPc: RTCPeerConnection }).testPc;
+      const answered = [...pc.localDescription!.sdp.matchAll(/^a=fmtp:\d+ .*profile-level-id=(\w+)/gm)].map((m) => m[1]);
+      const stats = await pc.getStats();
+      const fmtp = new Map<string, string>();
+      let codecId = '';
+      stats.forEach((entry: { type: string; id: string; kind?: string; codecId?: string; sdpFmtpLine?: string }) => {
+        if (entry.type === 'codec') fmtp.set(entry.id, entry.sdpFmtpLine ?? '');
+        if (entry.type === 'inbound-rtp' && entry.kind === 'video') codecId = entry.codecId ?? '';
+      });
+      return { answered, codec: fmtp.get(codecId) ?? '' };
+    });
+    expect(seen.answered).toEqual([profileLevelId]);
+    expect(seen.codec).toContain(`profile-level-id=${profileLevelId}`);
+    const shown = (await figures(page))!;
+    expect(shown.stamped / shown.callbacks).toBeGreaterThan(0.95);
+    console.log(`e2e/watch-webrtc: Chromium answering H.264 ${profileLevelId} only: ${shown.stamped} frames shown with readable stamps, received as ${seen.codec}`);
   });
 
   it('view links: one made for someone else lets their browser watch (view only), once; revoked, it cuts them off and is refused; all audited', async () => {

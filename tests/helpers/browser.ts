@@ -7,13 +7,18 @@ export function chromiumPath(): string | null {
   return candidates.find((path) => existsSync(path)) ?? null;
 }
 
-/** `extraArgs`: more switches (the WebRTC tests let loopback candidates through and keep host addresses unhidden). */
-export async function launchChromium(extraArgs: string[] = []): Promise<Browser> {
+/**
+ * `extraArgs`: more switches (the WebRTC tests let loopback candidates through and keep host addresses unhidden).
+ * `display`: a windowed Chromium on that X display instead of a headless one (the browser's own keys, such as
+ * Esc leaving full screen, exist only there).
+ */
+export async function launchChromium(extraArgs: string[] = [], options: { display?: string } = {}): Promise<Browser> {
   const executablePath = chromiumPath();
   if (!executablePath) throw new Error('Chromium not found: install Debian\'s chromium package or set CHROMIUM_PATH');
   return chromium.launch({
     executablePath,
-    headless: true,
+    headless: !options.display,
+    ...(options.display ? { env: { ...process.env, DISPLAY: options.display } } : {}),
     args: [
       '--no-sandbox',
       '--disable-gpu',

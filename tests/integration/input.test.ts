@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startXvfb } from '../helpers/xvfb';
+import { startXev, typedText } from '../helpers/xev';
 
 const CLI = 'out/cli/index.mjs';
 const tools = ['Xvfb', 'xdotool', 'xev'].filter((tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0);
@@ -45,18 +46,6 @@ function cli(args: string[]) {
   return spawnSync('node', [CLI, ...args], { encoding: 'utf8' });
 }
 
-/** The characters of every KeyPress that produced text in xev's log, in order. */
-function typedText(xevLog: string): string {
-  let text = '';
-  for (const block of xevLog.split(/\n\s*\n/)) {
-    if (!block.startsWith('KeyPress')) continue;
-    const match = /XLookupString gives (\d+) bytes: \(([0-9a-f ]+)\)/.exec(block);
-    if (!match || match[1] === '0') continue;
-    text += Buffer.from(match[2]!.replace(/ /g, ''), 'hex').toString('latin1').replace('\r', '\n');
-  }
-  return text;
-}
-
 function pointer(display: string): { x: number; y: number } {
   const out = execFileSync('xdotool', ['getmouselocation'], { env: { ...process.env, DISPLAY: display }, encoding: 'utf8' });
   const match = /x:(\d+) y:(\d+)/.exec(out)!;
@@ -87,8 +76,7 @@ describe.skipIf(tools.length > 0)('input from the peer, injected on the host und
     children.push(xvfb.child);
     display = xvfb.display;
     const xenv = { ...process.env, DISPLAY: display };
-    const { openSync } = await import('node:fs');
-    const xev = spawn('xev', ['-geometry', '400x300+0+0', '-event', 'keyboard'], { env: xenv, stdio: ['ignore', openSync(xevLog, 'w'), 'ignore'] });
+    const xev = startXev(display, '400x300+0+0', xevLog);
     children.push(xev);
     await sleep(500);
     // no window manager: keyboard focus follows the pointer (PointerRoot), so put it over xev's window

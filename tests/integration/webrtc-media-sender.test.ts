@@ -3,13 +3,27 @@ import { GenericNack, RTCPeerConnection, RTCRtpCodecParameters, RtcpTransportLay
 import { WebRtcMediaSender } from '../../src/core/webrtc/webrtc-media-sender';
 import { until } from '../helpers/until';
 
-const H264 = () =>
-  new RTCRtpCodecParameters({ mimeType: 'video/H264', clockRate: 90000, payloadType: 96, rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }], parameters: 'profile-level-id=42e01f;packetization-mode=1' });
+const H264 = (payloadType = 96, profileLevelId = '42e01f') =>
+  new RTCRtpCodecParameters({ mimeType: 'video/H264', clockRate: 90000, payloadType, rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }], parameters: `profile-level-id=${profileLevelId};packetization-mode=1` });
+/** The viewer's offer: constrained baseline, baseline, main. */
+const OFFERED = () => [H264(96, '42e01f'), H264(97, '42001f'), H264(98, '4d001f')];
+
+/** An answer that accepts only `keep` of the offered payload types (as a browser that decodes only those answers). */
+function acceptOnly(sdp: string, keep: number[]): string {
+  return sdp
+    .split('\r\n')
+    .filter((line) => {
+      const pt = /^a=(?:rtpmap|fmtp|rtcp-fb):(\d+) /.exec(line)?.[1];
+      return pt === undefined || keep.includes(Number(pt));
+    })
+    .map((line) => (line.startsWith('m=video ') ? `${line.split(' ').slice(0, 3).join(' ')} ${keep.join(' ')}` : line))
+    .join('\r\n');
+}
 
 /** Two werift peers on loopback: ours sending through WebRtcMediaSender, the other receiving (a real DTLS-SRTP link). */
-async function pair() {
-  const host = new RTCPeerConnection({ codecs: { video: [H264()] }, iceAdditionalHostAddresses: ['127.0.0.1'], icePortRange: [53000, 53099] });
-  const remote = new RTCPeerConnection({ codecs: { video: [H264()] }, iceAdditionalHostAddresses: ['127.0.0.1'] });
+async function pair(codecs = () => [H264()], answer: (sdp: string) => string = (sdp) => sdp) {
+  const host = new RTCPeerConnection({ codecs: { video: codecs() }, iceAdditionalHostAddresses: ['127.0.0.1'], icePortRange: [53000, 53099] });
+  const remote = new RTCPeerConnection({ codecs: { video: codecs() }, iceAdditionalHostAddresses: ['127.0.0.1'] });
   const transceiver = host.addTransceiver('video', { direction: 'sendonly' });
   const received: RtpPacket[] = [];
   remote.onTrack.subscribe((track) => track.onReceiveRtp.subscribe((rtp) => received.push(rtp)));
@@ -18,9 +32,9 @@ async function pair() {
   await remote.setRemoteDescription(host.localDescription!);
   await remote.setLocalDescription(await remote.createAnswer());
   await until('the remote\'s candidates', () => remote.iceGatheringState === 'complete', 5000);
-  await host.setRemoteDescription(remote.localDescription!);
+  await host.setRemoteDescription({ type: 'answer', sdp: answer(remote.localDescription!.sdp) });
   await until('a connected pair', () => host.connectionState === 'connected' && remote.connectionState === 'connected', 10_000);
-  return { host, remote, sender: transceiver.sender, received, receiver: remote.getReceivers()[0]! };
+  return { host, remote, sender: transceiver.sender, received, receiver: remote.getReceivers()[0]!, accepted: () => transceiver.codecs };
 }
 
 describe('WebRtcMediaSender over a real werift link (loopback)', () => {
@@ -60,6 +74,66 @@ describe('WebRtcMediaSender over a real werift link (loopback)', () => {
       await until('the PLIs at the host', () => media.counters.keyframeRequests >= counted.keyframeRequests + 5, 5000);
       expect(keyframes).toHaveLength(2);
       media.close();
+    } finally {
+      await host.close();
+      await remote.close();
+    }
+  });
+
+  // synthetic payloads: an SPS NAL's first bytes (libx264's constrained baseline, and a main one as NVENC sends), then slices
+  const SPS_CONSTRAINED_BASELINE = Buffer.from('6742c02091a01401', 'hex');
+  const SPS_MAIN = Buffer.from('674d402a95a81e00', 'hex');
+  const sendFrames = async (media: WebRtcMediaSender, sps: Buffer) => {
+    for (let frame = 0; frame < 20; frame += 1) {
+      media.packet(frame === 0 ? sps : Buffer.from([0x41, frame]), false, true, 1500 * frame);
+      media.packet(Buffer.from([0x41, 0x9a, frame]), true, false, 1500 * frame);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  };
+
+  it('a browser that accepted only main (or only baseline) gets the constrained-baseline stream under that payload type', async () => {
+    for (const pt of [98, 97]) {
+      const { host, remote, sender, received, accepted } = await pair(OFFERED, (sdp) => acceptOnly(sdp, [pt]));
+      try {
+        expect(accepted().map((c) => c.payloadType)).toEqual([pt]);
+        const media = new WebRtcMediaSender(sender, 500, () => null, null, accepted);
+        media.connectedNow();
+        await sendFrames(media, SPS_CONSTRAINED_BASELINE);
+        await until('the packets at the remote', () => received.length >= 40, 5000);
+        expect(new Set(received.map((p) => p.header.payloadType))).toEqual(new Set([pt]));
+        expect(media.profileLevelId).toBe('42c020');
+        media.close();
+      } finally {
+        await host.close();
+        await remote.close();
+      }
+    }
+  });
+
+  it('with all three accepted, a main stream goes under main\'s payload type; with only the baselines accepted, it is refused with why and nothing is sent', async () => {
+    let { host, remote, sender, received, accepted } = await pair(OFFERED);
+    try {
+      const media = new WebRtcMediaSender(sender, 500, () => null, null, accepted);
+      media.connectedNow();
+      await sendFrames(media, SPS_MAIN);
+      await until('the packets at the remote', () => received.length >= 40, 5000);
+      expect(new Set(received.map((p) => p.header.payloadType))).toEqual(new Set([98]));
+      media.close();
+    } finally {
+      await host.close();
+      await remote.close();
+    }
+    ({ host, remote, sender, received, accepted } = await pair(OFFERED, (sdp) => acceptOnly(sdp, [96, 97])));
+    try {
+      const media = new WebRtcMediaSender(sender, 500, () => null, null, accepted);
+      const unfit: string[] = [];
+      media.on('unfit', (why: string) => unfit.push(why));
+      media.connectedNow();
+      await sendFrames(media, SPS_MAIN);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(unfit).toEqual(['the encoder sends H.264 main (4d402a); this browser accepted only constrained-baseline (42e01f), baseline (42001f)']);
+      expect(received).toEqual([]);
+      expect(media.counters.packetsSent).toBe(0);
     } finally {
       await host.close();
       await remote.close();

@@ -71,7 +71,8 @@ export class InputInjector {
         await this.backend.wheel(event.dx, event.dy);
         break;
       case 'key': {
-        const key = event.key.length === 1 ? (keysForChar(event.key.toLowerCase())?.[0] ?? null) : event.key;
+        // one character is one key: its own, not the Shift a symbol needs (the sender holds Shift down itself, as a keyboard does)
+        const key = event.key.length === 1 ? (keysForChar(event.key.toLowerCase())?.at(-1) ?? null) : event.key;
         if (key === null || !NAMED_KEYS.has(key)) return { injected: false, reason: `unknown key ${event.key}` };
         if (event.down) {
           await this.backend.keyDown([key]);

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { RtpHeader, RtpPacket, RtcpPayloadSpecificFeedback, type RTCRtpSender, type RtcpPacket } from 'werift';
+import { RtpHeader, RtpPacket, RtcpPayloadSpecificFeedback, type RTCRtpCodecParameters, type RTCRtpSender, type RtcpPacket } from 'werift';
 import type { RtpViewerSink } from '../sessions/viewer-link';
 import { KeyframeThrottle } from './keyframe-throttle';
 import { historyPackets, RtpHistory } from './rtp-history';
+import { codecFor, codecProfile, h264Profile, spsProfileLevelId } from './h264-profile';
 
 /** werift's sender answers NACKs itself from the last 128 packets it sent; older ones are ours to answer. */
 const WERIFT_CACHE = 128;
@@ -13,6 +14,8 @@ const RETRANSMIT_PER_SECOND = 400;
 const PLAYOUT_ZERO = Buffer.alloc(3);
 /** RFC 5104 FIR: payload-specific feedback, format 4. */
 const FIR_FORMAT = 4;
+/** Packets of one frame held while its SPS is looked for (a 4K keyframe is some 400). */
+const HELD_MAX = 2000;
 
 export interface WebRtcSenderCounters {
   packetsSent: number;
@@ -42,6 +45,10 @@ export class WebRtcMediaSender extends EventEmitter implements RtpViewerSink {
   private tokens = RETRANSMIT_PER_SECOND;
   private tokensAt = Date.now();
   private readonly unsubscribe: (() => void)[] = [];
+  /** The stream's profile-level-id, from its first SPS: it picks the payload type (null: none seen yet). */
+  private streamProfileLevelId: string | null = null;
+  /** The frame's packets so far while no SPS has been seen: sent once one names a profile the browser accepted. */
+  private held: { payload: Buffer; marker: boolean; timestamp: number }[] = [];
 
   constructor(
     private readonly sender: RTCRtpSender,
@@ -49,6 +56,8 @@ export class WebRtcMediaSender extends EventEmitter implements RtpViewerSink {
     private readonly rtt: () => number | null,
     /** The negotiated id of the playout-delay extension (null: not offered). */
     private readonly playoutDelayId: number | null = null,
+    /** The H.264 payload types the browser accepted (its answer); empty: werift's choice stands. */
+    private readonly accepted: () => readonly RTCRtpCodecParameters[] = () => [],
   ) {
     super();
     this.history = new RtpHistory(historyPackets(bitrateKbps));
@@ -70,10 +79,59 @@ export class WebRtcMediaSender extends EventEmitter implements RtpViewerSink {
     this.keyframeRequested();
   }
 
+  /** The profile-level-id the stream's SPS carries, once seen. */
+  get profileLevelId(): string | null {
+    return this.streamProfileLevelId;
+  }
+
   packet(payload: Buffer, marker: boolean, frameStart: boolean, timestamp: number): void {
     if (this.closed || !this.connected) return;
+    if (this.streamProfileLevelId === null) {
+      this.holdUntilSps(payload, marker, frameStart, timestamp);
+      return;
+    }
     if (frameStart) this.synced = true;
     if (!this.synced) return;
+    this.send(payload, marker, timestamp);
+  }
+
+  /**
+   * Before the first SPS: a frame's packets are held, and the SPS's profile picks the payload type the
+   * browser accepted for it (werift sends under the one it negotiated first, which may name a profile
+   * whose decoder cannot decode this stream); no payload type fits: 'unfit', with why.
+   */
+  private holdUntilSps(payload: Buffer, marker: boolean, frameStart: boolean, timestamp: number): void {
+    if (frameStart) this.held = [];
+    if (frameStart || this.held.length > 0) this.held.push({ payload, marker, timestamp });
+    if (this.held.length > HELD_MAX) this.held = [];
+    const found = spsProfileLevelId(payload);
+    if (found === null) {
+      if (marker) this.held = [];
+      return;
+    }
+    const profile = h264Profile(found);
+    const accepted = this.accepted();
+    if (accepted.length > 0) {
+      const codec = profile === null ? null : codecFor(accepted, profile);
+      if (!codec) {
+        const offered = accepted.map((c) => `${codecProfile(c) ?? 'unknown'} (${/profile-level-id=(\w+)/.exec(c.parameters ?? '')?.[1] ?? '42000a'})`).join(', ');
+        this.held = [];
+        this.closed = true;
+        this.emit('unfit', `the encoder sends H.264 ${profile ?? 'of an unknown profile'} (${found}); this browser accepted only ${offered}`);
+        return;
+      }
+      // werift stamps its sender's codec's payload type on every packet (and on its NACK answers)
+      this.sender.codec = codec;
+    }
+    this.streamProfileLevelId = found;
+    const held = this.held;
+    this.held = [];
+    if (held.length === 0) return;
+    this.synced = true;
+    for (const packet of held) this.send(packet.payload, packet.marker, packet.timestamp);
+  }
+
+  private send(payload: Buffer, marker: boolean, timestamp: number): void {
     const packet = new RtpPacket(new RtpHeader({ sequenceNumber: this.seq, timestamp, marker, payloadType: 96, extensions: this.playoutDelayId === null ? [] : [{ id: this.playoutDelayId, payload: PLAYOUT_ZERO }] }), payload);
     this.seq = (this.seq + 1) & 0xffff;
     // werift rewrites the header (its SSRC, payload type, extensions) before its first await: keep it by the sequence number sent

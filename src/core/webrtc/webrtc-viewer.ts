@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { RTCPeerConnection, RTCRtpCodecParameters, useSdesMid, type RTCDataChannel, type RTCRtpSender } from 'werift';
+import { RTCPeerConnection, RTCRtpCodecParameters, useSdesMid, type RTCDataChannel, type RTCRtpSender, type RTCRtpTransceiver } from 'werift';
 import { InputEvent } from '../../shared/contract/peers';
 import { ViewerReport, type HostReport } from '../../shared/contract/webrtc';
 import { preciseNow } from '../pairing/channel';
@@ -27,14 +27,24 @@ export interface WebRtcViewerOptions {
 
 const PING_INTERVAL_MS = 500;
 
-/** H.264 as the browser decodes it over WebRTC: constrained baseline (levels above 3.1 allowed), FU-A packets. */
-const H264 = new RTCRtpCodecParameters({
+/**
+ * H.264 as our encoders send it (levels above 3.1 allowed, FU-A packets), each profile its own payload
+ * type, so a browser that accepts only one of them still matches: constrained baseline (libx264's, which
+ * is also a baseline and a main stream) and main (NVENC's). The sender picks the accepted one that fits
+ * the stream's own SPS (WebRtcMediaSender).
+ */
+const H264_PROFILES = [
+  { payloadType: 96, profileLevelId: '42e01f' },
+  { payloadType: 97, profileLevelId: '42001f' },
+  { payloadType: 98, profileLevelId: '4d001f' },
+];
+const H264 = H264_PROFILES.map(({ payloadType, profileLevelId }) => new RTCRtpCodecParameters({
   mimeType: 'video/H264',
   clockRate: 90000,
-  payloadType: 96,
+  payloadType,
   rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }],
-  parameters: 'profile-level-id=42e01f;packetization-mode=1;level-asymmetry-allowed=1',
-});
+  parameters: `profile-level-id=${profileLevelId};packetization-mode=1;level-asymmetry-allowed=1`,
+}));
 
 /**
  * One browser watching a session over WebRTC (a `ViewerLink` the session treats like any viewer). The
@@ -47,6 +57,7 @@ export class WebRtcViewer extends EventEmitter implements ViewerLink {
   readonly passive: boolean;
   private readonly pc: RTCPeerConnection;
   private readonly rtpSender: RTCRtpSender;
+  private readonly transceiver: RTCRtpTransceiver;
   private readonly report: RTCDataChannel;
   private readonly input: RTCDataChannel | null;
   private readonly clockEstimate = new ViewerClock();
@@ -62,14 +73,15 @@ export class WebRtcViewer extends EventEmitter implements ViewerLink {
     this.name = options.name;
     this.passive = options.passive ?? false;
     this.pc = new RTCPeerConnection({
-      codecs: { video: [H264], audio: [] },
+      codecs: { video: H264, audio: [] },
       headerExtensions: { video: [useSdesMid(), PLAYOUT_DELAY], audio: [] },
       icePortRange: options.portRange,
       iceAdditionalHostAddresses: options.extraHostAddresses,
       iceUseIpv6: false,
       bundlePolicy: 'max-bundle',
     });
-    this.rtpSender = this.pc.addTransceiver('video', { direction: 'sendonly' }).sender;
+    this.transceiver = this.pc.addTransceiver('video', { direction: 'sendonly' });
+    this.rtpSender = this.transceiver.sender;
     this.report = this.pc.createDataChannel('report', { ordered: true });
     this.input = options.onInput ? this.pc.createDataChannel('input', { ordered: true }) : null;
     this.report.onMessage.subscribe((data) => this.onReport(data));
@@ -111,7 +123,10 @@ export class WebRtcViewer extends EventEmitter implements ViewerLink {
   async rtpSink(shape: StreamShape): Promise<RtpViewerSink> {
     if (!(BROWSER_VIEWER.codecs as readonly string[]).includes(shape.codec)) throw new Error(`a browser decodes ${BROWSER_VIEWER.codecs.join(' or ')} over WebRTC here, not ${shape.codec}`);
     this.media?.close();
-    this.media = new WebRtcMediaSender(this.rtpSender, this.options.bitrateKbps, () => this.clockEstimate.estimate.rttMs, this.playoutDelayId);
+    // the H.264 payload types in the browser's answer (werift keeps other kinds, such as rtx, out: none offered)
+    const accepted = () => this.transceiver.codecs.filter((codec) => codec.mimeType.toLowerCase() === 'video/h264');
+    this.media = new WebRtcMediaSender(this.rtpSender, this.options.bitrateKbps, () => this.clockEstimate.estimate.rttMs, this.playoutDelayId, accepted);
+    this.media.on('unfit', (why: string) => this.end(why));
     if (this.pc.connectionState === 'connected') this.media.connectedNow();
     return this.media;
   }

@@ -64,6 +64,18 @@ describe('input injector', () => {
     expect(calls).toEqual([]);
   });
 
+  it('a one-character key presses that character\'s own key, not the Shift its symbol needs (a browser sends Shift itself)', async () => {
+    const { calls, backend } = recorder();
+    const injector = new InputInjector(backend, { allowed: () => ({ ok: true }) });
+    await injector.inject({ kind: 'key', key: 'LeftShift', down: true });
+    for (const key of ['!', '?', 'H', '4', ',']) {
+      await injector.inject({ kind: 'key', key, down: true });
+      await injector.inject({ kind: 'key', key, down: false });
+    }
+    await injector.inject({ kind: 'key', key: 'LeftShift', down: false });
+    expect(calls).toEqual(['down LeftShift', 'down Num1', 'up Num1', 'down Slash', 'up Slash', 'down H', 'up H', 'down Num4', 'up Num4', 'down Comma', 'up Comma', 'up LeftShift']);
+  });
+
   it('refuses unknown keys and characters without a key', async () => {
     const { calls, backend } = recorder();
     const injector = new InputInjector(backend, { allowed: () => ({ ok: true }) });
