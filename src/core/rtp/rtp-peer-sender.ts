@@ -56,7 +56,9 @@ export class RtpPeerSender extends EventEmitter {
   private readonly fecSsrc = (this.ssrc ^ 0x5a5a5a5a) >>> 0;
   private seq = randomBytes(2).readUInt16BE(0) & 0x7fff;
   private fecSeq = randomBytes(2).readUInt16BE(0) & 0x7fff;
-  private readonly history: ({ seq: number; packet: Buffer } | undefined)[] = new Array(HISTORY);
+  /** Sent packets by seq % HISTORY, and the seq each slot holds (-1: none): no object per packet. */
+  private readonly history: (Buffer | undefined)[] = new Array(HISTORY);
+  private readonly historySeq = new Int32Array(HISTORY).fill(-1);
   private frame: { timestamp: number; firstSeq: number; payloads: Buffer[] } | null = null;
   private synced = false;
   private retransmitTokens = RETRANSMIT_PER_SECOND;
@@ -109,7 +111,8 @@ export class RtpPeerSender extends EventEmitter {
     const seq = this.seq;
     this.seq = (this.seq + 1) & 0xffff;
     const packet = this.protector.protectRtp({ marker, payloadType: this.payloadType, seq, timestamp: this.frame.timestamp, ssrc: this.ssrc }, payload);
-    this.history[seq & (HISTORY - 1)] = { seq, packet };
+    this.history[seq & (HISTORY - 1)] = packet;
+    this.historySeq[seq & (HISTORY - 1)] = seq;
     this.frame.payloads.push(payload);
     this.send(packet);
     this.counters.packetsSent += 1;
@@ -121,20 +124,20 @@ export class RtpPeerSender extends EventEmitter {
 
   private sendFec(frame: { timestamp: number; firstSeq: number; payloads: Buffer[] }): void {
     const blocks = blocksForFrame(frame.payloads.length);
-    blocks.forEach((block, index) => {
+    for (let index = 0; index < blocks.length; index += 1) {
+      const block = blocks[index]!;
       const m = parityCount(block.k, this.fec.ratio);
-      if (m === 0) return;
-      const fecPayloads = buildFecPayloads(
-        { baseSeq: (frame.firstSeq + block.start) & 0xffff, payloads: frame.payloads.slice(block.start, block.start + block.k), endsFrame: index === blocks.length - 1, startsFrame: index === 0 },
-        m,
-      );
+      if (m === 0) continue;
+      // one block (the usual frame): the frame's own list, no copy of it
+      const payloads = blocks.length === 1 ? frame.payloads : frame.payloads.slice(block.start, block.start + block.k);
+      const fecPayloads = buildFecPayloads({ baseSeq: (frame.firstSeq + block.start) & 0xffff, payloads, endsFrame: index === blocks.length - 1, startsFrame: index === 0 }, m);
       for (const payload of fecPayloads) {
         const seq = this.fecSeq;
         this.fecSeq = (this.fecSeq + 1) & 0xffff;
         this.send(this.protector.protectRtp({ marker: false, payloadType: FEC_PAYLOAD_TYPE, seq, timestamp: frame.timestamp, ssrc: this.fecSsrc }, payload));
         this.counters.fecPacketsSent += 1;
       }
-    });
+    }
   }
 
   /** The encoder's new target: the pacing rate follows it. */
@@ -193,13 +196,13 @@ export class RtpPeerSender extends EventEmitter {
     const now = Date.now();
     this.retransmitTokens = Math.min(RETRANSMIT_PER_SECOND, this.retransmitTokens + ((now - this.tokensAt) / 1000) * RETRANSMIT_PER_SECOND);
     this.tokensAt = now;
-    const kept = this.history[seq & (HISTORY - 1)];
-    const refused = !kept || kept.seq !== seq ? 'no longer kept' : this.retransmitTokens < 1 ? 'over the resend rate' : null;
+    const kept = this.historySeq[seq & (HISTORY - 1)] === seq ? this.history[seq & (HISTORY - 1)] : undefined;
+    const refused = !kept ? 'no longer kept' : this.retransmitTokens < 1 ? 'over the resend rate' : null;
     this.trace?.({ at: now, nack: seq, resent: refused === null, why: refused ?? undefined });
     if (!kept || refused) return;
     this.retransmitTokens -= 1;
     // the same bytes again: the receiver never accepted this index, so its replay window lets it in once
-    this.send(kept.packet, 'urgent');
+    this.send(kept, 'urgent');
     this.counters.retransmitted += 1;
   }
 

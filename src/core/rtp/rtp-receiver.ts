@@ -13,6 +13,7 @@ import { DelayGauge, type LinkGauge } from './delay-gauge';
 import { SeqExtender } from './seq';
 import { SrtpProtector, SrtpUnprotector } from './srtp-gcm';
 import { UdpBatchReceiver } from './udp-batch';
+import { afterBurst } from './burst';
 
 export interface RtpReceiverOptions {
   /** Address to bind (an IP). */
@@ -178,19 +179,21 @@ export class RtpReceiver extends EventEmitter {
 
   /**
    * The assembler's latest answer on when to look again counts, once the datagrams that came together
-   * are read: a frame's packets come in one burst, and its first ones ask for a look a few ms on that
-   * its last makes needless. A timer armed for each frame (and cleared, which in Node still wakes the
-   * process when it was due) cost a wakeup a frame.
+   * are read (at the burst's end, see burst.ts): a frame's packets come in one burst, and its first ones
+   * ask for a look a few ms on that its last makes needless. A timer armed for each frame (and cleared,
+   * which in Node still wakes the process when it was due) cost a wakeup a frame.
    */
   private settleWake(at: number | null): void {
     this.wantWakeAt = at;
     if (this.settling) return;
     this.settling = true;
-    setImmediate(() => {
-      this.settling = false;
-      if (this.wantWakeAt !== null && !this.closed) this.wake(this.wantWakeAt);
-    });
+    afterBurst(this.settleTask);
   }
+
+  private readonly settleTask = (): void => {
+    this.settling = false;
+    if (this.wantWakeAt !== null && !this.closed) this.wake(this.wantWakeAt);
+  };
 
   private wake(at: number): void {
     if (this.wakeAt !== null && this.wakeAt <= at) return;
