@@ -14,8 +14,8 @@ export interface RtpViewerSender {
   packet(payload: Buffer, marker: boolean, frameStart: boolean, timestamp: number): void;
   close(): void;
   readonly rttMs: number | null;
-  /** Our own sender's FEC share (absent where the viewer's transport repairs by itself). */
-  readonly fec?: { readonly ratio: number };
+  /** Our own sender's FEC share, held to the link's random loss while its queue is full (absent where the viewer's transport repairs by itself). */
+  readonly fec?: { readonly ratio: number; hold(randomLoss: number): void; release(): void };
   /** Our own sender's pace follows bitrate steps (absent where the viewer's transport paces itself). */
   setPacingTarget?(settings: { targetKbps: number; fps: number }): void;
 }

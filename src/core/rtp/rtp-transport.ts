@@ -109,6 +109,12 @@ export class RtpTransport extends EventEmitter implements SenderTransport {
     return this.output.viewer(name)?.fec?.ratio ?? null;
   }
 
+  linkQueue(name: string, randomLoss: number | null): void {
+    const fec = this.output.viewer(name)?.fec;
+    if (randomLoss === null) fec?.release();
+    else fec?.hold(randomLoss);
+  }
+
   /** Each viewer's pacing follows the encoder's new target. */
   setTargetKbps(targetKbps: number): void {
     if (this.runsFor) this.output.setTargetKbps(targetKbps, this.runsFor.shape.fps);

@@ -80,6 +80,8 @@ export class BitrateController {
   private lastQueueDelayMs: number | null = null;
   /** rtp: the link's loss while no queue stands (random loss, smoothed): a full queue loses well beyond it. */
   private randomLoss = 0;
+  /** rtp: the last second showed a queue on the path. */
+  private queueingNow = false;
   /** rtp: what the link carried when it was last full (media, FEC, resends); null when not known or outgrown. */
   private linkKbps: number | null = null;
   /** rtp: the packet trains' rate when the link was last full (the narrow part's own rate), if measured. */
@@ -122,6 +124,7 @@ export class BitrateController {
     // earlier step's cause; one late second with random loss is a busy CPU on a lossy link)
     const lossNow = sample.secondLossRatio ?? (lossFresh ? packetLoss : 0);
     if (!queueing) this.randomLoss = 0.8 * this.randomLoss + 0.2 * lossNow;
+    this.queueingNow = queueing;
     const bottleneckLoss = queueing && queuedBefore && lossNow > Math.max(PACKET_LOSS_LIMIT, 2 * this.randomLoss + 0.01);
     const full = this.queueSeconds >= 2 || this.standingSeconds >= 3 || bottleneckLoss;
     const congested = full || framesLost || heavyLoss;
@@ -169,6 +172,14 @@ export class BitrateController {
     const probe = Math.min(this.targetKbps, Math.round(this.current * (far ? 1.15 : 1.05)), ceiling);
     if (this.cleanSeconds >= (far ? 2 : 8) && probe > this.current) return this.apply(probe, nowMs, `${far ? 2 : 8} s without a queue: towards the ${ceiling} kbit/s of the ${this.linkKbps} the link carried when full that leaves room for FEC`);
     return null;
+  }
+
+  /**
+   * rtp: while the path's queue fills, the loss the link showed without one (the sender's FEC covers that
+   * much, not the queue's own tail drop); null while no queue stands (or without delay figures).
+   */
+  get queueLoss(): number | null {
+    return this.delayBased && this.queueingNow ? this.randomLoss : null;
   }
 
   /** srt: no delay figures at the receiver: loss, retransmissions and latency say the link is full. */
