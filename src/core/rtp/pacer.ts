@@ -43,14 +43,14 @@ export function pacingFactorFromEnv(env: NodeJS.ProcessEnv = process.env): numbe
  * spread out at the pacing rate instead of landing in a bottleneck's queue all at once. Urgent packets
  * (retransmissions) go ahead of the queue, still within the rate.
  */
-export class Pacer {
+export class Pacer<T extends { readonly length: number } = Buffer> {
   private bytesPerMs = 0;
   private burstBytes = 0;
   private tokens = 0;
   private refilledAt = performance.now();
-  private queue: { packet: Buffer; at: number }[] = [];
+  private queue: { packet: T; at: number }[] = [];
   private head = 0;
-  private urgent: { packet: Buffer; at: number }[] = [];
+  private urgent: { packet: T; at: number }[] = [];
   private queuedBytes = 0;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
@@ -60,7 +60,8 @@ export class Pacer {
   delayed = 0;
 
   constructor(
-    private readonly send: (packet: Buffer) => void,
+    /** A packet's turn has come (`length`: its bytes on the wire). */
+    private readonly send: (packet: T) => void,
     settings: PacingSettings,
     private readonly now: () => number = () => performance.now(),
   ) {
@@ -87,7 +88,7 @@ export class Pacer {
     return this.queuedBytes;
   }
 
-  push(packet: Buffer, urgent = false): void {
+  push(packet: T, urgent = false): void {
     if (this.closed) return;
     this.refill();
     this.pushed.current += packet.length;

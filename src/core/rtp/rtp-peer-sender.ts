@@ -6,7 +6,7 @@ import { blocksForFrame, buildFecPayloads, FecOverhead, parityCount } from './fe
 import { buildRttApp, buildSenderReport, compound, nextRttEstimate, parseCompound, rttFromReport, type RtcpPacket } from './rtcp';
 import { preciseNow } from '../pairing/channel';
 import { rtpClock, VIDEO_CLOCK_RATE } from './rtp-clock';
-import { isRtcp } from './rtp-packet';
+import { absSendTime, ABS_SEND_TIME_BYTES, isRtcp, RTP_HEADER_BYTES } from './rtp-packet';
 import { SrtpProtector, SrtpUnprotector } from './srtp-gcm';
 import { FEC_PAYLOAD_TYPE, type RtpKeys } from './rtp-keys';
 import { openRtpTrace } from './rtp-trace';
@@ -15,6 +15,20 @@ import { Pacer, pacingFactorFromEnv, type PacingSettings } from './pacer';
 
 /** Sent packets kept for retransmission (a power of two): about a second at 720p60, 8 Mbit/s. */
 const HISTORY = 2048;
+/**
+ * A frame's first packet, sealed when its turn comes to leave: it carries its send time (abs-send-time),
+ * from which the receiver measures the path's delay without the pacer's wait in it.
+ */
+interface FrameStart {
+  readonly length: number;
+  readonly payload: Buffer;
+  readonly seq: number;
+  readonly marker: boolean;
+  readonly timestamp: number;
+}
+
+const SRTP_TAG_BYTES = 16;
+
 /** Retransmissions allowed per second (a NACK storm must not multiply the stream). */
 const RETRANSMIT_PER_SECOND = 400;
 const REPORT_INTERVAL_MS = 500;
@@ -66,7 +80,7 @@ export class RtpPeerSender extends EventEmitter {
   private readonly timer: NodeJS.Timeout;
   private closed = false;
   private readonly trace = openRtpTrace('sender');
-  private readonly pacer: Pacer | null;
+  private readonly pacer: Pacer<Buffer | FrameStart> | null;
   private readonly pacingFactor: number | null;
 
   constructor(
@@ -77,7 +91,10 @@ export class RtpPeerSender extends EventEmitter {
   ) {
     super();
     this.pacingFactor = pacing ? (pacing.factor ?? pacingFactorFromEnv()) : null;
-    this.pacer = pacing && this.pacingFactor !== null ? new Pacer((packet) => this.out.send(packet), { ...pacing, factor: this.pacingFactor }) : null;
+    this.pacer =
+      pacing && this.pacingFactor !== null
+        ? new Pacer<Buffer | FrameStart>((packet) => this.out.send(packet instanceof Uint8Array ? packet : this.sealFrameStart(packet)), { ...pacing, factor: this.pacingFactor })
+        : null;
     this.protector = new SrtpProtector(keys.media);
     this.unprotector = new SrtpUnprotector(keys.feedback);
     this.socket = createSocket(isIPv6(target.host) ? 'udp6' : 'udp4');
@@ -110,12 +127,19 @@ export class RtpPeerSender extends EventEmitter {
     if (!this.synced || !this.frame) return;
     const seq = this.seq;
     this.seq = (this.seq + 1) & 0xffff;
-    const packet = this.protector.protectRtp({ marker, payloadType: this.payloadType, seq, timestamp: this.frame.timestamp, ssrc: this.ssrc }, payload);
-    this.history[seq & (HISTORY - 1)] = packet;
-    this.historySeq[seq & (HISTORY - 1)] = seq;
     this.frame.payloads.push(payload);
-    this.send(packet);
     this.counters.packetsSent += 1;
+    if (frameStart && this.pacer) {
+      // sealed as it leaves, with the time it left
+      const start: FrameStart = { length: RTP_HEADER_BYTES + ABS_SEND_TIME_BYTES + payload.length + SRTP_TAG_BYTES, payload, seq, marker, timestamp: this.frame.timestamp };
+      this.counters.bytesSent += start.length;
+      this.pacer.push(start);
+    } else {
+      const packet = this.protector.protectRtp({ marker, payloadType: this.payloadType, seq, timestamp: this.frame.timestamp, ssrc: this.ssrc }, payload, frameStart ? absSendTime(performance.now()) : null);
+      this.history[seq & (HISTORY - 1)] = packet;
+      this.historySeq[seq & (HISTORY - 1)] = seq;
+      this.send(packet);
+    }
     if (marker) {
       this.sendFec(this.frame);
       this.frame = null;
@@ -138,6 +162,14 @@ export class RtpPeerSender extends EventEmitter {
         this.counters.fecPacketsSent += 1;
       }
     }
+  }
+
+  /** A frame's first packet, its turn come: sealed with the time it leaves, and kept for resends from then. */
+  private sealFrameStart(start: FrameStart): Buffer {
+    const packet = this.protector.protectRtp({ marker: start.marker, payloadType: this.payloadType, seq: start.seq, timestamp: start.timestamp, ssrc: this.ssrc }, start.payload, absSendTime(performance.now()));
+    this.history[start.seq & (HISTORY - 1)] = packet;
+    this.historySeq[start.seq & (HISTORY - 1)] = start.seq;
+    return packet;
   }
 
   /** The encoder's new target: the pacing rate follows it. */

@@ -6,7 +6,7 @@ import { preciseNow } from '../pairing/channel';
 import type { RtpVideoCodec } from './depacketize';
 import { FrameAssembler, type AssembledFrame, type AssemblerActions } from './frame-assembler';
 import { buildNack, buildPli, buildReceiverReport, compound, ntpMiddle32, parseCompound } from './rtcp';
-import { isRtcp } from './rtp-packet';
+import { isRtcp, readAbsSendTime } from './rtp-packet';
 import { FEC_PAYLOAD_TYPE, MEDIA_PAYLOAD_TYPE, type RtpKeys } from './rtp-keys';
 import { openRtpTrace } from './rtp-trace';
 import { DelayGauge, type LinkGauge } from './delay-gauge';
@@ -166,7 +166,7 @@ export class RtpReceiver extends EventEmitter {
       this.gauge.fec(data.length);
     } else {
       this.originals += 1;
-      this.gauge.packet(header.timestamp, data.length, now);
+      this.gauge.packet(header.timestamp, data.length, now, readAbsSendTime(data));
     }
     this.act(this.assembler.media({ seq: header.seq, timestamp: header.timestamp, marker: header.marker, payload }, now));
   }
