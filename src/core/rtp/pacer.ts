@@ -5,6 +5,12 @@ export interface PacingSettings {
   fps: number;
   /** Default DEFAULT_PACING_FACTOR. */
   factor?: number;
+  /**
+   * What the link carried when it was last full (kbit/s, media, FEC and resends), where the bitrate
+   * controller knows it: packets never leave faster than that (a keyframe paced at 1.5 times a target near
+   * the link's rate would still flood its queue), though never slower than just over the target.
+   */
+  linkKbps?: number | null;
 }
 
 /**
@@ -21,6 +27,8 @@ const MAX_BACKLOG_MS = 200;
  */
 const OVER_PUSHED = 1.1;
 const WINDOW_MS = 500;
+/** Under a known link rate, the pace is still at least this much over the target (the stream's FEC and headers). */
+const MIN_OVER_TARGET = 1.15;
 /** The smallest burst allowed, bytes: a few full packets, whatever the rate. */
 const MIN_BURST_BYTES = 8 * 1500;
 
@@ -45,6 +53,8 @@ export function pacingFactorFromEnv(env: NodeJS.ProcessEnv = process.env): numbe
  */
 export class Pacer<T extends { readonly length: number } = Buffer> {
   private bytesPerMs = 0;
+  /** The link's known rate (bytes a ms), Infinity where unknown. */
+  private linkBytesPerMs = Infinity;
   private burstBytes = 0;
   private tokens = 0;
   private refilledAt = performance.now();
@@ -73,7 +83,9 @@ export class Pacer<T extends { readonly length: number } = Buffer> {
 
   setTarget(settings: PacingSettings): void {
     const factor = settings.factor ?? DEFAULT_PACING_FACTOR;
-    this.bytesPerMs = (settings.targetKbps * factor) / 8;
+    const link = settings.linkKbps ?? null;
+    this.linkBytesPerMs = link !== null && link > 0 ? link / 8 : Infinity;
+    this.bytesPerMs = Math.max((settings.targetKbps * MIN_OVER_TARGET) / 8, Math.min((settings.targetKbps * factor) / 8, this.linkBytesPerMs));
     this.burstBytes = Math.max(MIN_BURST_BYTES, Math.round((settings.targetKbps * 1000) / 8 / Math.max(1, settings.fps)));
     // a wait timed for the old rate
     if (this.timer) {
@@ -108,7 +120,8 @@ export class Pacer<T extends { readonly length: number } = Buffer> {
   /** Bytes a ms now: the target's pace, or more when more is being pushed. */
   private rate(now: number): number {
     const spanMs = now - this.pushed.since + WINDOW_MS;
-    return Math.max(this.bytesPerMs, (OVER_PUSHED * (this.pushed.current + this.pushed.previous)) / spanMs);
+    // what was pushed lifts the pace, up to the link's known rate (past it, the queue would only move to the link's)
+    return Math.max(this.bytesPerMs, Math.min(this.linkBytesPerMs, (OVER_PUSHED * (this.pushed.current + this.pushed.previous)) / spanMs));
   }
 
   private refill(): void {

@@ -195,6 +195,11 @@ export class BitrateController {
     return this.delayBased && this.sinceQueue <= QUEUE_AFTERMATH_S ? this.randomLoss : null;
   }
 
+  /** rtp: what the link carried when it was last full (kbit/s), while that is its known capacity; else null. */
+  get linkCapKbps(): number | null {
+    return this.linkKbps;
+  }
+
   /** srt: no delay figures at the receiver: loss, retransmissions and latency say the link is full. */
   private observeLoss(sample: LinkSample, nowMs: number): BitrateStep | null {
     if (sample.p95Ms !== null) this.floorP95 = this.floorP95 === null ? sample.p95Ms : Math.min(this.floorP95 * 1.01 + 0.1, sample.p95Ms);

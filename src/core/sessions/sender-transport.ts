@@ -89,9 +89,10 @@ export interface SenderTransport extends EventEmitter {
   linkQueue(name: string, randomLoss: number | null): void;
   /**
    * A bitrate step, before the encoder run that carries it: what the transport sends by itself follows
-   * (rtp: each viewer's pacing); nothing where ffmpeg sends.
+   * (rtp: each viewer's pacing, never faster than `linkKbps`, what the link carried when last full, where
+   * known); nothing where ffmpeg sends.
    */
-  setTargetKbps(targetKbps: number): void;
+  setTargetKbps(targetKbps: number, linkKbps?: number | null): void;
   /** The runs it holds (started ahead, overlapping): stopped and awaited by the session's end. */
   stopRuns(): Promise<void>[];
   /** The session has ended (every run stopped): closes every socket. */

@@ -549,7 +549,7 @@ export class StreamSession extends EventEmitter {
 
   private async applyStep(step: BitrateStep): Promise<void> {
     this.emit('bitrate', step);
-    this.out.setTargetKbps(step.to);
+    this.out.setTargetKbps(step.to, this.bitrate.linkCapKbps);
     // x264 and NVENC through the ffmpeg CLI cannot change rate live: restart with an IDR
     await this.launch();
   }
