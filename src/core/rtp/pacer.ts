@@ -53,8 +53,6 @@ export function pacingFactorFromEnv(env: NodeJS.ProcessEnv = process.env): numbe
  */
 export class Pacer<T extends { readonly length: number } = Buffer> {
   private bytesPerMs = 0;
-  /** The link's known rate (bytes a ms), Infinity where unknown. */
-  private linkBytesPerMs = Infinity;
   private burstBytes = 0;
   private tokens = 0;
   private refilledAt = performance.now();
@@ -84,8 +82,8 @@ export class Pacer<T extends { readonly length: number } = Buffer> {
   setTarget(settings: PacingSettings): void {
     const factor = settings.factor ?? DEFAULT_PACING_FACTOR;
     const link = settings.linkKbps ?? null;
-    this.linkBytesPerMs = link !== null && link > 0 ? link / 8 : Infinity;
-    this.bytesPerMs = Math.max((settings.targetKbps * MIN_OVER_TARGET) / 8, Math.min((settings.targetKbps * factor) / 8, this.linkBytesPerMs));
+    const linkBytesPerMs = link !== null && link > 0 ? link / 8 : Infinity;
+    this.bytesPerMs = Math.max((settings.targetKbps * MIN_OVER_TARGET) / 8, Math.min((settings.targetKbps * factor) / 8, linkBytesPerMs));
     this.burstBytes = Math.max(MIN_BURST_BYTES, Math.round((settings.targetKbps * 1000) / 8 / Math.max(1, settings.fps)));
     // a wait timed for the old rate
     if (this.timer) {
@@ -120,8 +118,9 @@ export class Pacer<T extends { readonly length: number } = Buffer> {
   /** Bytes a ms now: the target's pace, or more when more is being pushed. */
   private rate(now: number): number {
     const spanMs = now - this.pushed.since + WINDOW_MS;
-    // what was pushed lifts the pace, up to the link's known rate (past it, the queue would only move to the link's)
-    return Math.max(this.bytesPerMs, Math.min(this.linkBytesPerMs, (OVER_PUSHED * (this.pushed.current + this.pushed.previous)) / spanMs));
+    // what was pushed lifts the pace past the link's known rate too: held under it, the pacer became the
+    // queue, spread every frame at that rate, and the receiver's packet trains never showed a link grown wider
+    return Math.max(this.bytesPerMs, (OVER_PUSHED * (this.pushed.current + this.pushed.previous)) / spanMs);
   }
 
   private refill(): void {
