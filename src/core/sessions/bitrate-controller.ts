@@ -23,6 +23,13 @@ const QUEUE_AFTERMATH_S = 2;
 const HEADERS = 0.03;
 /** rtp: the FEC the sender adds on a clean link (its minimum overhead). */
 const BASE_FEC = 0.1;
+/**
+ * rtp: below this share of the link's ceiling the rate is far from it (a blind step, a low reading) and
+ * probes by 15%; nearer, by 5%. Under BACKOFF: a step down for a full link lands at BACKOFF of the ceiling,
+ * and with the two equal, float rounding decided whether the next probe jumped to 98% of the link (and
+ * filled its queue again within seconds) or crept.
+ */
+const FAR_BELOW = 0.8;
 /** rtp: the link's packet trains this much faster than the rate it carried when full: the narrow part is gone. */
 const ROOM_FACTOR = 1.5;
 
@@ -180,7 +187,7 @@ export class BitrateController {
     if (room || this.linkKbps === null) return null;
     // the encoder's share of it with the FEC of now (a full link's loss raised it; it falls back as the loss goes)
     const ceiling = Math.round(this.mediaShare(this.linkKbps, sample));
-    const far = this.current < 0.85 * ceiling;
+    const far = this.current < FAR_BELOW * ceiling;
     const probe = Math.min(this.targetKbps, Math.round(this.current * (far ? 1.15 : 1.05)), ceiling);
     if (this.cleanSeconds >= (far ? 2 : 8) && probe > this.current) return this.apply(probe, nowMs, `${far ? 2 : 8} s without a queue: towards the ${ceiling} kbit/s of the ${this.linkKbps} the link carried when full that leaves room for FEC`);
     return null;
