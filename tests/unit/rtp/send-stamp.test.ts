@@ -38,7 +38,7 @@ describe('send stamp (abs-send-time)', () => {
     const opened = new SrtpUnprotector(master).unprotectRtp(Buffer.from(packet));
     expect('payload' in opened && opened.payload.toString()).toBe('frame start');
     const forged = Buffer.from(packet);
-    forged[19] ^= 1;
+    forged[19] = forged[19]! ^ 1;
     expect(new SrtpUnprotector(master).unprotectRtp(forged)).toEqual({ error: 'auth' });
   });
 });
