@@ -94,6 +94,12 @@ export class BitrateController {
   private randomLoss = 0;
   /** rtp: seconds since the last one that showed a queue on the path. */
   private sinceQueue = Infinity;
+  /**
+   * rtp: the most that got through in a second of the queue standing now (kbit/s), null with no queue: a
+   * full link delivers its capacity, and a second that delivered less had less to send (an encoder run
+   * restarting for a step) or a starved relay, not a narrower link.
+   */
+  private fullReceived: number | null = null;
   /** rtp: the last step down was taken blind (frames or packets lost), without the link's rate. */
   private lastDecreaseBlind = false;
   /** rtp: what the link carried when it was last full (media, FEC, resends); null when not known or outgrown. */
@@ -145,8 +151,10 @@ export class BitrateController {
     const congested = full || framesLost || heavyLoss;
     const clear = !congested && !queueing;
     this.cleanSeconds = clear ? this.cleanSeconds + 1 : 0;
+    const reading = sample.receivedKbps ?? null;
+    this.fullReceived = queueing && reading !== null ? Math.max(this.fullReceived ?? 0, reading) : queueing ? this.fullReceived : null;
     if (congested) {
-      const received = sample.receivedKbps ?? null;
+      const received = linkFullReading(full, this.fullReceived, reading);
       // what got through, less the FEC and headers on top of the encoder's rate: now (to drain the queue
       // with the FEC a full link's loss has raised), and once that FEC is back to its base (the probes' ceiling)
       const linkFull = full;
@@ -248,4 +256,9 @@ export class BitrateController {
     this.slowSeconds = 0;
     return step;
   }
+}
+
+/** What got through of a full link: the best second of the queue standing now, else this second's reading. */
+function linkFullReading(full: boolean, best: number | null, reading: number | null): number | null {
+  return full && best !== null && reading !== null ? Math.max(best, reading) : reading;
 }

@@ -162,6 +162,15 @@ describe('adaptive bitrate on the link\'s capacity (rtp)', () => {
     expect(controller.queueLoss).toBe(0);
   });
 
+  it('takes the link\'s rate from the best second of a standing queue, not one that had less to send', () => {
+    const controller = new BitrateController(8000, undefined, undefined, true);
+    const second = { lateRatio: 0, p95Ms: null, rttMs: 30, trainKbps: 5000, fecRatio: 0.1, lossRatio: 0, packetLossRatio: 0, secondLossRatio: 0.3 };
+    expect(controller.observe({ ...second, queueDelayMs: 40, receivedKbps: 5000 }, 1000)).toBeNull();
+    // the second after: an encoder run restarting sent less, 3000 kbit/s got through a link that carries 5000
+    const step = controller.observe({ ...second, queueDelayMs: 80, receivedKbps: 3000 }, 2000);
+    expect(step).toMatchObject({ from: 8000, to: Math.round((0.85 * 5000) / 1.13), reason: expect.stringMatching(/5000 kbit\/s got through/) });
+  });
+
   it('does nothing on a second whose figures have not come', () => {
     const c = new BitrateController(8000, undefined, undefined, true);
     expect(c.observe({ lossRatio: 0.5, lateRatio: 0, p95Ms: 500, rttMs: 10, queueDelayMs: null }, 10_000)).toBeNull();
