@@ -15,7 +15,7 @@ export type TransportName = (typeof TRANSPORT_NAMES)[number];
 export const DEFAULT_TRANSPORT: TransportName = 'rtp';
 
 /** Per-second figures of a viewer's link beyond its RTT (StreamSecond's keys); a transport reports some of them. */
-export const LINK_FIGURES = ['packetsLost', 'fecRecovered', 'nackRecovered', 'framesLost', 'keyframeRequests', 'cleanPictureMs'] as const;
+export const LINK_FIGURES = ['packetsLost', 'fecRecovered', 'nackRecovered', 'framesLost', 'keyframeRequests', 'cleanPictureMs', 'queueDelayMs'] as const;
 export type LinkFigure = (typeof LINK_FIGURES)[number];
 
 export interface TransportCapabilities {

@@ -136,6 +136,8 @@ describe.skipIf(!haveChromium)('Sessions page: a real session to a paired peer p
     // a clean link: the loss charts say why they draw nothing, and every axis has its unit
     expect(await card.getByRole('img', { name: /^Bitrate chart for / }).getAttribute('data-units')).toBe('Mbit/s');
     expect(await card.getByRole('img', { name: /^Latency chart for / }).getAttribute('data-units')).toBe('ms');
+    // beside the bitrate's steps: the queueing delay the rtp receiver measures, in ms
+    expect(await card.getByRole('img', { name: /^Queueing delay chart for / }).getAttribute('data-units')).toBe('ms');
 
     await card.getByRole('button', { name: /^Stop Session/ }).click();
     await expect.poll(async () => (await state.textContent()) ?? '', { timeout: 30_000 }).toMatch(/^stopped/);

@@ -2,8 +2,9 @@
 export interface LinkGauge {
   /**
    * How much later than the fastest the frames' first packets came this second (median, ms): the
-   * one-way delay (arrival on our clock minus the RTP timestamp, the host's clock when it sent the frame)
-   * above its minimum over the last 10 s. A queue filling on the path shows here before any loss.
+   * one-way delay (arrival on our clock minus the time the packet left the host: its abs-send-time stamp,
+   * after the pacer's wait; from a host without stamps, the RTP timestamp, the frame's time, pacer's wait
+   * included) above its minimum over the last 10 s. A queue filling on the path shows here before any loss.
    */
   queueDelayMs: number | null;
   /** Media, FEC and resent bits that arrived this second (kbit/s): what the link carried of the stream. */
@@ -20,6 +21,9 @@ const BASE_WINDOW_SECONDS = 10;
 /** Trains faster than this read as this: loopback and LAN bursts, where the clock cannot tell. */
 export const MAX_TRAIN_KBPS = 1_000_000;
 const RTP_CLOCK_PER_MS = 90;
+/** abs-send-time: 2^18 a second, 24 bits. */
+const SEND_STAMP_PER_MS = 262.144;
+const SEND_STAMP_WRAP = 0x1000000;
 
 /**
  * Per media packet, at the receiver: the first packet of each frame gives a one-way delay sample
@@ -35,14 +39,19 @@ export class DelayGauge {
   /** Minimum one-way delay of each of the last seconds (the newest last). */
   private minima: number[] = [];
   private secondMin = Infinity;
+  /** The last send stamp and its time unwrapped (ms); null until the first. */
+  private stamp: { raw: number; ms: number } | null = null;
 
   /** An FEC packet or a resend: it counts towards what the link carried, not towards delays or trains. */
   fec(bytes: number): void {
     this.bytes += bytes;
   }
 
-  /** A media packet that arrived the first time (not a resend), `now` ms on our clock. */
-  packet(timestamp: number, bytes: number, now: number): void {
+  /**
+   * A media packet that arrived the first time (not a resend), `now` ms on our clock; `sendStamp` its
+   * abs-send-time, where it carries one (the host stamps each frame's first packet).
+   */
+  packet(timestamp: number, bytes: number, now: number, sendStamp: number | null = null): void {
     this.bytes += bytes;
     const frame = this.frame;
     if (frame && frame.timestamp === timestamp) {
@@ -53,12 +62,33 @@ export class DelayGauge {
     }
     if (frame) this.closeTrain(frame);
     this.frame = { timestamp, firstAt: now, lastAt: now, bytes, firstBytes: bytes, packets: 1 };
-    this.timestampBase ??= timestamp;
-    // 32-bit RTP time since the first frame: wraps after 13 hours, when the minimum catches up within 10 s
-    const sentMs = ((timestamp - this.timestampBase) >>> 0) / RTP_CLOCK_PER_MS;
+    const sentMs = this.sentMs(timestamp, sendStamp);
+    // a stamped stream's frame whose stamped first packet was lost: no sample (the two clocks' offsets differ)
+    if (sentMs === null) return;
     const delay = now - sentMs;
     this.delays.push(delay);
     if (delay < this.secondMin) this.secondMin = delay;
+  }
+
+  /** When the frame's first packet left the host (ms, relative), or null where it cannot be told on the stream's clock. */
+  private sentMs(timestamp: number, sendStamp: number | null): number | null {
+    if (sendStamp !== null) {
+      // 24 bits wrap every 64 s: each step from the last stamp is the nearer way round
+      const previous = this.stamp;
+      if (previous === null) {
+        // samples from the frames' timestamps before (another clock): not the stamps' minimum
+        this.minima = [];
+        this.delays = [];
+        this.secondMin = Infinity;
+      }
+      const step = previous === null ? 0 : ((((sendStamp - previous.raw) % SEND_STAMP_WRAP) + SEND_STAMP_WRAP * 1.5) % SEND_STAMP_WRAP) - SEND_STAMP_WRAP / 2;
+      this.stamp = { raw: sendStamp, ms: (previous?.ms ?? sendStamp / SEND_STAMP_PER_MS) + step / SEND_STAMP_PER_MS };
+      return this.stamp.ms;
+    }
+    if (this.stamp !== null) return null;
+    this.timestampBase ??= timestamp;
+    // 32-bit RTP time since the first frame: wraps after 13 hours, when the minimum catches up within 10 s
+    return ((timestamp - this.timestampBase) >>> 0) / RTP_CLOCK_PER_MS;
   }
 
   private closeTrain(frame: { firstAt: number; lastAt: number; bytes: number; firstBytes: number; packets: number }): void {

@@ -169,6 +169,8 @@ export class FecOverhead {
   private readonly base: number;
   private last = 0;
   private average = 0;
+  /** The link's queue is full: the random loss FEC covers meanwhile (its own loss is the queue's), else null. */
+  private held: number | null = null;
 
   constructor(options: { min?: number; max?: number; base?: number } = {}) {
     const { min = 0.1, max = 0.5, base = 0.1 } = options;
@@ -180,14 +182,33 @@ export class FecOverhead {
 
   /** One loss measurement, a fraction 0..1 (anything else is clamped; NaN is ignored). */
   observe(lossRatio: number): void {
-    if (Number.isNaN(lossRatio)) return;
+    if (Number.isNaN(lossRatio) || this.held !== null) return;
     const loss = Math.min(1, Math.max(0, lossRatio));
     this.last = loss;
     this.average = LOSS_SMOOTHING * loss + (1 - LOSS_SMOOTHING) * this.average;
   }
 
+  /**
+   * The link's queue is full (the bitrate controller's judgement): the loss reported meanwhile is the
+   * queue's own tail drop, and more FEC on a full link only adds to it (it rose to 50% there, and the
+   * bitrate step that nets FEC out landed far below the link). Until `release`, the overhead follows
+   * `randomLoss`, the loss the link showed without a queue; the reports meanwhile are not counted.
+   */
+  hold(randomLoss: number): void {
+    const loss = Number.isFinite(randomLoss) ? Math.min(1, Math.max(0, randomLoss)) : 0;
+    this.held = loss;
+    // the reports that came as the queue filled were its loss too: they do not outlast the hold
+    this.last = loss;
+    this.average = loss;
+  }
+
+  /** The queue is gone: reported loss counts again. */
+  release(): void {
+    this.held = null;
+  }
+
   get ratio(): number {
-    const wanted = this.base + LOSS_GAIN * Math.max(this.last, this.average);
+    const wanted = this.base + LOSS_GAIN * (this.held ?? Math.max(this.last, this.average));
     return Math.min(this.max, Math.max(this.min, wanted));
   }
 }

@@ -5,6 +5,12 @@ export interface PacingSettings {
   fps: number;
   /** Default DEFAULT_PACING_FACTOR. */
   factor?: number;
+  /**
+   * What the link carried when it was last full (kbit/s, media, FEC and resends), where the bitrate
+   * controller knows it: packets never leave faster than that (a keyframe paced at 1.5 times a target near
+   * the link's rate would still flood its queue), though never slower than just over the target.
+   */
+  linkKbps?: number | null;
 }
 
 /**
@@ -21,6 +27,8 @@ const MAX_BACKLOG_MS = 200;
  */
 const OVER_PUSHED = 1.1;
 const WINDOW_MS = 500;
+/** Under a known link rate, the pace is still at least this much over the target (the stream's FEC and headers). */
+const MIN_OVER_TARGET = 1.15;
 /** The smallest burst allowed, bytes: a few full packets, whatever the rate. */
 const MIN_BURST_BYTES = 8 * 1500;
 
@@ -43,14 +51,14 @@ export function pacingFactorFromEnv(env: NodeJS.ProcessEnv = process.env): numbe
  * spread out at the pacing rate instead of landing in a bottleneck's queue all at once. Urgent packets
  * (retransmissions) go ahead of the queue, still within the rate.
  */
-export class Pacer {
+export class Pacer<T extends { readonly length: number } = Buffer> {
   private bytesPerMs = 0;
   private burstBytes = 0;
   private tokens = 0;
   private refilledAt = performance.now();
-  private queue: { packet: Buffer; at: number }[] = [];
+  private queue: { packet: T; at: number }[] = [];
   private head = 0;
-  private urgent: { packet: Buffer; at: number }[] = [];
+  private urgent: { packet: T; at: number }[] = [];
   private queuedBytes = 0;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
@@ -60,7 +68,8 @@ export class Pacer {
   delayed = 0;
 
   constructor(
-    private readonly send: (packet: Buffer) => void,
+    /** A packet's turn has come (`length`: its bytes on the wire). */
+    private readonly send: (packet: T) => void,
     settings: PacingSettings,
     private readonly now: () => number = () => performance.now(),
   ) {
@@ -72,7 +81,9 @@ export class Pacer {
 
   setTarget(settings: PacingSettings): void {
     const factor = settings.factor ?? DEFAULT_PACING_FACTOR;
-    this.bytesPerMs = (settings.targetKbps * factor) / 8;
+    const link = settings.linkKbps ?? null;
+    const linkBytesPerMs = link !== null && link > 0 ? link / 8 : Infinity;
+    this.bytesPerMs = Math.max((settings.targetKbps * MIN_OVER_TARGET) / 8, Math.min((settings.targetKbps * factor) / 8, linkBytesPerMs));
     this.burstBytes = Math.max(MIN_BURST_BYTES, Math.round((settings.targetKbps * 1000) / 8 / Math.max(1, settings.fps)));
     // a wait timed for the old rate
     if (this.timer) {
@@ -87,7 +98,7 @@ export class Pacer {
     return this.queuedBytes;
   }
 
-  push(packet: Buffer, urgent = false): void {
+  push(packet: T, urgent = false): void {
     if (this.closed) return;
     this.refill();
     this.pushed.current += packet.length;
@@ -107,6 +118,8 @@ export class Pacer {
   /** Bytes a ms now: the target's pace, or more when more is being pushed. */
   private rate(now: number): number {
     const spanMs = now - this.pushed.since + WINDOW_MS;
+    // what was pushed lifts the pace past the link's known rate too: held under it, the pacer became the
+    // queue, spread every frame at that rate, and the receiver's packet trains never showed a link grown wider
     return Math.max(this.bytesPerMs, (OVER_PUSHED * (this.pushed.current + this.pushed.previous)) / spanMs);
   }
 

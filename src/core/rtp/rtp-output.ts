@@ -14,10 +14,10 @@ export interface RtpViewerSender {
   packet(payload: Buffer, marker: boolean, frameStart: boolean, timestamp: number): void;
   close(): void;
   readonly rttMs: number | null;
-  /** Our own sender's FEC share (absent where the viewer's transport repairs by itself). */
-  readonly fec?: { readonly ratio: number };
+  /** Our own sender's FEC share, held to the link's random loss while its queue is full (absent where the viewer's transport repairs by itself). */
+  readonly fec?: { readonly ratio: number; hold(randomLoss: number): void; release(): void };
   /** Our own sender's pace follows bitrate steps (absent where the viewer's transport paces itself). */
-  setPacingTarget?(settings: { targetKbps: number; fps: number }): void;
+  setPacingTarget?(settings: { targetKbps: number; fps: number; linkKbps?: number | null }): void;
 }
 
 interface Source {
@@ -71,8 +71,8 @@ export class RtpOutput extends EventEmitter {
   }
 
   /** A bitrate step: every viewer's pacing follows the encoder's new target. */
-  setTargetKbps(targetKbps: number, fps: number): void {
-    for (const sender of this.viewers.values()) sender.setPacingTarget?.({ targetKbps, fps });
+  setTargetKbps(targetKbps: number, fps: number, linkKbps: number | null = null): void {
+    for (const sender of this.viewers.values()) sender.setPacingTarget?.({ targetKbps, fps, linkKbps });
   }
 
   /**

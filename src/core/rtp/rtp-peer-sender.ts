@@ -6,7 +6,7 @@ import { blocksForFrame, buildFecPayloads, FecOverhead, parityCount } from './fe
 import { buildRttApp, buildSenderReport, compound, nextRttEstimate, parseCompound, rttFromReport, type RtcpPacket } from './rtcp';
 import { preciseNow } from '../pairing/channel';
 import { rtpClock, VIDEO_CLOCK_RATE } from './rtp-clock';
-import { isRtcp } from './rtp-packet';
+import { absSendTime, ABS_SEND_TIME_BYTES, isRtcp, RTP_HEADER_BYTES } from './rtp-packet';
 import { SrtpProtector, SrtpUnprotector } from './srtp-gcm';
 import { FEC_PAYLOAD_TYPE, type RtpKeys } from './rtp-keys';
 import { openRtpTrace } from './rtp-trace';
@@ -15,6 +15,20 @@ import { Pacer, pacingFactorFromEnv, type PacingSettings } from './pacer';
 
 /** Sent packets kept for retransmission (a power of two): about a second at 720p60, 8 Mbit/s. */
 const HISTORY = 2048;
+/**
+ * A frame's first packet, sealed when its turn comes to leave: it carries its send time (abs-send-time),
+ * from which the receiver measures the path's delay without the pacer's wait in it.
+ */
+interface FrameStart {
+  readonly length: number;
+  readonly payload: Buffer;
+  readonly seq: number;
+  readonly marker: boolean;
+  readonly timestamp: number;
+}
+
+const SRTP_TAG_BYTES = 16;
+
 /** Retransmissions allowed per second (a NACK storm must not multiply the stream). */
 const RETRANSMIT_PER_SECOND = 400;
 const REPORT_INTERVAL_MS = 500;
@@ -59,7 +73,9 @@ export class RtpPeerSender extends EventEmitter {
   private readonly fecSsrc = (this.ssrc ^ 0x5a5a5a5a) >>> 0;
   private seq = randomBytes(2).readUInt16BE(0) & 0x7fff;
   private fecSeq = randomBytes(2).readUInt16BE(0) & 0x7fff;
-  private readonly history: ({ seq: number; packet: Buffer } | undefined)[] = new Array(HISTORY);
+  /** Sent packets by seq % HISTORY, and the seq each slot holds (-1: none): no object per packet. */
+  private readonly history: (Buffer | undefined)[] = new Array(HISTORY);
+  private readonly historySeq = new Int32Array(HISTORY).fill(-1);
   private frame: { timestamp: number; firstSeq: number; payloads: Buffer[] } | null = null;
   private synced = false;
   private retransmitTokens = RETRANSMIT_PER_SECOND;
@@ -67,7 +83,7 @@ export class RtpPeerSender extends EventEmitter {
   private readonly timer: NodeJS.Timeout;
   private closed = false;
   private readonly trace = openRtpTrace('sender');
-  private readonly pacer: Pacer | null;
+  private readonly pacer: Pacer<Buffer | FrameStart> | null;
   private readonly pacingFactor: number | null;
 
   constructor(
@@ -78,7 +94,10 @@ export class RtpPeerSender extends EventEmitter {
   ) {
     super();
     this.pacingFactor = pacing ? (pacing.factor ?? pacingFactorFromEnv()) : null;
-    this.pacer = pacing && this.pacingFactor !== null ? new Pacer((packet) => this.out.send(packet), { ...pacing, factor: this.pacingFactor }) : null;
+    this.pacer =
+      pacing && this.pacingFactor !== null
+        ? new Pacer<Buffer | FrameStart>((packet) => this.out.send(packet instanceof Uint8Array ? packet : this.sealFrameStart(packet)), { ...pacing, factor: this.pacingFactor })
+        : null;
     this.protector = new SrtpProtector(keys.media);
     this.unprotector = new SrtpUnprotector(keys.feedback);
     this.socket = createSocket(isIPv6(target.host) ? 'udp6' : 'udp4');
@@ -111,11 +130,19 @@ export class RtpPeerSender extends EventEmitter {
     if (!this.synced || !this.frame) return;
     const seq = this.seq;
     this.seq = (this.seq + 1) & 0xffff;
-    const packet = this.protector.protectRtp({ marker, payloadType: this.payloadType, seq, timestamp: this.frame.timestamp, ssrc: this.ssrc }, payload);
-    this.history[seq & (HISTORY - 1)] = { seq, packet };
     this.frame.payloads.push(payload);
-    this.send(packet);
     this.counters.packetsSent += 1;
+    if (frameStart && this.pacer) {
+      // sealed as it leaves, with the time it left
+      const start: FrameStart = { length: RTP_HEADER_BYTES + ABS_SEND_TIME_BYTES + payload.length + SRTP_TAG_BYTES, payload, seq, marker, timestamp: this.frame.timestamp };
+      this.counters.bytesSent += start.length;
+      this.pacer.push(start);
+    } else {
+      const packet = this.protector.protectRtp({ marker, payloadType: this.payloadType, seq, timestamp: this.frame.timestamp, ssrc: this.ssrc }, payload, frameStart ? absSendTime(performance.now()) : null);
+      this.history[seq & (HISTORY - 1)] = packet;
+      this.historySeq[seq & (HISTORY - 1)] = seq;
+      this.send(packet);
+    }
     if (marker) {
       this.sendFec(this.frame);
       this.frame = null;
@@ -124,20 +151,28 @@ export class RtpPeerSender extends EventEmitter {
 
   private sendFec(frame: { timestamp: number; firstSeq: number; payloads: Buffer[] }): void {
     const blocks = blocksForFrame(frame.payloads.length);
-    blocks.forEach((block, index) => {
+    for (let index = 0; index < blocks.length; index += 1) {
+      const block = blocks[index]!;
       const m = parityCount(block.k, this.fec.ratio);
-      if (m === 0) return;
-      const fecPayloads = buildFecPayloads(
-        { baseSeq: (frame.firstSeq + block.start) & 0xffff, payloads: frame.payloads.slice(block.start, block.start + block.k), endsFrame: index === blocks.length - 1, startsFrame: index === 0 },
-        m,
-      );
+      if (m === 0) continue;
+      // one block (the usual frame): the frame's own list, no copy of it
+      const payloads = blocks.length === 1 ? frame.payloads : frame.payloads.slice(block.start, block.start + block.k);
+      const fecPayloads = buildFecPayloads({ baseSeq: (frame.firstSeq + block.start) & 0xffff, payloads, endsFrame: index === blocks.length - 1, startsFrame: index === 0 }, m);
       for (const payload of fecPayloads) {
         const seq = this.fecSeq;
         this.fecSeq = (this.fecSeq + 1) & 0xffff;
         this.send(this.protector.protectRtp({ marker: false, payloadType: FEC_PAYLOAD_TYPE, seq, timestamp: frame.timestamp, ssrc: this.fecSsrc }, payload));
         this.counters.fecPacketsSent += 1;
       }
-    });
+    }
+  }
+
+  /** A frame's first packet, its turn come: sealed with the time it leaves, and kept for resends from then. */
+  private sealFrameStart(start: FrameStart): Buffer {
+    const packet = this.protector.protectRtp({ marker: start.marker, payloadType: this.payloadType, seq: start.seq, timestamp: start.timestamp, ssrc: this.ssrc }, start.payload, absSendTime(performance.now()));
+    this.history[start.seq & (HISTORY - 1)] = packet;
+    this.historySeq[start.seq & (HISTORY - 1)] = start.seq;
+    return packet;
   }
 
   /** The encoder's new target: the pacing rate follows it. */
@@ -203,13 +238,13 @@ export class RtpPeerSender extends EventEmitter {
     const now = Date.now();
     this.retransmitTokens = Math.min(RETRANSMIT_PER_SECOND, this.retransmitTokens + ((now - this.tokensAt) / 1000) * RETRANSMIT_PER_SECOND);
     this.tokensAt = now;
-    const kept = this.history[seq & (HISTORY - 1)];
-    const refused = !kept || kept.seq !== seq ? 'no longer kept' : this.retransmitTokens < 1 ? 'over the resend rate' : null;
+    const kept = this.historySeq[seq & (HISTORY - 1)] === seq ? this.history[seq & (HISTORY - 1)] : undefined;
+    const refused = !kept ? 'no longer kept' : this.retransmitTokens < 1 ? 'over the resend rate' : null;
     this.trace?.({ at: now, nack: seq, resent: refused === null, why: refused ?? undefined });
     if (!kept || refused) return;
     this.retransmitTokens -= 1;
     // the same bytes again: the receiver never accepted this index, so its replay window lets it in once
-    this.send(kept.packet, 'urgent');
+    this.send(kept, 'urgent');
     this.counters.retransmitted += 1;
   }
 

@@ -6,13 +6,14 @@ import { preciseNow } from '../pairing/channel';
 import type { RtpVideoCodec } from './depacketize';
 import { FrameAssembler, type AssembledFrame, type AssemblerActions } from './frame-assembler';
 import { buildNack, buildPli, buildReceiverReport, compound, ntpMiddle32, parseCompound } from './rtcp';
-import { isRtcp } from './rtp-packet';
+import { isRtcp, readAbsSendTime } from './rtp-packet';
 import { FEC_PAYLOAD_TYPE, MEDIA_PAYLOAD_TYPE, type RtpKeys } from './rtp-keys';
 import { openRtpTrace } from './rtp-trace';
 import { DelayGauge, type LinkGauge } from './delay-gauge';
 import { SeqExtender } from './seq';
 import { SrtpProtector, SrtpUnprotector } from './srtp-gcm';
 import { UdpBatchReceiver } from './udp-batch';
+import { afterBurst } from './burst';
 
 export interface RtpReceiverOptions {
   /** Address to bind (an IP). */
@@ -165,7 +166,7 @@ export class RtpReceiver extends EventEmitter {
       this.gauge.fec(data.length);
     } else {
       this.originals += 1;
-      this.gauge.packet(header.timestamp, data.length, now);
+      this.gauge.packet(header.timestamp, data.length, now, readAbsSendTime(data));
     }
     this.act(this.assembler.media({ seq: header.seq, timestamp: header.timestamp, marker: header.marker, payload }, now));
   }
@@ -178,19 +179,21 @@ export class RtpReceiver extends EventEmitter {
 
   /**
    * The assembler's latest answer on when to look again counts, once the datagrams that came together
-   * are read: a frame's packets come in one burst, and its first ones ask for a look a few ms on that
-   * its last makes needless. A timer armed for each frame (and cleared, which in Node still wakes the
-   * process when it was due) cost a wakeup a frame.
+   * are read (at the burst's end, see burst.ts): a frame's packets come in one burst, and its first ones
+   * ask for a look a few ms on that its last makes needless. A timer armed for each frame (and cleared,
+   * which in Node still wakes the process when it was due) cost a wakeup a frame.
    */
   private settleWake(at: number | null): void {
     this.wantWakeAt = at;
     if (this.settling) return;
     this.settling = true;
-    setImmediate(() => {
-      this.settling = false;
-      if (this.wantWakeAt !== null && !this.closed) this.wake(this.wantWakeAt);
-    });
+    afterBurst(this.settleTask);
   }
+
+  private readonly settleTask = (): void => {
+    this.settling = false;
+    if (this.wantWakeAt !== null && !this.closed) this.wake(this.wantWakeAt);
+  };
 
   private wake(at: number): void {
     if (this.wakeAt !== null && this.wakeAt <= at) return;

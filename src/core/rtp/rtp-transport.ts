@@ -109,9 +109,15 @@ export class RtpTransport extends EventEmitter implements SenderTransport {
     return this.output.viewer(name)?.fec?.ratio ?? null;
   }
 
+  linkQueue(name: string, randomLoss: number | null): void {
+    const fec = this.output.viewer(name)?.fec;
+    if (randomLoss === null) fec?.release();
+    else fec?.hold(randomLoss);
+  }
+
   /** Each viewer's pacing follows the encoder's new target. */
-  setTargetKbps(targetKbps: number): void {
-    if (this.runsFor) this.output.setTargetKbps(targetKbps, this.runsFor.shape.fps);
+  setTargetKbps(targetKbps: number, linkKbps: number | null = null): void {
+    if (this.runsFor) this.output.setTargetKbps(targetKbps, this.runsFor.shape.fps, linkKbps);
   }
 
   /** A new encoder run towards a fresh loopback source; it takes over from the running one at its first frame (an IDR). */

@@ -10,7 +10,7 @@
  */
 import { hkdfSync, randomBytes } from 'node:crypto';
 import { gcmForKey, type GcmBackend, type GcmOpener, type GcmSealer } from './aes-gcm';
-import { parseRtpHeader, RTP_HEADER_BYTES, writeRtpHeader, type RtpHeader } from './rtp-packet';
+import { ABS_SEND_TIME_BYTES, parseRtpHeader, RTP_HEADER_BYTES, writeRtpHeader, type RtpHeader } from './rtp-packet';
 
 /** A per-direction master: 32-byte key + 12-byte salt, fresh random per session. */
 export const MASTER_BYTES = 44;
@@ -101,14 +101,15 @@ export class SrtpProtector {
     this.backend = rtp.backend;
   }
 
-  /** 12-byte header (as writeRtpHeader writes it) + payload, encrypted, + tag. */
-  protectRtp(header: RtpHeader, payload: Uint8Array): Buffer {
+  /** The header (as writeRtpHeader writes it, with the abs-send-time extension where `sendStamp` is given) + payload, encrypted, + tag. */
+  protectRtp(header: RtpHeader, payload: Uint8Array, sendStamp: number | null = null): Buffer {
     const seq = header.seq & 0xffff;
     const roc = this.rocFor(header.ssrc >>> 0, seq);
-    const packet = Buffer.allocUnsafe(RTP_HEADER_BYTES + payload.length + TAG_BYTES);
-    const aad = writeRtpHeader(header, packet);
-    const tagAt = RTP_HEADER_BYTES + payload.length;
-    this.rtpCipher.seal(rtpIv(this.iv, this.keys.rtpSalt, header.ssrc, roc, seq), aad, payload, packet.subarray(RTP_HEADER_BYTES, tagAt), packet.subarray(tagAt));
+    const headerBytes = RTP_HEADER_BYTES + (sendStamp === null ? 0 : ABS_SEND_TIME_BYTES);
+    const packet = Buffer.allocUnsafe(headerBytes + payload.length + TAG_BYTES);
+    const aad = writeRtpHeader(header, packet, sendStamp);
+    const tagAt = headerBytes + payload.length;
+    this.rtpCipher.seal(rtpIv(this.iv, this.keys.rtpSalt, header.ssrc, roc, seq), aad, payload, packet.subarray(headerBytes, tagAt), packet.subarray(tagAt));
     return packet;
   }
 

@@ -8,6 +8,7 @@
  */
 import type { RemoteInfo, Socket } from 'node:dgram';
 import { createRequire } from 'node:module';
+import { afterBurst, readBurst } from './burst';
 
 /** Bytes of the arena the queued datagrams are copied into (the kernel reads them from there). */
 const ARENA_BYTES = 1 << 20;
@@ -88,6 +89,7 @@ export class UdpBatchSender {
   private count = 0;
   private scheduled = false;
   private closed = false;
+  private readonly flushTask = (): void => this.flush();
 
   /** `socket` must be connected before the first flush. */
   constructor(private readonly socket: Socket) {
@@ -96,7 +98,7 @@ export class UdpBatchSender {
     if (typeof loaded === 'string') this.why = loaded;
   }
 
-  /** Queues a datagram; it leaves at the end of this turn of the event loop, or at `flush`. */
+  /** Queues a datagram; it leaves at the end of the burst being read (see burst.ts) or of this turn of the event loop, or at `flush`. */
   send(packet: Uint8Array): void {
     if (this.closed) return;
     if (!this.ready() || packet.length > ARENA_BYTES) {
@@ -120,7 +122,7 @@ export class UdpBatchSender {
     this.count += 1;
     if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(() => this.flush());
+      afterBurst(this.flushTask);
     }
   }
 
@@ -224,6 +226,8 @@ export class UdpBatchReceiver {
   private readonly lastName = Buffer.alloc(NAME_BYTES);
   private lastNameLength = 0;
   private lastFrom: RemoteInfo | null = null;
+  /** Headers the last recvmmsg filled (all of them before the first). */
+  private filled = RECEIVE_BATCH;
 
   constructor(
     private readonly socket: Socket,
@@ -234,10 +238,23 @@ export class UdpBatchReceiver {
     if (typeof loaded === 'string') this.why = loaded;
     socket.on('message', (data: Buffer, from: RemoteInfo) => {
       this.counters.fromNode += 1;
-      this.onDatagram(data, from);
-      this.drain();
+      this.pending = data;
+      this.pendingFrom = from;
+      readBurst(this.readTask);
     });
   }
+
+  private pending: Buffer | null = null;
+  private pendingFrom: RemoteInfo | null = null;
+  /** The datagram Node handed over, then what is queued behind it: one burst (made once, no closure per datagram). */
+  private readonly readTask = (): void => {
+    const data = this.pending!;
+    const from = this.pendingFrom!;
+    this.pending = null;
+    this.pendingFrom = null;
+    this.onDatagram(data, from);
+    this.drain();
+  };
 
   private drain(): void {
     if (!this.ready()) return;
@@ -245,8 +262,10 @@ export class UdpBatchReceiver {
     for (let round = 0; round < RECEIVE_ROUNDS; round += 1) {
       // closed (perhaps by the callback): its descriptor's number may be another socket's by now
       if (socketFd(this.socket) !== this.fd) return;
-      for (let index = 0; index < RECEIVE_BATCH; index += 1) headers.writeUInt32LE(NAME_BYTES, index * MMSGHDR_BYTES + MSG_NAMELEN_AT);
+      // the kernel shortened msg_namelen only in the headers the last call filled: those alone are reset
+      for (let index = 0; index < this.filled; index += 1) headers.writeUInt32LE(NAME_BYTES, index * MMSGHDR_BYTES + MSG_NAMELEN_AT);
       const count = this.libc!.recvmmsg(this.fd!, headers, RECEIVE_BATCH, MSG_DONTWAIT, null) as number;
+      this.filled = Math.max(0, count);
       if (count <= 0) return;
       this.counters.batches += 1;
       for (let index = 0; index < count; index += 1) {

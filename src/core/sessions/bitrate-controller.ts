@@ -14,10 +14,22 @@ const BACKOFF = 0.85;
 const DECREASE_HOLD_MS = 2500;
 /** rtp: the loss figures span a few seconds (and frames in flight): a step's own cause is not counted twice. */
 const LOSS_WINDOW_MS = 6000;
+/**
+ * rtp: seconds after the last queueing one during which loss is still taken for the queue's (the sender's
+ * loss reports come every half second and trail the queue as it drains).
+ */
+const QUEUE_AFTERMATH_S = 2;
 /** rtp: packet headers (RTP, SRTP tag, UDP) per media byte, about. */
 const HEADERS = 0.03;
 /** rtp: the FEC the sender adds on a clean link (its minimum overhead). */
 const BASE_FEC = 0.1;
+/**
+ * rtp: below this share of the link's ceiling the rate is far from it (a blind step, a low reading) and
+ * probes by 15%; nearer, by 5%. Under BACKOFF: a step down for a full link lands at BACKOFF of the ceiling,
+ * and with the two equal, float rounding decided whether the next probe jumped to 98% of the link (and
+ * filled its queue again within seconds) or crept.
+ */
+const FAR_BELOW = 0.8;
 /** rtp: the link's packet trains this much faster than the rate it carried when full: the narrow part is gone. */
 const ROOM_FACTOR = 1.5;
 
@@ -80,6 +92,16 @@ export class BitrateController {
   private lastQueueDelayMs: number | null = null;
   /** rtp: the link's loss while no queue stands (random loss, smoothed): a full queue loses well beyond it. */
   private randomLoss = 0;
+  /** rtp: seconds since the last one that showed a queue on the path. */
+  private sinceQueue = Infinity;
+  /**
+   * rtp: the most that got through in a second of the queue standing now (kbit/s), null with no queue: a
+   * full link delivers its capacity, and a second that delivered less had less to send (an encoder run
+   * restarting for a step) or a starved relay, not a narrower link.
+   */
+  private fullReceived: number | null = null;
+  /** rtp: the last step down was taken blind (frames or packets lost), without the link's rate. */
+  private lastDecreaseBlind = false;
   /** rtp: what the link carried when it was last full (media, FEC, resends); null when not known or outgrown. */
   private linkKbps: number | null = null;
   /** rtp: the packet trains' rate when the link was last full (the narrow part's own rate), if measured. */
@@ -121,19 +143,26 @@ export class BitrateController {
     // a queue two seconds running and loss in the second: the queue overflows (the window's loss may be an
     // earlier step's cause; one late second with random loss is a busy CPU on a lossy link)
     const lossNow = sample.secondLossRatio ?? (lossFresh ? packetLoss : 0);
-    if (!queueing) this.randomLoss = 0.8 * this.randomLoss + 0.2 * lossNow;
+    this.sinceQueue = queueing ? 0 : this.sinceQueue + 1;
+    // random loss is what the link loses with no queue, nor one just drained (its tail drop trails it)
+    if (this.sinceQueue > QUEUE_AFTERMATH_S) this.randomLoss = 0.8 * this.randomLoss + 0.2 * lossNow;
     const bottleneckLoss = queueing && queuedBefore && lossNow > Math.max(PACKET_LOSS_LIMIT, 2 * this.randomLoss + 0.01);
     const full = this.queueSeconds >= 2 || this.standingSeconds >= 3 || bottleneckLoss;
     const congested = full || framesLost || heavyLoss;
     const clear = !congested && !queueing;
     this.cleanSeconds = clear ? this.cleanSeconds + 1 : 0;
+    const reading = sample.receivedKbps ?? null;
+    this.fullReceived = queueing && reading !== null ? Math.max(this.fullReceived ?? 0, reading) : queueing ? this.fullReceived : null;
     if (congested) {
-      if (nowMs - this.lastDecrease < DECREASE_HOLD_MS || this.current <= this.minKbps) return null;
-      const received = sample.receivedKbps ?? null;
+      const received = linkFullReading(full, this.fullReceived, reading);
       // what got through, less the FEC and headers on top of the encoder's rate: now (to drain the queue
       // with the FEC a full link's loss has raised), and once that FEC is back to its base (the probes' ceiling)
       const linkFull = full;
       const known = received !== null && received > 0;
+      // a blind step (frames lost as the queue came) does not hold back the one the link's rate informs: the
+      // blind one took 15% off a rate perhaps far above the link, and its hold kept the stream over the link
+      const informedAfterBlind = linkFull && known && this.lastDecreaseBlind && BACKOFF * this.mediaShare(received, sample) < 0.9 * this.current;
+      if ((nowMs - this.lastDecrease < DECREASE_HOLD_MS && !informedAfterBlind) || this.current <= this.minKbps) return null;
       if (linkFull && known) {
         this.linkKbps = received;
         this.fullTrainKbps = sample.trainKbps ?? null;
@@ -147,6 +176,7 @@ export class BitrateController {
           ? `${(sample.lossRatio * 100).toFixed(1)}% of frames lost`
           : `the link lost ${(packetLoss * 100).toFixed(1)}% of packets, more than FEC repairs`;
       this.lastDecrease = nowMs;
+      this.lastDecreaseBlind = !(linkFull && known);
       return this.apply(to, nowMs, reason);
     }
     if (this.current >= this.targetKbps || nowMs - this.lastChange < DECREASE_HOLD_MS) return null;
@@ -165,10 +195,24 @@ export class BitrateController {
     if (room || this.linkKbps === null) return null;
     // the encoder's share of it with the FEC of now (a full link's loss raised it; it falls back as the loss goes)
     const ceiling = Math.round(this.mediaShare(this.linkKbps, sample));
-    const far = this.current < 0.85 * ceiling;
+    const far = this.current < FAR_BELOW * ceiling;
     const probe = Math.min(this.targetKbps, Math.round(this.current * (far ? 1.15 : 1.05)), ceiling);
     if (this.cleanSeconds >= (far ? 2 : 8) && probe > this.current) return this.apply(probe, nowMs, `${far ? 2 : 8} s without a queue: towards the ${ceiling} kbit/s of the ${this.linkKbps} the link carried when full that leaves room for FEC`);
     return null;
+  }
+
+  /**
+   * rtp: while the path's queue fills and for QUEUE_AFTERMATH_S after, the loss the link showed without one
+   * (the sender's FEC covers that much, not the queue's own tail drop); null while no queue stands (or
+   * without delay figures).
+   */
+  get queueLoss(): number | null {
+    return this.delayBased && this.sinceQueue <= QUEUE_AFTERMATH_S ? this.randomLoss : null;
+  }
+
+  /** rtp: what the link carried when it was last full (kbit/s), while that is its known capacity; else null. */
+  get linkCapKbps(): number | null {
+    return this.linkKbps;
   }
 
   /** srt: no delay figures at the receiver: loss, retransmissions and latency say the link is full. */
@@ -212,4 +256,9 @@ export class BitrateController {
     this.slowSeconds = 0;
     return step;
   }
+}
+
+/** What got through of a full link: the best second of the queue standing now, else this second's reading. */
+function linkFullReading(full: boolean, best: number | null, reading: number | null): number | null {
+  return full && best !== null && reading !== null ? Math.max(best, reading) : reading;
 }

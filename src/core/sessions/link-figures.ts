@@ -11,6 +11,7 @@ const FROM_STATS: Record<LinkFigure, (stats: LinkStats) => number | null | undef
   framesLost: (stats) => stats.framesLost,
   keyframeRequests: (stats) => stats.keyframeRequests,
   cleanPictureMs: (stats) => stats.cleanPictureMs,
+  queueDelayMs: (stats) => stats.queueDelayMs,
 };
 
 /** The figures `caps` says its transport reports, read from this second's stats. */

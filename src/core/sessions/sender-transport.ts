@@ -82,10 +82,17 @@ export interface SenderTransport extends EventEmitter {
   /** The repair data it adds for this viewer now, per media byte, where it adds FEC (the bitrate controller nets it out). */
   fecRatio(name: string): number | null;
   /**
-   * A bitrate step, before the encoder run that carries it: what the transport sends by itself follows
-   * (rtp: each viewer's pacing); nothing where ffmpeg sends.
+   * The bitrate controller's judgement of this viewer's link each second: its queue is full (a number: the
+   * random loss it showed without a queue, which repair data should still cover) or not (null). Where the
+   * transport adds FEC, a full link's own loss does not raise it.
    */
-  setTargetKbps(targetKbps: number): void;
+  linkQueue(name: string, randomLoss: number | null): void;
+  /**
+   * A bitrate step, before the encoder run that carries it: what the transport sends by itself follows
+   * (rtp: each viewer's pacing, never faster than `linkKbps`, what the link carried when last full, where
+   * known); nothing where ffmpeg sends.
+   */
+  setTargetKbps(targetKbps: number, linkKbps?: number | null): void;
   /** The runs it holds (started ahead, overlapping): stopped and awaited by the session's end. */
   stopRuns(): Promise<void>[];
   /** The session has ended (every run stopped): closes every socket. */

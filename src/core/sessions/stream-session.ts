@@ -526,6 +526,8 @@ export class StreamSession extends EventEmitter {
           secondLossRatio: link && link.received + link.lost > 0 ? link.lost / (link.received + link.lost) : null,
         };
         const step = this.bitrate.observe({ lossRatio, packetLossRatio, lateRatio: this.lateRatio(viewer, second.rttMs), p95Ms: summary.p95Ms, rttMs: second.rttMs, ...gauge }, Date.now());
+        // the FEC a full link's tail drop would raise only fills it more: it follows the random loss meanwhile
+        if (gauge.queueDelayMs !== null) this.out.linkQueue(name, this.bitrate.queueLoss);
         if (step) void this.applyStep(step);
       }
       viewer.latencies = [];
@@ -547,7 +549,7 @@ export class StreamSession extends EventEmitter {
 
   private async applyStep(step: BitrateStep): Promise<void> {
     this.emit('bitrate', step);
-    this.out.setTargetKbps(step.to);
+    this.out.setTargetKbps(step.to, this.bitrate.linkCapKbps);
     // x264 and NVENC through the ffmpeg CLI cannot change rate live: restart with an IDR
     await this.launch();
   }

@@ -43,6 +43,9 @@ export class SrtTransport extends EventEmitter implements SenderTransport {
     return null;
   }
 
+  /** srt adds no FEC. */
+  linkQueue(): void {}
+
   /** ffmpeg sends: the next encoder run carries the new bitrate. */
   setTargetKbps(): void {}
 

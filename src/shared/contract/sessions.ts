@@ -71,6 +71,7 @@ export const SessionSecond = z.object({
   framesLost: z.number().nullable().describe('frames that could not be repaired in time (not shown)'),
   keyframeRequests: z.number().nullable(),
   cleanPictureMs: z.number().nullable().describe('end of a loss burst to the next clean picture'),
+  queueDelayMs: z.number().nullable().optional().describe('how much later than the link\'s fastest the frames arrived (median, ms): a queue filling on the path'),
   /** The sound this second (all null when the session carries none, or before the viewer's first report). */
   audioKbps: z.number().nullable().optional(),
   audioPacketsLost: z.number().nullable().optional().describe('Opus packets missing at their turn, before repair'),

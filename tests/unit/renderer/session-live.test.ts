@@ -30,12 +30,12 @@ describe('session charts: seconds into a LiveSeries', () => {
   });
 
   it('sessionSample keeps the charted figures and addresses the viewer', () => {
-    expect(sessionSample(second(7, { rttMs: null, fecRecovered: 3, nackRecovered: 1, packetsLost: 4, framesLost: 0, keyframeRequests: 0 }))).toEqual({
+    expect(sessionSample(second(7, { rttMs: null, fecRecovered: 3, nackRecovered: 1, packetsLost: 4, framesLost: 0, keyframeRequests: 0, queueDelayMs: 2.5 }))).toEqual({
       t: 7000,
       address: 's1/cloud-a',
       values: {
         p50Ms: 20, p95Ms: 30, fpsSent: 30, fpsReceived: 30, bitrateKbps: 3900, targetKbps: 4000, rttMs: null,
-        packetsLost: 4, fecRecovered: 3, nackRecovered: 1, framesLost: 0, keyframeRequests: 0, cleanPictureMs: null,
+        packetsLost: 4, fecRecovered: 3, nackRecovered: 1, framesLost: 0, keyframeRequests: 0, cleanPictureMs: null, queueDelayMs: 2.5,
         // a session without sound: its figures absent, not 0
         audioKbps: null, audioPacketsLost: null, audioPacketsRecovered: null, audioConcealedMs: null, audioLatencyMs: null, avOffsetMs: null,
       },

@@ -42,6 +42,25 @@ describe('the rtp pacer', () => {
     pacer.close();
   });
 
+  it('never paces faster than the link carried when it was last full, nor slower than just over the target', () => {
+    // a 72 kB keyframe of a 3600 kbit/s stream (gone within the 200 ms a packet may wait at any of these rates)
+    const lastLeaves = (linkKbps: number | null) => {
+      const at: number[] = [];
+      const pacer = new Pacer(() => at.push(Date.now()), { targetKbps: 3600, fps: 60, factor: 1.5, linkKbps }, () => Date.now());
+      for (let i = 0; i < 60; i += 1) pacer.push(Buffer.alloc(1200));
+      vi.advanceTimersByTime(1000);
+      pacer.close();
+      expect(at).toHaveLength(60);
+      return at.at(-1)! - at[0]!;
+    };
+    // 1.5x the target is 5400 kbit/s; through a link that carried 4400 when full it leaves at 4400 (about 20% longer)
+    const free = lastLeaves(null);
+    expect(lastLeaves(4400)).toBeGreaterThanOrEqual(free * 1.15);
+    // a link rate known below the target (an old figure) does not hold the stream under 1.15 times it
+    expect(lastLeaves(1000)).toBeLessThanOrEqual(free * 1.35);
+    expect(lastLeaves(1000)).toBe(lastLeaves(3600 * 1.15));
+  });
+
   it('sends urgent packets (retransmissions) ahead of the queue', () => {
     const { pacer, sent } = paced(2000);
     for (let i = 0; i < 40; i += 1) pacer.push(Buffer.alloc(1200, 1));

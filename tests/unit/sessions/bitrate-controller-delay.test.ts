@@ -148,6 +148,29 @@ describe('adaptive bitrate on the link\'s capacity (rtp)', () => {
     expect(full.filter(Boolean)).toMatchObject([{ reason: expect.stringMatching(/the link is full: queueing delay 50 ms, 30.0% of packets lost/) }]);
   });
 
+  it('a step informed by the link\'s rate is not held back by a blind one just before (frames lost as the queue came)', () => {
+    const controller = new BitrateController(8000, undefined, undefined, true);
+    const second = { lateRatio: 0, p95Ms: null, rttMs: 30, trainKbps: 5000, fecRatio: 0.1 };
+    const blind = controller.observe({ ...second, lossRatio: 0.2, packetLossRatio: 0, secondLossRatio: 0, queueDelayMs: 0, receivedKbps: 8800 }, 1000);
+    expect(blind).toMatchObject({ from: 8000, to: 6800, reason: expect.stringMatching(/frames lost/) });
+    expect(controller.observe({ ...second, lossRatio: 0.2, packetLossRatio: 0.3, secondLossRatio: 0.3, queueDelayMs: 40, receivedKbps: 5000 }, 2000)).toBeNull();
+    // 2 s after the blind step, inside its hold: the link is full at 5000 kbit/s, and the step lands below it now
+    const informed = controller.observe({ ...second, lossRatio: 0.2, packetLossRatio: 0.3, secondLossRatio: 0.3, queueDelayMs: 80, receivedKbps: 5000 }, 3000);
+    expect(informed).toMatchObject({ from: 6800, reason: expect.stringMatching(/the link is full/) });
+    expect(informed!.to).toBeLessThan(5000 / 1.13);
+    // and the queue's own loss is not the link's random loss: the FEC is held to what it was without a queue
+    expect(controller.queueLoss).toBe(0);
+  });
+
+  it('takes the link\'s rate from the best second of a standing queue, not one that had less to send', () => {
+    const controller = new BitrateController(8000, undefined, undefined, true);
+    const second = { lateRatio: 0, p95Ms: null, rttMs: 30, trainKbps: 5000, fecRatio: 0.1, lossRatio: 0, packetLossRatio: 0, secondLossRatio: 0.3 };
+    expect(controller.observe({ ...second, queueDelayMs: 40, receivedKbps: 5000 }, 1000)).toBeNull();
+    // the second after: an encoder run restarting sent less, 3000 kbit/s got through a link that carries 5000
+    const step = controller.observe({ ...second, queueDelayMs: 80, receivedKbps: 3000 }, 2000);
+    expect(step).toMatchObject({ from: 8000, to: Math.round((0.85 * 5000) / 1.13), reason: expect.stringMatching(/5000 kbit\/s got through/) });
+  });
+
   it('does nothing on a second whose figures have not come', () => {
     const c = new BitrateController(8000, undefined, undefined, true);
     expect(c.observe({ lossRatio: 0.5, lateRatio: 0, p95Ms: 500, rttMs: 10, queueDelayMs: null }, 10_000)).toBeNull();

@@ -5,7 +5,7 @@ import { LiveSeries, type LiveSample } from './live-series';
 export const SESSION_KEYS = [
   'p50Ms', 'p95Ms', 'fpsSent', 'fpsReceived', 'bitrateKbps', 'targetKbps', 'rttMs',
   // the rtp transport's repairs (null over srt)
-  'packetsLost', 'fecRecovered', 'nackRecovered', 'framesLost', 'keyframeRequests', 'cleanPictureMs',
+  'packetsLost', 'fecRecovered', 'nackRecovered', 'framesLost', 'keyframeRequests', 'cleanPictureMs', 'queueDelayMs',
   // the session's sound (absent when it carries none)
   'audioKbps', 'audioPacketsLost', 'audioPacketsRecovered', 'audioConcealedMs', 'audioLatencyMs', 'avOffsetMs',
 ] as const;

@@ -89,11 +89,24 @@ const AUDIO_CHARTS: typeof CHARTS = [
   },
 ];
 
+/**
+ * Beside the bitrate's steps (a transport whose receiver measures it): how much later than the link's
+ * fastest the frames came, the figure the capacity-following bitrate steps down on.
+ */
+const QUEUE_CHART: (typeof CHARTS)[number] = {
+  title: 'Queueing delay',
+  series: [{ key: 'queueDelayMs', label: 'Above the link\'s floor (median)', unit: 'ms', colour: '#bc4c00' }],
+  notes: { none: 'No queueing delay from this viewer yet (its receiver reports one each second).', zero: 'No queue on the path in this window: frames came as fast as the link allows.' },
+};
+
 /** One viewer's live charts, drawn from sessionLive (fed by sessions.second outside React). */
 export function ViewerCharts({ sessionId, viewer, transport, audio = false }: { sessionId: string; viewer: string; transport: TransportName; audio?: boolean }) {
   const address = viewerSeriesId(sessionId, viewer);
   const figures = capabilities(transport).figures as readonly string[];
-  const charts = [...CHARTS, ...LINK_CHARTS.filter((chart) => chart.series.every((s) => figures.includes(s.key))), ...(audio ? AUDIO_CHARTS : [])];
+  const shows = (chart: (typeof CHARTS)[number]) => chart.series.every((s) => figures.includes(s.key));
+  const bitrateAt = CHARTS.findIndex((chart) => chart.title === 'Bitrate') + 1;
+  const main = shows(QUEUE_CHART) ? [...CHARTS.slice(0, bitrateAt), QUEUE_CHART, ...CHARTS.slice(bitrateAt)] : CHARTS;
+  const charts = [...main, ...LINK_CHARTS.filter(shows), ...(audio ? AUDIO_CHARTS : [])];
   return (
     <div className="charts">
       {charts.map((chart) => (
