@@ -1,0 +1,58 @@
+// The sound inside an srt session: the self-test's pipeline (stamped test picture, libx264) over srt with
+// --audio, the host's capture from one sound server, the Opus packets muxed into the stream's MPEG-TS and
+// sent by our own SRT caller, demuxed by the local peer process (the built CLI) and played into another
+// sound server; a known signal played on the host is found in the peer's output.
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { opusUnavailable } from '../../src/core/audio/opus-lib';
+import { runSelftest } from '../../src/core/sessions/selftest';
+import { loadSrt } from '../../src/core/srt/srt-native';
+import { SelftestResult } from '../../src/shared/contract/sessions';
+import { SoundRig, soundRigUnavailable, sweepWav } from '../helpers/sound-rig';
+import { CLI } from '../helpers/spawn-cli';
+import { monoOf, windowsFound } from '../helpers/xcorr';
+
+// Not working yet: the peer's listener ends the connection after the first muxed message (see the branch's report).
+const unfinished = 'srt sound is unfinished: the peer\'s SRT listener drops our caller after its first message (TRANSPORTS.srt.audio is false until it works)';
+const unavailable = unfinished ?? soundRigUnavailable() ?? opusUnavailable() ?? (loadSrt() ? null : 'libsrt cannot be loaded (Debian: libsrt1.5-gnutls)');
+if (unavailable) console.warn(`SKIP audio-session-srt (sound servers): ${unavailable}`);
+
+describe.skipIf(unavailable !== null)('an srt session with sound (two real sound servers)', () => {
+  let host: SoundRig;
+  let peer: SoundRig;
+  const signalFile = join(mkdtempSync(join(tmpdir(), 'gb-audio-srt-')), 'sweep.wav');
+
+  beforeAll(async () => {
+    sweepWav(signalFile, 3);
+    [host, peer] = await Promise.all([SoundRig.start('host'), SoundRig.start('peer')]);
+  });
+
+  afterAll(async () => {
+    await Promise.all([host?.stop(), peer?.stop()]);
+  });
+
+  it('carries the host\'s sound inside the srt stream to the peer process\'s output with the picture, and reports its figures', async () => {
+    const recorder = peer.record();
+    const playing = new Promise((resolve) => setTimeout(resolve, 2500)).then(() => host.play(signalFile));
+    const result = await runSelftest({
+      width: 640, height: 360, fps: 30, seconds: 7, encoder: 'libx264', transport: 'srt', audio: true, audioEnv: host.env,
+      peerCommand: { file: process.execPath, args: [CLI, 'peer', 'receive', '--headless'], env: peer.env },
+    });
+    await playing;
+    const recording = await recorder.stop();
+    console.log(`audio-session-srt: ${JSON.stringify({ audio: result.audio, audioUnavailable: result.audioUnavailable, p50Ms: result.p50Ms, ok: result.ok, reason: (result as { reason?: unknown }).reason, error: (result as { error?: unknown }).error })}`);
+    expect(SelftestResult.parse(result)).toBeTruthy();
+    expect(result.ok).toBe(true);
+    expect(result.audioUnavailable).toBeNull();
+    expect(result.audio).not.toBeNull();
+    expect(result.audio!.latencyP50Ms).not.toBeNull();
+    // the picture is stamped: the peer knows its delay and reports the sound's against it
+    expect(result.audio!.avOffsetP50Ms).not.toBeNull();
+    const windows = windowsFound(monoOf(recording), monoOf(readFileSync(signalFile).subarray(44)), 12_000);
+    console.log(`audio-session-srt: ${windows.found}/${windows.total} windows of the signal found in the peer's output`);
+    // found: a quarter of its windows at least (as audio-session.test.ts, on a loaded machine)
+    expect(windows.found).toBeGreaterThanOrEqual(3);
+  });
+});
