@@ -17,6 +17,11 @@ interface SrtLib {
   lastError(): number;
   lastErrorText(): string;
   close(socket: number): number;
+  /** The socket's state (SRT_SOCKSTATUS): unlike srt_getlasterror, readable from any thread. */
+  state(socket: number): number;
+  /** Why the handshake was refused (SRT_REJECT_REASON) and its text: per socket, from any thread. */
+  rejectReason(socket: number): number;
+  rejectReasonText(reason: number): string;
   /** The caller's side (the host sending the picture with its sound). */
   connect: { async(socket: number, address: Buffer, length: number, done: (error: unknown, result: number) => void): void };
   send(socket: number, data: Buffer): number;
@@ -34,8 +39,9 @@ const SRTO_TRANSTYPE = 50;
 const SRTO_ENFORCEDENCRYPTION = 53;
 // SRT_TRACEBSTATS offsets: pktRecvTotal (int64) at 16, pktRcvLossTotal (int) at 28, pktRcvDropTotal (int) at 68
 const STATS_BYTES = 4096;
-/** Errors that mean "no data yet" (SRT_EASYNCRCV, SRT_ETIMEOUT), not a broken connection. */
-const TRY_AGAIN = new Set([6002, 6003]);
+/** SRT_SOCKSTATUS values: a receive that gives nothing on a connected socket is a timeout (try again). */
+const SRTS_CONNECTED = 5;
+const SOCKET_STATES: Record<number, string> = { 1: 'init', 2: 'opened', 3: 'listening', 4: 'connecting', 5: 'connected', 6: 'broken', 7: 'closing', 8: 'closed', 9: 'gone' };
 /** How often a waiting listener checks for its caller: adds at most this to session start, ~1% of a core idle at 2 ms. */
 const ACCEPT_POLL_MS = 5;
 
@@ -81,6 +87,9 @@ export function loadSrt(): SrtLib | null {
       lastError: () => getLastError(null),
       lastErrorText: lib.func('const char *srt_getlasterror_str()'),
       close: lib.func('int srt_close(int)'),
+      state: lib.func('int srt_getsockstate(int)'),
+      rejectReason: lib.func('int srt_getrejectreason(int)'),
+      rejectReasonText: lib.func('const char *srt_rejectreason_str(int)'),
       connect: lib.func('int srt_connect(int, const void *, int)'),
       send: ((fn) => (socket: number, data: Buffer) => fn(socket, data, data.length, null))(lib.func('int srt_sendmsg2(int, const void *, int, void *)')),
     };
@@ -175,9 +184,10 @@ export class NativeSrtListener extends EventEmitter {
         this.receive(buffer);
         return;
       }
-      const code = this.srt.lastError();
-      if (TRY_AGAIN.has(code)) this.receive(buffer);
-      else this.end('the caller left');
+      // srt_getlasterror is per thread and the receive ran on a worker: the socket's state says what happened
+      const state = this.srt.state(this.connection);
+      if (state === SRTS_CONNECTED) this.receive(buffer);
+      else this.end(`the caller left (connection ${SOCKET_STATES[state] ?? state})`);
     });
   }
 
@@ -239,9 +249,11 @@ export class NativeSrtCaller extends EventEmitter {
     const address = ipv4Address(this.options.host, this.options.port);
     const result = await new Promise<number>((resolve, reject) => srt.connect.async(socket, address, address.length, (error, value) => (error ? reject(error as Error) : resolve(value))));
     if (result < 0 || this.closed) {
-      const text = srt.lastErrorText();
+      const closed = this.closed;
+      // the connect ran on a worker thread, where its error stayed (srt_getlasterror is per thread): the socket's reject reason
+      const text = closed ? 'closed' : srt.rejectReasonText(srt.rejectReason(socket));
       this.close();
-      throw new Error(`SRT connect to ${this.options.host}:${this.options.port}: ${this.closed ? 'closed' : text}`);
+      throw new Error(`SRT connect to ${this.options.host}:${this.options.port}: ${text}`);
     }
     set(SRTO_SNDSYN, int32(0), 'non-blocking send');
   }
