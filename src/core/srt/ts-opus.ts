@@ -126,6 +126,26 @@ function addOpusToPmt(packet: Buffer): void {
   packet.fill(0xff, section + body.length + 4);
 }
 
+/** Takes a stream's entry out of a one-packet PMT section (addOpusToPmt undone: ffmpeg's own section again). */
+function removeFromPmt(packet: Buffer, section: number, end: number, pid: number): void {
+  const programInfo = ((packet[section + 10]! & 0x0f) << 8) | packet[section + 11]!;
+  for (let at = section + 12 + programInfo; at + 5 <= end - 4;) {
+    const size = 5 + (((packet[at + 3]! & 0x0f) << 8) | packet[at + 4]!);
+    if (at + size > end - 4) return;
+    if ((((packet[at + 1]! & 0x1f) << 8) | packet[at + 2]!) === pid) {
+      const body = Buffer.concat([packet.subarray(section, at), packet.subarray(at + size, end - 4)]);
+      const length = body.length + 4 - 3;
+      body[1] = (body[1]! & 0xf0) | (length >> 8);
+      body[2] = length & 0xff;
+      body.copy(packet, section);
+      packet.writeUInt32BE(crc32Mpeg2(body), section + body.length);
+      packet.fill(0xff, section + body.length + 4, end);
+      return;
+    }
+    at += size;
+  }
+}
+
 /** The elementary streams' PIDs and types of a PMT section. */
 function esEntries(packet: Buffer, section: number, end: number): { pid: number; type: number; descriptors: Buffer }[] {
   const programInfo = ((packet[section + 10]! & 0x0f) << 8) | packet[section + 11]!;
@@ -166,13 +186,16 @@ export interface DemuxedChunk {
 const MAX_PES_BYTES = 16 * 1024;
 
 /**
- * The peer's side: splits the srt stream's TS into the picture (to the decoder unchanged, less the
- * sound's packets) and the sound's Opus packets with their PTS. Untrusted bytes: anything malformed is
- * skipped, never thrown.
+ * The peer's side: splits the srt stream's TS into the picture (to the decoder as ffmpeg wrote it: the
+ * sound's packets taken out and its PMT entry removed again) and the sound's Opus packets with their
+ * PTS. The sound is on OPUS_PID until a PMT says otherwise: it may come before the first PMT, and the
+ * decoder must never see it (with its short probe, ffmpeg took a stray Opus PES for a stream of its own
+ * and gave up on the picture). Untrusted bytes: anything malformed is skipped, never thrown; PMT
+ * packets are rewritten in the pushed buffer itself.
  */
 export class TsOpusDemuxer {
   private pmtPid: number | null = null;
-  private opusPid: number | null = null;
+  private opusPid: number | null = OPUS_PID;
   private videoPid: number | null = null;
   private rest: Buffer = Buffer.alloc(0);
   private pes: Buffer[] = [];
@@ -253,8 +276,10 @@ export class TsOpusDemuxer {
     if (section + 12 > TS_PACKET_BYTES || packet[section] !== 0x02) return;
     const end = Math.min(TS_PACKET_BYTES, section + 3 + (((packet[section + 1]! & 0x0f) << 8) | packet[section + 2]!));
     const entries = esEntries(packet, section, end);
-    this.opusPid = entries.find(isOpus)?.pid ?? null;
+    const opus = entries.find(isOpus);
+    this.opusPid = opus?.pid ?? null;
     this.videoPid = entries.find((entry) => !isOpus(entry))?.pid ?? null;
+    if (opus) removeFromPmt(packet, section, end, opus.pid);
   }
 
   /** The collected PES: its PTS and the Opus access units after their control headers. */

@@ -72,13 +72,21 @@ describe.skipIf(unavailable !== null)('Opus in the srt stream\'s MPEG-TS', () =>
     }
     expect(got.map((g) => g.payload.toString('hex'))).toEqual(sent.map((s) => s.toString('hex')));
     expect(got.map((g) => g.pts)).toEqual(sent.map((_, i) => Math.round((startMs + i * 10) * 90) % 2 ** 33));
-    expect(Buffer.concat(picture).length).toBe(video.length);
+    // byte for byte what ffmpeg wrote: the sound's packets out, its PMT entry gone again
+    expect(Buffer.concat(picture).equals(video)).toBe(true);
     expect(videoPts).toBe(30);
+  });
+
+  it('keeps sound that comes before the first PMT from the decoder', () => {
+    const muxer = new TsOpusMuxer();
+    const demuxer = new TsOpusDemuxer();
+    const out = demuxer.push(muxer.packet(Buffer.from([0xfc, 1, 2, 3]), 1_700_000_000_000));
+    expect(out.video.length).toBe(0);
+    expect(out.sound.map((s) => [...s.payload])).toEqual([[0xfc, 1, 2, 3]]);
   });
 
   it('takes garbage without throwing', () => {
     const demuxer = new TsOpusDemuxer();
-    // no PMT yet: the sound is not known, everything goes to the decoder
     expect(demuxer.push(Buffer.alloc(500, 0x47)).sound).toEqual([]);
     expect(demuxer.push(Buffer.from('not a transport stream at all')).sound).toEqual([]);
   });
