@@ -53,4 +53,14 @@ describe.skipIf(unavailable !== null)('an srt session with sound (two real sound
     // found: a quarter of its windows at least (as audio-session.test.ts, on a loaded machine)
     expect(windows.found).toBeGreaterThanOrEqual(3);
   });
+
+  it('still gets the picture to a peer on ffmpeg\'s own SRT input (no libsrt to load there), which cannot take the sound out', async () => {
+    const result = await runSelftest({
+      width: 640, height: 360, fps: 30, seconds: 4, encoder: 'libx264', transport: 'srt', audio: true, audioEnv: host.env,
+      peerCommand: { file: process.execPath, args: [CLI, 'peer', 'receive', '--headless'], env: { ...peer.env, GPU_BRIDGE_SRT_INPUT: 'ffmpeg' } },
+    });
+    console.log(`audio-session-srt (ffmpeg's listener): ${JSON.stringify({ p50Ms: result.p50Ms, framesDecoded: result.framesDecoded, ok: result.ok, reason: result.reason })}`);
+    expect(result).toMatchObject({ ok: true, reason: null, transport: 'srt' });
+    expect(result.framesDecoded).toBeGreaterThan(0);
+  });
 });

@@ -64,6 +64,8 @@ export class SrtMuxedOutput {
   carrySound(subscribe: (listener: (packet: EncodedAudio) => void) => () => void): void {
     this.stopSound();
     this.stopSound = subscribe((packet) => {
+      // nothing before the PMT that declares it: a peer on ffmpeg's own SRT listener would take a stray PES for a stream of its own
+      if (!this.muxer.declared) return;
       const ts = this.muxer.packet(packet.payload, packet.capturedAt);
       for (const caller of this.callers) caller.send(ts);
     });

@@ -33,6 +33,8 @@ function readPts(bytes: Buffer, at: number): number {
 export class TsOpusMuxer {
   private cc = 0;
   private pmtPid: number | null = null;
+  /** A PMT declaring the sound has passed through `tables`. */
+  declared = false;
 
   /** One Opus packet, its first sample captured at `capturedAtMs` (host wall clock), as whole TS packets. */
   packet(opus: Buffer, capturedAtMs: number): Buffer {
@@ -82,7 +84,7 @@ export class TsOpusMuxer {
       if (ts[at] !== SYNC || !(ts[at + 1]! & 0x40)) continue;
       const pid = ((ts[at + 1]! & 0x1f) << 8) | ts[at + 2]!;
       if (pid === PAT_PID) this.pmtPid = patPmtPid(ts.subarray(at, at + TS_PACKET_BYTES)) ?? this.pmtPid;
-      else if (pid === this.pmtPid) addOpusToPmt(ts.subarray(at, at + TS_PACKET_BYTES));
+      else if (pid === this.pmtPid) this.declared = addOpusToPmt(ts.subarray(at, at + TS_PACKET_BYTES)) || this.declared;
     }
     return ts;
   }
@@ -104,17 +106,17 @@ function patPmtPid(packet: Buffer): number | null {
   return ((packet[section + 10]! & 0x1f) << 8) | packet[section + 11]!;
 }
 
-/** Adds the Opus stream's entry to a one-packet PMT section (once), fixing its length and CRC. */
-function addOpusToPmt(packet: Buffer): void {
+/** Adds the Opus stream's entry to a one-packet PMT section (once), fixing its length and CRC; whether it is declared there now. */
+function addOpusToPmt(packet: Buffer): boolean {
   const at = payloadAt(packet);
-  if (at === null) return;
+  if (at === null) return false;
   const section = at + 1 + packet[at]!;
-  if (section + 12 > TS_PACKET_BYTES || packet[section] !== 0x02) return;
+  if (section + 12 > TS_PACKET_BYTES || packet[section] !== 0x02) return false;
   const length = ((packet[section + 1]! & 0x0f) << 8) | packet[section + 2]!;
   const end = section + 3 + length;
   const entry = Buffer.concat([Buffer.from([STREAM_TYPE_PRIVATE_PES, 0xe0 | (OPUS_PID >> 8), OPUS_PID & 0xff, 0xf0, OPUS_DESCRIPTORS.length]), OPUS_DESCRIPTORS]);
-  if (end > TS_PACKET_BYTES || end + entry.length > TS_PACKET_BYTES) return;
-  if (esPids(packet, section, end).includes(OPUS_PID)) return;
+  if (end > TS_PACKET_BYTES || end + entry.length > TS_PACKET_BYTES) return false;
+  if (esPids(packet, section, end).includes(OPUS_PID)) return true;
   // the entry goes before the CRC
   const crcAt = end - 4;
   const body = Buffer.concat([packet.subarray(section, crcAt), entry]);
@@ -124,6 +126,7 @@ function addOpusToPmt(packet: Buffer): void {
   body.copy(packet, section);
   packet.writeUInt32BE(crc32Mpeg2(body), section + body.length);
   packet.fill(0xff, section + body.length + 4);
+  return true;
 }
 
 /** Takes a stream's entry out of a one-packet PMT section (addOpusToPmt undone: ffmpeg's own section again). */

@@ -37,6 +37,7 @@ describe.skipIf(unavailable !== null)('Opus in the srt stream\'s MPEG-TS', () =>
     encoder.close();
     // the picture's datagrams (7 TS packets) with a sound packet between each
     const chunks: Buffer[] = [];
+    expect(muxer.declared).toBe(false);
     let frame = 0;
     for (let at = 0; at < video.length; at += 1316) {
       chunks.push(muxer.tables(Buffer.from(video.subarray(at, at + 1316))));
@@ -45,6 +46,7 @@ describe.skipIf(unavailable !== null)('Opus in the srt stream\'s MPEG-TS', () =>
         frame += 1;
       }
     }
+    expect(muxer.declared).toBe(true);
     for (; frame < sent.length; frame += 1) chunks.push(muxer.packet(sent[frame]!, startMs + frame * 10));
     const file = join(dir, 'av.ts');
     writeFileSync(file, Buffer.concat(chunks));
