@@ -7,11 +7,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { opusUnavailable } from '../../src/core/audio/opus-lib';
+import { LocalViewer } from '../../src/core/sessions/local-viewer';
 import { runSelftest } from '../../src/core/sessions/selftest';
+import { StreamSession } from '../../src/core/sessions/stream-session';
 import { loadSrt } from '../../src/core/srt/srt-native';
 import { SelftestResult } from '../../src/shared/contract/sessions';
 import { SoundRig, soundRigUnavailable, sweepWav } from '../helpers/sound-rig';
 import { CLI } from '../helpers/spawn-cli';
+import { until } from '../helpers/until';
 import { monoOf, windowsFound } from '../helpers/xcorr';
 
 const unavailable = soundRigUnavailable() ?? opusUnavailable() ?? (loadSrt() ? null : 'libsrt cannot be loaded (Debian: libsrt1.5-gnutls)');
@@ -62,5 +65,37 @@ describe.skipIf(unavailable !== null)('an srt session with sound (two real sound
     console.log(`audio-session-srt (ffmpeg's listener): ${JSON.stringify({ p50Ms: result.p50Ms, framesDecoded: result.framesDecoded, ok: result.ok, reason: result.reason })}`);
     expect(result).toMatchObject({ ok: true, reason: null, transport: 'srt' });
     expect(result.framesDecoded).toBeGreaterThan(0);
+  });
+
+  it('carries it to a second viewer that joins (the encoder restarts; our caller calls both), and on to both', async () => {
+    // the peers share the peer rig's output; GPU_BRIDGE_AUDIO_OUTPUT=none: each counts its sound and drops it
+    const command = { file: process.execPath, args: [CLI, 'peer', 'receive', '--headless'], env: { ...peer.env, GPU_BRIDGE_AUDIO_OUTPUT: 'none' } };
+    const a = new LocalViewer(command, 'viewer a');
+    const b = new LocalViewer(command, 'viewer b');
+    await Promise.all([a.ready, b.ready]);
+    const session = new StreamSession({ source: { kind: 'test', width: 640, height: 360 }, fps: 30, bitrateKbps: 800, encoder: 'libx264', adaptive: false, srtLatencyMs: 0, transport: 'srt', audio: true, audioEnv: host.env });
+    const heard = new Map<string, number>();
+    const decoded = new Map<string, number>();
+    for (const [name, viewer] of [['a', a], ['b', b]] as const) {
+      viewer.link.on('link-stats', (stats: { audio?: { received: number } }) => heard.set(name, (heard.get(name) ?? 0) + (stats.audio?.received ?? 0)));
+      viewer.link.on('frames', (frames: unknown[]) => decoded.set(name, (decoded.get(name) ?? 0) + frames.length));
+    }
+    try {
+      await session.addViewer(a.link);
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      await session.addViewer(b.link);
+      const joined = { heard: heard.get('a') ?? 0, decoded: decoded.get('a') ?? 0 };
+      // after the join, both decode (30 frames) and both get sound (100 packets: a second's worth)
+      const both = () => (decoded.get('a') ?? 0) - joined.decoded > 30 && (decoded.get('b') ?? 0) > 30 && (heard.get('a') ?? 0) - joined.heard > 100 && (heard.get('b') ?? 0) > 100;
+      const done = await until('both viewers decoding and hearing', both, 30_000).catch((error: Error) => error);
+      console.log(`audio-session-srt (two viewers): ${JSON.stringify({ joined, heard: Object.fromEntries(heard), decoded: Object.fromEntries(decoded), why: session.audio?.why ?? null, state: session.state })}`);
+      expect(done).toBe(true);
+      expect(session.audio?.why ?? null).toBeNull();
+      expect(session.viewerNames).toEqual(['viewer a', 'viewer b']);
+    } finally {
+      await session.stop();
+      await a.stop();
+      await b.stop();
+    }
   });
 });
