@@ -4,6 +4,7 @@ import { AudioRtpReceiver } from '../core/audio/audio-receiver';
 import { openSink } from '../core/audio/audio-sink';
 import { keysFromWire } from '../core/rtp/rtp-keys';
 import { SrtAudioReceiver } from '../core/srt/srt-audio-receiver';
+import { loadSrt } from '../core/srt/srt-native';
 
 /** A stream's sound at the peer: on its own socket (rtp), or demuxed from the picture's stream (srt). */
 export type PeerSound = AudioRtpReceiver | SrtAudioReceiver;
@@ -17,6 +18,11 @@ export type PeerSound = AudioRtpReceiver | SrtAudioReceiver;
  */
 export async function openPeerAudio(request: StreamOpen, options: { listen: string; log?: (event: Record<string, unknown>) => void }): Promise<PeerSound | null> {
   if (!('audio' in request) || !request.audio) return null;
+  if (request.transport === 'srt' && !loadSrt()) {
+    // the stream goes to ffmpeg's own SRT input, which plays the picture only (the host sends the sound all the same)
+    options.log?.({ event: 'audio-unavailable', streamId: request.streamId, why: 'libsrt cannot be loaded here (Debian: libsrt1.5-gnutls): ffmpeg\'s own SRT input takes the stream and its sound is not played' });
+    return null;
+  }
   let receiver: PeerSound | null = null;
   try {
     const sink = await openSink();
