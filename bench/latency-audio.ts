@@ -13,6 +13,7 @@ import { preciseNow } from '../src/core/pairing/channel';
 import { LocalViewer } from '../src/core/sessions/local-viewer';
 import { summarize, type LatencySummary } from '../src/core/sessions/quantiles';
 import { StreamSession, type StreamSecond } from '../src/core/sessions/stream-session';
+import type { TransportName } from '../src/shared/transports';
 import { SoundRig } from '../tests/helpers/sound-rig';
 
 export interface AudioBenchResult {
@@ -105,7 +106,7 @@ async function floorRun(host: SoundRig, peer: SoundRig, seconds: number): Promis
   return summarize(pair(atHost.onsets, atPeer.onsets).map((p) => p.ms));
 }
 
-export async function measureAudio(spec: { cli: string; width: number; height: number; fps: number; bitrateKbps: number; seconds: number }): Promise<AudioBenchResult> {
+export async function measureAudio(spec: { cli: string; width: number; height: number; fps: number; bitrateKbps: number; seconds: number; transport?: TransportName }): Promise<AudioBenchResult> {
   const rigs = await Promise.allSettled([SoundRig.start('bench host'), SoundRig.start('bench peer')]);
   if (rigs.some((rig) => rig.status === 'rejected')) {
     await Promise.all(rigs.map((rig) => (rig.status === 'fulfilled' ? rig.value.stop() : undefined)));
@@ -121,7 +122,7 @@ export async function measureAudio(spec: { cli: string; width: number; height: n
     await viewer.ready;
     session = new StreamSession({
       source: { kind: 'test', width: spec.width, height: spec.height }, fps: spec.fps, bitrateKbps: spec.bitrateKbps, encoder: 'libx264',
-      transport: 'rtp', adaptive: false, audio: true, audioEnv: host.env,
+      transport: spec.transport ?? 'rtp', adaptive: false, audio: true, audioEnv: host.env,
     });
     const seconds: StreamSecond[] = [];
     session.on('second', (second: StreamSecond) => seconds.push(second));

@@ -23,6 +23,7 @@ import { measureSession, sessions } from './latency-session';
 import { measureCaptures, type CaptureRow } from './latency-capture';
 import { measureAudio } from './latency-audio';
 import { soundRigUnavailable } from '../tests/helpers/sound-rig';
+import { TRANSPORT_NAMES } from '../src/shared/transports';
 import { browserMissing, measureBrowser } from './latency-browser';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -181,12 +182,17 @@ async function main(): Promise<number> {
       const why = soundRigUnavailable();
       if (why) console.log(`  skipped: ${why}`);
       else {
-        const audio = await measureAudio({ cli, width: WIDTH, height: HEIGHT, fps: FPS, bitrateKbps, seconds: Math.max(SECONDS, 10) });
-        const over = audio.latency.p50Ms === null || audio.floor.p50Ms === null ? null : Math.round((audio.latency.p50Ms / audio.floor.p50Ms) * 10) / 10;
-        console.log(`  floor  p50 ${ms(audio.floor.p50Ms).padStart(9)}  p95 ${ms(audio.floor.p95Ms).padStart(9)}  (the host's monitor piped straight into the peer's output: parec | pacat)`);
-        console.log(`  ours   p50 ${ms(audio.latency.p50Ms).padStart(9)}  p95 ${ms(audio.latency.p95Ms).padStart(9)}  (goal p50 ≤ 40 ms) ×${over ?? '—'} the floor; ${audio.heard}/${audio.clicks} clicks heard, ${audio.concealedMs} ms concealed${audio.error ? `  ERROR ${audio.error}` : ''}`);
-        console.log(`  A/V    offset p50 ${ms(audio.offset.p50Ms)}, |offset| p95 ${ms(audio.offsetAbsP95Ms)} (goal within ±20 ms; + sound late), picture capture → decoded p50 ${ms(audio.videoP50Ms)}`);
-        extras.audio = { latencyP50Ms: audio.latency.p50Ms, latencyP95Ms: audio.latency.p95Ms, floorP50Ms: audio.floor.p50Ms, overFloor: over, avOffsetP50Ms: audio.offset.p50Ms, avOffsetAbsP95Ms: audio.offsetAbsP95Ms, clicks: audio.clicks, heard: audio.heard, error: audio.error };
+        // rtp: the sound on its own socket; srt: inside the picture's MPEG-TS (each with its own floor, same run)
+        for (const transport of TRANSPORT_NAMES) {
+          if (stopping) break;
+          const audio = await measureAudio({ cli, width: WIDTH, height: HEIGHT, fps: FPS, bitrateKbps, seconds: Math.max(SECONDS, 10), transport });
+          const over = audio.latency.p50Ms === null || audio.floor.p50Ms === null ? null : Math.round((audio.latency.p50Ms / audio.floor.p50Ms) * 10) / 10;
+          console.log(`  ${transport}`);
+          console.log(`  floor  p50 ${ms(audio.floor.p50Ms).padStart(9)}  p95 ${ms(audio.floor.p95Ms).padStart(9)}  (the host's monitor piped straight into the peer's output: parec | pacat)`);
+          console.log(`  ours   p50 ${ms(audio.latency.p50Ms).padStart(9)}  p95 ${ms(audio.latency.p95Ms).padStart(9)}  (goal p50 ≤ 40 ms) ×${over ?? '—'} the floor; ${audio.heard}/${audio.clicks} clicks heard, ${audio.concealedMs} ms concealed${audio.error ? `  ERROR ${audio.error}` : ''}`);
+          console.log(`  A/V    offset p50 ${ms(audio.offset.p50Ms)}, |offset| p95 ${ms(audio.offsetAbsP95Ms)} (goal within ±20 ms; + sound late), picture capture → decoded p50 ${ms(audio.videoP50Ms)}`);
+          extras[transport === 'rtp' ? 'audio' : `audio_${transport}`] = { latencyP50Ms: audio.latency.p50Ms, latencyP95Ms: audio.latency.p95Ms, floorP50Ms: audio.floor.p50Ms, overFloor: over, avOffsetP50Ms: audio.offset.p50Ms, avOffsetAbsP95Ms: audio.offsetAbsP95Ms, clicks: audio.clicks, heard: audio.heard, error: audio.error };
+        }
       }
     }
     if (!stopping && (ONLY === 'all' || ONLY === 'browser')) {

@@ -6,8 +6,10 @@ import { inputAhead, receiverInput } from '../core/sessions/transport-rooms';
 import type { PictureSync } from '../core/sessions/receiver-input';
 import type { LinkStats } from '../core/sessions/viewer-link';
 import type { DecodedFrame } from '../core/sessions/stamp-reader';
-import type { AudioRtpReceiver, AudioSecond } from '../core/audio/audio-receiver';
-import { openPeerAudio } from './peer-audio';
+import { AudioRtpReceiver, type AudioSecond } from '../core/audio/audio-receiver';
+import type { ReceiverInput } from '../core/sessions/receiver-input';
+import { SrtAudioReceiver } from '../core/srt/srt-audio-receiver';
+import { openPeerAudio, type PeerSound } from './peer-audio';
 
 export interface PeerStreamsOptions {
   /** Address the SRT listeners bind (an IP). */
@@ -30,6 +32,7 @@ export interface PeerStreamsOptions {
 interface Spare {
   transport: TransportName;
   receiver: Receiver;
+  input: ReceiverInput;
   port: number;
   /** What the host must be told at stream.ready (the secret the peer chose). */
   answer: { passphrase: string };
@@ -39,8 +42,8 @@ interface Live {
   receiver: Receiver;
   frames: [number | null, number][];
   closing: boolean;
-  /** rtp with sound: its receiver, and its last second not yet sent with the stream's stats. */
-  audio?: AudioRtpReceiver | null;
+  /** With sound: its receiver, and its last second not yet sent with the stream's stats. */
+  audio?: PeerSound | null;
   audioSecond?: AudioSecond | null;
 }
 
@@ -104,7 +107,7 @@ export class PeerStreams {
         receiver.once('exit', () => {
           if (this.spare === spare) this.spare = null;
         });
-        return { transport, receiver, port, answer: ahead.answer };
+        return { transport, receiver, input: ahead.input, port, answer: ahead.answer };
       },
       () => null,
     );
@@ -132,10 +135,16 @@ export class PeerStreams {
     if (ahead) this.prepareSpare(transport);
     if (this.closed) throw new Error('the peer is shutting down');
     // ---- audio: where sound was asked for, the picture waits for it once its receiver is open ----
-    let audio: AudioRtpReceiver | null = null;
+    let audio: PeerSound | null = null;
     const sync: PictureSync | undefined = 'audio' in request && request.audio
-      ? { holdMs: () => audio?.videoHoldMs ?? 0, sent: (timestamp, at) => audio?.videoRtpFrame(timestamp, at) }
+      ? {
+          holdMs: () => audio?.videoHoldMs ?? 0,
+          sent: (timestamp, at) => audio?.videoRtpFrame(timestamp, at),
+          // srt: the sound comes demuxed from the picture's stream
+          sound: (payload, pts, bytes) => (audio instanceof SrtAudioReceiver ? audio.packet(payload, pts, bytes) : undefined),
+        }
       : undefined;
+    if (spare && sync) spare.input.syncWith?.(sync);
     const receiver = spare?.receiver ?? this.newReceiver(request, this.warm && !ahead ? this.takeDecoder() : undefined, sync);
     const entry: Live = { receiver, frames: [], closing: false };
     this.live.set(request.streamId, entry);
@@ -171,7 +180,7 @@ export class PeerStreams {
     }
     entry.audio = audio;
     entry.audio?.on('second', (second: AudioSecond) => (entry.audioSecond = second));
-    const audioPort = entry.audio ? { audioPort: entry.audio.port } : {};
+    const audioPort = entry.audio instanceof AudioRtpReceiver ? { audioPort: entry.audio.port } : {};
     this.options.log?.({ event: 'stream-open', streamId: request.streamId, transport, port, warm: Boolean(spare), size: `${request.width}x${request.height}`, fps: request.fps, codec: request.codec, audio: Boolean(entry.audio) });
     return spare ? { port, ...spare.answer } : { port, ...audioPort };
   }

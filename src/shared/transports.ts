@@ -74,8 +74,8 @@ export const TRANSPORTS = {
     ownDataPlane: false,
     capacityFigures: false,
     maxFrameKbit: null,
-    audio: false,
-    audioWhy: 'sound is not muxed into the srt stream yet: over srt the session runs without it (choose rtp for sound)',
+    audio: true,
+    audioWhy: '',
     sinkViewers: false,
   },
 } as const satisfies Record<TransportName, TransportCapabilities>;

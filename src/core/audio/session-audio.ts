@@ -89,6 +89,17 @@ export class SessionAudio {
     this.senders.set(name, { sender, forward });
   }
 
+  /**
+   * Every encoded packet from now on, for a transport that carries the sound itself (srt: inside its
+   * MPEG-TS); returns the function that stops it. Nothing where the session has no sound.
+   */
+  onPacket(listener: (packet: EncodedAudio) => void): () => void {
+    const host = this.host;
+    if (!host) return () => undefined;
+    host.on('packet', listener);
+    return () => host.off('packet', listener);
+  }
+
   removeViewer(name: string): void {
     const entry = this.senders.get(name);
     if (!entry) return;

@@ -17,6 +17,8 @@ export interface SenderSpec extends EncoderSettings {
   source: CaptureSource;
   /** srt: one or more peers (several viewers of one source share this encoder through the tee muxer). */
   outputs?: SrtEndpoint[];
+  /** srt with sound: the loopback port of our SrtMuxedOutput, which muxes the sound in and calls the viewers. */
+  tsPort?: number;
   /** rtp: the loopback port of our RtpOutput, which encrypts and fans the packets out. */
   rtpPort?: number;
   /** rtp: the local port ffmpeg sends from (our socket takes datagrams from it alone). */
@@ -90,7 +92,7 @@ export function buildSenderArgs(spec: SenderSpec): string[] {
   checkFps(spec.fps);
   checkBitrate(spec.bitrateKbps);
   const outputs = spec.outputs ?? [];
-  if (spec.rtpPort === undefined && (outputs.length === 0 || outputs.length > 16)) throw new Error('a sender needs 1 to 16 outputs');
+  if (spec.rtpPort === undefined && spec.tsPort === undefined && (outputs.length === 0 || outputs.length > 16)) throw new Error('a sender needs 1 to 16 outputs');
   const filters = [...(spec.source.kind === 'kms' ? ['hwdownload', 'format=bgr0'] : []), 'format=yuv420p', ...stampFilters()];
   const args = [
     '-hide_banner', '-nostdin', '-loglevel', 'warning', '-nostats', '-progress', 'pipe:1', '-stats_period', '1',
@@ -111,6 +113,12 @@ export function buildSenderArgs(spec: SenderSpec): string[] {
     // ffmpeg's own RFC 6184 / RFC 7798 packetizer, the marker bit on each frame's last packet
     const from = spec.rtpFromPort === undefined ? '' : `&localport=${spec.rtpFromPort}`;
     args.push('-f', 'rtp', '-payload_type', String(RTP_PAYLOAD_TYPE[codec]), `udp://127.0.0.1:${spec.rtpPort}?pkt_size=${RTP_PACKET_BYTES}${from}`);
+    return args;
+  }
+  if (spec.tsPort !== undefined) {
+    if (!Number.isInteger(spec.tsPort) || spec.tsPort < 1 || spec.tsPort > 65535) throw new Error(`bad TS port ${spec.tsPort}`);
+    // datagrams of 7 TS packets (one SRT message each); each frame's last ones flushed at once
+    args.push('-f', 'mpegts', ...Object.entries(TS_OPTIONS).flatMap(([k, v]) => [`-${k}`, v]), `udp://127.0.0.1:${spec.tsPort}?pkt_size=1316`);
     return args;
   }
   const urls = outputs.map((output) => srtCallerUrl(output));

@@ -21,6 +21,8 @@ export interface InputEvents {
 export interface PictureSync {
   holdMs(): number;
   sent(timestamp: number, at: number): void;
+  /** A transport that carries the sound inside the picture's stream (srt): each Opus packet, its 90 kHz PTS, its TS bytes. */
+  sound?(payload: Buffer, pts: number, tsBytes: number): void;
 }
 
 /**
@@ -36,5 +38,7 @@ export interface ReceiverInput {
   feed(stdin: Writable, on: InputEvents): () => void;
   /** After the decoder started: resolves once it really listens (ffmpeg's own listener), throws when it did not. */
   listening(decoderAlive: () => boolean): Promise<void>;
+  /** An input opened ahead (no request yet): from now on it syncs with this stream's sound. */
+  syncWith?(sync: PictureSync): void;
   close(): void;
 }

@@ -14,7 +14,7 @@ export interface StreamShape {
 }
 
 /** Where an encoder run sends: the transport's part of buildSenderArgs' spec. */
-export type EncoderTarget = Pick<SenderSpec, 'outputs' | 'rtpPort' | 'rtpFromPort' | 'gated'>;
+export type EncoderTarget = Pick<SenderSpec, 'outputs' | 'tsPort' | 'rtpPort' | 'rtpFromPort' | 'gated'>;
 
 /**
  * What the session lends a transport to run the encoder with. The session owns the encoder's

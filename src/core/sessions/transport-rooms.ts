@@ -23,7 +23,7 @@ export interface TransportSettings {
  */
 const SENDERS: Record<TransportName, (settings: TransportSettings, audio: SessionAudio | null) => SenderTransport> = {
   rtp: (_settings, audio) => new RtpTransport(audio),
-  srt: (settings) => new SrtTransport(settings.srtLatencyMs),
+  srt: (settings, audio) => new SrtTransport(settings.srtLatencyMs, audio),
 };
 
 export function senderTransport(name: TransportName, settings: TransportSettings, audio: SessionAudio | null = null): SenderTransport {
@@ -44,7 +44,7 @@ export interface InputPlace {
  */
 export function receiverInput(request: OpenRequest | StreamOpen, place: InputPlace, sync?: PictureSync): ReceiverInput {
   const at = { listen: place.listen, port: place.port ?? 0, listenTimeoutMs: place.listenTimeoutMs };
-  if (request.transport === 'srt') return new SrtInput({ ...at, passphrase: request.passphrase, latencyMs: request.latencyMs });
+  if (request.transport === 'srt') return new SrtInput({ ...at, passphrase: request.passphrase, latencyMs: request.latencyMs, sync });
   return new RtpInput({ ...at, keys: keysFromWire(request.rtpKeys), codec: request.codec, sync });
 }
 

@@ -17,9 +17,19 @@ interface SrtLib {
   lastError(): number;
   lastErrorText(): string;
   close(socket: number): number;
+  /** The socket's state (SRT_SOCKSTATUS): unlike srt_getlasterror, readable from any thread. */
+  state(socket: number): number;
+  /** Why the handshake was refused (SRT_REJECT_REASON) and its text: per socket, from any thread. */
+  rejectReason(socket: number): number;
+  rejectReasonText(reason: number): string;
+  /** The caller's side (the host sending the picture with its sound). */
+  connect: { async(socket: number, address: Buffer, length: number, done: (error: unknown, result: number) => void): void };
+  send(socket: number, data: Buffer): number;
 }
 
 // SRT_SOCKOPT values (srt.h, libsrt 1.5)
+const SRTO_SNDSYN = 1;
+const SRTO_CONNTIMEO = 36;
 const SRTO_RCVSYN = 2;
 const SRTO_RCVTIMEO = 14;
 const SRTO_LATENCY = 23;
@@ -29,8 +39,9 @@ const SRTO_TRANSTYPE = 50;
 const SRTO_ENFORCEDENCRYPTION = 53;
 // SRT_TRACEBSTATS offsets: pktRecvTotal (int64) at 16, pktRcvLossTotal (int) at 28, pktRcvDropTotal (int) at 68
 const STATS_BYTES = 4096;
-/** Errors that mean "no data yet" (SRT_EASYNCRCV, SRT_ETIMEOUT), not a broken connection. */
-const TRY_AGAIN = new Set([6002, 6003]);
+/** SRT_SOCKSTATUS values: a receive that gives nothing on a connected socket is a timeout (try again). */
+const SRTS_CONNECTED = 5;
+const SOCKET_STATES: Record<number, string> = { 1: 'init', 2: 'opened', 3: 'listening', 4: 'connecting', 5: 'connected', 6: 'broken', 7: 'closing', 8: 'closed', 9: 'gone' };
 /** How often a waiting listener checks for its caller: adds at most this to session start, ~1% of a core idle at 2 ms. */
 const ACCEPT_POLL_MS = 5;
 
@@ -76,6 +87,11 @@ export function loadSrt(): SrtLib | null {
       lastError: () => getLastError(null),
       lastErrorText: lib.func('const char *srt_getlasterror_str()'),
       close: lib.func('int srt_close(int)'),
+      state: lib.func('int srt_getsockstate(int)'),
+      rejectReason: lib.func('int srt_getrejectreason(int)'),
+      rejectReasonText: lib.func('const char *srt_rejectreason_str(int)'),
+      connect: lib.func('int srt_connect(int, const void *, int)'),
+      send: ((fn) => (socket: number, data: Buffer) => fn(socket, data, data.length, null))(lib.func('int srt_sendmsg2(int, const void *, int, void *)')),
     };
   } catch {
     loaded = null;
@@ -168,9 +184,10 @@ export class NativeSrtListener extends EventEmitter {
         this.receive(buffer);
         return;
       }
-      const code = this.srt.lastError();
-      if (TRY_AGAIN.has(code)) this.receive(buffer);
-      else this.end('the caller left');
+      // srt_getlasterror is per thread and the receive ran on a worker: the socket's state says what happened
+      const state = this.srt.state(this.connection);
+      if (state === SRTS_CONNECTED) this.receive(buffer);
+      else this.end(`the caller left (connection ${SOCKET_STATES[state] ?? state})`);
     });
   }
 
@@ -195,5 +212,68 @@ export class NativeSrtListener extends EventEmitter {
     // closing the socket wakes a blocked receive, which then sees `closed`
     if (this.connection >= 0) this.srt.close(this.connection);
     if (this.listener >= 0) this.srt.close(this.listener);
+  }
+}
+
+/**
+ * One SRT caller (live mode, AES-256, enforced encryption) that sends whole messages (the TS of the
+ * picture and its sound, 188 to 1316 bytes each). A send never blocks: a full send buffer drops the
+ * message (live mode: too late is lost anyway). 'end' (reason) when the connection breaks.
+ */
+export class NativeSrtCaller extends EventEmitter {
+  private socket = -1;
+  private closed = false;
+  dropped = 0;
+
+  constructor(
+    private readonly srt: SrtLib,
+    readonly options: { host: string; port: number; passphrase: string; latencyMs: number; connectTimeoutMs: number },
+  ) {
+    super();
+  }
+
+  /** Connects to the peer's listener (on a worker thread: the handshake blocks). */
+  async connect(): Promise<void> {
+    const srt = this.srt;
+    const socket = srt.createSocket();
+    this.socket = socket;
+    const set = (option: number, value: Buffer, what: string) => {
+      if (srt.setFlag(socket, option, value) < 0) throw new Error(`SRT ${what}: ${srt.lastErrorText()}`);
+    };
+    set(SRTO_TRANSTYPE, int32(0), 'live mode');
+    set(SRTO_LATENCY, int32(Math.round(this.options.latencyMs)), 'latency');
+    set(SRTO_PASSPHRASE, Buffer.from(this.options.passphrase), 'passphrase');
+    set(SRTO_PBKEYLEN, int32(32), 'AES-256');
+    set(SRTO_ENFORCEDENCRYPTION, int32(1), 'enforced encryption');
+    set(SRTO_CONNTIMEO, int32(this.options.connectTimeoutMs), 'connect timeout');
+    const address = ipv4Address(this.options.host, this.options.port);
+    const result = await new Promise<number>((resolve, reject) => srt.connect.async(socket, address, address.length, (error, value) => (error ? reject(error as Error) : resolve(value))));
+    if (result < 0 || this.closed) {
+      const closed = this.closed;
+      // the connect ran on a worker thread, where its error stayed (srt_getlasterror is per thread): the socket's reject reason
+      const text = closed ? 'closed' : srt.rejectReasonText(srt.rejectReason(socket));
+      this.close();
+      throw new Error(`SRT connect to ${this.options.host}:${this.options.port}: ${text}`);
+    }
+    set(SRTO_SNDSYN, int32(0), 'non-blocking send');
+  }
+
+  send(message: Buffer): void {
+    if (this.closed || this.socket < 0) return;
+    if (this.srt.send(this.socket, message) >= 0) return;
+    // SRT_EASYNCSND: the send buffer is full; anything else: the connection is gone
+    if (this.srt.lastError() === 6001) {
+      this.dropped += 1;
+      return;
+    }
+    const reason = this.srt.lastErrorText();
+    this.close();
+    this.emit('end', reason);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.socket >= 0) this.srt.close(this.socket);
   }
 }

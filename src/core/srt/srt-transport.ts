@@ -1,13 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { isIPv4 } from 'node:net';
 import { TRANSPORTS } from '../../shared/transports';
+import type { SessionAudio } from '../audio/session-audio';
 import type { EncoderRuns, SenderTransport, ViewerChange } from '../sessions/sender-transport';
+import { loadSrt } from './srt-native';
+import { SrtMuxedOutput } from './srt-muxed-output';
 import { newPassphrase, srtLatencyFromRtt, type SrtEndpoint } from './srt-url';
 
 /**
  * The host's srt transport for one session: ffmpeg itself calls every viewer's SRT listener (its tee
  * muxer, one output per viewer), so each encoder run reopens every listener under a fresh passphrase
- * and stream id, and a viewer joining or leaving restarts the encoder.
+ * and stream id, and a viewer joining or leaving restarts the encoder. With the session's sound, we
+ * call the listeners ourselves instead (SrtMuxedOutput: the encoder's TS and the sound's Opus in one
+ * stream); where libsrt cannot be loaded here or a viewer is not on IPv4, ffmpeg calls and the session
+ * runs without sound (`audio.why` says so).
  */
 export class SrtTransport extends EventEmitter implements SenderTransport {
   readonly name = 'srt';
@@ -17,8 +24,14 @@ export class SrtTransport extends EventEmitter implements SenderTransport {
   /** The current encoder run's stream id (viewers' listeners are opened per run). */
   private currentStreamId: string = randomUUID();
 
+  /** The current run's own output, when it carries the sound. */
+  private output: SrtMuxedOutput | null = null;
+
   /** @param latencyMs SRT latency; default: from each viewer's measured RTT. */
-  constructor(private readonly latencyMs?: number) {
+  constructor(
+    private readonly latencyMs?: number,
+    private readonly audio: SessionAudio | null = null,
+  ) {
     super();
   }
 
@@ -52,6 +65,8 @@ export class SrtTransport extends EventEmitter implements SenderTransport {
   /** (Re)opens every viewer's listener with a fresh passphrase, then starts the encoder towards them. */
   async launch(runs: EncoderRuns, generation: number): Promise<void> {
     await runs.stopCurrent();
+    this.output?.close();
+    this.output = null;
     const passphrase = newPassphrase();
     // a new stream id per encoder run: late frames of the previous run are not taken for this one's
     const previous = this.currentStreamId;
@@ -60,11 +75,14 @@ export class SrtTransport extends EventEmitter implements SenderTransport {
     for (const viewer of runs.viewers()) await viewer.close(previous, 'encoder restarting').catch(() => undefined);
     runs.streamsReopened();
     const { codec, width, height, fps } = runs.shape;
+    const srt = this.audio?.on ? loadSrt() : null;
+    if (this.audio?.on && !srt) this.audio.why = 'libsrt cannot be loaded here (Debian: libsrt1.5-gnutls): over srt the session runs without sound';
+    const sound = srt !== null;
     const outputs: SrtEndpoint[] = [];
     for (const viewer of runs.viewers()) {
       const latencyMs = this.latencyMs ?? srtLatencyFromRtt(viewer.clock().rttMs);
       try {
-        const where = await viewer.open({ streamId, transport: 'srt', passphrase, latencyMs, codec, width, height, fps });
+        const where = await viewer.open({ streamId, transport: 'srt', passphrase, latencyMs, codec, width, height, fps, ...(sound ? { audio: true } : {}) });
         outputs.push({ host: where.host, port: where.port, passphrase: where.passphrase ?? passphrase, latencyMs });
       } catch (error) {
         await runs.fail(`${viewer.name} could not open its receiver: ${(error as Error).message}`);
@@ -72,9 +90,26 @@ export class SrtTransport extends EventEmitter implements SenderTransport {
       }
     }
     if (!runs.isCurrent(generation)) return;
+    let tsPort: number | undefined;
+    if (sound && outputs.every((output) => isIPv4(output.host))) {
+      const output = new SrtMuxedOutput(srt);
+      this.output = output;
+      try {
+        tsPort = await output.open();
+        for (const endpoint of outputs) await output.call(endpoint);
+      } catch (error) {
+        output.close();
+        await runs.fail(`could not call the viewer's SRT listener: ${(error as Error).message}`);
+        return;
+      }
+      if (!runs.isCurrent(generation) || this.output !== output) return output.close();
+      output.carrySound((listener) => this.audio!.onPacket(listener));
+    } else if (sound) {
+      this.audio!.why = 'a viewer listens on IPv6, which our SRT caller does not speak: over srt the session runs without sound';
+    }
     let args: string[];
     try {
-      args = runs.args({ outputs });
+      args = runs.args(tsPort === undefined ? { outputs } : { tsPort });
     } catch (error) {
       await runs.fail((error as Error).message);
       return;
@@ -86,5 +121,8 @@ export class SrtTransport extends EventEmitter implements SenderTransport {
     return [];
   }
 
-  close(): void {}
+  close(): void {
+    this.output?.close();
+    this.output = null;
+  }
 }

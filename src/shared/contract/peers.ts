@@ -84,6 +84,8 @@ export const SrtStreamOpen = z
     transport: z.literal('srt'),
     passphrase: SrtPassphrase,
     codec: StreamCodec,
+    /** the host's sound comes too, as Opus inside the same MPEG-TS (its PMT says on which PID). */
+    audio: z.boolean().optional(),
   })
   .strict();
 export const StreamOpen = z.discriminatedUnion('transport', [RtpStreamOpen, SrtStreamOpen]);

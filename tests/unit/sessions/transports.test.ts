@@ -23,10 +23,9 @@ describe('the table of transports', () => {
     expect(TRANSPORTS.srt.figures).toEqual([]);
   });
 
-  it('says which transport carries the host\'s sound, and why the other does not', () => {
+  it('says that both transports carry the host\'s sound', () => {
     expect(TRANSPORTS.rtp.audio).toBe(true);
-    expect(TRANSPORTS.srt.audio).toBe(false);
-    expect(TRANSPORTS.srt.audioWhy).toMatch(/srt.*without it/);
+    expect(TRANSPORTS.srt.audio).toBe(true);
   });
 });
 
@@ -54,8 +53,9 @@ describe('stream.open, one shape per transport', () => {
     // one transport's secret on another's open is refused, not ignored
     expect(StreamOpen.safeParse({ ...common, transport: 'srt', passphrase: 'a'.repeat(32), rtpKeys: { media: KEY, feedback: KEY }, codec: 'h264' }).success).toBe(false);
     expect(StreamOpen.safeParse({ ...common, transport: 'webrtc', codec: 'h264' }).success).toBe(false);
-    // sound is asked for on the open of a transport that carries it, and only there
+    // sound is asked for on either transport's open, as a flag
     expect(StreamOpen.safeParse({ ...common, transport: 'rtp', rtpKeys: { media: KEY, feedback: KEY }, codec: 'h264', audio: true }).success).toBe(true);
-    expect(StreamOpen.safeParse({ ...common, transport: 'srt', passphrase: 'a'.repeat(32), codec: 'h264', audio: true }).success).toBe(false);
+    expect(StreamOpen.safeParse({ ...common, transport: 'srt', passphrase: 'a'.repeat(32), codec: 'h264', audio: true }).success).toBe(true);
+    expect(StreamOpen.safeParse({ ...common, transport: 'srt', passphrase: 'a'.repeat(32), codec: 'h264', audio: 'yes' }).success).toBe(false);
   });
 });

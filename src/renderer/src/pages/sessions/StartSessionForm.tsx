@@ -180,7 +180,7 @@ export function StartSessionForm({ sources }: { sources: CaptureSourcesInfo | nu
             ))}
           </select>
         </label>
-        <label className="checkbox" title={TRANSPORTS[transport].audio ? 'The host\'s sound (what its default output plays), Opus on its own encrypted stream, in step with the picture. A host with no sound server streams the picture alone and says why.' : `No sound: ${TRANSPORTS[transport].audioWhy}.`}>
+        <label className="checkbox" title={TRANSPORTS[transport].audio ? 'The host\'s sound (what its default output plays), Opus encrypted with the picture (rtp: its own stream; srt: inside the same one), in step with it. A host with no sound server streams the picture alone and says why.' : `No sound: ${TRANSPORTS[transport].audioWhy}.`}>
           <input type="checkbox" checked={audio && TRANSPORTS[transport].audio} disabled={!TRANSPORTS[transport].audio} onChange={(event) => setAudio(event.target.checked)} />
           Audio
         </label>
