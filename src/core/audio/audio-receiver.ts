@@ -10,6 +10,7 @@ import { SrtpProtector, SrtpUnprotector } from '../rtp/srtp-gcm';
 import { OPUS_CLOCK_RATE, OPUS_PAYLOAD_TYPE } from './audio-keys';
 import { AudioPlayout, type PlayedFrame } from './audio-playout';
 import type { AudioSink } from './audio-sink';
+import { AudioStages } from './audio-stages';
 import { OpusDecoder } from './opus-lib';
 import { MIN_JITTER_ROOM_MS, PlayoutDelay } from './playout-delay';
 
@@ -74,6 +75,9 @@ export class AudioRtpReceiver extends EventEmitter {
   private base = { received: 0, lost: 0, fec: 0, nack: 0, concealedMs: 0, dropped: 0, underruns: 0 };
   private readonly timers: NodeJS.Timeout[] = [];
   private closed = false;
+  /** The split of the delay by stage (GPU_BRIDGE_AUDIO_STAGES only), with first arrivals by host ms. */
+  private readonly stages = AudioStages.fromEnv('peer');
+  private readonly arrivals = new Map<number, number>();
 
   constructor(
     private readonly options: { listen: string; port: number; keys: RtpKeys; sink: AudioSink },
@@ -181,6 +185,11 @@ export class AudioRtpReceiver extends EventEmitter {
     this.lastHostMs = Math.max(this.lastHostMs ?? hostMs, hostMs);
     const resent = this.nacked.delete(header.seq);
     if (!resent) {
+      if (this.stages) {
+        // frames never played (late, skipped) leave theirs behind
+        if (this.arrivals.size >= 1000) this.arrivals.clear();
+        this.arrivals.set(Math.round(hostMs), now);
+      }
       this.delay.transit(now - hostMs);
       this.playout.setTargetDelay(this.delay.target!);
     }
@@ -215,7 +224,16 @@ export class AudioRtpReceiver extends EventEmitter {
     for (const frame of frames) {
       sink.write(frame.pcm);
       this.account(frame, now + sink.latencyMs, video);
+      if (this.stages) this.stage(frame, now);
     }
+  }
+
+  private stage(frame: PlayedFrame, out: number): void {
+    const key = Math.round(frame.hostMs);
+    const received = this.arrivals.get(key) ?? null;
+    this.arrivals.delete(key);
+    const video = this.delay.videoDelay;
+    this.stages!.row({ hostMs: frame.hostMs, received, due: frame.at, out, written: preciseNow(), target: this.playout.targetDelay, own: this.delay.ownDelay, video, concealed: frame.source === 'concealed' ? 1 : 0 });
   }
 
   private account(frame: PlayedFrame, heardAt: number, video: number | null): void {
@@ -270,6 +288,7 @@ export class AudioRtpReceiver extends EventEmitter {
     for (const timer of this.timers) clearInterval(timer);
     this.socket.close();
     this.decoder.close();
+    this.stages?.close();
     await this.options.sink.close();
   }
 }

@@ -62,6 +62,11 @@ export class PlayoutDelay {
     return sorted[Math.floor(sorted.length / 2)]!;
   }
 
+  /** The sound's own delay (transit floor and jitter room, the picture left out), null before the first packet. */
+  get ownDelay(): number | null {
+    return this.own;
+  }
+
   /** The delay at which frames are written to the sink, null before the first packet. */
   get target(): number | null {
     if (this.own === null) return null;
