@@ -43,8 +43,12 @@ interface Held {
 
 /** Past this many frames beyond the newest packet, the stream is taken as paused: playout stops (no endless concealment). */
 const PAUSE_AFTER_FRAMES = 5;
-/** How far the delay may stray from its target before a frame is dropped or repeated (ms). */
-const DELAY_TOLERANCE_MS = 15;
+/**
+ * How far the delay may stray from its target before a frame is dropped or repeated (ms): more than half a
+ * frame, so that the 10 ms step of a drop or a repeat never lands past the other side; not much more,
+ * since every ms of it above the target is heard late (15 ms here played the sound 7 ms late at p50).
+ */
+export const DELAY_TOLERANCE_MS = 6;
 /** Packets held at most (a bound on memory against a flood of authenticated but far-ahead packets). */
 const MAX_HELD = 200;
 

@@ -194,7 +194,11 @@ export class AudioRtpReceiver extends EventEmitter {
       this.playout.setTargetDelay(this.delay.target!);
     }
     const missing = this.playout.insert(header.seq, payload, hostMs, now, resent);
-    if (missing.length > 0) this.nack(missing.map((seq) => seq & 0xffff), now);
+    if (missing.length > 0) {
+      this.delay.loss();
+      this.playout.setTargetDelay(this.delay.target!);
+      this.nack(missing.map((seq) => seq & 0xffff), now);
+    }
   }
 
   /** Asks again for packets whose resend can still arrive before their turn to play. */
@@ -223,6 +227,7 @@ export class AudioRtpReceiver extends EventEmitter {
     if (frames.length > 0) this.behind = late;
     for (const frame of frames) {
       sink.write(frame.pcm);
+      this.delay.written(now - frame.hostMs);
       this.account(frame, now + sink.latencyMs, video);
       if (this.stages) this.stage(frame, now);
     }
