@@ -68,6 +68,8 @@ export class AudioRtpReceiver extends EventEmitter {
   private readonly nacked = new Set<number>();
   private bytes = 0;
   private underruns = 0;
+  /** Frames not written: their time to be heard had passed when the playout got to them. */
+  stale = 0;
   private behind = false;
   private lastHostMs: number | null = null;
   private delays: number[] = [];
@@ -226,6 +228,12 @@ export class AudioRtpReceiver extends EventEmitter {
     if (late && !this.behind && sink.kind === 'pulse') this.underruns += 1;
     if (frames.length > 0) this.behind = late;
     for (const frame of frames) {
+      // past its time to be heard, a frame would only lengthen the sink's queue for good (it is fed in real
+      // time, and never drains below what a burst put in it): the sink ran dry meanwhile (counted above)
+      if (sink.kind === 'pulse' && now - frame.at > sink.latencyMs) {
+        this.stale += 1;
+        continue;
+      }
       sink.write(frame.pcm);
       this.delay.written(now - frame.hostMs);
       this.account(frame, now + sink.latencyMs, video);
