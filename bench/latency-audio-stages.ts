@@ -18,6 +18,12 @@ export interface StageSplit {
   /** The picture's capture → decoded (p50, ms) as the peer measured it for lip sync. */
   videoP50Ms: number | null;
   frames: number;
+  /** Bytes waiting in front of pacat when a frame was written (Node's and the kernel's count, with its bookkeeping; p50, p95). */
+  queuedP50: number | null;
+  queuedP95: number | null;
+  /** Frames the sink dropped (pacat not keeping up) and the receiver did not write (past their time), in the window. */
+  dropped: number;
+  stale: number;
 }
 
 type Row = Record<string, number | null>;
@@ -60,5 +66,10 @@ export function stageSplit(dir: string, window: { from: number; to: number }, cl
     targetP50Ms: p50(peer.flatMap((row) => (row.target == null ? [] : [row.target]))),
     videoP50Ms: p50(peer.flatMap((row) => (row.video == null ? [] : [row.video]))),
     frames: peer.length,
+    ...(() => {
+      const queued = summarize(peer.flatMap((row) => (row.queued == null ? [] : [row.queued])));
+      const spread = (key: string) => (peer.length === 0 ? 0 : Math.round(Math.max(...peer.map((row) => row[key] ?? 0)) - Math.min(...peer.map((row) => row[key] ?? 0))));
+      return { queuedP50: queued.p50Ms, queuedP95: queued.p95Ms, dropped: spread('dropped'), stale: spread('stale') };
+    })(),
   };
 }

@@ -11,7 +11,7 @@ import { OPUS_CLOCK_RATE, OPUS_PAYLOAD_TYPE } from './audio-keys';
 import { AudioPlayout, type PlayedFrame } from './audio-playout';
 import type { AudioSink } from './audio-sink';
 import { AudioStages } from './audio-stages';
-import { OpusDecoder } from './opus-lib';
+import { FRAME_BYTES, FRAME_MS, OpusDecoder } from './opus-lib';
 import { MIN_JITTER_ROOM_MS, PlayoutDelay } from './playout-delay';
 
 /** One second of the audio stream at the peer (sent to the host inside stream.stats). */
@@ -40,6 +40,7 @@ export interface AudioSecond {
 const REPORT_INTERVAL_MS = 500;
 /** The playout polls this often; a frame is written at most this late. */
 const POLL_MS = 2;
+const HALF_FRAME_BYTES = FRAME_BYTES / 2;
 const TWO_32 = 2 ** 32;
 /** Stamped frames (decode time exactly) are used over RTP timestamps while one came this recently (ms). */
 const STAMPS_PREFERRED_MS = 2000;
@@ -71,6 +72,7 @@ export class AudioRtpReceiver extends EventEmitter {
   /** Frames not written: their time to be heard had passed when the playout got to them. */
   stale = 0;
   private behind = false;
+  private half: { pcm: Buffer; at: number } | null = null;
   private lastHostMs: number | null = null;
   private delays: number[] = [];
   private avOffsets: number[] = [];
@@ -227,6 +229,7 @@ export class AudioRtpReceiver extends EventEmitter {
     const late = frames.some((frame) => now - frame.at > sink.latencyMs);
     if (late && !this.behind && sink.kind === 'pulse') this.underruns += 1;
     if (frames.length > 0) this.behind = late;
+    this.writeHalf(now);
     for (const frame of frames) {
       // past its time to be heard, a frame would only lengthen the sink's queue for good (it is fed in real
       // time, and never drains below what a burst put in it): the sink ran dry meanwhile (counted above)
@@ -234,11 +237,27 @@ export class AudioRtpReceiver extends EventEmitter {
         this.stale += 1;
         continue;
       }
-      sink.write(frame.pcm);
+      if (sink.kind === 'pulse') {
+        // in halves, 5 ms apart: a sink fed every 5 ms runs dry 5 ms later than one fed every 10, so it can hold 5 ms less
+        this.writeHalf(Infinity);
+        sink.write(frame.pcm.subarray(0, HALF_FRAME_BYTES));
+        this.half = { pcm: frame.pcm.subarray(HALF_FRAME_BYTES), at: frame.at + FRAME_MS / 2 };
+      } else {
+        sink.write(frame.pcm);
+      }
       this.delay.written(now - frame.hostMs);
       this.account(frame, now + sink.latencyMs, video);
       if (this.stages) this.stage(frame, now);
     }
+    this.writeHalf(now);
+  }
+
+  /** The second half of the last frame, once its time (`now`) has come; dropped where it is past its time to be heard. */
+  private writeHalf(now: number): void {
+    const half = this.half;
+    if (!half || half.at > now) return;
+    this.half = null;
+    if (preciseNow() - half.at <= this.options.sink.latencyMs) this.options.sink.write(half.pcm);
   }
 
   private stage(frame: PlayedFrame, out: number): void {
@@ -246,7 +265,7 @@ export class AudioRtpReceiver extends EventEmitter {
     const received = this.arrivals.get(key) ?? null;
     this.arrivals.delete(key);
     const video = this.delay.videoDelay;
-    this.stages!.row({ hostMs: frame.hostMs, received, due: frame.at, out, written: preciseNow(), target: this.playout.targetDelay, own: this.delay.ownDelay, video, concealed: frame.source === 'concealed' ? 1 : 0 });
+    this.stages!.row({ hostMs: frame.hostMs, received, due: frame.at, out, written: preciseNow(), queued: this.options.sink.queuedBytes, dropped: this.options.sink.framesDropped, stale: this.stale, target: this.playout.targetDelay, own: this.delay.ownDelay, video, concealed: frame.source === 'concealed' ? 1 : 0 });
   }
 
   private account(frame: PlayedFrame, heardAt: number, video: number | null): void {
@@ -285,10 +304,10 @@ export class AudioRtpReceiver extends EventEmitter {
       concealedMs: c.concealedMs - this.base.concealedMs,
       delayMs: this.delays.length > 0 ? round1(median(this.delays)) : null,
       avOffsetMs: this.avOffsets.length > 0 ? round1(median(this.avOffsets)) : null,
-      dropped: sink.framesDropped - this.base.dropped,
+      dropped: Math.round(sink.framesDropped) - this.base.dropped,
       underruns: this.underruns + sink.underruns + c.pauses - this.base.underruns,
     };
-    this.base = { received: c.received, lost: c.lost, fec: c.recoveredFec, nack: c.recoveredNack, concealedMs: c.concealedMs, dropped: sink.framesDropped, underruns: this.underruns + sink.underruns + c.pauses };
+    this.base = { received: c.received, lost: c.lost, fec: c.recoveredFec, nack: c.recoveredNack, concealedMs: c.concealedMs, dropped: Math.round(sink.framesDropped), underruns: this.underruns + sink.underruns + c.pauses };
     this.bytes = 0;
     this.delays = [];
     this.avOffsets = [];

@@ -1,5 +1,6 @@
 import { lastLines, spawnTied, type SupervisedSpawn } from '../sessions/child-process';
-import { OPUS_CHANNELS, OPUS_RATE } from './opus-lib';
+import { FRAME_BYTES, OPUS_CHANNELS, OPUS_RATE } from './opus-lib';
+import { sendQueued, shrinkSendBuffer } from './stdin-queue';
 import { probeSoundServer } from './sound-server';
 
 /** Where the peer's decoded sound goes. */
@@ -14,14 +15,23 @@ export interface AudioSink {
   framesDropped: number;
   /** Times the sound server found the sink's buffer empty (an audible gap; pacat reports each one). */
   underruns: number;
+  /** Bytes written and not yet taken by the output (waiting in front of it), null where unknown. */
+  readonly queuedBytes: number | null;
   write(pcm: Buffer): void;
   close(): Promise<void>;
 }
 
 /** What the playback stream asks the server to buffer: room for one scheduling hiccup, not more. */
 const PLAYBACK_LATENCY_MS = 20;
-/** A sink that stops reading (a stuck server) has its input dropped past this backlog. */
-const MAX_BACKLOG_BYTES = 48_000 * 4;
+/**
+ * Sound waiting in Node's buffer for pacat past which a write is dropped: the output takes less than real
+ * time (a server late on a loaded machine, a sound card's clock slower than ours), and whatever waits in
+ * front of it is heard that much later, for good. The socket pair under it is shrunk to hold about two
+ * half frames (SOCKET_BUFFER_BYTES), so the wait shows here (a default one holds a second of sound unseen).
+ */
+const MAX_BACKLOG_BYTES = FRAME_BYTES;
+/** Asked of the kernel for pacat's stdin (it doubles it): two writes of a half frame, with its bookkeeping. */
+const SOCKET_BUFFER_BYTES = 2304;
 
 /** The default output through the PulseAudio API (`pacat`), fed raw s16le 48 kHz stereo. */
 class PulseSink implements AudioSink {
@@ -36,6 +46,8 @@ class PulseSink implements AudioSink {
 
   constructor(private readonly process: SupervisedSpawn) {
     process.child.stdin!.on('error', () => undefined);
+    // where it cannot be shrunk, the wait in front of pacat goes unseen (up to the default buffer's second)
+    shrinkSendBuffer(process.child.stdin!, SOCKET_BUFFER_BYTES);
     process.child.stderr!.setEncoding('utf8');
     process.child.stderr!.on('data', (text: string) => {
       this.stderr = (this.stderr + text).slice(-2000);
@@ -45,18 +57,26 @@ class PulseSink implements AudioSink {
     });
   }
 
+  /** Node's backlog and the kernel's count of the socket's unread bytes (with its bookkeeping: an upper bound). */
+  get queuedBytes(): number | null {
+    const stdin = this.process.child.stdin!;
+    const kernel = sendQueued(stdin);
+    return kernel === null ? null : stdin.writableLength + kernel;
+  }
+
   get lastWords(): string {
     return lastLines(this.stderr);
   }
 
   write(pcm: Buffer): void {
     const stdin = this.process.child.stdin!;
+    // counted in frames: the receiver writes half frames
     if (stdin.destroyed || stdin.writableLength > MAX_BACKLOG_BYTES) {
-      this.framesDropped += 1;
+      this.framesDropped += pcm.length / FRAME_BYTES;
       return;
     }
     stdin.write(pcm);
-    this.framesWritten += 1;
+    this.framesWritten += pcm.length / FRAME_BYTES;
   }
 
   async close(): Promise<void> {
@@ -68,6 +88,7 @@ class PulseSink implements AudioSink {
 class NullSink implements AudioSink {
   readonly kind = 'none' as const;
   readonly latencyMs = 0;
+  readonly queuedBytes = 0;
   framesWritten = 0;
   framesDropped = 0;
   readonly underruns = 0;
