@@ -21,8 +21,12 @@ export interface AudioSink {
   close(): Promise<void>;
 }
 
-/** What the playback stream asks the server to buffer: room for one scheduling hiccup, not more. */
-const PLAYBACK_LATENCY_MS = 20;
+/**
+ * What the playback stream asks the server to buffer: room for one scheduling hiccup, not more. Fed in
+ * half frames, it is down to 10 ms (the hiccup's room) just before each write, as 20 ms was when whole
+ * frames were written.
+ */
+const PLAYBACK_LATENCY_MS = 15;
 /**
  * Sound waiting in Node's buffer for pacat past which a write is dropped: the output takes less than real
  * time (a server late on a loaded machine, a sound card's clock slower than ours), and whatever waits in
