@@ -28,12 +28,13 @@ export interface AudioSink {
  */
 const PLAYBACK_LATENCY_MS = 15;
 /**
- * Sound waiting in Node's buffer for pacat past which a write is dropped: the output takes less than real
- * time (a server late on a loaded machine, a sound card's clock slower than ours), and whatever waits in
- * front of it is heard that much later, for good. The socket pair under it is shrunk to hold about two
- * half frames (SOCKET_BUFFER_BYTES), so the wait shows here (a default one holds a second of sound unseen).
+ * A write is dropped while Node still holds one for pacat: then the socket pair under it, shrunk to two
+ * half frames (SOCKET_BUFFER_BYTES; a default one holds a second of sound unseen), is full too, and pacat
+ * has read nothing for 5 ms. The output took less than real time (a server late on a loaded machine, a
+ * sound card's clock slower than ours), and what waits in front of it would be heard that much later for
+ * good: each drop takes 5 ms off that wait.
  */
-const MAX_BACKLOG_BYTES = FRAME_BYTES;
+const MAX_BACKLOG_BYTES = 0;
 /** Asked of the kernel for pacat's stdin (it doubles it): two writes of a half frame, with its bookkeeping. */
 const SOCKET_BUFFER_BYTES = 2304;
 
