@@ -195,12 +195,12 @@ export class AudioRtpReceiver extends EventEmitter {
         this.arrivals.set(Math.round(hostMs), now);
       }
       this.delay.transit(now - hostMs);
-      this.playout.setTargetDelay(this.delay.target!);
+      this.playout.setTargetDelay(this.delay.target!, this.delay.least);
     }
     const missing = this.playout.insert(header.seq, payload, hostMs, now, resent);
     if (missing.length > 0) {
       this.delay.loss();
-      this.playout.setTargetDelay(this.delay.target!);
+      this.playout.setTargetDelay(this.delay.target!, this.delay.least);
       this.nack(missing.map((seq) => seq & 0xffff), now);
     }
   }

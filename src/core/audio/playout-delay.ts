@@ -47,6 +47,7 @@ export class PlayoutDelay {
   private own: number | null = null;
   private hold = 0;
   private sinceLoss = Infinity;
+  private floor: number | null = null;
 
   constructor(private readonly sink: { latencyMs: number; heard: boolean }) {}
 
@@ -56,6 +57,7 @@ export class PlayoutDelay {
     if (this.transits.length > TRANSIT_WINDOW) this.transits.shift();
     const sorted = [...this.transits].sort((a, b) => a - b);
     const floor = sorted[0]!;
+    this.floor = floor;
     const spread = sorted[Math.floor(sorted.length * 0.95)]! - floor;
     this.sinceLoss += 1;
     const least = this.sinceLoss <= LOSS_MEMORY_PACKETS ? MIN_JITTER_ROOM_MS : MIN_CLEAN_ROOM_MS;
@@ -67,8 +69,13 @@ export class PlayoutDelay {
   loss(): void {
     this.sinceLoss = 0;
     if (this.own === null || this.transits.length === 0) return;
-    const floor = Math.min(...this.transits);
-    this.own = Math.max(this.own, floor + MIN_JITTER_ROOM_MS);
+    this.own = Math.max(this.own, this.floor! + MIN_JITTER_ROOM_MS);
+  }
+
+  /** The least delay the playout may play at: the floor plus one frame and a little while packets are lost, else plus MIN_CLEAN_ROOM_MS. */
+  get least(): number | undefined {
+    if (this.floor === null) return undefined;
+    return this.floor + (this.sinceLoss <= LOSS_MEMORY_PACKETS ? MIN_JITTER_ROOM_MS : MIN_CLEAN_ROOM_MS);
   }
 
   /**

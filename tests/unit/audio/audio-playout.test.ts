@@ -79,6 +79,22 @@ describe.skipIf(unavailable !== null)('AudioPlayout (real libopus)', () => {
     expect(playout.counters.adjusted).toBeGreaterThanOrEqual(4);
   });
 
+  it('never plays below the least delay it is given (FEC\'s room), and does not swing around it', () => {
+    const all = packets(200);
+    const playout = new AudioPlayout(new OpusDecoder(), 10);
+    const delays: number[] = [];
+    for (let i = 0; i < all.length; i += 1) {
+      const hostMs = 1000 + i * FRAME_MS;
+      // a target 3 ms under the least: within the tolerance of the delay played so far, but not allowed
+      if (i === 20) playout.setTargetDelay(13, 16);
+      playout.insert(i, all[i]!, hostMs, hostMs + 1, false);
+      for (const frame of playout.poll(hostMs + 1)) if (frame.source !== 'concealed') delays.push(frame.at - frame.hostMs);
+    }
+    expect(Math.min(...delays.slice(30))).toBeGreaterThanOrEqual(16);
+    // one repeat to get above it, none back and forth after
+    expect(playout.counters.adjusted).toBe(1);
+  });
+
   it('stops when the stream stops (no endless concealment) and starts again with it', () => {
     const all = packets(10);
     const playout = new AudioPlayout(new OpusDecoder(), 20);

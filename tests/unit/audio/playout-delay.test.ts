@@ -14,8 +14,10 @@ describe('PlayoutDelay (lip sync)', () => {
   it('a loss brings back one frame and a little of room at once, for the next packet\'s FEC, and keeps it a while', () => {
     const delay = new PlayoutDelay({ latencyMs: 20, heard: true });
     for (let i = 0; i < 50; i += 1) delay.transit(1000);
+    expect(delay.least).toBe(1000 + MIN_CLEAN_ROOM_MS);
     delay.loss();
     expect(delay.target).toBe(1000 + MIN_JITTER_ROOM_MS);
+    expect(delay.least).toBe(1000 + MIN_JITTER_ROOM_MS);
     for (let i = 0; i < 500; i += 1) delay.transit(1000);
     expect(delay.target).toBe(1000 + MIN_JITTER_ROOM_MS);
     // ten seconds of frames without a loss: back down, slowly
