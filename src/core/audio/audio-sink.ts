@@ -29,7 +29,7 @@ export interface AudioSink {
 const PLAYBACK_LATENCY_MS = 15;
 /**
  * A write is dropped while Node still holds one for pacat: then the socket pair under it, shrunk to two
- * half frames (SOCKET_BUFFER_BYTES; a default one holds a second of sound unseen), is full too, and pacat
+ * half frames (SOCKET_BUFFER_BYTES; a default one holds half a second of sound or more unseen), is full too, and pacat
  * has read nothing for 5 ms. The output took less than real time (a server late on a loaded machine, a
  * sound card's clock slower than ours), and what waits in front of it would be heard that much later for
  * good: each drop takes 5 ms off that wait.

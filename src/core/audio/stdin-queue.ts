@@ -3,7 +3,7 @@ import type { Writable } from 'node:stream';
 
 /**
  * The queue in front of a child that reads our stdin, which Node's writableLength does not show: libuv
- * gives a child's stdio a Unix socket pair, whose send buffer (some 200 KiB, a second of sound) fills
+ * gives a child's stdio a Unix socket pair, whose send buffer (some 100-200 KiB: half a second of sound or more) fills
  * silently when the child reads slower than we write. `shrinkSendBuffer` makes it small, so that a full one
  * shows in writableLength at once; `sendQueued` is what the kernel holds unread (SIOCOUTQ: bytes with its
  * own bookkeeping, some 1.7 KB per write, so an upper bound). Both through libc (koffi); null or false where
