@@ -7,6 +7,9 @@
 // the stamps) in that second. The floor: the host's monitor piped straight into the peer's output
 // (parec | pacat, no codec, no network), measured the same way.
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { AudioCapture, type CapturedFrame } from '../src/core/audio/audio-capture';
 import { OPUS_RATE } from '../src/core/audio/opus-lib';
 import { preciseNow } from '../src/core/pairing/channel';
@@ -15,6 +18,7 @@ import { summarize, type LatencySummary } from '../src/core/sessions/quantiles';
 import { StreamSession, type StreamSecond } from '../src/core/sessions/stream-session';
 import type { TransportName } from '../src/shared/transports';
 import { SoundRig } from '../tests/helpers/sound-rig';
+import { stageSplit, type StageSplit } from './latency-audio-stages';
 
 export interface AudioBenchResult {
   latency: LatencySummary;
@@ -26,6 +30,10 @@ export interface AudioBenchResult {
   heard: number;
   videoP50Ms: number | null;
   concealedMs: number;
+  /** Times the peer's output ran dry (gaps concealment did not fill) over the session. */
+  underruns: number;
+  /** Capture-to-heard by stage (null where the run failed). */
+  split: StageSplit | null;
   error: string | null;
 }
 
@@ -112,9 +120,13 @@ export async function measureAudio(spec: { cli: string; width: number; height: n
     await Promise.all(rigs.map((rig) => (rig.status === 'fulfilled' ? rig.value.stop() : undefined)));
     const why = rigs.flatMap((rig) => (rig.status === 'rejected' ? [(rig.reason as Error).message.split('\n')[0]] : [])).join('; ');
     const empty = summarize([]);
-    return { latency: empty, offset: empty, offsetAbsP95Ms: null, floor: empty, clicks: 0, heard: 0, videoP50Ms: null, concealedMs: 0, error: `the sound servers did not start: ${why}` };
+    return { latency: empty, offset: empty, offsetAbsP95Ms: null, floor: empty, clicks: 0, heard: 0, videoP50Ms: null, concealedMs: 0, underruns: 0, split: null, error: `the sound servers did not start: ${why}` };
   }
   const [host, peer] = rigs.map((rig) => (rig as PromiseFulfilledResult<SoundRig>).value) as [SoundRig, SoundRig];
+  // both sides keep each frame's times by stage (src/core/audio/audio-stages.ts), for the split
+  const stagesDir = mkdtempSync(join(tmpdir(), 'gb-audio-stages-'));
+  host.env.GPU_BRIDGE_AUDIO_STAGES = stagesDir;
+  peer.env.GPU_BRIDGE_AUDIO_STAGES = stagesDir;
   const viewer = new LocalViewer({ file: process.execPath, args: [spec.cli, 'peer', 'receive', '--headless'], env: peer.env }, 'bench peer');
   let session: StreamSession | null = null;
   try {
@@ -134,8 +146,11 @@ export async function measureAudio(spec: { cli: string; width: number; height: n
     const atHost = listen(host);
     const atPeer = listen(peer);
     await new Promise((resolve) => setTimeout(resolve, 300));
+    const from = preciseNow();
     const played = await clicks(host, spec.seconds);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    const to = preciseNow();
+    // the rows of the last second are appended once a second
+    await new Promise((resolve) => setTimeout(resolve, 1500));
     await Promise.all([atHost.capture.stop(), atPeer.capture.stop()]);
     const pairs = pair(atHost.onsets, atPeer.onsets);
     // the picture's capture → decoded latency in the second each click was played (the session's figures)
@@ -154,12 +169,15 @@ export async function measureAudio(spec: { cli: string; width: number; height: n
       heard: pairs.length,
       videoP50Ms: session.totals().latency.p50Ms,
       concealedMs: totals?.concealedMs ?? 0,
+      underruns: session.audio?.underruns ?? 0,
+      split: stageSplit(stagesDir, { from, to }, pairs),
       error: null,
     };
   } catch (error) {
     const empty = summarize([]);
-    return { latency: empty, offset: empty, offsetAbsP95Ms: null, floor: empty, clicks: 0, heard: 0, videoP50Ms: null, concealedMs: 0, error: (error as Error).message };
+    return { latency: empty, offset: empty, offsetAbsP95Ms: null, floor: empty, clicks: 0, heard: 0, videoP50Ms: null, concealedMs: 0, underruns: 0, split: null, error: (error as Error).message };
   } finally {
+    rmSync(stagesDir, { recursive: true, force: true });
     await session?.stop('bench done');
     await viewer.stop();
     await Promise.all([host.stop(), peer.stop()]);

@@ -189,9 +189,21 @@ async function main(): Promise<number> {
           const over = audio.latency.p50Ms === null || audio.floor.p50Ms === null ? null : Math.round((audio.latency.p50Ms / audio.floor.p50Ms) * 10) / 10;
           console.log(`  ${transport}`);
           console.log(`  floor  p50 ${ms(audio.floor.p50Ms).padStart(9)}  p95 ${ms(audio.floor.p95Ms).padStart(9)}  (the host's monitor piped straight into the peer's output: parec | pacat)`);
-          console.log(`  ours   p50 ${ms(audio.latency.p50Ms).padStart(9)}  p95 ${ms(audio.latency.p95Ms).padStart(9)}  (goal p50 ≤ 40 ms) ×${over ?? '—'} the floor; ${audio.heard}/${audio.clicks} clicks heard, ${audio.concealedMs} ms concealed${audio.error ? `  ERROR ${audio.error}` : ''}`);
+          console.log(`  ours   p50 ${ms(audio.latency.p50Ms).padStart(9)}  p95 ${ms(audio.latency.p95Ms).padStart(9)}  (goal p50 ≤ 40 ms) ×${over ?? '—'} the floor; ${audio.heard}/${audio.clicks} clicks heard, ${audio.concealedMs} ms concealed, ${audio.underruns} underruns${audio.error ? `  ERROR ${audio.error}` : ''}`);
           console.log(`  A/V    offset p50 ${ms(audio.offset.p50Ms)}, |offset| p95 ${ms(audio.offsetAbsP95Ms)} (goal within ±20 ms; + sound late), picture capture → decoded p50 ${ms(audio.videoP50Ms)}`);
-          extras[transport === 'rtp' ? 'audio' : `audio_${transport}`] = { latencyP50Ms: audio.latency.p50Ms, latencyP95Ms: audio.latency.p95Ms, floorP50Ms: audio.floor.p50Ms, overFloor: over, avOffsetP50Ms: audio.offset.p50Ms, avOffsetAbsP95Ms: audio.offsetAbsP95Ms, clicks: audio.clicks, heard: audio.heard, error: audio.error };
+          const split = audio.split;
+          if (split) {
+            // each stage's p50 after capture, and what it added to the one before
+            let before = 0;
+            for (const stage of split.stages) {
+              const step = stage.p50Ms === null ? null : stage.p50Ms - before;
+              console.log(`    ${stage.name.padEnd(9)} ${ms(stage.p50Ms).padStart(9)}  +${ms(step === null ? null : Math.round(step * 10) / 10).padStart(8)}  ${stage.what}`);
+              if (stage.p50Ms !== null) before = stage.p50Ms;
+            }
+            console.log(`    written → heard per click p50 ${ms(split.sinkP50Ms)}; the playout's own delay p50 ${ms(split.ownP50Ms)}, its target ${ms(split.targetP50Ms)} (the rest waits for the picture, whose capture → decoded the peer sees at p50 ${ms(split.videoP50Ms)}); ${split.frames} frames`);
+            console.log(`    in front of pacat p50 ${split.queuedP50 ?? '—'} B, p95 ${split.queuedP95 ?? '—'} B (the kernel's count, ~2.3 kB a half frame); ${split.dropped} frames dropped there (pacat behind), ${split.stale} not written (past their time)`);
+          }
+          extras[transport === 'rtp' ? 'audio' : `audio_${transport}`] = { latencyP50Ms: audio.latency.p50Ms, latencyP95Ms: audio.latency.p95Ms, floorP50Ms: audio.floor.p50Ms, overFloor: over, avOffsetP50Ms: audio.offset.p50Ms, avOffsetAbsP95Ms: audio.offsetAbsP95Ms, clicks: audio.clicks, heard: audio.heard, underruns: audio.underruns, split: audio.split, error: audio.error };
         }
       }
     }

@@ -7,6 +7,8 @@ import { FRAME_BYTES, FRAME_MS, OPUS_CHANNELS, OPUS_RATE } from './opus-lib';
 export interface CapturedFrame {
   pcm: Buffer;
   capturedAt: number;
+  /** When the chunk that completed it was read from parec (ms, host clock). */
+  readAt: number;
 }
 
 /** What the capture reader asks the sound server to buffer: small, since every ms here is latency. */
@@ -54,7 +56,7 @@ export class AudioCapture extends EventEmitter {
     while (this.pending.length >= FRAME_BYTES) {
       const pcm = this.pending.subarray(0, FRAME_BYTES);
       this.pending = this.pending.subarray(FRAME_BYTES);
-      this.emit('frame', { pcm, capturedAt: this.anchor + this.framesOut * FRAME_MS } satisfies CapturedFrame);
+      this.emit('frame', { pcm, capturedAt: this.anchor + this.framesOut * FRAME_MS, readAt: arrivedAt } satisfies CapturedFrame);
       this.framesOut += 1;
     }
   }

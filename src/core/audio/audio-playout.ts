@@ -43,8 +43,12 @@ interface Held {
 
 /** Past this many frames beyond the newest packet, the stream is taken as paused: playout stops (no endless concealment). */
 const PAUSE_AFTER_FRAMES = 5;
-/** How far the delay may stray from its target before a frame is dropped or repeated (ms). */
-const DELAY_TOLERANCE_MS = 15;
+/**
+ * How far the delay may stray from its target before a frame is dropped or repeated (ms): more than half a
+ * frame, so that the 10 ms step of a drop or a repeat never lands past the other side; not much more,
+ * since every ms of it above the target is heard late (15 ms here played the sound 7 ms late at p50).
+ */
+export const DELAY_TOLERANCE_MS = 6;
 /** Packets held at most (a bound on memory against a flood of authenticated but far-ahead packets). */
 const MAX_HELD = 200;
 
@@ -62,6 +66,7 @@ export class AudioPlayout {
   /** The next frame to play (extended seq) and its local play time; null while paused. */
   private next: { seq: number; at: number; hostMs: number } | null = null;
   private targetDelayMs: number;
+  private leastDelayMs = -Infinity;
   /** Frames played in a row past the newest packet so far (concealed while the stream may have stopped). */
   private beyondNewest = 0;
 
@@ -72,8 +77,13 @@ export class AudioPlayout {
     this.targetDelayMs = initialDelayMs;
   }
 
-  setTargetDelay(ms: number): void {
+  /**
+   * The delay to follow, and the least one allowed (`leastMs`: the transit floor plus FEC's room on a lossy
+   * path), which the tolerance may not stray below: a delay a few ms short of FEC's room rebuilds nothing.
+   */
+  setTargetDelay(ms: number, leastMs = -Infinity): void {
     this.targetDelayMs = ms;
+    this.leastDelayMs = leastMs;
   }
 
   get targetDelay(): number {
@@ -125,7 +135,7 @@ export class AudioPlayout {
       // follow the target: the delay this frame actually had vs the one wanted
       const delay = played.at - frame.hostMs;
       let step = FRAME_MS;
-      if (delay > this.targetDelayMs + DELAY_TOLERANCE_MS) {
+      if (delay > this.targetDelayMs + DELAY_TOLERANCE_MS && delay - FRAME_MS >= this.leastDelayMs) {
         // too late: skip the following frame (one 10 ms step shorter)
         this.held.delete(played.seq + 1);
         this.next = { seq: played.seq + 2, at: played.at + FRAME_MS, hostMs: frame.hostMs + 2 * FRAME_MS };
@@ -133,7 +143,7 @@ export class AudioPlayout {
         out.push(frame);
         continue;
       }
-      if (delay < this.targetDelayMs - DELAY_TOLERANCE_MS) {
+      if (delay < this.targetDelayMs - DELAY_TOLERANCE_MS || delay < this.leastDelayMs) {
         // too early: play this frame's concealment once more before moving on
         step = 2 * FRAME_MS;
         out.push(frame, { pcm: this.decoder.conceal(), source: 'concealed', hostMs: frame.hostMs, at: played.at + FRAME_MS });

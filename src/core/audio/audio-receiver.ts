@@ -10,8 +10,10 @@ import { SrtpProtector, SrtpUnprotector } from '../rtp/srtp-gcm';
 import { OPUS_CLOCK_RATE, OPUS_PAYLOAD_TYPE } from './audio-keys';
 import { AudioPlayout, type PlayedFrame } from './audio-playout';
 import type { AudioSink } from './audio-sink';
+import { AudioStages } from './audio-stages';
 import { OpusDecoder } from './opus-lib';
 import { MIN_JITTER_ROOM_MS, PlayoutDelay } from './playout-delay';
+import { SinkFeeder } from './sink-feeder';
 
 /** One second of the audio stream at the peer (sent to the host inside stream.stats). */
 export interface AudioSecond {
@@ -66,14 +68,16 @@ export class AudioRtpReceiver extends EventEmitter {
   private lastStampedAt = -Infinity;
   private readonly nacked = new Set<number>();
   private bytes = 0;
-  private underruns = 0;
-  private behind = false;
+  private readonly feeder: SinkFeeder;
   private lastHostMs: number | null = null;
   private delays: number[] = [];
   private avOffsets: number[] = [];
   private base = { received: 0, lost: 0, fec: 0, nack: 0, concealedMs: 0, dropped: 0, underruns: 0 };
   private readonly timers: NodeJS.Timeout[] = [];
   private closed = false;
+  /** The split of the delay by stage (GPU_BRIDGE_AUDIO_STAGES only), with first arrivals by host ms. */
+  private readonly stages = AudioStages.fromEnv('peer');
+  private readonly arrivals = new Map<number, number>();
 
   constructor(
     private readonly options: { listen: string; port: number; keys: RtpKeys; sink: AudioSink },
@@ -83,6 +87,7 @@ export class AudioRtpReceiver extends EventEmitter {
     this.protector = new SrtpProtector(options.keys.feedback);
     this.playout = new AudioPlayout(this.decoder, MIN_JITTER_ROOM_MS);
     this.delay = new PlayoutDelay({ latencyMs: options.sink.latencyMs, heard: options.sink.kind === 'pulse' });
+    this.feeder = new SinkFeeder(options.sink);
     this.socket = createSocket(isIPv6(options.listen) ? 'udp6' : 'udp4');
     this.socket.on('error', () => undefined);
     this.socket.on('message', (data, from) => this.onDatagram(data, from));
@@ -113,7 +118,7 @@ export class AudioRtpReceiver extends EventEmitter {
   }
 
   get counters() {
-    return { ...this.playout.counters, underruns: this.underruns + this.options.sink.underruns };
+    return { ...this.playout.counters, underruns: this.feeder.underruns + this.options.sink.underruns };
   }
 
   /**
@@ -181,11 +186,20 @@ export class AudioRtpReceiver extends EventEmitter {
     this.lastHostMs = Math.max(this.lastHostMs ?? hostMs, hostMs);
     const resent = this.nacked.delete(header.seq);
     if (!resent) {
+      if (this.stages) {
+        // frames never played (late, skipped) leave theirs behind
+        if (this.arrivals.size >= 1000) this.arrivals.clear();
+        this.arrivals.set(Math.round(hostMs), now);
+      }
       this.delay.transit(now - hostMs);
-      this.playout.setTargetDelay(this.delay.target!);
+      this.playout.setTargetDelay(this.delay.target!, this.delay.least);
     }
     const missing = this.playout.insert(header.seq, payload, hostMs, now, resent);
-    if (missing.length > 0) this.nack(missing.map((seq) => seq & 0xffff), now);
+    if (missing.length > 0) {
+      this.delay.loss();
+      this.playout.setTargetDelay(this.delay.target!, this.delay.least);
+      this.nack(missing.map((seq) => seq & 0xffff), now);
+    }
   }
 
   /** Asks again for packets whose resend can still arrive before their turn to play. */
@@ -207,15 +221,19 @@ export class AudioRtpReceiver extends EventEmitter {
     const now = preciseNow();
     const sink = this.options.sink;
     const video = this.delay.shownVideoDelay;
-    const frames = this.playout.poll(now);
-    // an episode of writing later than the sink's buffer reaches is one gap, however many frames it spans
-    const late = frames.some((frame) => now - frame.at > sink.latencyMs);
-    if (late && !this.behind && sink.kind === 'pulse') this.underruns += 1;
-    if (frames.length > 0) this.behind = late;
-    for (const frame of frames) {
-      sink.write(frame.pcm);
+    for (const frame of this.feeder.feed(this.playout.poll(now), now)) {
+      this.delay.written(now - frame.hostMs);
       this.account(frame, now + sink.latencyMs, video);
+      if (this.stages) this.stage(frame, now);
     }
+  }
+
+  private stage(frame: PlayedFrame, out: number): void {
+    const key = Math.round(frame.hostMs);
+    const received = this.arrivals.get(key) ?? null;
+    this.arrivals.delete(key);
+    const video = this.delay.videoDelay;
+    this.stages!.row({ hostMs: frame.hostMs, received, due: frame.at, out, written: preciseNow(), queued: this.options.sink.queuedBytes, dropped: this.options.sink.framesDropped, stale: this.feeder.stale, target: this.playout.targetDelay, own: this.delay.ownDelay, video, concealed: frame.source === 'concealed' ? 1 : 0 });
   }
 
   private account(frame: PlayedFrame, heardAt: number, video: number | null): void {
@@ -254,10 +272,10 @@ export class AudioRtpReceiver extends EventEmitter {
       concealedMs: c.concealedMs - this.base.concealedMs,
       delayMs: this.delays.length > 0 ? round1(median(this.delays)) : null,
       avOffsetMs: this.avOffsets.length > 0 ? round1(median(this.avOffsets)) : null,
-      dropped: sink.framesDropped - this.base.dropped,
-      underruns: this.underruns + sink.underruns + c.pauses - this.base.underruns,
+      dropped: Math.round(sink.framesDropped) - this.base.dropped,
+      underruns: this.feeder.underruns + sink.underruns + c.pauses - this.base.underruns,
     };
-    this.base = { received: c.received, lost: c.lost, fec: c.recoveredFec, nack: c.recoveredNack, concealedMs: c.concealedMs, dropped: sink.framesDropped, underruns: this.underruns + sink.underruns + c.pauses };
+    this.base = { received: c.received, lost: c.lost, fec: c.recoveredFec, nack: c.recoveredNack, concealedMs: c.concealedMs, dropped: Math.round(sink.framesDropped), underruns: this.feeder.underruns + sink.underruns + c.pauses };
     this.bytes = 0;
     this.delays = [];
     this.avOffsets = [];
@@ -270,6 +288,7 @@ export class AudioRtpReceiver extends EventEmitter {
     for (const timer of this.timers) clearInterval(timer);
     this.socket.close();
     this.decoder.close();
+    this.stages?.close();
     await this.options.sink.close();
   }
 }

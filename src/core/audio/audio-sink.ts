@@ -1,5 +1,6 @@
 import { lastLines, spawnTied, type SupervisedSpawn } from '../sessions/child-process';
-import { OPUS_CHANNELS, OPUS_RATE } from './opus-lib';
+import { FRAME_BYTES, FRAME_MS, OPUS_CHANNELS, OPUS_RATE } from './opus-lib';
+import { sendQueued, shrinkSendBuffer } from './stdin-queue';
 import { probeSoundServer } from './sound-server';
 
 /** Where the peer's decoded sound goes. */
@@ -14,20 +15,35 @@ export interface AudioSink {
   framesDropped: number;
   /** Times the sound server found the sink's buffer empty (an audible gap; pacat reports each one). */
   underruns: number;
+  /** Bytes written and not yet taken by the output (waiting in front of it), null where unknown. */
+  readonly queuedBytes: number | null;
   write(pcm: Buffer): void;
   close(): Promise<void>;
 }
 
-/** What the playback stream asks the server to buffer: room for one scheduling hiccup, not more. */
-const PLAYBACK_LATENCY_MS = 20;
-/** A sink that stops reading (a stuck server) has its input dropped past this backlog. */
-const MAX_BACKLOG_BYTES = 48_000 * 4;
+/**
+ * What the playback stream asks the server to buffer: room for one scheduling hiccup, not more. Fed in
+ * half frames, it is down to 10 ms (the hiccup's room) just before each write, as 20 ms was when whole
+ * frames were written.
+ */
+const PLAYBACK_LATENCY_MS = 15;
+/**
+ * A write is dropped while Node still holds one for pacat: then the socket pair under it, shrunk to two
+ * half frames (SOCKET_BUFFER_BYTES; a default one holds half a second of sound or more unseen), is full too, and pacat
+ * has read nothing for 5 ms. The output took less than real time (a server late on a loaded machine, a
+ * sound card's clock slower than ours), and what waits in front of it would be heard that much later for
+ * good: each drop takes 5 ms off that wait.
+ */
+const MAX_BACKLOG_BYTES = 0;
+/** Asked of the kernel for pacat's stdin (it doubles it): two writes of a half frame, with its bookkeeping. */
+const SOCKET_BUFFER_BYTES = 2304;
 
 /** The default output through the PulseAudio API (`pacat`), fed raw s16le 48 kHz stereo. */
 class PulseSink implements AudioSink {
   readonly kind = 'pulse' as const;
   readonly why = null;
-  readonly latencyMs = PLAYBACK_LATENCY_MS;
+  /** Its buffer, and the half frame that waits in front of pacat at p50 (bench/latency: one in its socket). */
+  readonly latencyMs = PLAYBACK_LATENCY_MS + FRAME_MS / 2;
   framesWritten = 0;
   framesDropped = 0;
   underruns = 0;
@@ -36,6 +52,8 @@ class PulseSink implements AudioSink {
 
   constructor(private readonly process: SupervisedSpawn) {
     process.child.stdin!.on('error', () => undefined);
+    // where it cannot be shrunk, the wait in front of pacat goes unseen (up to the default buffer's second)
+    shrinkSendBuffer(process.child.stdin!, SOCKET_BUFFER_BYTES);
     process.child.stderr!.setEncoding('utf8');
     process.child.stderr!.on('data', (text: string) => {
       this.stderr = (this.stderr + text).slice(-2000);
@@ -45,18 +63,26 @@ class PulseSink implements AudioSink {
     });
   }
 
+  /** Node's backlog and the kernel's count of the socket's unread bytes (with its bookkeeping: an upper bound). */
+  get queuedBytes(): number | null {
+    const stdin = this.process.child.stdin!;
+    const kernel = sendQueued(stdin);
+    return kernel === null ? null : stdin.writableLength + kernel;
+  }
+
   get lastWords(): string {
     return lastLines(this.stderr);
   }
 
   write(pcm: Buffer): void {
     const stdin = this.process.child.stdin!;
+    // counted in frames: the receiver writes half frames
     if (stdin.destroyed || stdin.writableLength > MAX_BACKLOG_BYTES) {
-      this.framesDropped += 1;
+      this.framesDropped += pcm.length / FRAME_BYTES;
       return;
     }
     stdin.write(pcm);
-    this.framesWritten += 1;
+    this.framesWritten += pcm.length / FRAME_BYTES;
   }
 
   async close(): Promise<void> {
@@ -68,6 +94,7 @@ class PulseSink implements AudioSink {
 class NullSink implements AudioSink {
   readonly kind = 'none' as const;
   readonly latencyMs = 0;
+  readonly queuedBytes = 0;
   framesWritten = 0;
   framesDropped = 0;
   readonly underruns = 0;

@@ -1,5 +1,7 @@
 import { EventEmitter } from 'node:events';
+import { preciseNow } from '../pairing/channel';
 import { AudioCapture, type CapturedFrame } from './audio-capture';
+import { AudioStages } from './audio-stages';
 import { OpusEncoder } from './opus-lib';
 import { probeSoundServer, type SoundServer } from './sound-server';
 
@@ -16,6 +18,7 @@ export interface EncodedAudio {
 export class HostAudio extends EventEmitter {
   private readonly encoder: OpusEncoder;
   private readonly capture: AudioCapture;
+  private readonly stages: AudioStages | null;
   framesEncoded = 0;
 
   private constructor(
@@ -25,6 +28,7 @@ export class HostAudio extends EventEmitter {
     super();
     this.encoder = new OpusEncoder();
     this.capture = new AudioCapture({ device: options.device ?? server.monitor, env: options.env });
+    this.stages = AudioStages.fromEnv('host', options.env);
     this.capture.on('frame', (frame: CapturedFrame) => {
       let payload: Buffer;
       try {
@@ -33,7 +37,10 @@ export class HostAudio extends EventEmitter {
         return;
       }
       this.framesEncoded += 1;
+      const encodedAt = this.stages ? preciseNow() : 0;
       this.emit('packet', { payload, capturedAt: frame.capturedAt } satisfies EncodedAudio);
+      // every viewer's sender has handed it to its socket by now ('packet' listeners run in line)
+      this.stages?.row({ capturedAt: frame.capturedAt, read: frame.readAt, encoded: encodedAt, sent: preciseNow() });
     });
     this.capture.on('ended', (reason: string) => this.emit('ended', reason));
   }
@@ -55,5 +62,6 @@ export class HostAudio extends EventEmitter {
   async close(): Promise<void> {
     await this.capture.stop();
     this.encoder.close();
+    this.stages?.close();
   }
 }

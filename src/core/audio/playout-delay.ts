@@ -1,10 +1,18 @@
 import { FRAME_MS } from './opus-lib';
 
 /**
- * Room above the transit floor, at least (ms): one frame and a little, so that when a packet is missing at
- * its turn the next one (whose in-band FEC rebuilds it) has usually arrived.
+ * Room above the transit floor, at least (ms), while packets are being lost: one frame and a little, so that
+ * when a packet is missing at its turn the next one (whose in-band FEC rebuilds it) has usually arrived.
  */
 export const MIN_JITTER_ROOM_MS = FRAME_MS + 2;
+/**
+ * At least (ms) on a path that has lost nothing lately: a frame kept back for FEC that never comes is 10 ms
+ * heard late for nothing. A loss brings MIN_JITTER_ROOM_MS back at once (the playout repeats a frame to get
+ * there, often in time for the missing one's FEC).
+ */
+export const MIN_CLEAN_ROOM_MS = 4;
+/** Packets after a loss during which FEC's room is kept (10 s of frames). */
+const LOSS_MEMORY_PACKETS = 1000;
 /** At most (ms): a path worse than this loses packets to concealment rather than making all sound late. */
 export const MAX_JITTER_ROOM_MS = 100;
 /**
@@ -17,6 +25,8 @@ const DECAY_PER_PACKET_MS = 0.1;
 const TRANSIT_WINDOW = 100;
 /** The picture's delay: the median of this many recent stamped frames. */
 const VIDEO_WINDOW = 30;
+/** The sound's delay as written to the sink: the median of this many recent frames. */
+const WRITTEN_WINDOW = 30;
 /** The picture is held back at most this long to wait for the sound. */
 export const MAX_VIDEO_HOLD_MS = 150;
 /** A hold changes by at least this much, so the picture's pace is not nudged every frame. */
@@ -33,8 +43,11 @@ const HOLD_STEP_MS = 2;
 export class PlayoutDelay {
   private readonly transits: number[] = [];
   private readonly videoDelays: number[] = [];
+  private readonly writtenDelays: number[] = [];
   private own: number | null = null;
   private hold = 0;
+  private sinceLoss = Infinity;
+  private floor: number | null = null;
 
   constructor(private readonly sink: { latencyMs: number; heard: boolean }) {}
 
@@ -44,9 +57,34 @@ export class PlayoutDelay {
     if (this.transits.length > TRANSIT_WINDOW) this.transits.shift();
     const sorted = [...this.transits].sort((a, b) => a - b);
     const floor = sorted[0]!;
+    this.floor = floor;
     const spread = sorted[Math.floor(sorted.length * 0.95)]! - floor;
-    const wanted = floor + Math.min(MAX_JITTER_ROOM_MS, Math.max(MIN_JITTER_ROOM_MS, spread + 4));
+    this.sinceLoss += 1;
+    const least = this.sinceLoss <= LOSS_MEMORY_PACKETS ? MIN_JITTER_ROOM_MS : MIN_CLEAN_ROOM_MS;
+    const wanted = floor + Math.min(MAX_JITTER_ROOM_MS, Math.max(least, spread + 4));
     this.own = this.own === null || wanted >= this.own ? wanted : Math.max(wanted, this.own - DECAY_PER_PACKET_MS);
+  }
+
+  /** A packet found missing (a gap in the sequence): FEC's room comes back, at once. */
+  loss(): void {
+    this.sinceLoss = 0;
+    if (this.own === null || this.transits.length === 0) return;
+    this.own = Math.max(this.own, this.floor! + MIN_JITTER_ROOM_MS);
+  }
+
+  /** The least delay the playout may play at: the floor plus one frame and a little while packets are lost, else plus MIN_CLEAN_ROOM_MS. */
+  get least(): number | undefined {
+    if (this.floor === null) return undefined;
+    return this.floor + (this.sinceLoss <= LOSS_MEMORY_PACKETS ? MIN_JITTER_ROOM_MS : MIN_CLEAN_ROOM_MS);
+  }
+
+  /**
+   * A frame written to the sink `delayMs` after its capture: the sound's delay as played, which strays from
+   * the target by up to the playout's tolerance and the poll's lateness; the picture is held to this one.
+   */
+  written(delayMs: number): void {
+    this.writtenDelays.push(delayMs);
+    if (this.writtenDelays.length > WRITTEN_WINDOW) this.writtenDelays.shift();
   }
 
   /** A stamped frame decoded `delayMs` after its capture, the hold it was given included. */
@@ -57,9 +95,12 @@ export class PlayoutDelay {
 
   /** The picture's own delay (median, hold removed), null before a stamped frame. */
   get videoDelay(): number | null {
-    if (this.videoDelays.length === 0) return null;
-    const sorted = [...this.videoDelays].sort((a, b) => a - b);
-    return sorted[Math.floor(sorted.length / 2)]!;
+    return this.videoDelays.length === 0 ? null : median(this.videoDelays);
+  }
+
+  /** The sound's own delay (transit floor and jitter room, the picture left out), null before the first packet. */
+  get ownDelay(): number | null {
+    return this.own;
   }
 
   /** The delay at which frames are written to the sink, null before the first packet. */
@@ -73,7 +114,8 @@ export class PlayoutDelay {
   get videoHoldMs(): number {
     const video = this.videoDelay;
     if (!this.sink.heard || video === null || this.own === null) return 0;
-    const wanted = Math.max(0, Math.min(MAX_VIDEO_HOLD_MS, this.own + this.sink.latencyMs - video));
+    const sound = this.writtenDelays.length > 0 ? median(this.writtenDelays) : this.own;
+    const wanted = Math.max(0, Math.min(MAX_VIDEO_HOLD_MS, sound + this.sink.latencyMs - video));
     if (Math.abs(wanted - this.hold) >= HOLD_STEP_MS) this.hold = wanted;
     return this.hold;
   }
@@ -83,4 +125,9 @@ export class PlayoutDelay {
     const video = this.videoDelay;
     return video === null ? null : video + this.hold;
   }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
 }

@@ -38,6 +38,8 @@ export class SessionAudio {
   private readonly latencies: number[] = [];
   private readonly offsets: number[] = [];
   private totals = { concealedMs: 0, packetsLost: 0, packetsRecovered: 0 };
+  /** Times a viewer's output ran dry (audible gaps concealment did not fill), over the session. */
+  underruns = 0;
   why: string | null = null;
   private closed = false;
 
@@ -117,6 +119,7 @@ export class SessionAudio {
     this.totals.concealedMs += stats.concealedMs;
     this.totals.packetsLost += stats.lost;
     this.totals.packetsRecovered += stats.recovered;
+    this.underruns += stats.underruns;
     return { audioKbps: stats.bitrateKbps, audioPacketsLost: stats.lost, audioPacketsRecovered: stats.recovered, audioConcealedMs: stats.concealedMs, audioLatencyMs: latency, avOffsetMs: stats.avOffsetMs };
   }
 

@@ -5,6 +5,7 @@ import { AudioPlayout, type PlayedFrame } from '../audio/audio-playout';
 import type { AudioSink } from '../audio/audio-sink';
 import { FRAME_MS, OpusDecoder } from '../audio/opus-lib';
 import { MIN_JITTER_ROOM_MS, PlayoutDelay } from '../audio/playout-delay';
+import { SinkFeeder } from '../audio/sink-feeder';
 
 /** The playout polls this often; a frame is written at most this late. */
 const POLL_MS = 2;
@@ -28,8 +29,7 @@ export class SrtAudioReceiver extends EventEmitter {
   private lastHostMs: number | null = null;
   private lastStampedAt = -Infinity;
   private bytes = 0;
-  private underruns = 0;
-  private behind = false;
+  private readonly feeder: SinkFeeder;
   private delays: number[] = [];
   private avOffsets: number[] = [];
   private base = { received: 0, lost: 0, fec: 0, concealedMs: 0, dropped: 0, underruns: 0 };
@@ -39,6 +39,7 @@ export class SrtAudioReceiver extends EventEmitter {
   constructor(readonly sink: AudioSink) {
     super();
     this.delay = new PlayoutDelay({ latencyMs: sink.latencyMs, heard: sink.kind === 'pulse' });
+    this.feeder = new SinkFeeder(sink);
     const every = (ms: number, fn: () => void) => {
       const timer = setInterval(fn, ms);
       timer.unref();
@@ -66,8 +67,12 @@ export class SrtAudioReceiver extends EventEmitter {
     this.seq = this.seq === null ? 0 : this.seq + Math.min(step, 100);
     this.lastHostMs = hostMs;
     this.delay.transit(now - hostMs);
-    this.playout.setTargetDelay(this.delay.target!);
-    this.playout.insert(this.seq & 0xffff, payload, hostMs, now, false);
+    this.playout.setTargetDelay(this.delay.target!, this.delay.least);
+    const missing = this.playout.insert(this.seq & 0xffff, payload, hostMs, now, false);
+    if (missing.length > 0) {
+      this.delay.loss();
+      this.playout.setTargetDelay(this.delay.target!, this.delay.least);
+    }
   }
 
   /** A decoded frame of the picture: its stamp (host ms mod 2^32) and when it was decoded here. */
@@ -98,12 +103,8 @@ export class SrtAudioReceiver extends EventEmitter {
     if (this.closed) return;
     const now = preciseNow();
     const video = this.delay.shownVideoDelay;
-    const frames = this.playout.poll(now);
-    const late = frames.some((frame) => now - frame.at > this.sink.latencyMs);
-    if (late && !this.behind && this.sink.kind === 'pulse') this.underruns += 1;
-    if (frames.length > 0) this.behind = late;
-    for (const frame of frames) {
-      this.sink.write(frame.pcm);
+    for (const frame of this.feeder.feed(this.playout.poll(now), now)) {
+      this.delay.written(now - frame.hostMs);
       this.account(frame, now + this.sink.latencyMs, video);
     }
   }
@@ -118,7 +119,7 @@ export class SrtAudioReceiver extends EventEmitter {
   private emitSecond(): void {
     const c = this.playout.counters;
     const sink = this.sink;
-    const pauses = this.underruns + sink.underruns + c.pauses;
+    const pauses = this.feeder.underruns + sink.underruns + c.pauses;
     const second: AudioSecond = {
       bitrateKbps: Math.round((this.bytes * 8) / 100) / 10,
       received: c.received - this.base.received,
@@ -129,10 +130,10 @@ export class SrtAudioReceiver extends EventEmitter {
       concealedMs: c.concealedMs - this.base.concealedMs,
       delayMs: this.delays.length > 0 ? round1(median(this.delays)) : null,
       avOffsetMs: this.avOffsets.length > 0 ? round1(median(this.avOffsets)) : null,
-      dropped: sink.framesDropped - this.base.dropped,
+      dropped: Math.round(sink.framesDropped) - this.base.dropped,
       underruns: pauses - this.base.underruns,
     };
-    this.base = { received: c.received, lost: c.lost, fec: c.recoveredFec, concealedMs: c.concealedMs, dropped: sink.framesDropped, underruns: pauses };
+    this.base = { received: c.received, lost: c.lost, fec: c.recoveredFec, concealedMs: c.concealedMs, dropped: Math.round(sink.framesDropped), underruns: pauses };
     this.bytes = 0;
     this.delays = [];
     this.avOffsets = [];

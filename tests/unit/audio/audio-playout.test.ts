@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AudioPlayout } from '../../../src/core/audio/audio-playout';
+import { AudioPlayout, DELAY_TOLERANCE_MS } from '../../../src/core/audio/audio-playout';
 import { FRAME_BYTES, FRAME_MS, OpusDecoder, OpusEncoder, opusUnavailable } from '../../../src/core/audio/opus-lib';
 
 const unavailable = opusUnavailable();
@@ -61,6 +61,38 @@ describe.skipIf(unavailable !== null)('AudioPlayout (real libopus)', () => {
     expect(c.recoveredNack).toBe(1);
     expect(c.late).toBe(1);
     expect(c.lost).toBe(2);
+  });
+
+  it('follows its target within DELAY_TOLERANCE_MS: a frame repeated to play later, one skipped to play sooner', () => {
+    const all = packets(200);
+    const playout = new AudioPlayout(new OpusDecoder(), 20);
+    const delays: number[] = [];
+    for (let i = 0; i < all.length; i += 1) {
+      const hostMs = 1000 + i * FRAME_MS;
+      if (i === 50) playout.setTargetDelay(45);
+      if (i === 120) playout.setTargetDelay(20);
+      playout.insert(i, all[i]!, hostMs, hostMs + 1, false);
+      for (const frame of playout.poll(hostMs + 1)) delays.push(frame.at - frame.hostMs);
+      if (i === 110) expect(Math.abs(delays.at(-1)! - 45)).toBeLessThanOrEqual(DELAY_TOLERANCE_MS);
+    }
+    expect(Math.abs(delays.at(-1)! - 20)).toBeLessThanOrEqual(DELAY_TOLERANCE_MS);
+    expect(playout.counters.adjusted).toBeGreaterThanOrEqual(4);
+  });
+
+  it('never plays below the least delay it is given (FEC\'s room), and does not swing around it', () => {
+    const all = packets(200);
+    const playout = new AudioPlayout(new OpusDecoder(), 10);
+    const delays: number[] = [];
+    for (let i = 0; i < all.length; i += 1) {
+      const hostMs = 1000 + i * FRAME_MS;
+      // a target 3 ms under the least: within the tolerance of the delay played so far, but not allowed
+      if (i === 20) playout.setTargetDelay(13, 16);
+      playout.insert(i, all[i]!, hostMs, hostMs + 1, false);
+      for (const frame of playout.poll(hostMs + 1)) if (frame.source !== 'concealed') delays.push(frame.at - frame.hostMs);
+    }
+    expect(Math.min(...delays.slice(30))).toBeGreaterThanOrEqual(16);
+    // one repeat to get above it, none back and forth after
+    expect(playout.counters.adjusted).toBe(1);
   });
 
   it('stops when the stream stops (no endless concealment) and starts again with it', () => {

@@ -1,11 +1,28 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_JITTER_ROOM_MS, MAX_VIDEO_HOLD_MS, MIN_JITTER_ROOM_MS, PlayoutDelay } from '../../../src/core/audio/playout-delay';
+import { MAX_JITTER_ROOM_MS, MAX_VIDEO_HOLD_MS, MIN_CLEAN_ROOM_MS, MIN_JITTER_ROOM_MS, PlayoutDelay } from '../../../src/core/audio/playout-delay';
 
 describe('PlayoutDelay (lip sync)', () => {
-  it('plays at the transit floor plus at least one frame of room on a steady path', () => {
+  it('on a steady path that loses nothing: the transit floor plus the jitter\'s room, no frame kept for FEC', () => {
     const delay = new PlayoutDelay({ latencyMs: 20, heard: true });
     for (let i = 0; i < 50; i += 1) delay.transit(1000 + (i % 2));
+    // the spread (1 ms) and 4 ms over it
+    expect(delay.target).toBe(1005);
+    for (let i = 0; i < 50; i += 1) delay.transit(1000);
+    expect(delay.target).toBeGreaterThanOrEqual(1000 + MIN_CLEAN_ROOM_MS);
+  });
+
+  it('a loss brings back one frame and a little of room at once, for the next packet\'s FEC, and keeps it a while', () => {
+    const delay = new PlayoutDelay({ latencyMs: 20, heard: true });
+    for (let i = 0; i < 50; i += 1) delay.transit(1000);
+    expect(delay.least).toBe(1000 + MIN_CLEAN_ROOM_MS);
+    delay.loss();
     expect(delay.target).toBe(1000 + MIN_JITTER_ROOM_MS);
+    expect(delay.least).toBe(1000 + MIN_JITTER_ROOM_MS);
+    for (let i = 0; i < 500; i += 1) delay.transit(1000);
+    expect(delay.target).toBe(1000 + MIN_JITTER_ROOM_MS);
+    // ten seconds of frames without a loss: back down, slowly
+    for (let i = 0; i < 1000; i += 1) delay.transit(1000);
+    expect(delay.target).toBe(1000 + 4);
   });
 
   it('rises at once with jitter, comes down slowly when it is gone, and never past the cap', () => {
@@ -33,6 +50,7 @@ describe('PlayoutDelay (lip sync)', () => {
   it('sound later than the picture: the picture waits, by the difference, and its delay is measured without the hold', () => {
     const delay = new PlayoutDelay({ latencyMs: 20, heard: true });
     for (let i = 0; i < 20; i += 1) delay.transit(1000);
+    delay.loss();
     for (let i = 0; i < 10; i += 1) delay.videoFrame(1005);
     const heard = 1000 + MIN_JITTER_ROOM_MS + 20;
     expect(delay.videoHoldMs).toBe(heard - 1005);
@@ -41,6 +59,15 @@ describe('PlayoutDelay (lip sync)', () => {
     expect(delay.videoHoldMs).toBe(heard - 1005);
     expect(delay.shownVideoDelay).toBe(heard);
     expect(delay.target).toBe(1000 + MIN_JITTER_ROOM_MS);
+  });
+
+  it('the picture is held to the sound as written to the sink, not to its target (the playout strays from it)', () => {
+    const delay = new PlayoutDelay({ latencyMs: 20, heard: true });
+    for (let i = 0; i < 20; i += 1) delay.transit(1000);
+    for (let i = 0; i < 10; i += 1) delay.videoFrame(1005);
+    for (let i = 0; i < 30; i += 1) delay.written(1010 + (i % 3));
+    // heard at the median written delay (1011) plus the sink's 20 ms
+    expect(delay.videoHoldMs).toBe(1011 + 20 - 1005);
   });
 
   it('holds the picture at most MAX_VIDEO_HOLD_MS, and not at all where the sound is not heard', () => {
