@@ -153,7 +153,7 @@ export class FrameAssembler {
     const before = this.seqs.max;
     const seq = this.seqs.extend(packet.seq);
     this.noteArrival(seq, before, now);
-    if (this.nextExpected !== null && seq < this.nextExpected) return this.poll(now); // late copy of a frame already handled
+    if (this.nextExpected !== null && seq < this.nextExpected) return this.poll(now, false); // late copy of a frame already handled
     const resent = this.asked.delete(seq);
     if (resent) this.counters.nackRecovered += 1;
     const frame = this.frameFor(packet.timestamp, seq, now);
@@ -165,31 +165,31 @@ export class FrameAssembler {
       frame.minSeq = Math.min(frame.minSeq, seq);
       frame.maxSeq = Math.max(frame.maxSeq, seq);
     }
-    return this.poll(now);
+    return this.poll(now, false);
   }
 
   /** An FEC packet's payload (authenticated) for the frame with this RTP timestamp. */
   fec(packet: { timestamp: number; payload: Uint8Array }, now: number): AssemblerActions {
     const parsed = parseFecPayload(packet.payload);
-    if (!parsed || this.seqs.max === null) return this.poll(now);
+    if (!parsed || this.seqs.max === null) return this.poll(now, false);
     const base = this.seqs.peek(parsed.header.baseSeq)!;
-    if (this.nextExpected !== null && base < this.nextExpected) return this.poll(now);
+    if (this.nextExpected !== null && base < this.nextExpected) return this.poll(now, false);
     const frame = this.frameFor(packet.timestamp, base, now);
-    if (!frame) return this.poll(now);
+    if (!frame) return this.poll(now, false);
     let block = frame.blocks.get(base);
     if (!block) {
-      if (frame.blocks.size >= 64) return this.poll(now);
+      if (frame.blocks.size >= 64) return this.poll(now, false);
       block = { header: parsed.header, parity: new Map() };
       frame.blocks.set(base, block);
     }
-    if (block.header.k !== parsed.header.k || block.header.m !== parsed.header.m || block.header.shardLength !== parsed.header.shardLength) return this.poll(now);
+    if (block.header.k !== parsed.header.k || block.header.m !== parsed.header.m || block.header.shardLength !== parsed.header.shardLength) return this.poll(now, false);
     if (!block.parity.has(parsed.header.index)) frame.parity += 1;
     block.parity.set(parsed.header.index, parsed.shard);
     if (parsed.header.endsFrame) frame.last = base + parsed.header.k - 1;
     if (parsed.header.startsFrame) frame.first = base;
     frame.lastArrival = now;
     frame.arrivedBy = now;
-    return this.poll(now);
+    return this.poll(now, false);
   }
 
   private noteArrival(seq: number, before: number | null, now: number): void {
@@ -226,13 +226,22 @@ export class FrameAssembler {
     return frame;
   }
 
-  /** Decides what can go on now, and what to ask for. */
-  poll(now: number): AssemblerActions {
+  /**
+   * Decides what can go on now, and what to ask for. A frame is given up only where `mayGiveUp`: the
+   * receiver's own look once the socket is drained. Called for one datagram, with others perhaps queued
+   * behind it after a stall (the resend that completes the frame among them), it hands on and asks, and
+   * asks to look again at once instead of giving up.
+   */
+  poll(now: number, mayGiveUp = true): AssemblerActions {
     const actions: AssemblerActions = { frames: [], nack: [], pli: false, wakeAt: null };
     while (this.frames.length > 0) {
       const head = this.frames[0]!;
-      const gap = this.gapBefore(head, now, actions);
+      const gap = this.gapBefore(head, now, actions, mayGiveUp);
       if (gap === 'given-up') continue;
+      if (gap === 'later') {
+        actions.wakeAt = now;
+        break;
+      }
       if (gap !== 'none') {
         // a frame between the last one handed on and this one is on its way again: this one waits
         actions.wakeAt = gap;
@@ -252,6 +261,10 @@ export class FrameAssembler {
         continue;
       }
       const due = head.arrivedBy + repairBudgetMs(this.options.rttMs());
+      if (now >= due && !mayGiveUp) {
+        actions.wakeAt = now;
+        break;
+      }
       if (now >= due) {
         this.giveUp(head, now, 'due, not repaired');
         continue;
@@ -263,6 +276,10 @@ export class FrameAssembler {
         // an outage's worth is not worth asking for: a keyframe is faster
         const asked = missing.length <= MAX_NACK_PACKETS ? this.requestRepair(head, missing, now, due, actions) : 'late';
         if (asked === 'late') {
+          if (!mayGiveUp) {
+            actions.wakeAt = now;
+            break;
+          }
           this.giveUp(head, now, missing.length > MAX_NACK_PACKETS ? `${missing.length} packets missing: an outage` : 'a resend cannot arrive before it is due');
           continue;
         }
@@ -295,7 +312,7 @@ export class FrameAssembler {
    * that never arrived: ask for them like any hole while they can still help; past that (an outage's
    * worth, or too old to be repaired in time) they are lost, and so is the picture.
    */
-  private gapBefore(head: PendingFrame, now: number, actions: AssemblerActions): 'none' | 'given-up' | number {
+  private gapBefore(head: PendingFrame, now: number, actions: AssemblerActions, mayGiveUp: boolean): 'none' | 'given-up' | 'later' | number {
     if (head.first === null || this.nextExpected === null || head.first <= this.nextExpected) return 'none';
     const gap = head.first - this.nextExpected;
     const due = this.gapArrival(head) + repairBudgetMs(this.options.rttMs());
@@ -304,6 +321,7 @@ export class FrameAssembler {
       const asked = this.requestRepair(head, seqs, now, due, actions);
       if (asked !== 'late') return asked;
     }
+    if (!mayGiveUp) return 'later';
     const why = gap > MAX_NACK_PACKETS ? `${gap} packets missing: an outage` : `the frames missing before it are too old to repair (due ${Math.round(due - head.firstArrival)} ms after this one's first packet)`;
     this.trace(head, now, 'gap-given-up', why, gap);
     this.counters.framesLost += 1;

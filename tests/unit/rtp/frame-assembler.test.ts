@@ -41,6 +41,17 @@ function feed(assembler: FrameAssembler, packet: Packet, now: number): Assembler
   return packet.kind === 'media' ? assembler.media(packet, now) : assembler.fec(packet, now);
 }
 
+/**
+ * Packets read together (one burst from the socket), then the receiver's look once it is drained: a
+ * give-up is decided only there, never for one datagram with others perhaps queued behind it.
+ */
+function burst(assembler: FrameAssembler, packets: Packet[], now: number): AssemblerActions[] {
+  const out = packets.map((p) => feed(assembler, p, now));
+  const last = out.at(-1);
+  if (last?.wakeAt !== null && last?.wakeAt !== undefined && last.wakeAt <= now) out.push(assembler.poll(now));
+  return out;
+}
+
 /** Feeds timed packets in order, polling at each wakeAt that comes before the next one, as the receiver's timer does. */
 function drive(assembler: FrameAssembler, events: { at: number; packet: Packet }[]): AssemblerActions[] {
   const out: AssemblerActions[] = [];
@@ -176,6 +187,41 @@ describe('the rtp receiver frame logic (FEC, NACK, keyframe on loss)', () => {
     expect(assembler.counters).toMatchObject({ framesLost: 0, nackRecovered: 1, keyframeRequests: 0 });
   });
 
+  it('a receiver that stalled past a frame\'s due time reads both its resends before deciding: the frame goes on, nothing given up', () => {
+    const rtt = 30;
+    const assembler = new FrameAssembler({ codec: 'h264', rttMs: () => rtt });
+    const [first, second, third] = stream(3, 6, 1);
+    [...first!.media, ...first!.fec].forEach((p) => feed(assembler, p, 0));
+    // two packets of the second frame lost, and its parity too
+    const lost = [second!.media[1]!, second!.media[3]!];
+    burst(assembler, second!.media.filter((p) => !lost.includes(p)), 16);
+    expect(assembler.poll(16 + 3).nack.sort()).toEqual(lost.map((p) => p.seq).sort());
+    // both resends came in time, but the process was not scheduled until well past the frame's due time:
+    // they are read in one burst, the first one alone could not complete the frame
+    const late = 16 + repairBudgetMs(rtt) + 40;
+    const actions = burst(assembler, [...lost, ...third!.media], late);
+    expect(actions.flatMap((a) => a.frames).map((f) => f.timestamp)).toEqual([second!.media[0]!.timestamp, third!.media[0]!.timestamp]);
+    expect(assembler.counters).toMatchObject({ nackRecovered: 2, framesLost: 0, keyframeRequests: 0 });
+  });
+
+  it('the look after the burst still gives a frame up when the burst did not complete it', () => {
+    const rtt = 30;
+    const assembler = new FrameAssembler({ codec: 'h264', rttMs: () => rtt });
+    const [first, second, third] = stream(3, 6, 1);
+    [...first!.media, ...first!.fec].forEach((p) => feed(assembler, p, 0));
+    const lost = [second!.media[1]!, second!.media[3]!];
+    burst(assembler, second!.media.filter((p) => !lost.includes(p)), 16);
+    assembler.poll(16 + 3);
+    const late = 16 + repairBudgetMs(rtt) + 40;
+    const read = [lost[0]!, ...third!.media].map((p) => feed(assembler, p, late));
+    // for each datagram: no give-up, a look asked for at once
+    expect(assembler.counters.framesLost).toBe(0);
+    expect(read.at(-1)!.wakeAt).toBeLessThanOrEqual(late);
+    const look = assembler.poll(late);
+    expect(assembler.counters.framesLost).toBe(1);
+    expect(look.pli).toBe(true);
+  });
+
   it('does not ask for a repair that cannot arrive before the frame is due: gives it up and asks for a keyframe', () => {
     const rtt = 200; // a far link: the repair budget (150 ms) is shorter than a round trip
     expect(repairBudgetMs(rtt)).toBeLessThan(rtt);
@@ -184,7 +230,7 @@ describe('the rtp receiver frame logic (FEC, NACK, keyframe on loss)', () => {
     [...frames[0]!.media, ...frames[0]!.fec].forEach((p) => feed(assembler, p, 0));
     const second = frames[1]!;
     [second.media[0]!, second.media[3]!].forEach((p) => feed(assembler, p, 16)); // two lost, FEC lost too
-    const actions = [...frames[2]!.media, ...frames[2]!.fec].map((p) => feed(assembler, p, 32));
+    const actions = burst(assembler, [...frames[2]!.media, ...frames[2]!.fec], 32);
     expect(actions.flatMap((a) => a.nack)).toEqual([]);
     expect(actions.some((a) => a.pli)).toBe(true);
     expect(assembler.counters.framesLost).toBe(1);
@@ -225,7 +271,7 @@ describe('the rtp receiver frame logic (FEC, NACK, keyframe on loss)', () => {
         if (polled.pli) pliAt.push(now);
         return;
       }
-      for (const p of [...f.media, ...f.fec]) if (feed(assembler, p, now).pli) pliAt.push(now);
+      if (burst(assembler, [...f.media, ...f.fec], now).some((a) => a.pli)) pliAt.push(now);
     });
     expect(assembler.counters.framesLost).toBeGreaterThanOrEqual(1);
     // one request while the link was down (likely lost), one as soon as packets come back
