@@ -351,11 +351,12 @@ export class FrameAssembler {
   }
 
   /**
-   * Asks (again) for the packets whose resend is not already on its way; 'late' when one needs asking
-   * and its resend could not arrive before `due`, else when to look again. A request made in time is
-   * waited for (1.5 RTT), even when asking again now would be too late; before the round trip is
-   * measured, until the frame is due (a guessed RTT shorter than the link's would give up resends
-   * still on their way).
+   * Asks (again) for the packets whose resend is not already on its way; 'late' when one was never asked
+   * for and its resend could not arrive before `due`, else when to look again. A request made in time is
+   * waited for (1.5 RTT), and past that, where asking again could no longer arrive in time, until the
+   * frame is due: its resend may still come (a sender that was slow to answer, a resend held up on the
+   * path). Before the round trip is measured, until the frame is due (a guessed RTT shorter than the
+   * link's would give up resends still on their way).
    */
   private requestRepair(frame: PendingFrame, seqs: number[], now: number, due: number, actions: AssemblerActions): number | 'late' {
     const measured = this.options.rttMs();
@@ -366,8 +367,8 @@ export class FrameAssembler {
     for (const seq of seqs) {
       const asked = this.asked.get(seq);
       if (asked !== undefined && now - asked < retryMs) wakeAt = Math.min(wakeAt, asked + retryMs);
-      else if (now + rtt + 5 > due) return 'late';
-      else ask.push(seq);
+      else if (now + rtt + 5 <= due) ask.push(seq);
+      else if (asked === undefined) return 'late';
     }
     for (const seq of ask) {
       this.asked.set(seq, now);

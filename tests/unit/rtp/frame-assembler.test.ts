@@ -204,6 +204,26 @@ describe('the rtp receiver frame logic (FEC, NACK, keyframe on loss)', () => {
     expect(assembler.counters).toMatchObject({ nackRecovered: 2, framesLost: 0, keyframeRequests: 0 });
   });
 
+  it('waits until the frame is due for a resend already asked for, where asking again could not arrive in time (a sender slow to answer)', () => {
+    const rtt = 0.2; // loopback
+    const assembler = new FrameAssembler({ codec: 'h264', rttMs: () => rtt });
+    const [first, second] = stream(2, 6, 1);
+    [...first!.media, ...first!.fec].forEach((p) => feed(assembler, p, 0));
+    const lost = second!.media[1]!;
+    burst(assembler, second!.media.filter((p) => p !== lost), 16);
+    expect(assembler.poll(16 + 3).nack).toEqual([lost.seq]);
+    const due = 16 + repairBudgetMs(rtt);
+    // the retry window has passed, and a second request could not arrive before the frame is due
+    const look = assembler.poll(due - 3);
+    expect(look.nack).toEqual([]);
+    expect(assembler.counters.framesLost).toBe(0);
+    expect(look.wakeAt).toBe(due);
+    // the first request's resend comes, late but in time
+    const repaired = burst(assembler, [lost], due - 1);
+    expect(repaired.flatMap((a) => a.frames).map((f) => f.timestamp)).toEqual([lost.timestamp]);
+    expect(assembler.counters).toMatchObject({ nackRecovered: 1, framesLost: 0, keyframeRequests: 0 });
+  });
+
   it('the look after the burst still gives a frame up when the burst did not complete it', () => {
     const rtt = 30;
     const assembler = new FrameAssembler({ codec: 'h264', rttMs: () => rtt });
