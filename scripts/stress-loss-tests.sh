@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the two rtp random-loss tests (5% loss over the relay, the self-test at 1% loss) N times in a row
-# (default 20) and counts the runs that failed; not part of CI. Each run's output and rtp trace
+# Runs the rtp loss tests N times in a row (default 20) and counts the runs that failed; not part of CI:
+# the two random-loss sessions (5% loss over the relay, the self-test at 1% loss), the link under hostile
+# traffic (NACK repairs, replays) and the keyframe through a bottleneck. Each run's output and rtp trace
 # (GPU_BRIDGE_RTP_TRACE) is kept in OUT (default a fresh temporary folder), with the load beside it.
 #   scripts/stress-loss-tests.sh [N] [OUT]
 set -u
@@ -17,7 +18,9 @@ for i in $(seq 1 "$runs"); do
   load=$(cut -d' ' -f1-3 /proc/loadavg)
   if GPU_BRIDGE_SKIP_BUILD=1 GPU_BRIDGE_RTP_TRACE="$trace" npx vitest run --project integration \
       tests/integration/sessions-pipeline.test.ts -t "$pattern" >"$out/run-$i.log" 2>&1 \
-      && grep -q 'Tests .*2 passed' "$out/run-$i.log"; then
+      && grep -q 'Tests .*2 passed' "$out/run-$i.log" \
+      && GPU_BRIDGE_RTP_TRACE="$trace" npx vitest run --project unit \
+      tests/unit/rtp/rtp-link-hostile.test.ts tests/unit/rtp/pacing-bottleneck.test.ts >>"$out/run-$i.log" 2>&1; then
     result=pass
   else
     result=FAIL

@@ -59,6 +59,8 @@ interface PendingFrame {
    * counts from here.
    */
   arrivedBy: number;
+  /** Time the receiver was not running while it was pending (see `stalled`), added to its repair budget. */
+  stalledMs: number;
   /** For the trace: parity packets received, when it was first asked for, when its resends came. */
   parity: number;
   firstNackAt: number | null;
@@ -101,6 +103,8 @@ const MAX_FRAMES = 48;
 const MAX_PACKETS_PER_FRAME = 4096;
 /** Packets of one frame come in one burst: after its last arrival this long, a hole is a loss. */
 const REORDER_WAIT_MS = 3;
+/** A look this late (ms) means the receiver was not running; less is a timer's usual lateness. */
+const STALL_MIN_MS = 4;
 /** A jump this far ahead is a new stream, not loss. */
 const MAX_SEQ_JUMP = 2000;
 /** Silence before a packet that makes it the end of a loss burst (the link came back). */
@@ -219,11 +223,24 @@ export class FrameAssembler {
       frame.lastArrival = now;
       return frame;
     }
-    frame = { timestamp, first: null, last: null, packets: new Map(), blocks: new Map(), minSeq: seq, maxSeq: seq, firstArrival: now, lastArrival: now, arrivedBy: now, parity: 0, firstNackAt: null, resendsAt: [] };
+    frame = { timestamp, first: null, last: null, packets: new Map(), blocks: new Map(), minSeq: seq, maxSeq: seq, firstArrival: now, lastArrival: now, arrivedBy: now, stalledMs: 0, parity: 0, firstNackAt: null, resendsAt: [] };
     this.frames.push(frame);
     this.frames.sort((a, b) => a.minSeq - b.minSeq);
     while (this.frames.length > MAX_FRAMES) this.giveUp(this.frames[0]!, now, 'too many frames in flight');
     return frame;
+  }
+
+  /**
+   * The receiver's look came `ms` late: it was not running (a starved process, a long pause), and could
+   * neither see the holes nor ask for them meanwhile. Each frame pending then has its repair budget
+   * lengthened by as much (up to one budget more), so that a hole it could not see is still asked for once:
+   * on a near link a resend takes a round trip, where giving the frame up costs a keyframe. A timer's usual
+   * lateness (under STALL_MIN_MS) is not counted.
+   */
+  stalled(ms: number): void {
+    if (!(ms >= STALL_MIN_MS)) return;
+    const budget = repairBudgetMs(this.options.rttMs());
+    for (const frame of this.frames) frame.stalledMs = Math.min(budget, frame.stalledMs + ms);
   }
 
   /**
@@ -260,7 +277,7 @@ export class FrameAssembler {
         this.handOn(head, now, actions);
         continue;
       }
-      const due = head.arrivedBy + repairBudgetMs(this.options.rttMs());
+      const due = head.arrivedBy + head.stalledMs + repairBudgetMs(this.options.rttMs());
       if (now >= due && !mayGiveUp) {
         actions.wakeAt = now;
         break;
@@ -315,7 +332,7 @@ export class FrameAssembler {
   private gapBefore(head: PendingFrame, now: number, actions: AssemblerActions, mayGiveUp: boolean): 'none' | 'given-up' | 'later' | number {
     if (head.first === null || this.nextExpected === null || head.first <= this.nextExpected) return 'none';
     const gap = head.first - this.nextExpected;
-    const due = this.gapArrival(head) + repairBudgetMs(this.options.rttMs());
+    const due = this.gapArrival(head) + head.stalledMs + repairBudgetMs(this.options.rttMs());
     if (gap <= MAX_NACK_PACKETS && now < due) {
       const seqs = Array.from({ length: gap }, (_, i) => this.nextExpected! + i);
       const asked = this.requestRepair(head, seqs, now, due, actions);
@@ -475,7 +492,7 @@ export class FrameAssembler {
     const rttMs = this.options.rttMs();
     this.options.trace({
       at: now, outcome, timestamp: frame.timestamp, first: frame.first, last: frame.last, media: frame.packets.size, parity: frame.parity, gapPackets,
-      firstArrival: frame.firstArrival, due: frame.arrivedBy + repairBudgetMs(rttMs), nackedAt: frame.firstNackAt, resendsAt: frame.resendsAt, rttMs, why,
+      firstArrival: frame.firstArrival, due: frame.arrivedBy + frame.stalledMs + repairBudgetMs(rttMs), nackedAt: frame.firstNackAt, resendsAt: frame.resendsAt, rttMs, why,
     });
   }
 

@@ -200,13 +200,17 @@ export class RtpReceiver extends EventEmitter {
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     this.wakeAt = at;
     const timer = setTimeout(() => {
+      // how late this look is: the time this process was not running, which the frames' budgets do not count
+      const lateMs = preciseNow() - at;
       // after a stall, timers run before the datagrams that came meanwhile are read: decide once they are
       // (setImmediate runs after this turn's I/O), or a frame whose packets sit in the socket is given up
       setImmediate(() => {
         if (this.wakeTimer !== timer) return; // superseded by an earlier wake meanwhile
         this.wakeTimer = null;
         this.wakeAt = null;
-        if (!this.closed) this.act(this.assembler.poll(preciseNow()));
+        if (this.closed) return;
+        this.assembler.stalled(lateMs);
+        this.act(this.assembler.poll(preciseNow()));
       });
     }, Math.max(0, at - preciseNow()));
     this.wakeTimer = timer;

@@ -224,6 +224,57 @@ describe('the rtp receiver frame logic (FEC, NACK, keyframe on loss)', () => {
     expect(assembler.counters).toMatchObject({ nackRecovered: 1, framesLost: 0, keyframeRequests: 0 });
   });
 
+  it('a hole the receiver could not see while it was not running is still asked for once (its budget lengthened by the stall)', () => {
+    const rtt = 0.2;
+    const budget = repairBudgetMs(rtt);
+    const run = (lateMs: number, counted: boolean) => {
+      const assembler = new FrameAssembler({ codec: 'h264', rttMs: () => rtt });
+      const [first, second] = stream(2, 6, 1);
+      [...first!.media, ...first!.fec].forEach((p) => feed(assembler, p, 0));
+      const lost = second!.media[1]!;
+      const wake = burst(assembler, second!.media.filter((p) => p !== lost), 16).at(-1)!.wakeAt!;
+      // the look asked for 3 ms on comes `lateMs` late, when asking now could not arrive before the budget ends
+      const now = wake + lateMs;
+      expect(now + rtt + 5).toBeGreaterThan(16 + budget);
+      if (counted) assembler.stalled(lateMs);
+      return { assembler, lost, look: assembler.poll(now), now };
+    };
+    const { assembler, lost, look, now } = run(20, true);
+    expect(look.nack).toEqual([lost.seq]);
+    expect(assembler.counters.framesLost).toBe(0);
+    const repaired = burst(assembler, [lost], now + 1);
+    expect(repaired.flatMap((a) => a.frames).map((f) => f.timestamp)).toEqual([lost.timestamp]);
+    // the same look, its lateness not told: given up, a keyframe asked for
+    const untold = run(20, false);
+    expect(untold.look.nack).toEqual([]);
+    expect(untold.look.pli).toBe(true);
+    expect(untold.assembler.counters.framesLost).toBe(1);
+  });
+
+  it('a timer\'s usual lateness is not a stall, and a stall lengthens a frame\'s budget by one budget at most', () => {
+    const rtt = 0.2;
+    const budget = repairBudgetMs(rtt);
+    const [first, second] = stream(2, 6, 1);
+    const asked = () => {
+      const assembler = new FrameAssembler({ codec: 'h264', rttMs: () => rtt });
+      [...first!.media, ...first!.fec].forEach((p) => feed(assembler, p, 0));
+      burst(assembler, second!.media.filter((_, i) => i !== 1), 16);
+      expect(assembler.poll(16 + 3).nack).toHaveLength(1);
+      return assembler;
+    };
+    const usual = asked();
+    usual.stalled(2);
+    usual.poll(16 + budget);
+    expect(usual.counters.framesLost).toBe(1);
+
+    const long = asked();
+    for (let i = 0; i < 10; i += 1) long.stalled(100);
+    long.poll(16 + 2 * budget - 1);
+    expect(long.counters.framesLost).toBe(0);
+    long.poll(16 + 2 * budget);
+    expect(long.counters.framesLost).toBe(1);
+  });
+
   it('the look after the burst still gives a frame up when the burst did not complete it', () => {
     const rtt = 30;
     const assembler = new FrameAssembler({ codec: 'h264', rttMs: () => rtt });
