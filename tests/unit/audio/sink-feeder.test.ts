@@ -15,7 +15,7 @@ function frame(at: number, fill: number): PlayedFrame {
   const pcm = Buffer.alloc(FRAME_BYTES);
   pcm.fill(fill, 0, FRAME_BYTES / 2);
   pcm.fill(fill + 1, FRAME_BYTES / 2);
-  return { pcm, source: 'received', hostMs: at - 30, at };
+  return { pcm, source: 'packet', hostMs: at - 30, at };
 }
 
 describe('SinkFeeder', () => {
