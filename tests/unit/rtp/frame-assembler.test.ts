@@ -52,6 +52,19 @@ function burst(assembler: FrameAssembler, packets: Packet[], now: number): Assem
   return out;
 }
 
+/**
+ * A clean first frame at 0, then the second's media at 16 with the packets at `lostIndexes` lost and its
+ * parity lost too (FEC cannot help): the frame waits for NACK. The third frame is returned unsent.
+ */
+function holeInSecondFrame(rtt: number, lostIndexes: number[]) {
+  const assembler = new FrameAssembler({ codec: 'h264', rttMs: () => rtt });
+  const [first, second, third] = stream(3, 6, 1);
+  [...first!.media, ...first!.fec].forEach((p) => feed(assembler, p, 0));
+  const lost = lostIndexes.map((i) => second!.media[i]!);
+  const arrived = burst(assembler, second!.media.filter((p) => !lost.includes(p)), 16);
+  return { assembler, lost, third: third!, wakeAt: arrived.at(-1)!.wakeAt! };
+}
+
 /** Feeds timed packets in order, polling at each wakeAt that comes before the next one, as the receiver's timer does. */
 function drive(assembler: FrameAssembler, events: { at: number; packet: Packet }[]): AssemblerActions[] {
   const out: AssemblerActions[] = [];
@@ -189,28 +202,21 @@ describe('the rtp receiver frame logic (FEC, NACK, keyframe on loss)', () => {
 
   it('a receiver that stalled past a frame\'s due time reads both its resends before deciding: the frame goes on, nothing given up', () => {
     const rtt = 30;
-    const assembler = new FrameAssembler({ codec: 'h264', rttMs: () => rtt });
-    const [first, second, third] = stream(3, 6, 1);
-    [...first!.media, ...first!.fec].forEach((p) => feed(assembler, p, 0));
     // two packets of the second frame lost, and its parity too
-    const lost = [second!.media[1]!, second!.media[3]!];
-    burst(assembler, second!.media.filter((p) => !lost.includes(p)), 16);
+    const { assembler, lost, third } = holeInSecondFrame(rtt, [1, 3]);
     expect(assembler.poll(16 + 3).nack.sort()).toEqual(lost.map((p) => p.seq).sort());
     // both resends came in time, but the process was not scheduled until well past the frame's due time:
     // they are read in one burst, the first one alone could not complete the frame
     const late = 16 + repairBudgetMs(rtt) + 40;
-    const actions = burst(assembler, [...lost, ...third!.media], late);
-    expect(actions.flatMap((a) => a.frames).map((f) => f.timestamp)).toEqual([second!.media[0]!.timestamp, third!.media[0]!.timestamp]);
+    const actions = burst(assembler, [...lost, ...third.media], late);
+    expect(actions.flatMap((a) => a.frames).map((f) => f.timestamp)).toEqual([lost[0]!.timestamp, third.media[0]!.timestamp]);
     expect(assembler.counters).toMatchObject({ nackRecovered: 2, framesLost: 0, keyframeRequests: 0 });
   });
 
   it('waits until the frame is due for a resend already asked for, where asking again could not arrive in time (a sender slow to answer)', () => {
     const rtt = 0.2; // loopback
-    const assembler = new FrameAssembler({ codec: 'h264', rttMs: () => rtt });
-    const [first, second] = stream(2, 6, 1);
-    [...first!.media, ...first!.fec].forEach((p) => feed(assembler, p, 0));
-    const lost = second!.media[1]!;
-    burst(assembler, second!.media.filter((p) => p !== lost), 16);
+    const { assembler, lost: lostPackets } = holeInSecondFrame(rtt, [1]);
+    const lost = lostPackets[0]!;
     expect(assembler.poll(16 + 3).nack).toEqual([lost.seq]);
     const due = 16 + repairBudgetMs(rtt);
     // the retry window has passed, and a second request could not arrive before the frame is due
@@ -228,11 +234,8 @@ describe('the rtp receiver frame logic (FEC, NACK, keyframe on loss)', () => {
     const rtt = 0.2;
     const budget = repairBudgetMs(rtt);
     const run = (lateMs: number, counted: boolean) => {
-      const assembler = new FrameAssembler({ codec: 'h264', rttMs: () => rtt });
-      const [first, second] = stream(2, 6, 1);
-      [...first!.media, ...first!.fec].forEach((p) => feed(assembler, p, 0));
-      const lost = second!.media[1]!;
-      const wake = burst(assembler, second!.media.filter((p) => p !== lost), 16).at(-1)!.wakeAt!;
+      const { assembler, lost: lostPackets, wakeAt: wake } = holeInSecondFrame(rtt, [1]);
+      const lost = lostPackets[0]!;
       // the look asked for 3 ms on comes `lateMs` late, when asking now could not arrive before the budget ends
       const now = wake + lateMs;
       expect(now + rtt + 5).toBeGreaterThan(16 + budget);
@@ -254,11 +257,8 @@ describe('the rtp receiver frame logic (FEC, NACK, keyframe on loss)', () => {
   it('a timer\'s usual lateness is not a stall, and a stall lengthens a frame\'s budget by one budget at most', () => {
     const rtt = 0.2;
     const budget = repairBudgetMs(rtt);
-    const [first, second] = stream(2, 6, 1);
     const asked = () => {
-      const assembler = new FrameAssembler({ codec: 'h264', rttMs: () => rtt });
-      [...first!.media, ...first!.fec].forEach((p) => feed(assembler, p, 0));
-      burst(assembler, second!.media.filter((_, i) => i !== 1), 16);
+      const { assembler } = holeInSecondFrame(rtt, [1]);
       expect(assembler.poll(16 + 3).nack).toHaveLength(1);
       return assembler;
     };
@@ -277,14 +277,10 @@ describe('the rtp receiver frame logic (FEC, NACK, keyframe on loss)', () => {
 
   it('the look after the burst still gives a frame up when the burst did not complete it', () => {
     const rtt = 30;
-    const assembler = new FrameAssembler({ codec: 'h264', rttMs: () => rtt });
-    const [first, second, third] = stream(3, 6, 1);
-    [...first!.media, ...first!.fec].forEach((p) => feed(assembler, p, 0));
-    const lost = [second!.media[1]!, second!.media[3]!];
-    burst(assembler, second!.media.filter((p) => !lost.includes(p)), 16);
+    const { assembler, lost, third } = holeInSecondFrame(rtt, [1, 3]);
     assembler.poll(16 + 3);
     const late = 16 + repairBudgetMs(rtt) + 40;
-    const read = [lost[0]!, ...third!.media].map((p) => feed(assembler, p, late));
+    const read = [lost[0]!, ...third.media].map((p) => feed(assembler, p, late));
     // for each datagram: no give-up, a look asked for at once
     expect(assembler.counters.framesLost).toBe(0);
     expect(read.at(-1)!.wakeAt).toBeLessThanOrEqual(late);
