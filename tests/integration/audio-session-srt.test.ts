@@ -67,6 +67,27 @@ describe.skipIf(unavailable !== null)('an srt session with sound (two real sound
     expect(result.framesDecoded).toBeGreaterThan(0);
   });
 
+  it('carries it to a viewer that listens on IPv6 (our SRT caller calls ::1)', async () => {
+    const viewer = new LocalViewer({ file: process.execPath, args: [CLI, 'peer', 'receive', '--headless', '--listen', '::1'], env: { ...peer.env, GPU_BRIDGE_AUDIO_OUTPUT: 'none' } }, 'viewer on ::1', '::1');
+    await viewer.ready;
+    const session = new StreamSession({ source: { kind: 'test', width: 640, height: 360 }, fps: 30, bitrateKbps: 800, encoder: 'libx264', adaptive: false, srtLatencyMs: 0, transport: 'srt', audio: true, audioEnv: host.env });
+    let heard = 0;
+    let decoded = 0;
+    viewer.link.on('link-stats', (stats: { audio?: { received: number } }) => (heard += stats.audio?.received ?? 0));
+    viewer.link.on('frames', (frames: unknown[]) => (decoded += frames.length));
+    try {
+      await session.addViewer(viewer.link);
+      // a second's worth of sound packets (100) and of pictures (30)
+      const done = await until('the IPv6 viewer decoding and hearing', () => decoded > 30 && heard > 100, 30_000).catch((error: Error) => error);
+      console.log(`audio-session-srt (IPv6 viewer): ${JSON.stringify({ heard, decoded, why: session.audio?.why ?? null, state: session.state })}`);
+      expect(done).toBe(true);
+      expect(session.audio?.why ?? null).toBeNull();
+    } finally {
+      await session.stop();
+      await viewer.stop();
+    }
+  });
+
   it('carries it to a second viewer that joins (the encoder restarts; our caller calls both), and on to both', async () => {
     // the peers share the peer rig's output; GPU_BRIDGE_AUDIO_OUTPUT=none: each counts its sound and drops it
     const command = { file: process.execPath, args: [CLI, 'peer', 'receive', '--headless'], env: { ...peer.env, GPU_BRIDGE_AUDIO_OUTPUT: 'none' } };

@@ -15,12 +15,13 @@ export class LocalViewer {
   readonly ready: Promise<void>;
   private markReady: () => void = () => undefined;
 
-  constructor(command: { file: string; args: string[]; env?: NodeJS.ProcessEnv }, name = 'local peer') {
+  /** `host`: the address its listeners are reached at (the one `peer receive --listen` was given). */
+  constructor(command: { file: string; args: string[]; env?: NodeJS.ProcessEnv }, name = 'local peer', host = '127.0.0.1') {
     this.ready = new Promise((resolve) => (this.markReady = resolve));
     this.process = spawnTied(command.file, command.args, ['pipe', 'pipe', 'inherit'], command.env);
     this.link = new MessageViewerLink({
       name,
-      host: '127.0.0.1',
+      host,
       send: (message) => {
         if (this.process.child.stdin?.writable) this.process.child.stdin.write(`${JSON.stringify(message)}\n`);
       },

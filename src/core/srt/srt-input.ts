@@ -1,4 +1,3 @@
-import { isIPv4 } from 'node:net';
 import type { Writable } from 'node:stream';
 import { freeUdpPort } from '../net/free-udp-port';
 import { HeldFrames } from '../audio/held-frames';
@@ -42,7 +41,7 @@ export class SrtInput implements ReceiverInput {
   async open(): Promise<number> {
     const { listen, passphrase, latencyMs } = this.options;
     const port = this.options.port || (await freeUdpPort(listen));
-    const srt = isIPv4(listen) ? loadSrt() : null;
+    const srt = loadSrt();
     if (!srt) {
       this.decoderInput = { kind: 'listen', listen: { host: listen, port, passphrase, latencyMs } };
       return port;

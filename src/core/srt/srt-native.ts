@@ -1,5 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
+import { isIPv6 } from 'node:net';
+import { socketAddress } from './srt-address';
 
 /**
  * libsrt called directly (koffi), for the peer's listener: ffmpeg's SRT input cannot report SRT's
@@ -37,6 +39,7 @@ const SRTO_PASSPHRASE = 26;
 const SRTO_PBKEYLEN = 27;
 const SRTO_TRANSTYPE = 50;
 const SRTO_ENFORCEDENCRYPTION = 53;
+const SRTO_IPV6ONLY = 54;
 // SRT_TRACEBSTATS offsets: pktRecvTotal (int64) at 16, pktRcvLossTotal (int) at 28, pktRcvDropTotal (int) at 68
 const STATS_BYTES = 4096;
 /** SRT_SOCKSTATUS values: a receive that gives nothing on a connected socket is a timeout (try again). */
@@ -105,16 +108,6 @@ function int32(value: number): Buffer {
   return buffer;
 }
 
-function ipv4Address(host: string, port: number): Buffer {
-  const parts = host.split('.').map(Number);
-  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) throw new Error(`the native SRT listener takes an IPv4 address, got ${host}`);
-  const address = Buffer.alloc(16);
-  address.writeUInt16LE(2, 0); // AF_INET
-  address.writeUInt16BE(port, 2);
-  parts.forEach((p, i) => (address[4 + i] = p));
-  return address;
-}
-
 export interface SrtCounters {
   received: number;
   lost: number;
@@ -140,6 +133,7 @@ export class NativeSrtListener extends EventEmitter {
 
   start(): void {
     const srt = this.srt;
+    const address = socketAddress(this.options.host, this.options.port);
     const socket = srt.createSocket();
     const set = (option: number, value: Buffer, what: string) => {
       if (srt.setFlag(socket, option, value) < 0) throw new Error(`SRT ${what}: ${srt.lastErrorText()}`);
@@ -150,7 +144,9 @@ export class NativeSrtListener extends EventEmitter {
     set(SRTO_PBKEYLEN, int32(32), 'AES-256');
     set(SRTO_ENFORCEDENCRYPTION, int32(1), 'enforced encryption');
     set(SRTO_RCVSYN, int32(0), 'non-blocking accept');
-    if (srt.bind(socket, ipv4Address(this.options.host, this.options.port)) < 0 || srt.listen(socket, 1) < 0) {
+    // on IPv6's any address (::) IPv4 callers are welcome too, whatever the system's net.ipv6.bindv6only says
+    if (isIPv6(this.options.host)) set(SRTO_IPV6ONLY, int32(0), 'IPv4 callers on an IPv6 listener');
+    if (srt.bind(socket, address) < 0 || srt.listen(socket, 1) < 0) {
       const text = srt.lastErrorText();
       srt.close(socket);
       throw new Error(`SRT listen on ${this.options.host}:${this.options.port}: ${text}`);
@@ -235,6 +231,7 @@ export class NativeSrtCaller extends EventEmitter {
   /** Connects to the peer's listener (on a worker thread: the handshake blocks). */
   async connect(): Promise<void> {
     const srt = this.srt;
+    const address = socketAddress(this.options.host, this.options.port);
     const socket = srt.createSocket();
     this.socket = socket;
     const set = (option: number, value: Buffer, what: string) => {
@@ -246,7 +243,6 @@ export class NativeSrtCaller extends EventEmitter {
     set(SRTO_PBKEYLEN, int32(32), 'AES-256');
     set(SRTO_ENFORCEDENCRYPTION, int32(1), 'enforced encryption');
     set(SRTO_CONNTIMEO, int32(this.options.connectTimeoutMs), 'connect timeout');
-    const address = ipv4Address(this.options.host, this.options.port);
     const result = await new Promise<number>((resolve, reject) => srt.connect.async(socket, address, address.length, (error, value) => (error ? reject(error as Error) : resolve(value))));
     if (result < 0 || this.closed) {
       const closed = this.closed;

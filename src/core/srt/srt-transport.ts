@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { isIPv4 } from 'node:net';
 import { TRANSPORTS } from '../../shared/transports';
 import type { SessionAudio } from '../audio/session-audio';
 import type { EncoderRuns, SenderTransport, ViewerChange } from '../sessions/sender-transport';
@@ -91,7 +90,7 @@ export class SrtTransport extends EventEmitter implements SenderTransport {
     }
     if (!runs.isCurrent(generation)) return;
     let tsPort: number | undefined;
-    if (sound && outputs.every((output) => isIPv4(output.host))) {
+    if (sound) {
       const output = new SrtMuxedOutput(srt);
       this.output = output;
       try {
@@ -104,8 +103,6 @@ export class SrtTransport extends EventEmitter implements SenderTransport {
       }
       if (!runs.isCurrent(generation) || this.output !== output) return output.close();
       output.carrySound((listener) => this.audio!.onPacket(listener));
-    } else if (sound) {
-      this.audio!.why = 'a viewer listens on IPv6, which our SRT caller does not speak: over srt the session runs without sound';
     }
     let args: string[];
     try {

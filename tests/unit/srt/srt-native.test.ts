@@ -41,6 +41,29 @@ describe.skipIf(!srt)('our SRT caller and listener (real libsrt, loopback)', () 
     }
   });
 
+  it('listens and calls over IPv6 too (the peer may listen on ::1 or ::), and an IPv6 listener on :: takes an IPv4 caller', async () => {
+    const passphrase = 'a-passphrase-of-enough-length';
+    for (const [listen, call] of [['::1', '::1'], ['::', '127.0.0.1']] as const) {
+      const port = await freeUdpPort(listen);
+      const listener = new NativeSrtListener(srt!, { host: listen, port, passphrase, latencyMs: 40, listenTimeoutMs: 5000 });
+      const received: Buffer[] = [];
+      listener.on('data', (chunk: Buffer) => received.push(chunk));
+      listener.on('end', () => undefined);
+      listener.start();
+      const caller = new NativeSrtCaller(srt!, { host: call, port, passphrase, latencyMs: 40, connectTimeoutMs: 3000 });
+      try {
+        await caller.connect();
+        for (let i = 1; i <= 5; i += 1) caller.send(Buffer.alloc(188, i));
+        const deadline = Date.now() + 3000;
+        while (received.length < 5 && Date.now() < deadline) await sleep(20);
+        expect({ listen, call, got: received.map((chunk) => chunk[0]) }).toEqual({ listen, call, got: [1, 2, 3, 4, 5] });
+      } finally {
+        caller.close();
+        listener.close();
+      }
+    }
+  });
+
   it('tells the listener when the caller hangs up', async () => {
     const port = await freeUdpPort('127.0.0.1');
     const passphrase = 'a-passphrase-of-enough-length';
