@@ -5,7 +5,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { createServer, type Server, type TLSSocket } from 'node:tls';
 import { z } from 'zod';
 import type { ControlMessage, InputEvent, StreamRequest } from '../shared/contract/peers';
-import { PeerStreams } from './peer-streams';
+import { answerOpen, PeerStreams } from './peer-streams';
 import { Admission, DEFAULT_LIMITS, sourceOf, type AdmissionLimits } from './admission';
 import { RefusalLog, type RefusalSummary } from './refusal-log';
 import { AuditLog } from '../core/audit/audit-log';
@@ -261,7 +261,7 @@ export class PeerAgent {
           return;
         case 'stream.open':
           streams.open(message).then(
-            (opened) => channel.send({ type: 'stream.ready', streamId: message.streamId, ...opened }),
+            (opened) => answerOpen((answer) => channel.send(answer), message.streamId, opened),
             (error: Error) => channel.send({ type: 'stream.ended', streamId: message.streamId, reason: `the peer could not listen: ${error.message}` }),
           );
           return;

@@ -47,6 +47,21 @@ interface Live {
   audioSecond?: AudioSecond | null;
 }
 
+/** Where the host sends the stream, and (`soundNote`) why the sound it asked for will not be heard here. */
+export interface PeerOpened {
+  port: number;
+  passphrase?: string;
+  audioPort?: number;
+  soundNote?: string;
+}
+
+/** The answer to a stream.open: the sound's note first (stream.audio), then stream.ready. */
+export function answerOpen(send: (message: StreamMessage) => void, streamId: string, opened: PeerOpened): void {
+  const { soundNote, ...ready } = opened;
+  if (soundNote) send({ type: 'stream.audio', streamId, why: soundNote.slice(0, 300) });
+  send({ type: 'stream.ready', streamId, ...ready });
+}
+
 /**
  * The peer's side of streams: one SRT listener (Receiver) per stream the host opens, each frame's stamp
  * and decode time batched back to the host every `flushMs`; the host is told when a stream ends.
@@ -127,7 +142,7 @@ export class PeerStreams {
   }
 
   /** Opens a receiver for the stream; `passphrase` is set when a receiver started ahead (with its own) was used. */
-  async open(request: StreamOpen): Promise<{ port: number; passphrase?: string; audioPort?: number }> {
+  async open(request: StreamOpen): Promise<PeerOpened> {
     await this.close(request.streamId);
     const transport = request.transport ?? DEFAULT_TRANSPORT;
     const ahead = this.warm && inputAhead(transport, { listen: this.options.listen }) !== null;
@@ -172,7 +187,9 @@ export class PeerStreams {
     });
     const port = spare ? spare.port : await receiver.start();
     // ---- audio (src/core/audio): a second socket under keys derived from the stream's ----
-    audio = await openPeerAudio(request, { listen: this.options.listen, log: this.options.log });
+    const opened = await openPeerAudio(request, { listen: this.options.listen, log: this.options.log });
+    audio = opened.sound;
+    const soundNote = opened.why ? { soundNote: opened.why } : {};
     if (entry.closing || this.live.get(request.streamId) !== entry) {
       // closed, or ended, while the sound's receiver opened: it must not outlive the stream
       await audio?.close();
@@ -182,7 +199,7 @@ export class PeerStreams {
     entry.audio?.on('second', (second: AudioSecond) => (entry.audioSecond = second));
     const audioPort = entry.audio instanceof AudioRtpReceiver ? { audioPort: entry.audio.port } : {};
     this.options.log?.({ event: 'stream-open', streamId: request.streamId, transport, port, warm: Boolean(spare), size: `${request.width}x${request.height}`, fps: request.fps, codec: request.codec, audio: Boolean(entry.audio) });
-    return spare ? { port, ...spare.answer } : { port, ...audioPort };
+    return spare ? { port, ...spare.answer, ...soundNote } : { port, ...audioPort, ...soundNote };
   }
 
   async close(streamId: string): Promise<void> {

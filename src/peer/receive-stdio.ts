@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline';
 import { StreamMessage } from '../shared/contract/peers';
 import { parseJsonLine } from '../shared/json-line';
-import { PeerStreams } from './peer-streams';
+import { answerOpen, PeerStreams } from './peer-streams';
 
 /**
  * `gpu-bridge peer receive`: the peer's stream side alone, driven over stdio with the same messages
@@ -24,7 +24,7 @@ export async function receiveOverStdio(options: { listen: string; display: boole
     }
     if (message.type === 'stream.open') {
       streams.open(message).then(
-        (opened) => write({ type: 'stream.ready', streamId: message.streamId, ...opened }),
+        (opened) => answerOpen(write, message.streamId, opened),
         (error: Error) => write({ type: 'stream.ended', streamId: message.streamId, reason: `could not listen: ${error.message}` }),
       );
     } else if (message.type === 'stream.close') {

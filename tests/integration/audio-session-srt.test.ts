@@ -82,6 +82,27 @@ describe.skipIf(unavailable !== null)('an srt session with sound (two real sound
       console.log(`audio-session-srt (IPv6 viewer): ${JSON.stringify({ heard, decoded, why: session.audio?.why ?? null, state: session.state })}`);
       expect(done).toBe(true);
       expect(session.audio?.why ?? null).toBeNull();
+      // it counts the sound and plays it nowhere (GPU_BRIDGE_AUDIO_OUTPUT=none), and told the host so
+      expect(session.audio?.notHeard).toEqual([{ viewer: 'viewer on ::1', why: expect.stringMatching(/^counted, not played: this peer plays no sound/) }]);
+    } finally {
+      await session.stop();
+      await viewer.stop();
+    }
+  });
+
+  it('is told by a peer that cannot take the sound out (ffmpeg\'s own SRT input there) why it is not heard, and the picture goes on', async () => {
+    const viewer = new LocalViewer({ file: process.execPath, args: [CLI, 'peer', 'receive', '--headless'], env: { ...peer.env, GPU_BRIDGE_SRT_INPUT: 'ffmpeg' } }, 'viewer without libsrt');
+    await viewer.ready;
+    const session = new StreamSession({ source: { kind: 'test', width: 640, height: 360 }, fps: 30, bitrateKbps: 800, encoder: 'libx264', adaptive: false, srtLatencyMs: 0, transport: 'srt', audio: true, audioEnv: host.env });
+    let decoded = 0;
+    viewer.link.on('frames', (frames: unknown[]) => (decoded += frames.length));
+    try {
+      await session.addViewer(viewer.link);
+      const done = await until('the viewer decoding', () => decoded > 30, 30_000).catch((error: Error) => error);
+      console.log(`audio-session-srt (viewer without libsrt): ${JSON.stringify({ decoded, why: session.audio?.why ?? null, notHeard: session.audio?.notHeard })}`);
+      expect(done).toBe(true);
+      expect(session.audio?.why ?? null).toBeNull();
+      expect(session.audio?.notHeard).toEqual([{ viewer: 'viewer without libsrt', why: expect.stringMatching(/^libsrt cannot be loaded on the peer .*its sound is not played$/) }]);
     } finally {
       await session.stop();
       await viewer.stop();
@@ -113,6 +134,7 @@ describe.skipIf(unavailable !== null)('an srt session with sound (two real sound
       expect(done).toBe(true);
       expect(session.audio?.why ?? null).toBeNull();
       expect(session.viewerNames).toEqual(['viewer a', 'viewer b']);
+      expect(session.audio?.notHeard.map((note) => note.viewer)).toEqual(['viewer a', 'viewer b']);
     } finally {
       await session.stop();
       await a.stop();

@@ -41,6 +41,8 @@ export class SessionAudio {
   /** Times a viewer's output ran dry (audible gaps concealment did not fill), over the session. */
   underruns = 0;
   why: string | null = null;
+  /** Viewers where the sound is not heard, and why (their own words, or ours for an older peer). */
+  private readonly notes = new Map<string, string>();
   private closed = false;
 
   constructor(private readonly options: { env?: NodeJS.ProcessEnv; device?: string } = {}) {}
@@ -100,6 +102,17 @@ export class SessionAudio {
     if (!host) return () => undefined;
     host.on('packet', listener);
     return () => host.off('packet', listener);
+  }
+
+  /** What a viewer said of the sound when its receiver opened (`why` null: it plays it). */
+  note(name: string, why: string | null): void {
+    if (why) this.notes.set(name, why);
+    else this.notes.delete(name);
+  }
+
+  /** The viewers that do not hear the sound the session carries, and why. */
+  get notHeard(): { viewer: string; why: string }[] {
+    return [...this.notes].map(([viewer, why]) => ({ viewer, why }));
   }
 
   removeViewer(name: string): void {

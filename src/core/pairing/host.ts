@@ -229,6 +229,7 @@ export class HostConnection extends EventEmitter {
           if (welcomed) this.emit('input', message.event as InputEvent);
           return;
         case 'stream.ready':
+        case 'stream.audio':
         case 'stream.frames':
         case 'stream.ended':
         case 'stream.stats':
@@ -243,7 +244,8 @@ export class HostConnection extends EventEmitter {
           this.stopped = true;
           return;
         case 'error':
-          this.emit('peer-error', `${message.code}: ${message.message}`);
+          // the code and text apart too: a stream.open the peer could not read fails its wait at once
+          this.emit('peer-error', `${message.code}: ${message.message}`, message.code, message.message);
           if (!welcomed && (message.code === 'UNAUTHORIZED' || message.code === 'REFUSED')) {
             this.emit('refused', message.message);
             this.stopped = true;

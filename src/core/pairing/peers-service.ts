@@ -144,6 +144,7 @@ export class PeersService {
       void this.changed();
     });
     connection.on('stream', (message: StreamMessage) => this.live.get(record.fingerprint)?.link?.receive(message));
+    connection.on('peer-error', (_reason: string, code: string, text: string) => this.live.get(record.fingerprint)?.link?.refused(code, text));
     connection.on('stream-request', (request: StreamRequest) => void this.onStreamRequest(record.fingerprint, connection, request));
     connection.on('refused', () => void this.disconnect(record.fingerprint).then(() => this.changed()));
     this.live.set(record.fingerprint, { connection, injector, link: null });

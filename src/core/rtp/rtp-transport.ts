@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { TRANSPORTS } from '../../shared/transports';
 import type { SessionAudio } from '../audio/session-audio';
+import { openAskingSound } from '../sessions/open-asking-sound';
 import type { SupervisedSpawn } from '../sessions/child-process';
 import type { EncoderRuns, SenderTransport, ViewerChange } from '../sessions/sender-transport';
 import type { ViewerLink } from '../sessions/viewer-link';
@@ -80,12 +81,13 @@ export class RtpTransport extends EventEmitter implements SenderTransport {
     if (codec === 'av1') throw new Error('the rtp transport does not carry AV1: use srt');
     const keys = newRtpKeys();
     const audio = this.audio;
-    const where = await link.open({ streamId, transport: 'rtp', rtpKeys: keysToWire(keys), latencyMs: 0, codec, width, height, fps, ...(audio?.on ? { audio: true } : {}) });
+    const where = await openAskingSound(link, { streamId, transport: 'rtp', rtpKeys: keysToWire(keys), latencyMs: 0, codec, width, height, fps, ...(audio?.on ? { audio: true } : {}) });
     if (stale()) throw new Error('the session ended while the receiver opened');
     const sender = new RtpPeerSender({ host: where.host, port: where.port }, keys, MEDIA_PAYLOAD_TYPE[codec], { targetKbps: runs.targetKbps, fps });
     await sender.start();
     // a stale viewer's sender is closed by the caller, its sound (none opened yet) needs nothing
     if (!stale()) await audio?.addViewer(link.name, where, keys);
+    if (!stale()) audio?.note(link.name, audio.on ? (where.audioWhy ?? null) : null);
     return sender;
   }
 

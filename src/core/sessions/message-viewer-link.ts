@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { StreamMessage } from '../../shared/contract/peers';
-import type { OpenedAt, OpenRequest, ViewerLink } from './viewer-link';
+import { OpenNotUnderstood, type OpenedAt, type OpenRequest, type ViewerLink } from './viewer-link';
 
 export interface MessageViewerLinkOptions {
   name: string;
@@ -18,7 +18,7 @@ export interface MessageViewerLinkOptions {
  */
 export class MessageViewerLink extends EventEmitter implements ViewerLink {
   readonly name: string;
-  private readonly waiting = new Map<string, { resolve: (ready: Omit<OpenedAt, 'host'>) => void; reject: (error: Error) => void; timer: NodeJS.Timeout }>();
+  private readonly waiting = new Map<string, { resolve: (ready: Omit<OpenedAt, 'host'>) => void; reject: (error: Error) => void; timer: NodeJS.Timeout; audioWhy?: string }>();
 
   /** Streams opened and not closed: frames of any other (a previous encoder run's) are ignored. */
   private readonly active = new Set<string>();
@@ -50,6 +50,20 @@ export class MessageViewerLink extends EventEmitter implements ViewerLink {
     return this.options.clock();
   }
 
+  /**
+   * The viewer answered an error to something we sent. One that could not read a stream.open (a peer
+   * older than one of its fields) fails the opens waiting, at once rather than at their timeout: the
+   * caller may ask again with less (see open-asking-sound.ts).
+   */
+  refused(code: string, text: string): void {
+    if (code !== 'INVALID_REQUEST' || !/\bstream\.open\b/.test(text)) return;
+    for (const [streamId, pending] of this.waiting) {
+      clearTimeout(pending.timer);
+      this.waiting.delete(streamId);
+      pending.reject(new OpenNotUnderstood(`${this.name} could not read the stream.open (${text.slice(0, 200)}): it runs an older gpu-bridge`));
+    }
+  }
+
   /** An incoming stream message from this viewer. */
   receive(message: StreamMessage): void {
     switch (message.type) {
@@ -58,7 +72,18 @@ export class MessageViewerLink extends EventEmitter implements ViewerLink {
         if (!pending) return;
         clearTimeout(pending.timer);
         this.waiting.delete(message.streamId);
-        pending.resolve({ port: message.port, ...(message.passphrase ? { passphrase: message.passphrase } : {}), ...(message.audioPort ? { audioPort: message.audioPort } : {}) });
+        pending.resolve({
+          port: message.port,
+          ...(message.passphrase ? { passphrase: message.passphrase } : {}),
+          ...(message.audioPort ? { audioPort: message.audioPort } : {}),
+          ...(pending.audioWhy ? { audioWhy: pending.audioWhy } : {}),
+        });
+        return;
+      }
+      case 'stream.audio': {
+        // comes before its stream.ready
+        const pending = this.waiting.get(message.streamId);
+        if (pending) pending.audioWhy = message.why;
         return;
       }
       case 'stream.ended': {

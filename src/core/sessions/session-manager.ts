@@ -106,7 +106,7 @@ export class SessionManager {
       fallbackReason: s.fallbackReason, source: entry.sourceLabel, sourceKind: entry.sourceKind, width: s.settings.source.width, height: s.settings.source.height,
       fps: s.settings.fps, requestedKbps: entry.requestedKbps, targetKbps: s.targetKbps, startedAt: new Date(s.startedAt).toISOString(),
       firstFrameMs: s.firstFrameMs, restarts: s.restarts, framesSent: s.framesSent, framesDecoded: counts.framesDecoded, unreadableFrames: counts.unreadable, bitrateSteps: entry.steps.slice(-20), last: entry.last,
-      audio: { on: Boolean(s.audio?.on), why: s.audio ? s.audio.why : 'not asked for' },
+      audio: { on: Boolean(s.audio?.on), why: s.audio ? s.audio.why : 'not asked for', notHeard: s.audio?.notHeard ?? [] },
     };
   }
 

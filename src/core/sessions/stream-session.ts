@@ -260,6 +260,7 @@ export class StreamSession extends EventEmitter {
     viewer.link.off('frames', viewer.onFrames);
     viewer.link.off('link-stats', viewer.onLinkStats);
     viewer.link.off('gone', viewer.onGone);
+    this.audio?.note(viewer.link.name, null);
     return this.out.removeViewer(viewer.link.name);
   }
 

@@ -13,7 +13,12 @@ export interface OpenedAt {
   port: number;
   passphrase?: string;
   audioPort?: number;
+  /** Why the sound asked for will not be heard at this viewer (one line, its own words), where it will not. */
+  audioWhy?: string;
 }
+
+/** The viewer could not read the stream.open at all (a peer older than one of its fields). */
+export class OpenNotUnderstood extends Error {}
 
 /** A stream.open as the host sends it: one shape per transport, `transport` always said. */
 export type OpenRequest = StreamOpen extends infer O ? (O extends { transport?: infer T } ? Omit<O, 'type' | 'transport'> & { transport: NonNullable<T> } : never) : never;

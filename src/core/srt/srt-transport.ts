@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import { TRANSPORTS } from '../../shared/transports';
 import type { SessionAudio } from '../audio/session-audio';
 import type { EncoderRuns, SenderTransport, ViewerChange } from '../sessions/sender-transport';
+import { openAskingSound } from '../sessions/open-asking-sound';
 import { loadSrt } from './srt-native';
 import { SrtMuxedOutput } from './srt-muxed-output';
 import { newPassphrase, srtLatencyFromRtt, type SrtEndpoint } from './srt-url';
@@ -81,7 +82,8 @@ export class SrtTransport extends EventEmitter implements SenderTransport {
     for (const viewer of runs.viewers()) {
       const latencyMs = this.latencyMs ?? srtLatencyFromRtt(viewer.clock().rttMs);
       try {
-        const where = await viewer.open({ streamId, transport: 'srt', passphrase, latencyMs, codec, width, height, fps, ...(sound ? { audio: true } : {}) });
+        const where = await openAskingSound(viewer, { streamId, transport: 'srt', passphrase, latencyMs, codec, width, height, fps, ...(sound ? { audio: true } : {}) });
+        this.audio?.note(viewer.name, sound ? (where.audioWhy ?? null) : null);
         outputs.push({ host: where.host, port: where.port, passphrase: where.passphrase ?? passphrase, latencyMs });
       } catch (error) {
         await runs.fail(`${viewer.name} could not open its receiver: ${(error as Error).message}`);

@@ -144,6 +144,12 @@ export const StreamMessage = z.discriminatedUnion('type', [
       audioPort: z.number().int().min(1).max(65535).optional(),
     })
     .strict(),
+  /**
+   * Sent before stream.ready when the host asked for sound and this peer will not play it (it cannot
+   * receive it, or has no output and counts it): why, in one line. A host that does not know this message
+   * answers it with an error, and the stream goes on.
+   */
+  z.object({ type: z.literal('stream.audio'), streamId: StreamId, why: z.string().max(300) }).strict(),
   z.object({ type: z.literal('stream.close'), streamId: StreamId, reason: z.string().max(500) }).strict(),
   z.object({ type: z.literal('stream.frames'), streamId: StreamId, frames: StreamFrames }).strict(),
   z.object({ type: z.literal('stream.ended'), streamId: StreamId, reason: z.string().max(500) }).strict(),

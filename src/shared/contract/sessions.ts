@@ -106,7 +106,14 @@ export const SessionInfo = z.object({
   unreadableFrames: z.number(),
   bitrateSteps: z.array(z.object({ t: z.number(), from: z.number(), to: z.number(), reason: z.string() })),
   /** Whether the session carries the host's sound, and why not when it does not (one line). */
-  audio: z.object({ on: z.boolean(), why: z.string().nullable() }).optional(),
+  audio: z
+    .object({
+      on: z.boolean(),
+      why: z.string().nullable(),
+      /** Viewers where the sound is not heard though the session carries it (an older peer, no libsrt there, no output there), and why. */
+      notHeard: z.array(z.object({ viewer: z.string(), why: z.string() })).optional(),
+    })
+    .optional(),
   last: SessionSecond.nullable(),
 });
 export type SessionInfo = z.infer<typeof SessionInfo>;

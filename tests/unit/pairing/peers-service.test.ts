@@ -9,6 +9,7 @@ import { formatPairUri } from '../../../src/core/pairing/uri';
 import { EventHub } from '../../../src/core/rpc/event-hub';
 import { SharingService } from '../../../src/core/sharing/sharing-service';
 import { PeerAgent } from '../../../src/peer/agent';
+import { OpenNotUnderstood } from '../../../src/core/sessions/viewer-link';
 
 async function until(check: () => boolean | Promise<boolean>, timeoutMs = 8000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -58,6 +59,15 @@ describe('PeersService (API side of pairing, in one process over loopback TLS)',
     agent.sendInput({ kind: 'text', text: 'A' });
     await until(() => calls.length === 2);
     expect(calls).toEqual(['down LeftShift+A', 'up A+LeftShift']);
+
+    // a stream.open the peer cannot read (as an older peer reads a newer field) fails at once, named as such,
+    // not at the link's open timeout (10 s, past this test's)
+    const link = await service.viewerLink('cloudbox');
+    const refused = await link
+      .open({ streamId: '2d9a4c6e-3f70-4e5d-9cab-4a8f9e7d6c5b', transport: 'srt', passphrase: 'A'.repeat(32), latencyMs: 40, codec: 'h264', width: 1280, height: 720, fps: 60, fromTheFuture: true } as never)
+      .catch((error: Error) => error);
+    expect(refused).toBeInstanceOf(OpenNotUnderstood);
+    expect((refused as Error).message).toMatch(/cloudbox could not read the stream\.open .*older gpu-bridge/);
 
     await sharing.kill('test');
     expect((await service.list())[0]!.online).toBe(false);

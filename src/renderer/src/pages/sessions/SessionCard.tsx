@@ -63,7 +63,14 @@ export function SessionCard({ session }: { session: SessionInfo }) {
           <>
             <dt>Sound</dt>
             <dd data-field="audio">
-              {session.audio.on ? 'the host\'s output, Opus 48 kHz stereo in 10 ms frames with in-band FEC, its own encrypted RTP stream' : <span className="hint">none: {session.audio.why}</span>}
+              {session.audio.on ? `the host's output, Opus 48 kHz stereo in 10 ms frames with in-band FEC, ${session.transport === 'srt' ? 'inside the stream\'s encrypted SRT connection' : 'its own encrypted RTP stream'}` : <span className="hint">none: {session.audio.why}</span>}
+              {session.audio.on
+                ? (session.audio.notHeard ?? []).map((note) => (
+                    <div key={note.viewer} className="hint" data-field="audio-not-heard">
+                      not heard at {note.viewer}: {note.why}
+                    </div>
+                  ))
+                : null}
             </dd>
           </>
         ) : null}
