@@ -66,3 +66,27 @@ export function codecFor<C extends H264Codec>(accepted: readonly C[], stream: H2
     return profile !== null && DECODES[profile].includes(stream);
   }) ?? null;
 }
+
+/** H.264 Table A-1: level_idc, its largest frame (macroblocks) and macroblocks a second. From 3.1, what the offer said before. */
+const LEVELS: readonly (readonly [idc: number, maxFs: number, maxMbps: number])[] = [
+  [31, 3600, 108_000],
+  [32, 5120, 216_000],
+  [40, 8192, 245_760],
+  [42, 8704, 522_240],
+  [50, 22_080, 589_824],
+  [51, 36_864, 983_040],
+  [52, 36_864, 2_073_600],
+  [60, 139_264, 4_177_920],
+  [61, 139_264, 8_355_840],
+  [62, 139_264, 16_711_680],
+];
+
+/**
+ * The least level (level_idc) whose limits hold a width×height stream at `fps` (3.1 at least; 6.2 past
+ * every limit). The offer names it for what we send (level-asymmetry-allowed: the browser's own may differ).
+ */
+export function h264LevelFor(width: number, height: number, fps: number): number {
+  const frameMbs = Math.ceil(width / 16) * Math.ceil(height / 16);
+  const level = LEVELS.find(([, maxFs, maxMbps]) => frameMbs <= maxFs && frameMbs * fps <= maxMbps);
+  return (level ?? LEVELS.at(-1)!)[0];
+}

@@ -146,6 +146,7 @@ export class WebRtcService {
       portRange: this.options.portRange,
       extraHostAddresses: this.options.extraHostAddresses,
       bitrateKbps,
+      shape: existing ? { width: existing.width, height: existing.height, fps: existing.fps } : { width: params.start!.width, height: params.start!.height, fps: params.start!.fps },
       passive: watcher.passive,
       onInput: watcher.input ? (event) => this.input(entry, event) : undefined,
     });

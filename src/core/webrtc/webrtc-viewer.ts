@@ -6,6 +6,7 @@ import { preciseNow } from '../pairing/channel';
 import { BROWSER_VIEWER } from '../../shared/transports';
 import type { StreamShape } from '../sessions/sender-transport';
 import type { RtpViewerSink, ViewerLink } from '../sessions/viewer-link';
+import { h264LevelFor } from './h264-profile';
 import { PLAYOUT_DELAY, playoutDelayId } from './playout-delay';
 import { ViewerClock } from './viewer-clock';
 import { WebRtcMediaSender } from './webrtc-media-sender';
@@ -23,28 +24,36 @@ export interface WebRtcViewerOptions {
   gatherTimeoutMs?: number;
   /** A live thumbnail (see ViewerLink.passive). */
   passive?: boolean;
+  /** The stream's size and rate where known: the offer names the H.264 level it needs. */
+  shape?: { width: number; height: number; fps: number };
 }
 
 const PING_INTERVAL_MS = 500;
 
 /**
- * H.264 as our encoders send it (levels above 3.1 allowed, FU-A packets), each profile its own payload
- * type, so a browser that accepts only one of them still matches: constrained baseline (libx264's, which
+ * H.264 as our encoders send it (at the level the stream's size and rate need, the browser's own level
+ * free; FU-A packets), each profile its own payload type, so a browser that accepts only one of them still
+ * matches: constrained baseline (libx264's, which
  * is also a baseline and a main stream) and main (NVENC's). The sender picks the accepted one that fits
  * the stream's own SPS (WebRtcMediaSender).
  */
 const H264_PROFILES = [
-  { payloadType: 96, profileLevelId: '42e01f' },
-  { payloadType: 97, profileLevelId: '42001f' },
-  { payloadType: 98, profileLevelId: '4d001f' },
+  { payloadType: 96, profile: '42e0' },
+  { payloadType: 97, profile: '4200' },
+  { payloadType: 98, profile: '4d00' },
 ];
-const H264 = H264_PROFILES.map(({ payloadType, profileLevelId }) => new RTCRtpCodecParameters({
-  mimeType: 'video/H264',
-  clockRate: 90000,
-  payloadType,
-  rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }],
-  parameters: `profile-level-id=${profileLevelId};packetization-mode=1;level-asymmetry-allowed=1`,
-}));
+
+/** The H.264 codecs offered, at the level the stream needs (3.1 where its shape is not known). */
+function h264Codecs(shape: { width: number; height: number; fps: number } | undefined): RTCRtpCodecParameters[] {
+  const level = (shape ? h264LevelFor(shape.width, shape.height, shape.fps) : 31).toString(16).padStart(2, '0');
+  return H264_PROFILES.map(({ payloadType, profile }) => new RTCRtpCodecParameters({
+    mimeType: 'video/H264',
+    clockRate: 90000,
+    payloadType,
+    rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }],
+    parameters: `profile-level-id=${profile}${level};packetization-mode=1;level-asymmetry-allowed=1`,
+  }));
+}
 
 /**
  * One browser watching a session over WebRTC (a `ViewerLink` the session treats like any viewer). The
@@ -73,7 +82,7 @@ export class WebRtcViewer extends EventEmitter implements ViewerLink {
     this.name = options.name;
     this.passive = options.passive ?? false;
     this.pc = new RTCPeerConnection({
-      codecs: { video: H264, audio: [] },
+      codecs: { video: h264Codecs(options.shape), audio: [] },
       headerExtensions: { video: [useSdesMid(), PLAYOUT_DELAY], audio: [] },
       icePortRange: options.portRange,
       iceAdditionalHostAddresses: options.extraHostAddresses,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { codecFor, h264Profile, spsProfileLevelId } from '../../../src/core/webrtc/h264-profile';
+import { codecFor, h264LevelFor, h264Profile, spsProfileLevelId } from '../../../src/core/webrtc/h264-profile';
+import { WebRtcViewer } from '../../../src/core/webrtc/webrtc-viewer';
 
 const codec = (payloadType: number, profileLevelId: string) => ({ payloadType, parameters: `level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=${profileLevelId}` });
 /** An SPS NAL's first bytes as libx264 (-profile baseline, 720p60) writes them: 67 42 c0 20. */
@@ -42,5 +43,34 @@ describe('H.264 profiles for WebRTC (RFC 6184 profile-level-id)', () => {
     expect(codecFor([codec(96, '42e01f'), codec(97, '42001f')], 'main')).toBeNull();
     // no profile-level-id: RFC 6184's default, baseline
     expect(codecFor([{ payloadType: 100, parameters: 'packetization-mode=1' }], 'constrained-baseline')?.payloadType).toBe(100);
+  });
+});
+
+describe('the H.264 level a stream needs (Table A-1), as the offer names it', () => {
+  it('is the least level whose frame size and macroblock rate hold the stream, 3.1 at least', () => {
+    expect(h264LevelFor(640, 360, 30)).toBe(31);
+    expect(h264LevelFor(1280, 720, 30)).toBe(31);
+    expect(h264LevelFor(1280, 720, 60)).toBe(32);
+    expect(h264LevelFor(1920, 1080, 30)).toBe(40);
+    expect(h264LevelFor(1920, 1080, 60)).toBe(42);
+    expect(h264LevelFor(2560, 1440, 60)).toBe(51);
+    expect(h264LevelFor(3840, 2160, 30)).toBe(51);
+    expect(h264LevelFor(3840, 2160, 60)).toBe(52);
+    expect(h264LevelFor(3840, 2160, 120)).toBe(60);
+    expect(h264LevelFor(7680, 4320, 240)).toBe(62);
+  });
+
+  it('is what a browser is offered for the stream it will watch', async () => {
+    const offerFor = async (shape?: { width: number; height: number; fps: number }) => {
+      const viewer = new WebRtcViewer({ name: 'level check', portRange: [51230, 51239], bitrateKbps: 4000, gatherTimeoutMs: 3000, ...(shape ? { shape } : {}) });
+      try {
+        return [...(await viewer.offer()).matchAll(/profile-level-id=(\w+)/g)].map((match) => match[1]);
+      } finally {
+        viewer.end('done');
+      }
+    };
+    expect(await offerFor({ width: 1280, height: 720, fps: 60 })).toEqual(['42e020', '420020', '4d0020']);
+    expect(await offerFor({ width: 3840, height: 2160, fps: 60 })).toEqual(['42e034', '420034', '4d0034']);
+    expect(await offerFor()).toEqual(['42e01f', '42001f', '4d001f']);
   });
 });
