@@ -49,6 +49,14 @@ const PAUSE_AFTER_FRAMES = 5;
  * since every ms of it above the target is heard late (15 ms here played the sound 7 ms late at p50).
  */
 export const DELAY_TOLERANCE_MS = 6;
+/**
+ * How long a frame whose packet has not come is waited for past its turn (ms), while nothing at or after it
+ * has come either (the stream running late, not a packet lost): played that late, it takes the time from
+ * what the sink holds, which the next frames, on time, give back. The jitter room above the transit floor
+ * (playout-delay.ts) is this much shorter for it: the packets that come later than their turn are as few
+ * as before, and the rest are heard this much sooner.
+ */
+export const LATE_GRACE_MS = 4;
 /** Packets held at most (a bound on memory against a flood of authenticated but far-ahead packets). */
 const MAX_HELD = 200;
 
@@ -114,7 +122,13 @@ export class AudioPlayout {
     return missing;
   }
 
-  /** The frames whose time has come by `now` (local ms), in order. */
+  /** When poll should next be called (local ms): the next frame's turn, or the end of its grace once that has come; null while paused. */
+  nextAt(now: number): number | null {
+    if (!this.next) return null;
+    return this.next.at > now ? this.next.at : this.next.at + LATE_GRACE_MS;
+  }
+
+  /** The frames whose time has come by `now` (local ms), in order (one whose packet is late waits LATE_GRACE_MS for it). */
   poll(now: number): PlayedFrame[] {
     const out: PlayedFrame[] = [];
     while (this.next && this.next.at <= now) {
@@ -129,6 +143,7 @@ export class AudioPlayout {
         for (const seq of this.held.keys()) if (seq <= highest) this.held.delete(seq);
         break;
       }
+      if (this.next.seq > highest && now - this.next.at < LATE_GRACE_MS) break;
       const frame = { ...this.playOne(this.next.seq), at: this.next.at };
       this.beyondNewest = this.next.seq > highest ? this.beyondNewest + 1 : 0;
       const played = this.next;

@@ -21,6 +21,11 @@ export class SinkFeeder {
 
   constructor(private readonly sink: AudioSink) {}
 
+  /** When the half frame still held is to be written (local ms), null when none is. */
+  get halfAt(): number | null {
+    return this.half?.at ?? null;
+  }
+
   /** Writes what the playout gave at `now` (and a half frame whose time came); returns the frames written, each heard sink.latencyMs after `now`. */
   feed(frames: PlayedFrame[], now: number): PlayedFrame[] {
     const sink = this.sink;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AudioPlayout, DELAY_TOLERANCE_MS } from '../../../src/core/audio/audio-playout';
+import { AudioPlayout, DELAY_TOLERANCE_MS, LATE_GRACE_MS } from '../../../src/core/audio/audio-playout';
 import { FRAME_BYTES, FRAME_MS, OpusDecoder, OpusEncoder, opusUnavailable } from '../../../src/core/audio/opus-lib';
 
 const unavailable = opusUnavailable();
@@ -93,6 +93,24 @@ describe.skipIf(unavailable !== null)('AudioPlayout (real libopus)', () => {
     expect(Math.min(...delays.slice(30))).toBeGreaterThanOrEqual(16);
     // one repeat to get above it, none back and forth after
     expect(playout.counters.adjusted).toBe(1);
+  });
+
+  it('a frame whose packet is late (nothing at or past it has come) waits LATE_GRACE_MS for it, then is concealed', () => {
+    const all = packets(5);
+    const playout = new AudioPlayout(new OpusDecoder(), 20);
+    playout.insert(0, all[0]!, 100, 101, false);
+    expect(playout.poll(120).map((f) => f.source)).toEqual(['packet']);
+    // frame 1 is due at 130; its packet comes 3 ms later: played then, not concealed
+    expect(playout.poll(130)).toEqual([]);
+    expect(playout.nextAt(130)).toBe(130 + LATE_GRACE_MS);
+    playout.insert(1, all[1]!, 110, 133, false);
+    expect(playout.poll(133).map((f) => [f.source, f.at])).toEqual([['packet', 130]]);
+    // frame 2 (due 140) never comes in time: concealed once its grace is over
+    expect(playout.poll(140 + LATE_GRACE_MS - 0.5)).toEqual([]);
+    expect(playout.poll(140 + LATE_GRACE_MS).map((f) => f.source)).toEqual(['concealed']);
+    expect(playout.counters.late).toBe(0);
+    playout.insert(2, all[2]!, 120, 145, false);
+    expect(playout.counters.late).toBe(1);
   });
 
   it('stops when the stream stops (no endless concealment) and starts again with it', () => {
