@@ -43,7 +43,8 @@ export class SinkFeeder {
       if (pulse) {
         this.writeHalf(Infinity);
         sink.write(frame.pcm.subarray(0, HALF_FRAME_BYTES));
-        this.half = { pcm: frame.pcm.subarray(HALF_FRAME_BYTES), at: frame.at + FRAME_MS / 2 };
+        // a half frame (the playout's 5 ms step) has no second half
+        if (frame.pcm.length > HALF_FRAME_BYTES) this.half = { pcm: frame.pcm.subarray(HALF_FRAME_BYTES), at: frame.at + FRAME_MS / 2 };
       } else {
         sink.write(frame.pcm);
       }

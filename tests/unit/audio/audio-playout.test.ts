@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AudioPlayout, DELAY_TOLERANCE_MS, LATE_GRACE_MS } from '../../../src/core/audio/audio-playout';
+import { AudioPlayout, DELAY_TOLERANCE_MS, HALF_STEP_ABOVE_MS, LATE_GRACE_MS } from '../../../src/core/audio/audio-playout';
 import { FRAME_BYTES, FRAME_MS, OpusDecoder, OpusEncoder, opusUnavailable } from '../../../src/core/audio/opus-lib';
 
 const unavailable = opusUnavailable();
@@ -77,6 +77,24 @@ describe.skipIf(unavailable !== null)('AudioPlayout (real libopus)', () => {
     }
     expect(Math.abs(delays.at(-1)! - 20)).toBeLessThanOrEqual(DELAY_TOLERANCE_MS);
     expect(playout.counters.adjusted).toBeGreaterThanOrEqual(4);
+  });
+
+  it('a target a whole frame\'s step cannot reach without going under the least is reached by a half frame\'s step', () => {
+    const all = packets(40);
+    const playout = new AudioPlayout(new OpusDecoder(), 20);
+    const played: Array<{ delay: number; bytes: number }> = [];
+    for (let i = 0; i < all.length; i += 1) {
+      const hostMs = 1000 + i * FRAME_MS;
+      // 20 − 10 would be under the least (12): only a 5 ms step fits
+      if (i === 10) playout.setTargetDelay(13, 12);
+      playout.insert(i, all[i]!, hostMs, hostMs + 1, false);
+      for (const frame of playout.poll(hostMs + 1)) played.push({ delay: frame.at - frame.hostMs, bytes: frame.pcm.length });
+    }
+    expect(played.filter((frame) => frame.bytes === FRAME_BYTES / 2)).toHaveLength(1);
+    expect(played.at(-1)!.delay).toBe(15);
+    expect(played.at(-1)!.delay - 13).toBeLessThanOrEqual(HALF_STEP_ABOVE_MS);
+    expect(Math.min(...played.map((frame) => frame.delay))).toBeGreaterThanOrEqual(12);
+    expect(playout.counters.adjusted).toBe(1);
   });
 
   it('never plays below the least delay it is given (FEC\'s room), and does not swing around it', () => {
