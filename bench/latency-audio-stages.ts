@@ -57,7 +57,7 @@ export function stageSplit(dir: string, window: { from: number; to: number }, cl
       { name: 'sent', p50Ms: since(host, 'sent', 'capturedAt'), what: 'encrypted, handed to the socket' },
       { name: 'received', p50Ms: since(peer, 'received', 'hostMs'), what: 'authenticated at the peer' },
       { name: 'due', p50Ms: since(peer, 'due', 'hostMs'), what: 'its turn in the jitter buffer (the target delay)' },
-      { name: 'out', p50Ms: since(peer, 'out', 'hostMs'), what: 'taken out by the playout poll' },
+      { name: 'out', p50Ms: since(peer, 'out', 'hostMs'), what: 'taken out by the playout (its timer, or the late packet it waited for)' },
       { name: 'written', p50Ms: since(peer, 'written', 'hostMs'), what: 'decoded, written to pacat' },
       { name: 'heard', p50Ms: p50(heard.map((h) => h.total)), what: `in the peer's output (the clicks: ${heard.length})` },
     ],

@@ -183,7 +183,8 @@ async function main(): Promise<number> {
       if (why) console.log(`  skipped: ${why}`);
       else {
         // rtp: the sound on its own socket; srt: inside the picture's MPEG-TS (each with its own floor, same run)
-        for (const transport of TRANSPORT_NAMES) {
+        // BENCH_AUDIO_TRANSPORT=rtp|srt: that one alone (back-to-back comparisons of one transport)
+        for (const transport of TRANSPORT_NAMES.filter((name) => !process.env.BENCH_AUDIO_TRANSPORT || name === process.env.BENCH_AUDIO_TRANSPORT)) {
           if (stopping) break;
           const audio = await measureAudio({ cli, width: WIDTH, height: HEIGHT, fps: FPS, bitrateKbps, seconds: Math.max(SECONDS, 10), transport });
           const over = audio.latency.p50Ms === null || audio.floor.p50Ms === null ? null : Math.round((audio.latency.p50Ms / audio.floor.p50Ms) * 10) / 10;

@@ -11,6 +11,7 @@ export interface FrameDecoder {
 export type FrameSource = 'packet' | 'nack' | 'fec' | 'concealed';
 
 export interface PlayedFrame {
+  /** 10 ms of sound, or its second half alone where the playout stepped 5 ms sooner. */
   pcm: Buffer;
   source: FrameSource;
   /** The host time its sound was captured (ms, host clock). */
@@ -49,6 +50,22 @@ const PAUSE_AFTER_FRAMES = 5;
  * since every ms of it above the target is heard late (15 ms here played the sound 7 ms late at p50).
  */
 export const DELAY_TOLERANCE_MS = 6;
+/**
+ * Above the target by more than this (ms) and short of DELAY_TOLERANCE_MS, or where a whole frame's step
+ * would land below the least delay, the first half of a frame is skipped instead (a 5 ms step, the sink is
+ * fed in halves): a target that came down otherwise left the sound up to 10 ms late for good (bench/latency:
+ * played 7 ms over a target a whole step could not reach without going under the least). More than half
+ * of that step, so that a step never lands past the other side.
+ */
+export const HALF_STEP_ABOVE_MS = 3;
+/**
+ * How long a frame whose packet has not come is waited for past its turn (ms), while nothing at or after it
+ * has come either (the stream running late, not a packet lost): played that late, it takes the time from
+ * what the sink holds, which the next frames, on time, give back. The jitter room above the transit floor
+ * (playout-delay.ts) is this much shorter for it: the packets that come later than their turn are as few
+ * as before, and the rest are heard this much sooner.
+ */
+export const LATE_GRACE_MS = 4;
 /** Packets held at most (a bound on memory against a flood of authenticated but far-ahead packets). */
 const MAX_HELD = 200;
 
@@ -114,7 +131,13 @@ export class AudioPlayout {
     return missing;
   }
 
-  /** The frames whose time has come by `now` (local ms), in order. */
+  /** When poll should next be called (local ms): the next frame's turn, or the end of its grace once that has come; null while paused. */
+  nextAt(now: number): number | null {
+    if (!this.next) return null;
+    return this.next.at > now ? this.next.at : this.next.at + LATE_GRACE_MS;
+  }
+
+  /** The frames whose time has come by `now` (local ms), in order (one whose packet is late waits LATE_GRACE_MS for it). */
   poll(now: number): PlayedFrame[] {
     const out: PlayedFrame[] = [];
     while (this.next && this.next.at <= now) {
@@ -129,6 +152,7 @@ export class AudioPlayout {
         for (const seq of this.held.keys()) if (seq <= highest) this.held.delete(seq);
         break;
       }
+      if (this.next.seq > highest && now - this.next.at < LATE_GRACE_MS) break;
       const frame = { ...this.playOne(this.next.seq), at: this.next.at };
       this.beyondNewest = this.next.seq > highest ? this.beyondNewest + 1 : 0;
       const played = this.next;
@@ -141,6 +165,13 @@ export class AudioPlayout {
         this.next = { seq: played.seq + 2, at: played.at + FRAME_MS, hostMs: frame.hostMs + 2 * FRAME_MS };
         this.counters.adjusted += 1;
         out.push(frame);
+        continue;
+      }
+      if (delay > this.targetDelayMs + HALF_STEP_ABOVE_MS && delay - FRAME_MS / 2 >= this.leastDelayMs) {
+        // a little late: play this frame's second half alone (5 ms sooner from here on)
+        out.push({ ...frame, pcm: frame.pcm.subarray(frame.pcm.length / 2), hostMs: frame.hostMs + FRAME_MS / 2 });
+        this.next = { seq: played.seq + 1, at: played.at + FRAME_MS / 2, hostMs: frame.hostMs + FRAME_MS };
+        this.counters.adjusted += 1;
         continue;
       }
       if (delay < this.targetDelayMs - DELAY_TOLERANCE_MS || delay < this.leastDelayMs) {

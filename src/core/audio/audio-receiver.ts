@@ -11,6 +11,7 @@ import { OPUS_CLOCK_RATE, OPUS_PAYLOAD_TYPE } from './audio-keys';
 import { AudioPlayout, type PlayedFrame } from './audio-playout';
 import type { AudioSink } from './audio-sink';
 import { AudioStages } from './audio-stages';
+import { PlayoutTimer } from './playout-timer';
 import { OpusDecoder } from './opus-lib';
 import { MIN_JITTER_ROOM_MS, PlayoutDelay } from './playout-delay';
 import { SinkFeeder } from './sink-feeder';
@@ -39,8 +40,8 @@ export interface AudioSecond {
 }
 
 const REPORT_INTERVAL_MS = 500;
-/** The playout polls this often; a frame is written at most this late. */
-const POLL_MS = 2;
+/** A frame is written at most about this late (PlayoutTimer): a resend must come this much before its turn. */
+const WRITE_SLACK_MS = 2;
 const TWO_32 = 2 ** 32;
 /** Stamped frames (decode time exactly) are used over RTP timestamps while one came this recently (ms). */
 const STAMPS_PREFERRED_MS = 2000;
@@ -74,6 +75,7 @@ export class AudioRtpReceiver extends EventEmitter {
   private avOffsets: number[] = [];
   private base = { received: 0, lost: 0, fec: 0, nack: 0, concealedMs: 0, dropped: 0, underruns: 0 };
   private readonly timers: NodeJS.Timeout[] = [];
+  private readonly clock = new PlayoutTimer(() => this.play());
   private closed = false;
   /** The split of the delay by stage (GPU_BRIDGE_AUDIO_STAGES only), with first arrivals by host ms. */
   private readonly stages = AudioStages.fromEnv('peer');
@@ -107,7 +109,6 @@ export class AudioRtpReceiver extends EventEmitter {
       timer.unref();
       this.timers.push(timer);
     };
-    every(POLL_MS, () => this.play());
     every(REPORT_INTERVAL_MS, () => this.report());
     every(1000, () => this.emitSecond());
     return this.port;
@@ -200,6 +201,8 @@ export class AudioRtpReceiver extends EventEmitter {
       this.playout.setTargetDelay(this.delay.target!, this.delay.least);
       this.nack(missing.map((seq) => seq & 0xffff), now);
     }
+    // a frame that was waiting for this packet plays now; else the timer is armed for the next turn
+    this.play();
   }
 
   /** Asks again for packets whose resend can still arrive before their turn to play. */
@@ -208,7 +211,7 @@ export class AudioRtpReceiver extends EventEmitter {
     if (rtt === null || !this.remote || this.mediaSsrc === null) return;
     const worth = seqs.filter((seq) => {
       const deadline = this.playout.deadline(seq);
-      return deadline !== null && deadline - now > rtt + POLL_MS;
+      return deadline !== null && deadline - now > rtt + WRITE_SLACK_MS;
     });
     if (worth.length === 0) return;
     for (const seq of worth) this.nacked.add(seq);
@@ -226,6 +229,7 @@ export class AudioRtpReceiver extends EventEmitter {
       this.account(frame, now + sink.latencyMs, video);
       if (this.stages) this.stage(frame, now);
     }
+    this.clock.wakeAt(preciseNow(), this.playout.nextAt(now), this.feeder.halfAt);
   }
 
   private stage(frame: PlayedFrame, out: number): void {
@@ -286,6 +290,7 @@ export class AudioRtpReceiver extends EventEmitter {
     if (this.closed) return;
     this.closed = true;
     for (const timer of this.timers) clearInterval(timer);
+    this.clock.close();
     this.socket.close();
     this.decoder.close();
     this.stages?.close();

@@ -1,3 +1,4 @@
+import { LATE_GRACE_MS } from './audio-playout';
 import { FRAME_MS } from './opus-lib';
 
 /**
@@ -13,6 +14,11 @@ export const MIN_JITTER_ROOM_MS = FRAME_MS + 2;
 export const MIN_CLEAN_ROOM_MS = 4;
 /** Packets after a loss during which FEC's room is kept (10 s of frames). */
 const LOSS_MEMORY_PACKETS = 1000;
+/**
+ * Room over the transit spread (p95 − floor, ms) for the packets beyond it: 4 ms in all, of which the
+ * playout's grace for a late packet (LATE_GRACE_MS) is the larger part, so frames are due that much sooner.
+ */
+const ARRIVAL_MARGIN_MS = 4 - LATE_GRACE_MS;
 /** At most (ms): a path worse than this loses packets to concealment rather than making all sound late. */
 export const MAX_JITTER_ROOM_MS = 100;
 /**
@@ -61,7 +67,7 @@ export class PlayoutDelay {
     const spread = sorted[Math.floor(sorted.length * 0.95)]! - floor;
     this.sinceLoss += 1;
     const least = this.sinceLoss <= LOSS_MEMORY_PACKETS ? MIN_JITTER_ROOM_MS : MIN_CLEAN_ROOM_MS;
-    const wanted = floor + Math.min(MAX_JITTER_ROOM_MS, Math.max(least, spread + 4));
+    const wanted = floor + Math.min(MAX_JITTER_ROOM_MS, Math.max(least, spread + ARRIVAL_MARGIN_MS));
     this.own = this.own === null || wanted >= this.own ? wanted : Math.max(wanted, this.own - DECAY_PER_PACKET_MS);
   }
 

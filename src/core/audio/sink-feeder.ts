@@ -21,6 +21,11 @@ export class SinkFeeder {
 
   constructor(private readonly sink: AudioSink) {}
 
+  /** When the half frame still held is to be written (local ms), null when none is. */
+  get halfAt(): number | null {
+    return this.half?.at ?? null;
+  }
+
   /** Writes what the playout gave at `now` (and a half frame whose time came); returns the frames written, each heard sink.latencyMs after `now`. */
   feed(frames: PlayedFrame[], now: number): PlayedFrame[] {
     const sink = this.sink;
@@ -38,7 +43,8 @@ export class SinkFeeder {
       if (pulse) {
         this.writeHalf(Infinity);
         sink.write(frame.pcm.subarray(0, HALF_FRAME_BYTES));
-        this.half = { pcm: frame.pcm.subarray(HALF_FRAME_BYTES), at: frame.at + FRAME_MS / 2 };
+        // a half frame (the playout's 5 ms step) has no second half
+        if (frame.pcm.length > HALF_FRAME_BYTES) this.half = { pcm: frame.pcm.subarray(HALF_FRAME_BYTES), at: frame.at + FRAME_MS / 2 };
       } else {
         sink.write(frame.pcm);
       }

@@ -5,10 +5,9 @@ import { AudioPlayout, type PlayedFrame } from '../audio/audio-playout';
 import type { AudioSink } from '../audio/audio-sink';
 import { FRAME_MS, OpusDecoder } from '../audio/opus-lib';
 import { MIN_JITTER_ROOM_MS, PlayoutDelay } from '../audio/playout-delay';
+import { PlayoutTimer } from '../audio/playout-timer';
 import { SinkFeeder } from '../audio/sink-feeder';
 
-/** The playout polls this often; a frame is written at most this late. */
-const POLL_MS = 2;
 const TWO_32 = 2 ** 32;
 const PTS_PERIOD_MS = 2 ** 33 / 90;
 /** Stamped frames (decode time exactly) are used over the TS timestamps while one came this recently (ms). */
@@ -34,6 +33,7 @@ export class SrtAudioReceiver extends EventEmitter {
   private avOffsets: number[] = [];
   private base = { received: 0, lost: 0, fec: 0, concealedMs: 0, dropped: 0, underruns: 0 };
   private readonly timers: NodeJS.Timeout[] = [];
+  private readonly clock = new PlayoutTimer(() => this.play());
   private closed = false;
 
   constructor(readonly sink: AudioSink) {
@@ -45,7 +45,6 @@ export class SrtAudioReceiver extends EventEmitter {
       timer.unref();
       this.timers.push(timer);
     };
-    every(POLL_MS, () => this.play());
     every(1000, () => this.emitSecond());
   }
 
@@ -73,6 +72,8 @@ export class SrtAudioReceiver extends EventEmitter {
       this.delay.loss();
       this.playout.setTargetDelay(this.delay.target!, this.delay.least);
     }
+    // a frame that was waiting for this packet plays now; else the timer is armed for the next turn
+    this.play();
   }
 
   /** A decoded frame of the picture: its stamp (host ms mod 2^32) and when it was decoded here. */
@@ -107,6 +108,7 @@ export class SrtAudioReceiver extends EventEmitter {
       this.delay.written(now - frame.hostMs);
       this.account(frame, now + this.sink.latencyMs, video);
     }
+    this.clock.wakeAt(preciseNow(), this.playout.nextAt(now), this.feeder.halfAt);
   }
 
   private account(frame: PlayedFrame, heardAt: number, video: number | null): void {
@@ -144,6 +146,7 @@ export class SrtAudioReceiver extends EventEmitter {
     if (this.closed) return;
     this.closed = true;
     for (const timer of this.timers) clearInterval(timer);
+    this.clock.close();
     this.decoder.close();
     await this.sink.close();
   }

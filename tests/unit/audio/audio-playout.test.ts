@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AudioPlayout, DELAY_TOLERANCE_MS } from '../../../src/core/audio/audio-playout';
+import { AudioPlayout, DELAY_TOLERANCE_MS, HALF_STEP_ABOVE_MS, LATE_GRACE_MS } from '../../../src/core/audio/audio-playout';
 import { FRAME_BYTES, FRAME_MS, OpusDecoder, OpusEncoder, opusUnavailable } from '../../../src/core/audio/opus-lib';
 
 const unavailable = opusUnavailable();
@@ -79,6 +79,24 @@ describe.skipIf(unavailable !== null)('AudioPlayout (real libopus)', () => {
     expect(playout.counters.adjusted).toBeGreaterThanOrEqual(4);
   });
 
+  it('a target a whole frame\'s step cannot reach without going under the least is reached by a half frame\'s step', () => {
+    const all = packets(40);
+    const playout = new AudioPlayout(new OpusDecoder(), 20);
+    const played: Array<{ delay: number; bytes: number }> = [];
+    for (let i = 0; i < all.length; i += 1) {
+      const hostMs = 1000 + i * FRAME_MS;
+      // 20 − 10 would be under the least (12): only a 5 ms step fits
+      if (i === 10) playout.setTargetDelay(13, 12);
+      playout.insert(i, all[i]!, hostMs, hostMs + 1, false);
+      for (const frame of playout.poll(hostMs + 1)) played.push({ delay: frame.at - frame.hostMs, bytes: frame.pcm.length });
+    }
+    expect(played.filter((frame) => frame.bytes === FRAME_BYTES / 2)).toHaveLength(1);
+    expect(played.at(-1)!.delay).toBe(15);
+    expect(played.at(-1)!.delay - 13).toBeLessThanOrEqual(HALF_STEP_ABOVE_MS);
+    expect(Math.min(...played.map((frame) => frame.delay))).toBeGreaterThanOrEqual(12);
+    expect(playout.counters.adjusted).toBe(1);
+  });
+
   it('never plays below the least delay it is given (FEC\'s room), and does not swing around it', () => {
     const all = packets(200);
     const playout = new AudioPlayout(new OpusDecoder(), 10);
@@ -93,6 +111,24 @@ describe.skipIf(unavailable !== null)('AudioPlayout (real libopus)', () => {
     expect(Math.min(...delays.slice(30))).toBeGreaterThanOrEqual(16);
     // one repeat to get above it, none back and forth after
     expect(playout.counters.adjusted).toBe(1);
+  });
+
+  it('a frame whose packet is late (nothing at or past it has come) waits LATE_GRACE_MS for it, then is concealed', () => {
+    const all = packets(5);
+    const playout = new AudioPlayout(new OpusDecoder(), 20);
+    playout.insert(0, all[0]!, 100, 101, false);
+    expect(playout.poll(120).map((f) => f.source)).toEqual(['packet']);
+    // frame 1 is due at 130; its packet comes 3 ms later: played then, not concealed
+    expect(playout.poll(130)).toEqual([]);
+    expect(playout.nextAt(130)).toBe(130 + LATE_GRACE_MS);
+    playout.insert(1, all[1]!, 110, 133, false);
+    expect(playout.poll(133).map((f) => [f.source, f.at])).toEqual([['packet', 130]]);
+    // frame 2 (due 140) never comes in time: concealed once its grace is over
+    expect(playout.poll(140 + LATE_GRACE_MS - 0.5)).toEqual([]);
+    expect(playout.poll(140 + LATE_GRACE_MS).map((f) => f.source)).toEqual(['concealed']);
+    expect(playout.counters.late).toBe(0);
+    playout.insert(2, all[2]!, 120, 145, false);
+    expect(playout.counters.late).toBe(1);
   });
 
   it('stops when the stream stops (no endless concealment) and starts again with it', () => {

@@ -57,6 +57,17 @@ describe('SinkFeeder', () => {
     expect(feeder.underruns).toBe(2);
   });
 
+  it('a half frame (the playout\'s 5 ms step) is written as it is, with no second half after it', () => {
+    const sink = recordingSink('pulse', 20);
+    const feeder = new SinkFeeder(sink);
+    const now = preciseNow();
+    const half = frame(now, 1);
+    feeder.feed([{ ...half, pcm: half.pcm.subarray(FRAME_BYTES / 2) }], now);
+    feeder.feed([], now + 5);
+    expect(sink.writes.map((pcm) => [pcm.length, pcm[0]])).toEqual([[FRAME_BYTES / 2, 2]]);
+    expect(feeder.halfAt).toBeNull();
+  });
+
   it('a sink that plays nothing (headless) is handed whole frames, late or not, and never underruns', () => {
     const sink = recordingSink('none', 0);
     const feeder = new SinkFeeder(sink);
