@@ -10,7 +10,7 @@ import { SrtpProtector, SrtpUnprotector } from '../rtp/srtp-gcm';
 import { OPUS_CLOCK_RATE, OPUS_PAYLOAD_TYPE } from './audio-keys';
 import { AudioPlayout, type PlayedFrame } from './audio-playout';
 import type { AudioSink } from './audio-sink';
-import { AudioStages } from './audio-stages';
+import { PeerStages } from './audio-stages';
 import { PlayoutTimer } from './playout-timer';
 import { OpusDecoder } from './opus-lib';
 import { MIN_JITTER_ROOM_MS, PlayoutDelay } from './playout-delay';
@@ -78,8 +78,7 @@ export class AudioRtpReceiver extends EventEmitter {
   private readonly clock = new PlayoutTimer(() => this.play());
   private closed = false;
   /** The split of the delay by stage (GPU_BRIDGE_AUDIO_STAGES only), with first arrivals by host ms. */
-  private readonly stages = AudioStages.fromEnv('peer');
-  private readonly arrivals = new Map<number, number>();
+  private readonly stages = PeerStages.fromEnv();
 
   constructor(
     private readonly options: { listen: string; port: number; keys: RtpKeys; sink: AudioSink },
@@ -187,11 +186,7 @@ export class AudioRtpReceiver extends EventEmitter {
     this.lastHostMs = Math.max(this.lastHostMs ?? hostMs, hostMs);
     const resent = this.nacked.delete(header.seq);
     if (!resent) {
-      if (this.stages) {
-        // frames never played (late, skipped) leave theirs behind
-        if (this.arrivals.size >= 1000) this.arrivals.clear();
-        this.arrivals.set(Math.round(hostMs), now);
-      }
+      this.stages?.arrived(hostMs, now);
       this.delay.transit(now - hostMs);
       this.playout.setTargetDelay(this.delay.target!, this.delay.least);
     }
@@ -233,11 +228,8 @@ export class AudioRtpReceiver extends EventEmitter {
   }
 
   private stage(frame: PlayedFrame, out: number): void {
-    const key = Math.round(frame.hostMs);
-    const received = this.arrivals.get(key) ?? null;
-    this.arrivals.delete(key);
-    const video = this.delay.videoDelay;
-    this.stages!.row({ hostMs: frame.hostMs, received, due: frame.at, out, written: preciseNow(), queued: this.options.sink.queuedBytes, dropped: this.options.sink.framesDropped, stale: this.feeder.stale, target: this.playout.targetDelay, own: this.delay.ownDelay, video, concealed: frame.source === 'concealed' ? 1 : 0 });
+    const sink = this.options.sink;
+    this.stages!.written(frame, out, preciseNow(), { queued: sink.queuedBytes, dropped: sink.framesDropped, stale: this.feeder.stale, target: this.playout.targetDelay, own: this.delay.ownDelay, video: this.delay.videoDelay });
   }
 
   private account(frame: PlayedFrame, heardAt: number, video: number | null): void {

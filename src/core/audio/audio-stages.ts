@@ -49,3 +49,47 @@ export class AudioStages {
     this.flush();
   }
 }
+
+/** What the peer's row of a frame says besides its times: the sink, the feeder and the playout then. */
+export interface PeerStageContext {
+  queued: number | null;
+  dropped: number;
+  stale: number;
+  target: number | null;
+  own: number | null;
+  video: number | null;
+}
+
+/**
+ * The peer's side of the split, for either transport's sound receiver: when each frame first arrived (by
+ * its host ms), and its row once it is written to the sink.
+ */
+export class PeerStages {
+  private readonly arrivals = new Map<number, number>();
+
+  private constructor(private readonly stages: AudioStages) {}
+
+  static fromEnv(env: NodeJS.ProcessEnv = process.env): PeerStages | null {
+    const stages = AudioStages.fromEnv('peer', env);
+    return stages ? new PeerStages(stages) : null;
+  }
+
+  /** A frame's packet came the first time (a resend says nothing of the path). */
+  arrived(hostMs: number, now: number): void {
+    // frames never played (late, skipped) leave theirs behind
+    if (this.arrivals.size >= 1000) this.arrivals.clear();
+    this.arrivals.set(Math.round(hostMs), now);
+  }
+
+  /** A frame taken out of the jitter buffer at `out` (due at `frame.at`) was written to the sink at `written`. */
+  written(frame: { hostMs: number; at: number; source: string }, out: number, written: number, context: PeerStageContext): void {
+    const key = Math.round(frame.hostMs);
+    const received = this.arrivals.get(key) ?? null;
+    this.arrivals.delete(key);
+    this.stages.row({ hostMs: frame.hostMs, received, due: frame.at, out, written, ...context, concealed: frame.source === 'concealed' ? 1 : 0 });
+  }
+
+  close(): void {
+    this.stages.close();
+  }
+}

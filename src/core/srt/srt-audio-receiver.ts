@@ -3,6 +3,7 @@ import { preciseNow } from '../pairing/channel';
 import type { AudioSecond } from '../audio/audio-receiver';
 import { AudioPlayout, type PlayedFrame } from '../audio/audio-playout';
 import type { AudioSink } from '../audio/audio-sink';
+import { PeerStages } from '../audio/audio-stages';
 import { FRAME_MS, OpusDecoder } from '../audio/opus-lib';
 import { MIN_JITTER_ROOM_MS, PlayoutDelay } from '../audio/playout-delay';
 import { PlayoutTimer } from '../audio/playout-timer';
@@ -34,6 +35,8 @@ export class SrtAudioReceiver extends EventEmitter {
   private base = { received: 0, lost: 0, fec: 0, concealedMs: 0, dropped: 0, underruns: 0 };
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly clock = new PlayoutTimer(() => this.play());
+  /** The split of the delay by stage (GPU_BRIDGE_AUDIO_STAGES only: bench/latency). */
+  private readonly stages = PeerStages.fromEnv();
   private closed = false;
 
   constructor(readonly sink: AudioSink) {
@@ -65,6 +68,7 @@ export class SrtAudioReceiver extends EventEmitter {
     if (step <= 0) return;
     this.seq = this.seq === null ? 0 : this.seq + Math.min(step, 100);
     this.lastHostMs = hostMs;
+    this.stages?.arrived(hostMs, now);
     this.delay.transit(now - hostMs);
     this.playout.setTargetDelay(this.delay.target!, this.delay.least);
     const missing = this.playout.insert(this.seq & 0xffff, payload, hostMs, now, false);
@@ -107,6 +111,7 @@ export class SrtAudioReceiver extends EventEmitter {
     for (const frame of this.feeder.feed(this.playout.poll(now), now)) {
       this.delay.written(now - frame.hostMs);
       this.account(frame, now + this.sink.latencyMs, video);
+      if (this.stages) this.stages.written(frame, now, preciseNow(), { queued: this.sink.queuedBytes, dropped: this.sink.framesDropped, stale: this.feeder.stale, target: this.playout.targetDelay, own: this.delay.ownDelay, video: this.delay.videoDelay });
     }
     this.clock.wakeAt(preciseNow(), this.playout.nextAt(now), this.feeder.halfAt);
   }
@@ -147,6 +152,7 @@ export class SrtAudioReceiver extends EventEmitter {
     this.closed = true;
     for (const timer of this.timers) clearInterval(timer);
     this.clock.close();
+    this.stages?.close();
     this.decoder.close();
     await this.sink.close();
   }
