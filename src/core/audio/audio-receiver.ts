@@ -228,8 +228,7 @@ export class AudioRtpReceiver extends EventEmitter {
   }
 
   private stage(frame: PlayedFrame, out: number): void {
-    const sink = this.options.sink;
-    this.stages!.written(frame, out, preciseNow(), { queued: sink.queuedBytes, dropped: sink.framesDropped, stale: this.feeder.stale, target: this.playout.targetDelay, own: this.delay.ownDelay, video: this.delay.videoDelay });
+    this.stages!.written(frame, out, preciseNow(), { sink: this.options.sink, feeder: this.feeder, playout: this.playout, delay: this.delay });
   }
 
   private account(frame: PlayedFrame, heardAt: number, video: number | null): void {

@@ -50,14 +50,12 @@ export class AudioStages {
   }
 }
 
-/** What the peer's row of a frame says besides its times: the sink, the feeder and the playout then. */
-export interface PeerStageContext {
-  queued: number | null;
-  dropped: number;
-  stale: number;
-  target: number | null;
-  own: number | null;
-  video: number | null;
+/** Where the peer's row of a frame reads what it says besides its times: the sink, the feeder and the playout. */
+export interface PeerStageSources {
+  sink: { readonly queuedBytes: number | null; readonly framesDropped: number };
+  feeder: { readonly stale: number };
+  playout: { readonly targetDelay: number | null };
+  delay: { readonly ownDelay: number | null; readonly videoDelay: number | null };
 }
 
 /**
@@ -82,11 +80,15 @@ export class PeerStages {
   }
 
   /** A frame taken out of the jitter buffer at `out` (due at `frame.at`) was written to the sink at `written`. */
-  written(frame: { hostMs: number; at: number; source: string }, out: number, written: number, context: PeerStageContext): void {
+  written(frame: { hostMs: number; at: number; source: string }, out: number, written: number, { sink, feeder, playout, delay }: PeerStageSources): void {
     const key = Math.round(frame.hostMs);
     const received = this.arrivals.get(key) ?? null;
     this.arrivals.delete(key);
-    this.stages.row({ hostMs: frame.hostMs, received, due: frame.at, out, written, ...context, concealed: frame.source === 'concealed' ? 1 : 0 });
+    this.stages.row({
+      hostMs: frame.hostMs, received, due: frame.at, out, written,
+      queued: sink.queuedBytes, dropped: sink.framesDropped, stale: feeder.stale, target: playout.targetDelay, own: delay.ownDelay, video: delay.videoDelay,
+      concealed: frame.source === 'concealed' ? 1 : 0,
+    });
   }
 
   close(): void {

@@ -87,7 +87,8 @@ export class RtpTransport extends EventEmitter implements SenderTransport {
     await sender.start();
     // a stale viewer's sender is closed by the caller, its sound (none opened yet) needs nothing
     if (!stale()) await audio?.addViewer(link.name, where, keys);
-    if (!stale()) audio?.note(link.name, audio.on ? (where.audioWhy ?? null) : null);
+    // (set only where sound was asked for: the viewer's word, or ours for an older peer; a viewer gone meanwhile keeps none)
+    if (!stale()) audio?.note(link.name, where.audioWhy ?? null);
     return sender;
   }
 

@@ -111,7 +111,7 @@ export class SrtAudioReceiver extends EventEmitter {
     for (const frame of this.feeder.feed(this.playout.poll(now), now)) {
       this.delay.written(now - frame.hostMs);
       this.account(frame, now + this.sink.latencyMs, video);
-      if (this.stages) this.stages.written(frame, now, preciseNow(), { queued: this.sink.queuedBytes, dropped: this.sink.framesDropped, stale: this.feeder.stale, target: this.playout.targetDelay, own: this.delay.ownDelay, video: this.delay.videoDelay });
+      this.stages?.written(frame, now, preciseNow(), { sink: this.sink, feeder: this.feeder, playout: this.playout, delay: this.delay });
     }
     this.clock.wakeAt(preciseNow(), this.playout.nextAt(now), this.feeder.halfAt);
   }

@@ -83,7 +83,8 @@ export class SrtTransport extends EventEmitter implements SenderTransport {
       const latencyMs = this.latencyMs ?? srtLatencyFromRtt(viewer.clock().rttMs);
       try {
         const where = await openAskingSound(viewer, { streamId, transport: 'srt', passphrase, latencyMs, codec, width, height, fps, ...(sound ? { audio: true } : {}) });
-        this.audio?.note(viewer.name, sound ? (where.audioWhy ?? null) : null);
+        // set only where sound was asked for: the viewer's word, or ours for an older peer
+        this.audio?.note(viewer.name, where.audioWhy ?? null);
         outputs.push({ host: where.host, port: where.port, passphrase: where.passphrase ?? passphrase, latencyMs });
       } catch (error) {
         await runs.fail(`${viewer.name} could not open its receiver: ${(error as Error).message}`);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PeerStages } from '../../../src/core/audio/audio-stages';
 
+const sources = { sink: { queuedBytes: 2304, framesDropped: 0 }, feeder: { stale: 0 }, playout: { targetDelay: 16.5 }, delay: { ownDelay: 16.5, videoDelay: 7.8 } };
 const context = { queued: 2304, dropped: 0, stale: 0, target: 16.5, own: 16.5, video: 7.8 };
 
 describe('the peer\'s stage rows', () => {
@@ -17,8 +18,8 @@ describe('the peer\'s stage rows', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gb-peer-stages-'));
     const stages = PeerStages.fromEnv({ GPU_BRIDGE_AUDIO_STAGES: dir })!;
     stages.arrived(1000.4, 1003.2);
-    stages.written({ hostMs: 1000.4, at: 1016.9, source: 'packet' }, 1017.3, 1017.5, context);
-    stages.written({ hostMs: 1010.4, at: 1026.9, source: 'concealed' }, 1027.1, 1027.2, context);
+    stages.written({ hostMs: 1000.4, at: 1016.9, source: 'packet' }, 1017.3, 1017.5, sources);
+    stages.written({ hostMs: 1010.4, at: 1026.9, source: 'concealed' }, 1027.1, 1027.2, sources);
     stages.close();
     const [file] = readdirSync(dir);
     expect(file).toBe(`peer-${process.pid}.jsonl`);
