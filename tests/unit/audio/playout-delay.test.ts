@@ -23,7 +23,7 @@ describe('PlayoutDelay (lip sync)', () => {
     expect(delay.target).toBe(1000 + MIN_JITTER_ROOM_MS);
     // ten seconds of frames without a loss: back down, slowly
     for (let i = 0; i < 1000; i += 1) delay.transit(1000);
-    expect(delay.target).toBe(1000 + 4);
+    expect(delay.target).toBe(1000 + MIN_CLEAN_ROOM_MS);
   });
 
   it('rises at once with jitter, comes down slowly when it is gone, and never past the cap', () => {
