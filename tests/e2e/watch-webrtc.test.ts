@@ -282,7 +282,8 @@ describe.skipIf(!haveChromium || !haveXvfb)('Watch page: a session from an anima
     // the share of readable stamps is judged from here on: on a loaded machine (the whole suite at once) one
     // to three of a stream's first 15 frames read as unreadable here, as many at either profile, which a ratio
     // over only 30 frames cannot absorb (not yet explained; see the stop-25 note)
-    const startUp = (await figures(page))!;
+    // the browser's counters now, so the log can say whether the path lost anything while those frames came
+    const startUp = await freshFigures(page);
     await expect.poll(async () => ((await figures(page))?.stamped ?? 0) - startUp.stamped, { timeout: 30_000 }).toBeGreaterThan(30);
     const seen = await page.evaluate(async () => {
       const pc = (window as unknown as { testPc: RTCPeerConnection }).testPc;
@@ -300,7 +301,7 @@ describe.skipIf(!haveChromium || !haveXvfb)('Watch page: a session from an anima
     expect(seen.codec).toContain(`profile-level-id=${profileLevelId}`);
     const shown = (await figures(page))!;
     expect((shown.stamped - startUp.stamped) / (shown.callbacks - startUp.callbacks)).toBeGreaterThan(0.95);
-    console.log(`e2e/watch-webrtc: Chromium answering H.264 ${profileLevelId} only: ${shown.stamped} frames shown with readable stamps of ${shown.callbacks} (${startUp.callbacks - startUp.stamped} unreadable in the first ${startUp.callbacks}), received as ${seen.codec}`);
+    console.log(`e2e/watch-webrtc: Chromium answering H.264 ${profileLevelId} only: ${shown.stamped} frames shown with readable stamps of ${shown.callbacks} (${startUp.callbacks - startUp.stamped} unreadable in the first ${startUp.callbacks}, with ${startUp.packetsLost} packets lost, ${startUp.nackSent} NACKs and ${startUp.pliSent} PLIs sent and ${startUp.keyFramesDecoded} keyframes decoded by then), received as ${seen.codec}`);
   });
 
   it('view links: one made for someone else lets their browser watch (view only), once; revoked, it cuts them off and is refused; all audited', async () => {
