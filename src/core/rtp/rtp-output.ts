@@ -32,7 +32,17 @@ interface Source {
   nextSeq: number | null;
   /** Packets of the frame in progress were lost on the way from the encoder: the rest of it is not sent. */
   damaged: boolean;
+  /** When its run was let go (armed, performance.now()), and whether any of its packets has gone to the viewers yet. */
+  armedAt: number;
+  forwarded: boolean;
 }
+
+/**
+ * A run that has sent nothing yet still has its first frame, a keyframe, to come (an encoder starts with
+ * one): for this long after it was let go, a keyframe request is redundant. Past it, an encoder that has
+ * sent nothing may be stuck, and a request (a new run) is let through.
+ */
+const FIRST_FRAME_WAIT_MS = 3000;
 
 /** Packets a waiting source may queue while the old one finishes its frame. */
 const MAX_QUEUED = 4096;
@@ -88,7 +98,7 @@ export class RtpOutput extends EventEmitter {
     // the encoder could not bind it and the run would fail instead)
     const fromPort = await freeUdpPort('127.0.0.1');
     await new Promise<void>((resolve, reject) => socket.connect(fromPort, '127.0.0.1', (error?: Error) => (error ? reject(error) : resolve())));
-    const source: Source = { id: this.nextId++, socket, port: socket.address().port, midFrame: false, queued: [], nextSeq: null, damaged: false };
+    const source: Source = { id: this.nextId++, socket, port: socket.address().port, midFrame: false, queued: [], nextSeq: null, damaged: false, armedAt: 0, forwarded: false };
     new UdpBatchReceiver(socket, (data) => this.onPacket(source, data));
     socket.on('error', () => undefined);
     this.sources.set(source.id, source);
@@ -101,6 +111,7 @@ export class RtpOutput extends EventEmitter {
     const source = this.sources.get(id);
     if (!source || source === this.active || source === this.pending) return;
     if (this.pending) this.dropSource(this.pending.id);
+    source.armedAt = performance.now();
     if (this.active) this.pending = source;
     else this.active = source;
   }
@@ -124,9 +135,14 @@ export class RtpOutput extends EventEmitter {
     return this.active?.id === id;
   }
 
-  /** A source is waiting to take over (a keyframe or restart is on its way). */
+  /**
+   * A keyframe is on its way: a source is waiting to take over, or the running one has sent nothing yet
+   * (a viewer's request as it joins, or as its browser's DTLS comes up, would start a run for nothing:
+   * measured, a browser starting a session with itself as viewer got two encoder restarts 173 ms apart).
+   */
   get switching(): boolean {
-    return this.pending !== null;
+    const active = this.active;
+    return this.pending !== null || (active !== null && !active.forwarded && performance.now() - active.armedAt < FIRST_FRAME_WAIT_MS);
   }
 
   private onPacket(source: Source, data: Buffer): void {
@@ -155,6 +171,7 @@ export class RtpOutput extends EventEmitter {
         return;
       }
       this.forward(payload, header.marker);
+      source.forwarded = true;
       source.midFrame = !header.marker;
       if (header.marker && this.pending?.queued.length) this.takeOver();
       return;
@@ -174,6 +191,7 @@ export class RtpOutput extends EventEmitter {
     for (const packet of next.queued) {
       this.forward(packet.payload, packet.marker);
       next.midFrame = !packet.marker;
+      next.forwarded = true;
     }
     next.queued = [];
     if (old) {

@@ -112,16 +112,33 @@ describe('the rtp fan-out from encoder runs to viewers', () => {
     const { viewer, sent } = recordingViewer();
     output.addViewer('a', viewer);
     const running = await output.openSource();
+    const encoder = await encoderSocket(running.fromPort);
+    await send(encoder, running.port, [rtp('running', true, 1)]);
     const reserved = await output.openSource(false);
     expect(output.switching).toBe(false);
     const early = await encoderSocket(reserved.fromPort);
     await send(early, reserved.port, [rtp('early', true, 1)]);
-    expect(sent).toEqual([]);
+    expect(sent.map((p) => p.payload)).toEqual(['running']);
     output.arm(reserved.id);
     expect(output.switching).toBe(true);
     await send(early, reserved.port, [rtp('armed', true, 2)]);
-    expect(sent.map((p) => p.payload)).toEqual(['armed']);
+    expect(sent.map((p) => p.payload)).toEqual(['running', 'armed']);
     expect(output.isActive(reserved.id)).toBe(true);
     expect(output.isActive(running.id)).toBe(false);
+  });
+
+  it('a run that has sent nothing yet has its keyframe on the way: a request then is redundant, until its first packet goes out', async () => {
+    output = new RtpOutput();
+    const { viewer, sent } = recordingViewer();
+    output.addViewer('a', viewer);
+    expect(output.switching).toBe(false);
+    const first = await output.openSource();
+    // a browser whose DTLS comes up now, before the encoder's first frame, needs no new run
+    expect(output.switching).toBe(true);
+    const encoder = await encoderSocket(first.fromPort);
+    await send(encoder, first.port, [rtp('idr-a', false, 1), rtp('idr-b', true, 2)]);
+    expect(sent.map((p) => p.payload)).toEqual(['idr-a', 'idr-b']);
+    // its keyframe has gone out: a viewer that missed it asks for a new one, and gets it
+    expect(output.switching).toBe(false);
   });
 });
