@@ -1,5 +1,5 @@
 import { createSocket, type Socket } from 'node:dgram';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { RtpOutput } from '../../../src/core/rtp/rtp-output';
 import type { RtpPeerSender } from '../../../src/core/rtp/rtp-peer-sender';
 import { writeRtpHeader } from '../../../src/core/rtp/rtp-packet';
@@ -140,5 +140,18 @@ describe('the rtp fan-out from encoder runs to viewers', () => {
     expect(sent.map((p) => p.payload)).toEqual(['idr-a', 'idr-b']);
     // its keyframe has gone out: a viewer that missed it asks for a new one, and gets it
     expect(output.switching).toBe(false);
+  });
+
+  it('a run that has sent nothing 3 s after it was let go may be stuck: a request goes through again', async () => {
+    output = new RtpOutput();
+    await output.openSource();
+    expect(output.switching).toBe(true);
+    const now = performance.now();
+    const clock = vi.spyOn(performance, 'now').mockReturnValue(now + 3001);
+    try {
+      expect(output.switching).toBe(false);
+    } finally {
+      clock.mockRestore();
+    }
   });
 });
