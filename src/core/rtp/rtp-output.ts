@@ -171,7 +171,6 @@ export class RtpOutput extends EventEmitter {
         return;
       }
       this.forward(payload, header.marker);
-      source.forwarded = true;
       source.midFrame = !header.marker;
       if (header.marker && this.pending?.queued.length) this.takeOver();
       return;
@@ -191,7 +190,6 @@ export class RtpOutput extends EventEmitter {
     for (const packet of next.queued) {
       this.forward(packet.payload, packet.marker);
       next.midFrame = !packet.marker;
-      next.forwarded = true;
     }
     next.queued = [];
     if (old) {
@@ -201,7 +199,9 @@ export class RtpOutput extends EventEmitter {
     this.emit('switched', old?.id ?? null);
   }
 
+  /** A packet of the active source's to the viewers. */
   private forward(payload: Buffer, marker: boolean): void {
+    this.active!.forwarded = true;
     const frameStart = this.lastMarker;
     if (frameStart) {
       // our own 90 kHz clock: continuous across encoder runs (each ffmpeg starts its own at random)
