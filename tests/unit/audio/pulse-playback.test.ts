@@ -1,0 +1,196 @@
+// PulsePlayback's own decisions (where each write goes, when the target moves), against a stand-in for
+// libpulse that records the calls: a stand-in, because the decisions are about time and what the server
+// reports, which a real server cannot be made to do on cue. The real server's side of it (sound written
+// after a stall is heard as soon as before it) is tests/integration/pulse-playback.test.ts.
+import { describe, expect, it } from 'vitest';
+import { FRAME_BYTES } from '../../../src/core/audio/opus-lib';
+import type { PulseLib, TimingInfo } from '../../../src/core/audio/pulse-lib';
+import { PA_CONTEXT_READY, PA_SEEK_RELATIVE, PA_SEEK_RELATIVE_ON_READ, PA_STREAM_READY } from '../../../src/core/audio/pulse-lib';
+import { PulsePlayback } from '../../../src/core/audio/pulse-playback';
+
+const HALF = Buffer.alloc(FRAME_BYTES / 2);
+/** s16 stereo at 48 kHz. */
+const BYTES_PER_MS = 192;
+
+interface Call {
+  bytes: number;
+  seek: number;
+  silent: boolean;
+}
+
+function standIn(): { lib: PulseLib; writes: Call[]; corks: number[]; underflow: () => void; timing: { info: TimingInfo | null }; failWrites: { on: boolean } } {
+  const writes: Call[] = [];
+  const corks: number[] = [];
+  let underflow: (() => void) | null = null;
+  const timing: { info: TimingInfo | null } = { info: null };
+  const failWrites = { on: false };
+  const handle = {};
+  const lib = {
+    mainloopNew: () => handle,
+    mainloopGetApi: () => handle,
+    mainloopIterate: () => 0,
+    mainloopFree: () => undefined,
+    contextNew: () => handle,
+    contextConnect: () => 0,
+    contextGetState: () => PA_CONTEXT_READY,
+    contextErrno: () => 0,
+    contextDisconnect: () => undefined,
+    contextUnref: () => undefined,
+    strerror: () => 'Connection terminated',
+    streamNew: () => handle,
+    streamConnectPlayback: () => 0,
+    streamGetState: () => PA_STREAM_READY,
+    streamWrite: (_s: unknown, data: Buffer, bytes: number, _f: unknown, _o: number, seek: number) => {
+      if (failWrites.on) return -1;
+      writes.push({ bytes, seek, silent: data.every((b) => b === 0) });
+      return 0;
+    },
+    streamCork: (_s: unknown, b: number) => {
+      corks.push(b);
+      return null;
+    },
+    streamUpdateTimingInfo: () => null,
+    streamGetTimingInfo: () => (timing.info ? handle : null),
+    streamSetUnderflowCallback: () => undefined,
+    streamDisconnect: () => 0,
+    streamUnref: () => undefined,
+    operationUnref: () => undefined,
+    notifyCallback: (fn: () => void) => {
+      underflow = fn;
+      return fn;
+    },
+    unregister: () => undefined,
+    timingInfo: () => timing.info!,
+  } as unknown as PulseLib;
+  return { lib, writes, corks, underflow: () => underflow!(), timing, failWrites };
+}
+
+async function opened(targetMs = 12) {
+  const fake = standIn();
+  const clock = { now: 0 };
+  const playback = await PulsePlayback.open({ server: null, targetMs, lib: fake.lib, now: () => clock.now });
+  return { ...fake, clock, playback };
+}
+
+describe('PulsePlayback (libpulse stand-in)', () => {
+  it('starts corked and leads its first sound with silence, so the stream holds its target from the start', async () => {
+    const { playback, writes, corks } = await opened(12);
+    expect(playback.write(HALF)).toBe(true);
+    expect(writes).toEqual([
+      { bytes: 12 * BYTES_PER_MS - HALF.length, seek: PA_SEEK_RELATIVE, silent: true },
+      { bytes: HALF.length, seek: PA_SEEK_RELATIVE, silent: true },
+    ]);
+    expect(corks).toEqual([0]);
+    playback.write(HALF);
+    expect(writes.at(-1)).toEqual({ bytes: HALF.length, seek: PA_SEEK_RELATIVE, silent: true });
+    expect(corks).toEqual([0]);
+    await playback.close();
+  });
+
+  it('after an underrun writes the target ahead of where the server reads, a half frame more, and counts it', async () => {
+    const { playback, writes, underflow, clock } = await opened(12);
+    playback.write(HALF);
+    underflow();
+    expect(playback.underruns).toBe(1);
+    clock.now = 100;
+    playback.write(HALF);
+    const [lead, sound] = writes.slice(-2);
+    expect(lead).toEqual({ bytes: 17 * BYTES_PER_MS - HALF.length, seek: PA_SEEK_RELATIVE_ON_READ, silent: true });
+    expect(sound!.seek).toBe(PA_SEEK_RELATIVE);
+    expect(playback.targetMs).toBe(17);
+    // the next write simply follows
+    playback.write(HALF);
+    expect(writes.at(-1)!.seek).toBe(PA_SEEK_RELATIVE);
+    await playback.close();
+  });
+
+  it('raises its target at most 20 ms, and brings it back down a half frame (one dropped) every 3 s without an underrun', async () => {
+    const { playback, writes, underflow, clock } = await opened(12);
+    playback.write(HALF);
+    for (let i = 0; i < 6; i += 1) {
+      underflow();
+      clock.now += 5;
+      playback.write(HALF);
+    }
+    expect(playback.targetMs).toBe(32);
+    const steps: number[] = [];
+    let dropped = 0;
+    const from = clock.now;
+    for (let t = from; t <= from + 13_000; t += 5) {
+      const before = playback.targetMs;
+      const count = writes.length;
+      clock.now = t;
+      const wrote = playback.write(HALF);
+      if (!wrote) {
+        dropped += 1;
+        expect(writes.length).toBe(count);
+        steps.push(t);
+        expect(playback.targetMs).toBe(before - 5);
+      }
+    }
+    expect(playback.targetMs).toBe(12);
+    expect(dropped).toBe(4);
+    expect(playback.trimmed).toBe(4);
+    // 3 s apart
+    expect(steps.slice(1).map((t, i) => t - steps[i]!)).toEqual([3000, 3000, 3000]);
+    await playback.close();
+  });
+
+  it('an output that runs dry each time the target comes down is tried again ever later (3, 6, 12 s…), not every 3 s', async () => {
+    const { playback, underflow, clock } = await opened(12);
+    playback.write(HALF);
+    const lowered: number[] = [];
+    let dryAt: number | null = 0;
+    for (let t = 0; t <= 60_000; t += 5) {
+      clock.now = t;
+      // this output needs 17 ms: 1 s after each step down to 12 it runs dry
+      if (dryAt !== null && t >= dryAt) {
+        underflow();
+        dryAt = null;
+      }
+      const before = playback.targetMs;
+      playback.write(HALF);
+      if (playback.targetMs < before) {
+        lowered.push(t);
+        dryAt = t + 1000;
+      }
+    }
+    expect(lowered.slice(1).map((t, i) => t - lowered[i]! - 1000)).toEqual([6000, 12_000, 24_000]);
+    expect(lowered.length).toBe(4);
+    // a stall long after the last step down starts the wait at 3 s again
+    clock.now = 200_000;
+    underflow();
+    playback.write(HALF);
+    clock.now = 203_000;
+    expect(playback.write(HALF)).toBe(false);
+    await playback.close();
+  });
+
+  it('drops a half frame when the server reports a frame more than the target held (its clock slower than ours)', async () => {
+    const { playback, writes, timing, clock } = await opened(12);
+    playback.write(HALF);
+    const wallMs = performance.timeOrigin + performance.now();
+    timing.info = { atMs: wallMs, playing: true, readIndex: 100_000, writeIndex: 100_000 + 23 * BYTES_PER_MS, sinkUsec: 0 };
+    clock.now = 1000;
+    const count = writes.length;
+    expect(playback.write(HALF)).toBe(false);
+    expect(writes.length).toBe(count);
+    // the level it knows is a half frame less now: 18 ms, under the target and a frame
+    clock.now = 1005;
+    expect(playback.write(HALF)).toBe(true);
+    await playback.close();
+  });
+
+  it('says why once the server stops taking sound, and drops what comes after without calling it again', async () => {
+    const { playback, writes, failWrites } = await opened(12);
+    playback.write(HALF);
+    failWrites.on = true;
+    expect(playback.write(HALF)).toBe(false);
+    expect(playback.failed).toMatch(/stopped taking sound: Connection terminated/);
+    failWrites.on = false;
+    const count = writes.length;
+    expect(playback.write(HALF)).toBe(false);
+    expect(writes.length).toBe(count);
+    await playback.close();
+  });
+});
