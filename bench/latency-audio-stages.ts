@@ -2,7 +2,7 @@
 // where GPU_BRIDGE_AUDIO_STAGES names a folder (src/core/audio/audio-stages.ts). Each stage is the p50 of
 // (time the frame reached it) − (its capture time), over the frames captured while the clicks played; the
 // last stage, heard, is per click: the peer's onset against the time the click's frame was written to
-// pacat. Host and peer run on this machine: one clock.
+// the peer's output. Host and peer run on this machine: one clock.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { summarize } from '../src/core/sessions/quantiles';
@@ -12,16 +12,16 @@ export interface StageSplit {
   stages: Array<{ name: string; p50Ms: number | null; what: string }>;
   /** The playout's own delay (transit floor + jitter room) and the target it played at (p50, ms): the difference is the wait for the picture. */
   ownP50Ms: number | null;
-  /** Per click, heard minus written (p50, ms): pacat, the peer's server, and the host capture's buffering the stamps cannot see. */
+  /** Per click, heard minus written (p50, ms): the output's stream, the peer's server, and the host capture's buffering the stamps cannot see. */
   sinkP50Ms: number | null;
   targetP50Ms: number | null;
   /** The picture's capture → decoded (p50, ms) as the peer measured it for lip sync. */
   videoP50Ms: number | null;
   frames: number;
-  /** Bytes waiting in front of pacat when a frame was written (Node's and the kernel's count, with its bookkeeping; p50, p95). */
+  /** Bytes the output held when a frame was written (the libpulse stream's level; with pacat, what waits in front of it; p50, p95). */
   queuedP50: number | null;
   queuedP95: number | null;
-  /** Frames the sink dropped (pacat not keeping up) and the receiver did not write (past their time), in the window. */
+  /** Frames the sink dropped (its target coming down, or pacat not keeping up) and the receiver did not write (past their time), in the window. */
   dropped: number;
   stale: number;
 }
@@ -58,7 +58,7 @@ export function stageSplit(dir: string, window: { from: number; to: number }, cl
       { name: 'received', p50Ms: since(peer, 'received', 'hostMs'), what: 'authenticated at the peer' },
       { name: 'due', p50Ms: since(peer, 'due', 'hostMs'), what: 'its turn in the jitter buffer (the target delay)' },
       { name: 'out', p50Ms: since(peer, 'out', 'hostMs'), what: 'taken out by the playout (its timer, or the late packet it waited for)' },
-      { name: 'written', p50Ms: since(peer, 'written', 'hostMs'), what: 'decoded, written to pacat' },
+      { name: 'written', p50Ms: since(peer, 'written', 'hostMs'), what: 'decoded, written to the output' },
       { name: 'heard', p50Ms: p50(heard.map((h) => h.total)), what: `in the peer's output (the clicks: ${heard.length})` },
     ],
     sinkP50Ms: p50(heard.map((h) => h.sink)),

@@ -202,7 +202,7 @@ async function main(): Promise<number> {
               if (stage.p50Ms !== null) before = stage.p50Ms;
             }
             console.log(`    written → heard per click p50 ${ms(split.sinkP50Ms)}; the playout's own delay p50 ${ms(split.ownP50Ms)}, its target ${ms(split.targetP50Ms)} (the rest waits for the picture, whose capture → decoded the peer sees at p50 ${ms(split.videoP50Ms)}); ${split.frames} frames`);
-            console.log(`    in front of pacat p50 ${split.queuedP50 ?? '—'} B, p95 ${split.queuedP95 ?? '—'} B (the kernel's count, ~2.3 kB a half frame); ${split.dropped} frames dropped there (pacat behind), ${split.stale} not written (past their time)`);
+            console.log(`    the output held p50 ${split.queuedP50 ?? '—'} B, p95 ${split.queuedP95 ?? '—'} B when a frame was written (libpulse's stream as its server last reported it, 960 B a half frame; or what waited in front of pacat, by the kernel's count); ${split.dropped} frames dropped there, ${split.stale} not written (past their time)`);
           }
           extras[transport === 'rtp' ? 'audio' : `audio_${transport}`] = { latencyP50Ms: audio.latency.p50Ms, latencyP95Ms: audio.latency.p95Ms, floorP50Ms: audio.floor.p50Ms, overFloor: over, avOffsetP50Ms: audio.offset.p50Ms, avOffsetAbsP95Ms: audio.offsetAbsP95Ms, clicks: audio.clicks, heard: audio.heard, underruns: audio.underruns, split: audio.split, error: audio.error };
         }

@@ -41,6 +41,16 @@ export const MAX_VIDEO_HOLD_MS = 150;
 /** A hold changes by at least this much, so the picture's pace is not nudged every frame. */
 const HOLD_STEP_MS = 2;
 
+/** What PlayoutDelay reads of a sink, read live: a sink may move its latency (PulseApiSink's target after an underrun). */
+export function liveSink(sink: { readonly latencyMs: number; readonly kind: string }): { readonly latencyMs: number; readonly heard: boolean } {
+  return {
+    get latencyMs() {
+      return sink.latencyMs;
+    },
+    heard: sink.kind === 'pulse',
+  };
+}
+
 /**
  * When the peer plays its sound and shows its picture (lip sync), from what it measured, with time and
  * delays passed in. All delays are (local time) − (host capture time): they carry the clocks' offset, which
@@ -58,7 +68,7 @@ export class PlayoutDelay {
   private sinceLoss = Infinity;
   private floor: number | null = null;
 
-  constructor(private readonly sink: { latencyMs: number; heard: boolean }) {}
+  constructor(private readonly sink: { readonly latencyMs: number; readonly heard: boolean }) {}
 
   /** A packet's arrival minus its capture time (first arrivals only: a resend's says nothing of the path). */
   transit(ms: number): void {

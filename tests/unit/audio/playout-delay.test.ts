@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LATE_GRACE_MS } from '../../../src/core/audio/audio-playout';
-import { MAX_JITTER_ROOM_MS, MAX_VIDEO_HOLD_MS, MIN_CLEAN_ROOM_MS, MIN_JITTER_ROOM_MS, PlayoutDelay } from '../../../src/core/audio/playout-delay';
+import { liveSink, MAX_JITTER_ROOM_MS, MAX_VIDEO_HOLD_MS, MIN_CLEAN_ROOM_MS, MIN_JITTER_ROOM_MS, PlayoutDelay } from '../../../src/core/audio/playout-delay';
 
 describe('PlayoutDelay (lip sync)', () => {
   it('on a steady path that loses nothing: the transit floor plus the jitter\'s room, no frame kept for FEC', () => {
@@ -80,5 +80,16 @@ describe('PlayoutDelay (lip sync)', () => {
     for (let i = 0; i < 20; i += 1) headless.transit(1000);
     headless.videoFrame(990);
     expect(headless.videoHoldMs).toBe(0);
+  });
+
+  it('reads the sink\'s latency live (a sink whose target rose after an underrun): the sound waits less for a late picture', () => {
+    const sink = { latencyMs: 20, kind: 'pulse' };
+    const delay = new PlayoutDelay(liveSink(sink));
+    for (let i = 0; i < 50; i += 1) delay.transit(1000);
+    for (let i = 0; i < 30; i += 1) delay.videoFrame(1040);
+    expect(delay.target).toBe(1020);
+    sink.latencyMs = 25;
+    expect(delay.target).toBe(1015);
+    expect(liveSink({ latencyMs: 0, kind: 'none' }).heard).toBe(false);
   });
 });

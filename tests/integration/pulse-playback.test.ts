@@ -1,0 +1,114 @@
+// PulsePlayback against a real sound server (PipeWire with pipewire-pulse, a null sink whose monitor is
+// recorded): a tone written in half frames in real time, a click at two moments, and between them the writer
+// stalled as a starved process is, the half frames due meanwhile skipped as the peer's feeder skips them.
+// What must hold: the stall is one gap, counted as an underrun; sound written after it is heard (a stream
+// whose read index ran past its write index would stay silent for good); and the click after it is heard
+// about as soon after it was written as the one before (a prebuffering stream refills to its whole buffer and
+// keeps it: everything after is heard later).
+import { loadavg } from 'node:os';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FRAME_BYTES, opusUnavailable } from '../../src/core/audio/opus-lib';
+import { PulsePlayback } from '../../src/core/audio/pulse-playback';
+import { SoundRig, soundRigUnavailable } from '../helpers/sound-rig';
+import { monoOf, silentGaps } from '../helpers/xcorr';
+
+const unavailable = soundRigUnavailable() ?? opusUnavailable();
+if (unavailable) console.warn(`SKIP pulse-playback: ${unavailable}`);
+
+const HALF_SAMPLES = FRAME_BYTES / 8;
+const RATE = 48_000;
+const TARGET_MS = 12;
+const STALL_MS = 60;
+const CLICK_SLOTS = [100, 500];
+const STALL_AT_SLOT = 300;
+const SLOTS = 700;
+
+/** Half frame `slot` of a quiet 440 Hz tone, opening with a loud 1 ms click in the click slots. */
+function halfFrame(slot: number): Buffer {
+  const out = Buffer.alloc(FRAME_BYTES / 2);
+  for (let i = 0; i < HALF_SAMPLES; i += 1) {
+    const n = slot * HALF_SAMPLES + i;
+    const click = CLICK_SLOTS.includes(slot) && i < 48;
+    const v = click ? 20000 * Math.sign(Math.sin((2 * Math.PI * 2000 * n) / RATE) || 1) : Math.round(2000 * Math.sin((2 * Math.PI * 440 * n) / RATE));
+    out.writeInt16LE(v, i * 4);
+    out.writeInt16LE(v, i * 4 + 2);
+  }
+  return out;
+}
+
+function busyWait(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until);
+}
+
+describe.skipIf(unavailable !== null)('PulsePlayback: a stream locked to the sink\'s clock (real sound server)', () => {
+  let rig: SoundRig;
+
+  beforeAll(async () => {
+    rig = await SoundRig.start('playback');
+  });
+
+  afterAll(async () => {
+    await rig?.stop();
+  });
+
+  it('after a stall: one gap, counted; then heard again as soon after writing as before it', async () => {
+    const playback = await PulsePlayback.open({ server: rig.env.PULSE_SERVER!, targetMs: TARGET_MS });
+    const recorder = rig.record();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const writtenAt = new Map<number, number>();
+    const start = performance.now();
+    let slot = 0;
+    let skipped = 0;
+    await new Promise<void>((resolve) => {
+      const tick = (): void => {
+        if (slot === STALL_AT_SLOT) {
+          busyWait(STALL_MS);
+          slot += 1;
+        }
+        const now = performance.now();
+        // every half frame whose time has come; one whose time to be heard has passed is skipped
+        for (; slot < SLOTS && start + slot * 5 <= now; slot += 1) {
+          if (now - (start + slot * 5) > TARGET_MS) {
+            skipped += 1;
+            continue;
+          }
+          if (CLICK_SLOTS.includes(slot)) writtenAt.set(slot, performance.timeOrigin + performance.now());
+          playback.write(halfFrame(slot));
+        }
+        if (slot >= SLOTS) resolve();
+        else setTimeout(tick, 1);
+      };
+      tick();
+    });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const recording = monoOf(await recorder.stop());
+    await playback.close();
+
+    // the clicks' onsets in the recording, on the recorder's clock (its samples), against when each was written
+    const onsets: number[] = [];
+    for (let i = 0, quietUntil = 0; i < recording.length; i += 1) {
+      if (Math.abs(recording[i]!) > 0.4) {
+        if (i >= quietUntil) onsets.push(i);
+        quietUntil = i + RATE / 10;
+      }
+    }
+    const heardAt = onsets.map((i) => recorder.startedAt + (i / RATE) * 1000);
+    const latencies = CLICK_SLOTS.map((s, k) => (heardAt[k] ?? NaN) - writtenAt.get(s)!);
+    const toneFrom = onsets[0]! - 100 * HALF_SAMPLES;
+    const gaps = silentGaps(recording, toneFrom, (SLOTS - 10) * HALF_SAMPLES, 480);
+    console.log(`pulse-playback (load ${loadavg()[0]!.toFixed(1)}): clicks heard ${onsets.length}, written → heard ${latencies.map((l) => l.toFixed(1)).join(' / ')} ms (on the recorder's clock, from its start: compare the two); gaps ${JSON.stringify(gaps.map((g) => Math.round(g / 48)))} ms; underruns ${playback.underruns}; skipped ${skipped}; target ${playback.targetMs} ms`);
+
+    expect(onsets).toHaveLength(2);
+    expect(playback.underruns).toBeGreaterThanOrEqual(1);
+    expect(skipped).toBeGreaterThan(0);
+    // the stall's gap, and any other the machine caused, each counted by the server
+    expect(gaps.length).toBeGreaterThanOrEqual(1);
+    expect(gaps.length).toBeLessThanOrEqual(playback.underruns);
+    // no gap longer than the stall and the lead that follows it (and a cycle or two of the server's)
+    for (const gap of gaps) expect(gap / 48).toBeLessThan(STALL_MS + TARGET_MS + 30);
+    // heard after the stall about as soon as before: the target a half frame higher per underrun, the server's cycle either way
+    expect(latencies[1]! - latencies[0]!).toBeLessThan(5 * playback.underruns + 12);
+    expect(latencies[1]! - latencies[0]!).toBeGreaterThan(-12);
+  });
+});
