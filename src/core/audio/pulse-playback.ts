@@ -1,4 +1,4 @@
-import { FRAME_BYTES, FRAME_MS, OPUS_CHANNELS, OPUS_RATE } from './opus-lib';
+import { FRAME_MS, OPUS_CHANNELS, OPUS_RATE } from './opus-lib';
 import {
   PA_CONTEXT_FAILED,
   PA_CONTEXT_NOAUTOSPAWN,
@@ -20,13 +20,32 @@ const BYTES_PER_MS = (OPUS_RATE * OPUS_CHANNELS * 2) / 1000;
 const CONNECT_TIMEOUT_MS = 3000;
 /** The server keeps at most this much (ms) of ours: past it, it drops the oldest. */
 const MAX_LENGTH_MS = 200;
-/** How often (ms) the server is asked where its read index stands, for the clock-drift trim. */
-const TIMING_EVERY_MS = 1000;
-/** Over this much (ms) above the target, the sink's clock has fallen behind ours: a half frame is dropped. */
-const EXCESS_MS = FRAME_MS;
-/** An underrun raises the target by this much (ms; a half frame), up to MAX_RAISE_MS over where it began. */
+/** How often (ms) the server is asked where its read index stands: for a stream starved unnoticed, and the clock-drift trim. */
+const TIMING_EVERY_MS = 250;
+/**
+ * Reports (at TIMING_EVERY_MS) whose least level is weighed for the clock-drift trim: what the stream holds
+ * swings by the server's cycle (it reads a whole quantum at once), so its trough, the least of a couple of
+ * seconds of reports, is what says whether more is held than needed.
+ */
+const TROUGH_REPORTS = 8;
+/**
+ * The least the target may be over the server's cycle (ms): a cycle reads a whole quantum at once, and sound
+ * comes a half frame at a time, so the stream must hold a quantum, a half frame and a little (12 ms at the
+ * 256-sample quantum a desktop's server runs at for a stream asking for this little; 28 ms at a forced 1024).
+ */
+const OVER_CYCLE_MS = FRAME_MS / 2 + 2;
+/** Reports whose read index, a whole number of cycles, are taken before the cycle found from them is trusted. */
+const CYCLE_REPORTS = 4;
+/** A cycle found longer than this (ms) is not believed (reads that are not whole cycles). */
+const MAX_CYCLE_MS = 100;
+/**
+ * An underrun raises the target by this much (ms; a half frame) and by what the server had read past our
+ * sound where its report showed that, up to MAX_RAISE_MS over where it began: a server whose cycle is longer
+ * than the target (a quantum forced to 1024 or 2048 samples, 21 or 43 ms) reads past everything each cycle,
+ * and is heard only once the target is over its cycle.
+ */
 const RAISE_MS = FRAME_MS / 2;
-const MAX_RAISE_MS = 20;
+const MAX_RAISE_MS = 100;
 /**
  * A raised target comes down a half frame (one dropped) after this long (ms) with no underrun; an underrun
  * within that long of coming down doubles the wait for the next try (up to MAX_LOWER_AFTER_MS), so an
@@ -65,7 +84,7 @@ export interface PulsePlaybackOptions {
  */
 export class PulsePlayback {
   underruns = 0;
-  /** Half frames dropped: the target coming back down, or the sink's clock fallen behind ours. */
+  /** Half frames dropped: the target coming back down, or the output's clock slower than ours. */
   trimmed = 0;
   /** Why the stream stopped taking sound (the server gone, the stream killed), null while it plays. */
   failed: string | null = null;
@@ -73,7 +92,15 @@ export class PulsePlayback {
   private resync = false;
   private closed = false;
   private lastTiming = -Infinity;
+  private lastReportAt: number | null = null;
   private levelBytes: number | null = null;
+  /** The server's cycle as found so far (bytes): the greatest common divisor of its read indexes; 0 before one. */
+  private cycleBytes = 0;
+  private cycleReports = 0;
+  /** The levels of the reports since the target last moved (bytes). */
+  private readonly recentLevels: number[] = [];
+  /** How far the server's read index had run past our sound at its last report (bytes), to raise the target by. */
+  private deficitBytes = 0;
   private targetBytes: number;
   /** When the target last moved or the stream last ran dry (local ms). */
   private steadySince = 0;
@@ -88,7 +115,7 @@ export class PulsePlayback {
     private readonly mainloop: unknown,
     private readonly context: unknown,
     private readonly stream: unknown,
-    private readonly baseBytes: number,
+    private baseBytes: number,
     private readonly now: () => number,
   ) {
     this.targetBytes = baseBytes;
@@ -153,10 +180,12 @@ export class PulsePlayback {
     const lib = this.lib;
     if (this.resync) {
       this.resync = false;
-      this.targetBytes = Math.min(this.baseBytes + align(MAX_RAISE_MS * BYTES_PER_MS), this.targetBytes + align(RAISE_MS * BYTES_PER_MS));
+      this.targetBytes = Math.min(this.baseBytes + align(MAX_RAISE_MS * BYTES_PER_MS), this.targetBytes + align(RAISE_MS * BYTES_PER_MS) + this.deficitBytes);
+      this.deficitBytes = 0;
       this.lowerAfterMs = now - this.loweredAt < this.lowerAfterMs ? Math.min(MAX_LOWER_AFTER_MS, this.lowerAfterMs * 2) : LOWER_AFTER_MS;
       this.steadySince = now;
       this.levelBytes = null;
+      this.recentLevels.length = 0;
       this.lead(pcm.length, PA_SEEK_RELATIVE_ON_READ);
     } else if (!this.started) {
       this.steadySince = now;
@@ -166,7 +195,8 @@ export class PulsePlayback {
       this.steadySince = now;
       this.loweredAt = now;
       return this.trim();
-    } else if (this.levelBytes !== null && this.levelBytes > this.targetBytes + EXCESS_MS * BYTES_PER_MS) {
+    } else if (this.recentLevels.length >= TROUGH_REPORTS && Math.min(...this.recentLevels) > this.targetBytes) {
+      // even its trough over what it should hold right after a write: the output's clock is slower than ours
       return this.trim();
     }
     if (lib.streamWrite(this.stream, pcm, pcm.length, null, 0, PA_SEEK_RELATIVE) < 0) {
@@ -203,25 +233,59 @@ export class PulsePlayback {
 
   private trim(): false {
     this.trimmed += 1;
-    if (this.levelBytes !== null) this.levelBytes -= FRAME_BYTES / 2;
+    this.recentLevels.length = 0;
     return false;
   }
 
+  /**
+   * Reads the server's newest report once, as it comes in (the loop is served at every write), and asks for
+   * the next every TIMING_EVERY_MS. Its read index against libpulse's own write index, which already counts
+   * what was written since (at most a half frame, as the report is read within a write of its coming): what
+   * the stream held, or more. Under zero, the server has read past our sound, an underrun it need not have
+   * said (pipewire-pulse tells only when a stream goes from playing to dry, not one that never got ahead of
+   * its cycle).
+   */
   private checkDrift(now: number): void {
-    if (!this.started || now - this.lastTiming < TIMING_EVERY_MS) return;
-    this.lastTiming = now;
+    if (!this.started) return;
     const info = this.lib.streamGetTimingInfo(this.stream);
     if (info) {
       const t = this.lib.timingInfo(info);
-      // the write index is libpulse's own, current; the read index is as of the server's report, and has
-      // moved on at the sink's rate since
-      if (t.readIndex !== null && t.writeIndex !== null && t.playing) {
-        const read = t.readIndex + Math.max(0, performance.timeOrigin + performance.now() - t.atMs) * BYTES_PER_MS;
-        this.levelBytes = t.writeIndex - read;
+      if (t.atMs !== this.lastReportAt && t.readIndex !== null && t.writeIndex !== null && t.playing) {
+        this.lastReportAt = t.atMs;
+        this.levelBytes = t.writeIndex - t.readIndex;
+        this.learnCycle(t.readIndex);
+        this.recentLevels.push(this.levelBytes);
+        if (this.recentLevels.length > TROUGH_REPORTS) this.recentLevels.shift();
+        if (this.levelBytes < 0 && !this.resync) {
+          this.underruns += 1;
+          this.resync = true;
+          this.deficitBytes = align(-this.levelBytes);
+        }
       }
     }
+    if (now - this.lastTiming < TIMING_EVERY_MS) return;
+    this.lastTiming = now;
     const op = this.lib.streamUpdateTimingInfo(this.stream, null, null);
     if (op) this.lib.operationUnref(op);
+  }
+
+  /**
+   * The server reads a quantum each cycle, so its read index is a whole number of them: their greatest common
+   * divisor, over a few reports, is the cycle. Where it is longer than the target allows for, the target's
+   * floor rises over it, and the stream is placed there at the next write.
+   */
+  private learnCycle(readIndex: number): void {
+    if (readIndex <= 0) return;
+    this.cycleBytes = gcd(this.cycleBytes, readIndex);
+    this.cycleReports += 1;
+    if (this.cycleReports < CYCLE_REPORTS || this.cycleBytes > MAX_CYCLE_MS * BYTES_PER_MS) return;
+    const floor = align(this.cycleBytes + OVER_CYCLE_MS * BYTES_PER_MS);
+    if (floor <= this.baseBytes) return;
+    this.baseBytes = floor;
+    if (this.targetBytes < floor) {
+      this.targetBytes = floor - align(RAISE_MS * BYTES_PER_MS);
+      this.resync = true;
+    }
   }
 
   /** Sends what was written and takes in what the server sent, without waiting. */
@@ -229,6 +293,11 @@ export class PulsePlayback {
     if (this.closed) return;
     for (let i = 0; i < 4 && (this.lib.mainloopIterate(this.mainloop, 0, null) as number) > 0; i += 1);
   }
+}
+
+function gcd(a: number, b: number): number {
+  while (b) [a, b] = [b, a % b];
+  return a;
 }
 
 /** Whole frames of s16 stereo (4 bytes). */
