@@ -18,8 +18,8 @@ import {
 
 const BYTES_PER_MS = (OPUS_RATE * OPUS_CHANNELS * 2) / 1000;
 const CONNECT_TIMEOUT_MS = 3000;
-/** The server keeps at most this much (ms) of ours: past it, it drops the oldest. */
-const MAX_LENGTH_MS = 200;
+/** The server keeps at most this much (ms) of ours: past it, it drops the oldest (over the highest target and cycle). */
+const MAX_LENGTH_MS = 400;
 /** How often (ms) the server is asked where its read index stands: for a stream starved unnoticed, and the clock-drift trim. */
 const TIMING_EVERY_MS = 250;
 /**
@@ -34,8 +34,12 @@ const TROUGH_REPORTS = 8;
  * 256-sample quantum a desktop's server runs at for a stream asking for this little; 28 ms at a forced 1024).
  */
 const OVER_CYCLE_MS = FRAME_MS / 2 + 2;
-/** Reports whose read index, a whole number of cycles, are taken before the cycle found from them is trusted. */
-const CYCLE_REPORTS = 4;
+/**
+ * Reports whose read index, a whole number of cycles, are taken before the cycle found from them is trusted
+ * (8: a common factor of two beyond the cycle in all of them by chance, 1 in 256); the cycle found goes on
+ * shrinking to the true one with each report after, and the floor with it.
+ */
+const CYCLE_REPORTS = 8;
 /** A cycle found longer than this (ms) is not believed (reads that are not whole cycles). */
 const MAX_CYCLE_MS = 100;
 /**
@@ -80,7 +84,8 @@ export interface PulsePlaybackOptions {
  * is as near as before it. Each underrun raises the target a half frame (a machine that stalls often gets the
  * room it needs instead of a gap each time) and 3 s without one lowers it a half frame again, down to where it
  * began (waiting twice as long after a step down that ran dry): what the playout writes ahead (the sink's
- * latencyMs) follows it.
+ * latencyMs) follows it. The server's reports (four a second) show underruns it did not tell of, and its cycle,
+ * over which the target is kept.
  */
 export class PulsePlayback {
   underruns = 0;
@@ -102,6 +107,8 @@ export class PulsePlayback {
   /** How far the server's read index had run past our sound at its last report (bytes), to raise the target by. */
   private deficitBytes = 0;
   private targetBytes: number;
+  /** Where the target comes back down to: where it started, or over the server's cycle where that is longer. */
+  private baseBytes: number;
   /** When the target last moved or the stream last ran dry (local ms). */
   private steadySince = 0;
   private lowerAfterMs = LOWER_AFTER_MS;
@@ -115,10 +122,11 @@ export class PulsePlayback {
     private readonly mainloop: unknown,
     private readonly context: unknown,
     private readonly stream: unknown,
-    private baseBytes: number,
+    private readonly startBytes: number,
     private readonly now: () => number,
   ) {
-    this.targetBytes = baseBytes;
+    this.targetBytes = startBytes;
+    this.baseBytes = startBytes;
     this.onUnderflow = lib.notifyCallback(() => {
       this.underruns += 1;
       this.resync = true;
@@ -162,7 +170,7 @@ export class PulsePlayback {
     }
   }
 
-  /** What the server held of ours when last looked at (bytes; once a second), null before. */
+  /** What the server held of ours at its last report (bytes; four a second), null before one. */
   get queuedBytes(): number | null {
     return this.levelBytes;
   }
@@ -176,7 +184,7 @@ export class PulsePlayback {
   write(pcm: Buffer): boolean {
     if (this.closed || this.failed) return false;
     const now = this.now();
-    this.checkDrift(now);
+    this.readReport(now);
     const lib = this.lib;
     if (this.resync) {
       this.resync = false;
@@ -245,7 +253,7 @@ export class PulsePlayback {
    * said (pipewire-pulse tells only when a stream goes from playing to dry, not one that never got ahead of
    * its cycle).
    */
-  private checkDrift(now: number): void {
+  private readReport(now: number): void {
     if (!this.started) return;
     const info = this.lib.streamGetTimingInfo(this.stream);
     if (info) {
@@ -279,11 +287,9 @@ export class PulsePlayback {
     this.cycleBytes = gcd(this.cycleBytes, readIndex);
     this.cycleReports += 1;
     if (this.cycleReports < CYCLE_REPORTS || this.cycleBytes > MAX_CYCLE_MS * BYTES_PER_MS) return;
-    const floor = align(this.cycleBytes + OVER_CYCLE_MS * BYTES_PER_MS);
-    if (floor <= this.baseBytes) return;
-    this.baseBytes = floor;
-    if (this.targetBytes < floor) {
-      this.targetBytes = floor - align(RAISE_MS * BYTES_PER_MS);
+    this.baseBytes = Math.max(this.startBytes, align(this.cycleBytes + OVER_CYCLE_MS * BYTES_PER_MS));
+    if (this.targetBytes < this.baseBytes) {
+      this.targetBytes = this.baseBytes - align(RAISE_MS * BYTES_PER_MS);
       this.resync = true;
     }
   }

@@ -197,14 +197,14 @@ describe('PulsePlayback (libpulse stand-in)', () => {
   it('finds a server cycle longer than its target from the read indexes (whole cycles), and raises its floor over it at once', async () => {
     const { playback, writes, timing, clock } = await opened(12);
     playback.write(HALF);
-    // a quantum of 1024 samples: 4096 bytes a cycle, 21.3 ms; found at the fourth report
+    // a quantum of 1024 samples: 4096 bytes a cycle, 21.3 ms; found at the eighth report
     let count = 0;
-    for (let i = 1; i <= 4; i += 1) {
+    for (let i = 1; i <= 8; i += 1) {
       timing.info = { atMs: 1_000_000 + i, playing: true, readIndex: 4096 * (3 * i + 1), writeIndex: 4096 * (3 * i + 1) + 2304, sinkUsec: 0 };
       clock.now = 250 * i;
       count = writes.length;
       playback.write(HALF);
-      if (i < 4) expect(writes.length).toBe(count + 1);
+      if (i < 8) expect(writes.length).toBe(count + 1);
     }
     const floorBytes = 4096 + 7 * BYTES_PER_MS;
     expect(writes[count]).toEqual({ bytes: floorBytes - HALF.length, seek: PA_SEEK_RELATIVE_ON_READ, silent: true });
@@ -215,6 +215,17 @@ describe('PulsePlayback (libpulse stand-in)', () => {
     clock.now += 3500;
     expect(playback.write(HALF)).toBe(true);
     expect(playback.targetMs).toBeCloseTo(floorMs, 1);
+    // a read index that is not a multiple of it (the cycle was two of the true one, by chance): the floor comes
+    // down with what is found, and the target after it, a half frame each 3 s
+    timing.info = { atMs: 2_000_000, playing: true, readIndex: 4096 * 100 + 1024, writeIndex: 4096 * 100 + 1024 + 2304, sinkUsec: 0 };
+    clock.now += 5;
+    playback.write(HALF);
+    const from = clock.now;
+    for (let t = from; t < from + 10_000; t += 5) {
+      clock.now = t;
+      playback.write(HALF);
+    }
+    expect(playback.targetMs).toBeCloseTo(Math.max(12, 1024 / BYTES_PER_MS + 7), 1);
     await playback.close();
   });
 
