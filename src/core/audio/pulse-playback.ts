@@ -58,6 +58,17 @@ const MAX_RAISE_MS = 100;
  */
 const LOWER_AFTER_MS = 3000;
 const MAX_LOWER_AFTER_MS = 60_000;
+/**
+ * An underrun told or reported this soon (ms) after the stream was placed anew is the one just handled (the
+ * server's notice and its report of the same moment come one after the other), not another.
+ */
+const SAME_UNDERRUN_MS = 30;
+/**
+ * Reports in a row that show the server read past our sound before that counts as an underrun it did not tell
+ * of: a stream starved for good (its cycle longer than the target) shows it in most reports, while a stall's
+ * underrun is told by the server itself.
+ */
+const STARVED_REPORTS = 2;
 /** Idle, the connection is still served this often (ms): the server's requests and underflow notices. */
 const IDLE_ITERATE_MS = 50;
 
@@ -106,6 +117,7 @@ export class PulsePlayback {
   private readonly recentLevels: number[] = [];
   /** How far the server's read index had run past our sound at its last report (bytes), to raise the target by. */
   private deficitBytes = 0;
+  private starvedReports = 0;
   private targetBytes: number;
   /** Where the target comes back down to: where it started, or over the server's cycle where that is longer. */
   private baseBytes: number;
@@ -114,6 +126,9 @@ export class PulsePlayback {
   private lowerAfterMs = LOWER_AFTER_MS;
   /** When the target last came down (local ms). */
   private loweredAt = -Infinity;
+  /** When the stream was last placed anew after an underrun: local ms, and wall-clock ms (the reports' clock). */
+  private resyncedAt = -Infinity;
+  private resyncedAtWall = -Infinity;
   private readonly idle: NodeJS.Timeout;
   private readonly onUnderflow: unknown;
 
@@ -128,6 +143,7 @@ export class PulsePlayback {
     this.targetBytes = startBytes;
     this.baseBytes = startBytes;
     this.onUnderflow = lib.notifyCallback(() => {
+      if (this.now() - this.resyncedAt < SAME_UNDERRUN_MS) return;
       this.underruns += 1;
       this.resync = true;
     });
@@ -194,6 +210,9 @@ export class PulsePlayback {
       this.steadySince = now;
       this.levelBytes = null;
       this.recentLevels.length = 0;
+      this.resyncedAt = now;
+      this.starvedReports = 0;
+      this.resyncedAtWall = performance.timeOrigin + performance.now();
       this.lead(pcm.length, PA_SEEK_RELATIVE_ON_READ);
     } else if (!this.started) {
       this.steadySince = now;
@@ -264,7 +283,10 @@ export class PulsePlayback {
         this.learnCycle(t.readIndex);
         this.recentLevels.push(this.levelBytes);
         if (this.recentLevels.length > TROUGH_REPORTS) this.recentLevels.shift();
-        if (this.levelBytes < 0 && !this.resync) {
+        // a report from before the stream was placed anew (asked for before it, answered after) is of the underrun just handled
+        const starved = this.levelBytes < 0 && t.atMs - this.resyncedAtWall >= SAME_UNDERRUN_MS;
+        this.starvedReports = starved ? this.starvedReports + 1 : 0;
+        if (this.starvedReports >= STARVED_REPORTS && !this.resync) {
           this.underruns += 1;
           this.resync = true;
           this.deficitBytes = align(-this.levelBytes);

@@ -108,8 +108,9 @@ describe('PulsePlayback (libpulse stand-in)', () => {
     const { playback, writes, underflow, clock } = await opened(12);
     playback.write(HALF);
     for (let i = 0; i < 22; i += 1) {
+      // underruns 50 ms apart: each its own (one within 30 ms of the last resync is the same one)
+      clock.now += 50;
       underflow();
-      clock.now += 5;
       playback.write(HALF);
     }
     expect(playback.targetMs).toBe(112);
@@ -229,16 +230,46 @@ describe('PulsePlayback (libpulse stand-in)', () => {
     await playback.close();
   });
 
-  it('counts an underrun the server did not tell of (its report: read past our sound), and raises the target by what it had read past', async () => {
+  it('counts an underrun the server did not tell of (two reports in a row: read past our sound), and raises the target by what it had read past', async () => {
     const { playback, writes, timing, clock } = await opened(12);
     playback.write(HALF);
     timing.info = { atMs: 1_000_000, playing: true, readIndex: 100_003 * 4, writeIndex: 100_003 * 4 - 3 * BYTES_PER_MS, sinkUsec: 0 };
     clock.now = 250;
     playback.write(HALF);
+    // one report alone is not enough
+    expect(playback.underruns).toBe(0);
+    timing.info = { ...timing.info, atMs: 1_000_250 };
+    clock.now = 500;
+    playback.write(HALF);
     expect(playback.underruns).toBe(1);
     const [lead] = writes.slice(-2);
     expect(lead!.seek).toBe(PA_SEEK_RELATIVE_ON_READ);
     expect(playback.targetMs).toBeCloseTo(12 + 5 + 3, 1);
+    await playback.close();
+  });
+
+  it('takes the server\'s notice and its report of the same underrun, one after the other, for one underrun', async () => {
+    const { playback, writes, underflow, timing, clock } = await opened(12);
+    playback.write(HALF);
+    // the reports first: read past our sound, twice
+    const wall = performance.timeOrigin + performance.now();
+    timing.info = { atMs: wall - 250, playing: true, readIndex: 100_003 * 4, writeIndex: 100_003 * 4 - 2 * BYTES_PER_MS, sinkUsec: 0 };
+    clock.now = 250;
+    playback.write(HALF);
+    timing.info = { ...timing.info, atMs: wall };
+    clock.now = 500;
+    playback.write(HALF);
+    expect(playback.underruns).toBe(1);
+    const target = playback.targetMs;
+    // then the server's notice of it, and a report asked for before the resync and answered after it
+    underflow();
+    timing.info = { ...timing.info, atMs: wall + 1 };
+    clock.now = 505;
+    const count = writes.length;
+    playback.write(HALF);
+    expect(playback.underruns).toBe(1);
+    expect(playback.targetMs).toBe(target);
+    expect(writes.slice(count).map((w) => w.seek)).toEqual([PA_SEEK_RELATIVE]);
     await playback.close();
   });
 
