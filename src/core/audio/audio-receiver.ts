@@ -13,7 +13,7 @@ import type { AudioSink } from './audio-sink';
 import { PeerStages } from './audio-stages';
 import { PlayoutTimer } from './playout-timer';
 import { OpusDecoder } from './opus-lib';
-import { liveSink, MIN_JITTER_ROOM_MS, PlayoutDelay } from './playout-delay';
+import { MIN_JITTER_ROOM_MS, PlayoutDelay } from './playout-delay';
 import { SinkFeeder } from './sink-feeder';
 
 /** One second of the audio stream at the peer (sent to the host inside stream.stats). */
@@ -87,7 +87,7 @@ export class AudioRtpReceiver extends EventEmitter {
     this.unprotector = new SrtpUnprotector(options.keys.media);
     this.protector = new SrtpProtector(options.keys.feedback);
     this.playout = new AudioPlayout(this.decoder, MIN_JITTER_ROOM_MS);
-    this.delay = new PlayoutDelay(liveSink(options.sink));
+    this.delay = new PlayoutDelay(options.sink);
     this.feeder = new SinkFeeder(options.sink);
     this.socket = createSocket(isIPv6(options.listen) ? 'udp6' : 'udp4');
     this.socket.on('error', () => undefined);

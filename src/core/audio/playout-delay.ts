@@ -41,16 +41,6 @@ export const MAX_VIDEO_HOLD_MS = 150;
 /** A hold changes by at least this much, so the picture's pace is not nudged every frame. */
 const HOLD_STEP_MS = 2;
 
-/** What PlayoutDelay reads of a sink, read live: a sink may move its latency (PulseApiSink's target after an underrun). */
-export function liveSink(sink: { readonly latencyMs: number; readonly kind: string }): { readonly latencyMs: number; readonly heard: boolean } {
-  return {
-    get latencyMs() {
-      return sink.latencyMs;
-    },
-    heard: sink.kind === 'pulse',
-  };
-}
-
 /**
  * When the peer plays its sound and shows its picture (lip sync), from what it measured, with time and
  * delays passed in. All delays are (local time) − (host capture time): they carry the clocks' offset, which
@@ -68,7 +58,8 @@ export class PlayoutDelay {
   private sinceLoss = Infinity;
   private floor: number | null = null;
 
-  constructor(private readonly sink: { readonly latencyMs: number; readonly heard: boolean }) {}
+  /** The sink, read live (PulseApiSink's latency moves with its target); only a 'pulse' sink is heard. */
+  constructor(private readonly sink: { readonly latencyMs: number; readonly kind: string }) {}
 
   /** A packet's arrival minus its capture time (first arrivals only: a resend's says nothing of the path). */
   transit(ms: number): void {
@@ -132,7 +123,7 @@ export class PlayoutDelay {
   /** How long the picture waits before its decoder so it shows with its sound (0 where nothing is heard). */
   get videoHoldMs(): number {
     const video = this.videoDelay;
-    if (!this.sink.heard || video === null || this.own === null) return 0;
+    if (this.sink.kind !== 'pulse' || video === null || this.own === null) return 0;
     const sound = this.writtenDelays.length > 0 ? median(this.writtenDelays) : this.own;
     const wanted = Math.max(0, Math.min(MAX_VIDEO_HOLD_MS, sound + this.sink.latencyMs - video));
     if (Math.abs(wanted - this.hold) >= HOLD_STEP_MS) this.hold = wanted;

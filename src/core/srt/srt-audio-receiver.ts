@@ -5,7 +5,7 @@ import { AudioPlayout, type PlayedFrame } from '../audio/audio-playout';
 import type { AudioSink } from '../audio/audio-sink';
 import { PeerStages } from '../audio/audio-stages';
 import { FRAME_MS, OpusDecoder } from '../audio/opus-lib';
-import { liveSink, MIN_JITTER_ROOM_MS, PlayoutDelay } from '../audio/playout-delay';
+import { MIN_JITTER_ROOM_MS, PlayoutDelay } from '../audio/playout-delay';
 import { PlayoutTimer } from '../audio/playout-timer';
 import { SinkFeeder } from '../audio/sink-feeder';
 
@@ -41,7 +41,7 @@ export class SrtAudioReceiver extends EventEmitter {
 
   constructor(readonly sink: AudioSink) {
     super();
-    this.delay = new PlayoutDelay(liveSink(sink));
+    this.delay = new PlayoutDelay(sink);
     this.feeder = new SinkFeeder(sink);
     const every = (ms: number, fn: () => void) => {
       const timer = setInterval(fn, ms);
