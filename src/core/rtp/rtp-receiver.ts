@@ -1,11 +1,10 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
-import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { isIPv6 } from 'node:net';
 import { preciseNow } from '../pairing/channel';
 import type { RtpVideoCodec } from './depacketize';
 import { FrameAssembler, type AssembledFrame, type AssemblerActions } from './frame-assembler';
-import { buildNack, buildPli, buildReceiverReport, compound, ntpMiddle32, parseCompound } from './rtcp';
+import { RtcpFeedback } from './rtcp-feedback';
 import { isRtcp, readAbsSendTime } from './rtp-packet';
 import { FEC_PAYLOAD_TYPE, MEDIA_PAYLOAD_TYPE, type RtpKeys } from './rtp-keys';
 import { openRtpTrace } from './rtp-trace';
@@ -58,14 +57,11 @@ export class RtpReceiver extends EventEmitter {
   lastAuthenticAt: number | null = null;
   private readonly socket: Socket;
   private readonly unprotector: SrtpUnprotector;
-  private readonly protector: SrtpProtector;
   private readonly assembler: FrameAssembler;
-  private readonly ssrc = randomBytes(4).readUInt32BE(0);
+  private readonly feedback: RtcpFeedback;
   private readonly seqs = new SeqExtender();
   private remote: RemoteInfo | null = null;
   private mediaSsrc: number | null = null;
-  private rtt: number | null = null;
-  private lastSr: { ssrc: number; middle: number; at: number } | null = null;
   private wakeTimer: NodeJS.Timeout | null = null;
   private wakeAt: number | null = null;
   private wantWakeAt: number | null = null;
@@ -74,7 +70,6 @@ export class RtpReceiver extends EventEmitter {
   private firstSeq: number | null = null;
   private originals = 0;
   private rejected = 0;
-  private reported = { expected: 0, originals: 0 };
   private secondBase = { received: 0, lost: 0, fecRecovered: 0, nackRecovered: 0, framesLost: 0, framesSkipped: 0, keyframeRequests: 0, nacksSent: 0, clean: 0, rejected: 0 };
   private readonly reportTimer: NodeJS.Timeout;
   private readonly secondTimer: NodeJS.Timeout;
@@ -85,13 +80,17 @@ export class RtpReceiver extends EventEmitter {
   constructor(private readonly options: RtpReceiverOptions) {
     super();
     this.unprotector = new SrtpUnprotector(options.keys.media);
-    this.protector = new SrtpProtector(options.keys.feedback);
-    this.assembler = new FrameAssembler({ codec: options.codec, rttMs: () => this.rtt, trace: this.trace ?? undefined });
+    this.feedback = new RtcpFeedback(
+      new SrtpProtector(options.keys.feedback),
+      () => ({ highest: this.seqs.max, expected: this.expectedPackets(), originals: this.originals, mediaSsrc: this.mediaSsrc }),
+      (packet) => this.sendRtcp(packet),
+    );
+    this.assembler = new FrameAssembler({ codec: options.codec, rttMs: () => this.feedback.rttMs, trace: this.trace ?? undefined });
     this.socket = createSocket(isIPv6(options.listen) ? 'udp6' : 'udp4');
     this.socket.on('error', () => undefined);
     // a burst's datagrams after the first in recvmmsg calls, not one Node callback each
     new UdpBatchReceiver(this.socket, (data, from) => this.onDatagram(data, from));
-    this.reportTimer = setInterval(() => this.report(), REPORT_INTERVAL_MS);
+    this.reportTimer = setInterval(() => this.remote && this.feedback.report(), REPORT_INTERVAL_MS);
     this.reportTimer.unref();
     this.secondTimer = setInterval(() => this.emitSecond(), 1000);
     this.secondTimer.unref();
@@ -113,7 +112,7 @@ export class RtpReceiver extends EventEmitter {
 
   /** The round trip the host measured and sent us (ms), null before its first measurement. */
   get rttMs(): number | null {
-    return this.rtt;
+    return this.feedback.rttMs;
   }
 
   get counters() {
@@ -131,12 +130,7 @@ export class RtpReceiver extends EventEmitter {
       }
       this.remote ??= from;
       this.lastAuthenticAt = now;
-      for (const packet of parseCompound(opened.compound) ?? []) {
-        if (packet.type === 'sr') this.lastSr = { ssrc: packet.ssrc, middle: ntpMiddle32(packet.ntpMs), at: Date.now() };
-        else if (packet.type === 'app' && packet.rttUs > 0) this.rtt = packet.rttUs / 1000;
-      }
-      // until the round trip is known, each sender report is answered at once: NACK timing needs it early
-      if (this.rtt === null && this.lastSr) this.report();
+      this.feedback.heard(opened.compound);
       return;
     }
     // the datagram is ours alone: decrypted where it lies, no copy
@@ -218,17 +212,12 @@ export class RtpReceiver extends EventEmitter {
 
   private sendFeedback(actions: AssemblerActions): void {
     if (!this.remote || this.mediaSsrc === null) return;
-    const packets: Buffer[] = [this.receiverReport()];
-    if (actions.nack.length > 0) {
-      for (const seq of actions.nack) {
-        const ext = this.seqs.peek(seq);
-        if (ext !== null) this.nacked.add(ext);
-      }
-      if (this.nacked.size > 8192) this.nacked.clear();
-      packets.push(buildNack({ senderSsrc: this.ssrc, mediaSsrc: this.mediaSsrc, seqs: actions.nack.slice(0, 64 * 17) }));
+    for (const seq of actions.nack) {
+      const ext = this.seqs.peek(seq);
+      if (ext !== null) this.nacked.add(ext);
     }
-    if (actions.pli) packets.push(buildPli({ senderSsrc: this.ssrc, mediaSsrc: this.mediaSsrc }));
-    this.sendRtcp(compound(packets));
+    if (this.nacked.size > 8192) this.nacked.clear();
+    this.feedback.feedback(actions.nack, actions.pli);
   }
 
   /** Media packets the sender has sent so far, from the first sequence number seen to the highest (RFC 3550 A.3). */
@@ -237,42 +226,11 @@ export class RtpReceiver extends EventEmitter {
     return highest === null || this.firstSeq === null ? 0 : highest - this.firstSeq + 1;
   }
 
-  private receiverReport(): Buffer {
-    const highest = this.seqs.max;
-    // before any media, the sender report's SSRC (the same stream) lets the block carry LSR for the RTT
-    const mediaSsrc = this.mediaSsrc ?? this.lastSr?.ssrc ?? null;
-    if (mediaSsrc === null) return buildReceiverReport({ ssrc: this.ssrc });
-    const expected = this.expectedPackets();
-    const expectedInterval = expected - this.reported.expected;
-    const originalsInterval = this.originals - this.reported.originals;
-    this.reported = { expected, originals: this.originals };
-    const lostInterval = Math.max(0, expectedInterval - originalsInterval);
-    const fractionLost = expectedInterval > 0 ? Math.min(255, Math.floor((lostInterval * 256) / expectedInterval)) : 0;
-    const sr = this.lastSr;
-    return buildReceiverReport({
-      ssrc: this.ssrc,
-      block: {
-        ssrc: mediaSsrc,
-        fractionLost,
-        cumulativeLost: Math.max(0, Math.min(0x7fffff, expected - this.originals)),
-        highestSeq: (highest ?? 0) >>> 0,
-        jitter: 0,
-        lsr: sr?.middle ?? 0,
-        dlsr: sr ? Math.round(((Date.now() - sr.at) / 1000) * 65536) : 0,
-      },
-    });
-  }
-
-  /** The receiver report every half second: loss and RTT for the host, and the NAT keepalive. */
-  private report(): void {
-    if (this.closed || !this.remote) return;
-    this.sendRtcp(compound([this.receiverReport()]));
-  }
-
-  private sendRtcp(packet: Buffer): void {
+  /** A sealed SRTCP packet to the host. */
+  private sendRtcp(sealed: Buffer): void {
     const remote = this.remote;
     if (!remote || this.closed) return;
-    this.socket.send(this.protector.protectRtcp(packet), remote.port, remote.address);
+    this.socket.send(sealed, remote.port, remote.address);
   }
 
   private emitSecond(): void {
@@ -291,7 +249,7 @@ export class RtpReceiver extends EventEmitter {
       nacksSent: c.nacksSent - base.nacksSent,
       cleanPictureMs: cleans.length > 0 ? Math.round(Math.max(...cleans)) : null,
       rejected: this.rejected - base.rejected,
-      rttMs: this.rtt,
+      rttMs: this.feedback.rttMs,
       ...this.gauge.second(),
     };
     this.secondBase = {
