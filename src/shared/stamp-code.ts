@@ -5,7 +5,8 @@
  *
  * The host draws it with ffmpeg's drawbox filters, each enabled by one bit of the frame's timestamp;
  * the frame timestamp is the wall clock at capture (`-use_wallclock_as_timestamps 1` with `-copyts`).
- * Blocks of 16×16 on the 16-pixel grid are whole macroblocks, so they survive the encoder at any sane bitrate.
+ * Blocks of 16×16 on the 16-pixel grid are whole macroblocks, so they survive the encoder at any sane bitrate,
+ * and stay on the right side of the middle even at the coarsest quantizer (see AMBIGUOUS_LOW).
  */
 export const STAMP_BLOCK = 16;
 export const STAMP_COLUMNS = 16;
@@ -17,11 +18,23 @@ export const STAMP_STRIP_WIDTH = STAMP_BLOCK * STAMP_COLUMNS;
 /** Bytes of one gray strip as the receiver reads it. */
 export const STAMP_STRIP_BYTES = STAMP_STRIP_WIDTH * STAMP_STRIP_HEIGHT;
 
+/**
+ * Block means strictly between these make a stamp unreadable. Not wider: an encoder run's first frame
+ * (an IDR squeezed into the one-frame VBV) codes the strip at QP 51, where libx264's blocks come back
+ * as coarse levels about 16 apart, as far as 82 off the drawn black (16) or white (235), measured up to
+ * 98 and down to 163, yet on the right side of the middle: a band of 64..192 called the first frame of
+ * about one run in forty unreadable (the self-test's "119 of 120 intact"). A damaged block (ffmpeg's
+ * gray concealment, 128) still lands in it.
+ */
+export const AMBIGUOUS_LOW = 112;
+export const AMBIGUOUS_HIGH = 144;
+
 export type StampRead = { ok: true; ms: number } | { ok: false; reason: string };
 
 /**
- * Reads a stamp from a gray strip. Each block is sampled over its inner 8×8 pixels; a block whose
- * mean is neither clearly dark nor clearly light makes the stamp unreadable (a damaged frame).
+ * Reads a stamp from a gray strip. Each block is sampled over its inner 8×8 pixels and read as light
+ * when its mean is past the middle (AMBIGUOUS_LOW..AMBIGUOUS_HIGH); a block in that middle band, as a
+ * gray concealed or smeared block is, makes the stamp unreadable (a damaged frame).
  */
 export function readStamp(strip: Uint8Array): StampRead {
   if (strip.length !== STAMP_STRIP_BYTES) return { ok: false, reason: `strip of ${strip.length} bytes, expected ${STAMP_STRIP_BYTES}` };
@@ -35,7 +48,7 @@ export function readStamp(strip: Uint8Array): StampRead {
       for (let dx = 4; dx < 12; dx += 1) sum += strip[offset + dx]!;
     }
     const mean = sum / 64;
-    if (mean > 64 && mean < 192) return { ok: false, reason: `block ${bit} is ambiguous (mean ${mean.toFixed(0)})` };
+    if (mean > AMBIGUOUS_LOW && mean < AMBIGUOUS_HIGH) return { ok: false, reason: `block ${bit} is ambiguous (mean ${mean.toFixed(0)})` };
     if (mean >= 128) ms += 2 ** bit;
   }
   return { ok: true, ms };
