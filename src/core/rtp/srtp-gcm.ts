@@ -36,14 +36,14 @@ export function newMaster(): Buffer {
   return randomBytes(MASTER_BYTES);
 }
 
-interface SessionKeys {
+export interface SessionKeys {
   rtpKey: Buffer;
   rtpSalt: Buffer;
   rtcpKey: Buffer;
   rtcpSalt: Buffer;
 }
 
-function deriveSessionKeys(master: Buffer): SessionKeys {
+export function deriveSessionKeys(master: Buffer): SessionKeys {
   if (master.length !== MASTER_BYTES) throw new RangeError(`an SRTP master is ${MASTER_BYTES} bytes, got ${master.length}`);
   const derive = (info: string, length: number): Buffer => Buffer.from(hkdfSync('sha256', master, Buffer.alloc(0), info, length));
   return {

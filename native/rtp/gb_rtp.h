@@ -1,0 +1,196 @@
+/*
+ * The native receiver data plane of the rtp transport (README, "Throughput at 4K"): the same logic as
+ * src/core/rtp/ (TypeScript), which stays the reference and the fallback. Each part here is a port of one
+ * TypeScript file and is tested against it (tests/unit/native/). Nothing here trusts its input: every
+ * length is checked, nothing is read or written outside the buffers given.
+ */
+#ifndef GB_RTP_H
+#define GB_RTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define GB_EXPORT __attribute__((visibility("default")))
+
+typedef enum { GB_CODEC_H264 = 0, GB_CODEC_HEVC = 1 } gb_codec;
+
+/* ---- AES-256-GCM through the running process's OpenSSL (gcm.c; aes-gcm.ts) ----------------------- */
+
+/* Resolves OpenSSL's EVP functions: the process's own (Node exports them), else libcrypto.so.3. 0 on success, else -1 with a message in err. */
+GB_EXPORT int gb_gcm_init(char *err, size_t errlen);
+typedef struct gb_gcm gb_gcm;
+/* One kept context per key (encrypt != 0: sealing). NULL on failure. */
+GB_EXPORT gb_gcm *gb_gcm_new(const uint8_t key[32], int encrypt);
+GB_EXPORT void gb_gcm_free(gb_gcm *gcm);
+/* out may be in; 0 on success. */
+GB_EXPORT int gb_gcm_seal(gb_gcm *gcm, const uint8_t iv[12], const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t len, uint8_t *out, uint8_t tag[16]);
+/* out may be in; true when the tag verifies. */
+GB_EXPORT bool gb_gcm_open(gb_gcm *gcm, const uint8_t iv[12], const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t len, uint8_t *out, const uint8_t tag[16]);
+
+/* ---- SRTP receive, RTP only (srtp.c; SrtpUnprotector.unprotectRtp in srtp-gcm.ts) ---------------- */
+
+enum { GB_SRTP_OK = 0, GB_SRTP_SHORT = 1, GB_SRTP_MALFORMED = 2, GB_SRTP_AUTH = 3, GB_SRTP_REPLAY = 4 };
+
+typedef struct {
+  bool marker;
+  uint8_t payload_type;
+  uint16_t seq;
+  uint32_t timestamp;
+  uint32_t ssrc;
+  bool has_send_stamp; /* abs-send-time (readAbsSendTime in rtp-packet.ts) */
+  uint32_t send_stamp;
+  const uint8_t *payload; /* inside the packet given, decrypted in place */
+  size_t payload_len;
+} gb_rtp_packet;
+
+typedef struct gb_srtp_rx gb_srtp_rx;
+/* The session key and salt (derived in JavaScript from the master); replay window 4096, at most 4 SSRCs. */
+GB_EXPORT gb_srtp_rx *gb_srtp_rx_new(const uint8_t key[32], const uint8_t salt[12]);
+GB_EXPORT void gb_srtp_rx_free(gb_srtp_rx *rx);
+/* Authenticates and decrypts in place; GB_SRTP_OK and *out filled, or an error (the packet may then be garbled). */
+GB_EXPORT int gb_srtp_rx_open(gb_srtp_rx *rx, uint8_t *packet, size_t len, gb_rtp_packet *out);
+
+/* ---- FEC (fec.c, rs.c; fec.ts, reed-solomon.ts) -------------------------------------------------- */
+
+typedef struct {
+  uint16_t base_seq;
+  uint8_t k, m, index;
+  bool ends_frame, starts_frame;
+  uint16_t shard_length;
+} gb_fec_header;
+
+/* parseFecPayload: false for anything malformed; *shard points into payload. */
+GB_EXPORT bool gb_fec_parse(const uint8_t *payload, size_t len, gb_fec_header *header, const uint8_t **shard);
+/*
+ * recoverBlock: media[i]/media_len[i] for i < k (NULL where missing), parity[j] for j < m (NULL where
+ * missing; each header->shard_length bytes). On success every missing media[i]/media_len[i] is filled,
+ * pointing into scratch (k * shard_length bytes), and true is returned; false when too few arrived or
+ * what arrived does not fit the header.
+ */
+GB_EXPORT bool gb_fec_recover(const gb_fec_header *header, const uint8_t **media, size_t *media_len, const uint8_t *const *parity, uint8_t *scratch);
+
+/* ---- depacketizer (depacketize.c; depacketize.ts) ------------------------------------------------ */
+
+/* The payloads of one access unit → Annex B in out. Bytes written; -1 when malformed or empty, -2 when out is too small. */
+GB_EXPORT long gb_depacketize(gb_codec codec, const uint8_t *const *payloads, const size_t *lens, size_t count, uint8_t *out, size_t cap, bool *keyframe);
+
+/* ---- MPEG-TS (ts_writer.c; mpegts-writer.ts) ----------------------------------------------------- */
+
+typedef struct {
+  gb_codec codec;
+  uint8_t pat_cc, pmt_cc, video_cc;
+  bool has_tables;
+  double tables_at_ms;
+} gb_ts_writer;
+
+GB_EXPORT void gb_ts_init(gb_ts_writer *ts, gb_codec codec);
+/* The most bytes gb_ts_write writes for an access unit this long. */
+GB_EXPORT size_t gb_ts_bound(size_t au_len);
+/* TsWriter.write; returns the bytes written into out (at least gb_ts_bound(au_len) long). */
+GB_EXPORT size_t gb_ts_write(gb_ts_writer *ts, const uint8_t *au, size_t au_len, double pts_ms, bool keyframe, uint8_t *out);
+
+/* ---- delay gauge (gauge.c; delay-gauge.ts) ------------------------------------------------------- */
+
+typedef struct gb_gauge gb_gauge;
+typedef struct {
+  bool has_queue_delay;
+  double queue_delay_ms;
+  double received_kbps;
+  bool has_train;
+  double train_kbps;
+} gb_gauge_second;
+
+GB_EXPORT gb_gauge *gb_gauge_new(void);
+GB_EXPORT void gb_gauge_free(gb_gauge *gauge);
+GB_EXPORT void gb_gauge_fec(gb_gauge *gauge, size_t bytes);
+GB_EXPORT void gb_gauge_packet(gb_gauge *gauge, uint32_t timestamp, size_t bytes, double now, bool has_stamp, uint32_t stamp);
+GB_EXPORT void gb_gauge_take_second(gb_gauge *gauge, gb_gauge_second *out);
+
+/* ---- frame assembler (assembler.c; frame-assembler.ts) ------------------------------------------- */
+
+#define GB_MAX_NACK 4096
+
+typedef struct {
+  uint32_t timestamp;
+  const uint8_t *data; /* Annex B, valid during the call only */
+  size_t len;
+  bool keyframe;
+  double first_arrival;
+} gb_frame;
+
+typedef void (*gb_frame_sink)(void *ctx, const gb_frame *frame);
+
+typedef struct {
+  size_t nack_count;
+  uint16_t nack[GB_MAX_NACK];
+  bool pli;
+  bool has_wake;
+  double wake_at;
+} gb_actions;
+
+typedef struct {
+  double frames_delivered, frames_lost, frames_skipped, fec_recovered, nack_recovered, nacks_sent, keyframe_requests;
+  double clean_count; /* cleanPictureMs.length */
+} gb_asm_counters;
+
+typedef struct gb_asm gb_asm;
+/* Frames go to sink, in order, as poll would return them. */
+GB_EXPORT gb_asm *gb_asm_new(gb_codec codec, gb_frame_sink sink, void *ctx);
+GB_EXPORT void gb_asm_free(gb_asm *a);
+/* The round trip (ms); negative: not measured yet (rttMs() returning null). */
+GB_EXPORT void gb_asm_set_rtt(gb_asm *a, double rtt_ms);
+/* Each resets *out first, as the TypeScript returns a fresh AssemblerActions. */
+GB_EXPORT void gb_asm_media(gb_asm *a, uint16_t seq, uint32_t timestamp, bool marker, const uint8_t *payload, size_t len, double now, gb_actions *out);
+GB_EXPORT void gb_asm_fec(gb_asm *a, uint32_t timestamp, const uint8_t *payload, size_t len, double now, gb_actions *out);
+GB_EXPORT void gb_asm_poll(gb_asm *a, double now, bool may_give_up, gb_actions *out);
+GB_EXPORT void gb_asm_stalled(gb_asm *a, double ms);
+GB_EXPORT void gb_asm_get_counters(gb_asm *a, gb_asm_counters *out);
+/* The largest cleanPictureMs recorded since the last call, or -1 where none. */
+GB_EXPORT double gb_asm_take_clean_max(gb_asm *a);
+
+/* ---- the receiver: socket, thread and all of the above (receiver.c; rtp-receiver.ts) -------------- */
+
+/* Records on the event pipe (gb_rx_event_fd), each a 8-byte head (u8 type, 3 zero bytes, u32 length, little-endian) and its body. */
+enum {
+  /* An RTCP datagram as it came (JavaScript authenticates it): u8 family (4 or 6), u8 0, u16 port (BE), 16 bytes of address, then the datagram. */
+  GB_EVENT_RTCP = 1,
+  /* Feedback to send: u8 pli, u8 0, u16 count (LE), then count u16 sequence numbers (LE) to NACK. */
+  GB_EVENT_FEEDBACK = 2,
+  /* A frame, where there is no decoder fd: u32 timestamp (LE), u8 keyframe, 3 zero bytes, f64 first arrival (LE, ms), then Annex B. */
+  GB_EVENT_FRAME = 3,
+};
+
+typedef struct {
+  double originals;      /* media packets that arrived the first time */
+  double expected;       /* highest - first + 1, 0 before any */
+  double highest;        /* extended highest sequence number, -1 before any */
+  double media_ssrc;     /* -1 before any media */
+  double rejected;
+  double last_authentic_at; /* ms on gb_rx_now's clock, -1 before any */
+  double events_dropped; /* event records that did not fit the pipe's backlog */
+  double decoder_frames_dropped; /* frames not written: the decoder's backlog was full */
+  double now;            /* gb_rx_now() when these were read */
+  gb_asm_counters assembler;
+} gb_rx_stats;
+
+typedef struct gb_rx gb_rx;
+/* Binds listen:port (IPv4 or IPv6 literal); NULL with a message in err. */
+GB_EXPORT gb_rx *gb_rx_new(const char *listen, int port, const uint8_t key[32], const uint8_t salt[12], gb_codec codec, char *err, size_t errlen);
+GB_EXPORT int gb_rx_port(gb_rx *rx);
+/* The read end of the event pipe (non-blocking). */
+GB_EXPORT int gb_rx_event_fd(gb_rx *rx);
+/* Starts the thread. decoder_fd >= 0: MPEG-TS goes to a duplicate of it (closed by gb_rx_close: the decoder's EOF); else GB_EVENT_FRAME records. 0, or -1. */
+GB_EXPORT int gb_rx_start(gb_rx *rx, int decoder_fd);
+GB_EXPORT double gb_rx_now(void);
+GB_EXPORT void gb_rx_set_rtt(gb_rx *rx, double rtt_ms);
+/* Sends a datagram (sealed RTCP) to the host's address; -1 where none is known yet or sending failed. */
+GB_EXPORT int gb_rx_send(gb_rx *rx, const uint8_t *data, size_t len);
+/* Takes the address of an authenticated RTCP datagram (its event's 20 address bytes) as the host's, where none is known. */
+GB_EXPORT void gb_rx_adopt_remote(gb_rx *rx, const uint8_t *address20);
+GB_EXPORT void gb_rx_get_stats(gb_rx *rx, gb_rx_stats *out);
+GB_EXPORT void gb_rx_take_second(gb_rx *rx, gb_gauge_second *gauge, double *clean_max);
+/* Stops the thread and frees everything; rx is gone after. */
+GB_EXPORT void gb_rx_close(gb_rx *rx);
+
+#endif
