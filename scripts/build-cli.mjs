@@ -1,5 +1,6 @@
 // Bundles the Node-side programs (the `gpu-bridge` CLI and the privileged helper) into out/ as ES modules.
 // Dependencies stay external (resolved from node_modules at run time); node: built-ins are never bundled.
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { build } from 'vite';
@@ -38,3 +39,7 @@ for (const program of programs) {
   });
   console.log(`built out/${program.name}/index.mjs`);
 }
+
+// the native rtp data plane beside the bundles (out/native): where there is no gcc, the JavaScript path runs
+const native = spawnSync(process.execPath, [new URL('./build-native.mjs', import.meta.url).pathname], { stdio: 'inherit' });
+if (native.status !== 0) process.exit(native.status ?? 1);

@@ -1,7 +1,8 @@
 // `npm run dist:peer`: dist/gpu-bridge-peer-<version>-linux-x64.tar.gz, the peer for a cloud instance with no
 // Node.js: one executable (a Node single executable application: this Node with the peer commands, bundled
 // into one CommonJS file, injected with postject), koffi beside it (the native FFI module the peer uses for
-// libsrt's statistics; without it SRT falls back to ffmpeg's input), install.sh and the systemd unit.
+// libsrt's statistics; without it SRT falls back to ffmpeg's input), native/libgpubridge-rtp.so (the rtp
+// receiver's data plane, built here with gcc: the instance needs no compiler), install.sh and the systemd unit.
 // The distribution's ffmpeg is all it needs besides. Usage: node scripts/dist-peer.mjs [--out DIR]
 import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -75,6 +76,16 @@ const koffiOut = join(stage, 'node_modules', 'koffi');
 mkdirSync(join(koffiOut, 'build', 'koffi'), { recursive: true });
 for (const file of ['package.json', 'index.js', 'indirect.js', 'LICENSE.txt']) if (existsSync(join(koffiDir, file))) copyFileSync(join(koffiDir, file), join(koffiOut, file));
 cpSync(join(koffiDir, 'build', 'koffi', 'linux_x64'), join(koffiOut, 'build', 'koffi', 'linux_x64'), { recursive: true });
+
+step('the native rtp data plane beside it (native/libgpubridge-rtp.so, built here with gcc)');
+const nativeDir = join(work, 'native');
+run(process.execPath, [join(repo, 'scripts', 'build-native.mjs'), '--out', nativeDir]);
+if (!existsSync(join(nativeDir, 'libgpubridge-rtp.so'))) {
+  console.error('dist:peer: the native rtp data plane did not build (gcc missing?): the peer would run its receiver in JavaScript; install gcc and build again');
+  process.exit(1);
+}
+mkdirSync(join(stage, 'native'), { recursive: true });
+copyFileSync(join(nativeDir, 'libgpubridge-rtp.so'), join(stage, 'native', 'libgpubridge-rtp.so'));
 
 step('install.sh, the systemd unit, README');
 for (const file of ['install.sh', 'gpu-bridge-peer.service', 'README.txt']) copyFileSync(join(repo, 'resources', 'peer', file), join(stage, file));

@@ -55,10 +55,12 @@ fi
 
 command -v ffmpeg >/dev/null 2>&1 || echo "install.sh: note: ffmpeg is not installed; the peer needs it to decode (apt-get install ffmpeg)" >&2
 
-# the executable lives with koffi (its one native module) in $lib; /usr/local/bin gets a link to it
+# the executable lives with koffi (its one native module) and the rtp receiver's data plane (native/) in
+# $lib; /usr/local/bin gets a link to it
 mkdir -p "$lib" "$(dirname "$bin")" "$(dirname "$unit")"
-rm -rf "$lib/node_modules"
+rm -rf "$lib/node_modules" "$lib/native"
 cp -R "$here/node_modules" "$lib/node_modules"
+if [ -d "$here/native" ]; then cp -R "$here/native" "$lib/native"; fi
 install -m 0755 "$here/gpu-bridge-peer" "$lib/gpu-bridge-peer"
 ln -sf /usr/local/lib/gpu-bridge-peer/gpu-bridge-peer "$bin"
 install -m 0644 "$here/gpu-bridge-peer.service" "$unit"

@@ -198,7 +198,7 @@ export class PeerStreams {
     entry.audio = audio;
     entry.audio?.on('second', (second: AudioSecond) => (entry.audioSecond = second));
     const audioPort = entry.audio instanceof AudioRtpReceiver ? { audioPort: entry.audio.port } : {};
-    this.options.log?.({ event: 'stream-open', streamId: request.streamId, transport, port, warm: Boolean(spare), size: `${request.width}x${request.height}`, fps: request.fps, codec: request.codec, audio: Boolean(entry.audio) });
+    this.options.log?.({ event: 'stream-open', streamId: request.streamId, transport, port, warm: Boolean(spare), size: `${request.width}x${request.height}`, fps: request.fps, codec: request.codec, audio: Boolean(entry.audio), ...(receiver.dataPlane ? { dataPlane: receiver.dataPlane } : {}) });
     return spare ? { port, ...spare.answer, ...soundNote } : { port, ...audioPort, ...soundNote };
   }
 

@@ -47,9 +47,10 @@ describe.skipIf(!supported || missing.length > 0)('npm run dist:peer: one execut
     run?.kill('SIGTERM');
   });
 
-  it('holds the executable, install.sh, the unit and koffi, and runs with no node on the PATH', () => {
+  it('holds the executable, install.sh, the unit, koffi and the native rtp data plane, and runs with no node on the PATH', () => {
     const dir = join(unpacked, `gpu-bridge-peer-${version}-linux-x64`);
-    expect(readdirSync(dir).sort()).toEqual(['README.txt', 'VERSION', 'gpu-bridge-peer', 'gpu-bridge-peer.service', 'install.sh', 'node_modules']);
+    expect(readdirSync(dir).sort()).toEqual(['README.txt', 'VERSION', 'gpu-bridge-peer', 'gpu-bridge-peer.service', 'install.sh', 'native', 'node_modules']);
+    expect(readdirSync(join(dir, 'native'))).toEqual(['libgpubridge-rtp.so']);
     expect(peer(['--version']).trim()).toBe(version);
     const help = peer(['--help']);
     for (const sub of ['run', 'pair', 'list', 'revoke', '--watch']) expect(help).toContain(sub);
@@ -82,6 +83,8 @@ describe.skipIf(!supported || missing.length > 0)('npm run dist:peer: one execut
     } finally {
       ws.close();
     }
+    // the packaged peer received it on the native data plane it carries (no compiler, no node here)
+    expect(output).toMatch(/"dataPlane":"native"/);
     expect(JSON.parse(peer(['list', '--json', '--config-dir', peerDir]).trim().split('\n').at(-1)!)).toEqual([expect.objectContaining({ name: 'workstation' })]);
   }, 90_000);
 
@@ -91,6 +94,7 @@ describe.skipIf(!supported || missing.length > 0)('npm run dist:peer: one execut
     execFileSync('sh', [join(dir, 'install.sh'), '--root', target], { encoding: 'utf8' });
     const lib = join(target, 'usr/local/lib/gpu-bridge-peer/gpu-bridge-peer');
     expect(execFileSync(lib, ['--version'], { encoding: 'utf8', env }).trim()).toBe(version);
+    expect(existsSync(join(target, 'usr/local/lib/gpu-bridge-peer/native/libgpubridge-rtp.so'))).toBe(true);
     expect(statSync(join(target, 'var/lib/gpu-bridge-peer')).mode & 0o777).toBe(0o700);
     const unit = readFileSync(join(target, 'etc/systemd/system/gpu-bridge-peer.service'), 'utf8');
     for (const line of ['Restart=on-failure', 'NoNewPrivileges=yes', 'ProtectSystem=strict', 'PrivateTmp=yes', 'User=gpu-bridge-peer', 'ExecStart=/usr/local/bin/gpu-bridge-peer run']) expect(unit).toContain(line);
@@ -109,6 +113,7 @@ describe.skipIf(!supported || missing.length > 0)('npm run dist:peer: one execut
     writeFileSync(join(target, 'var/lib/gpu-bridge-peer', 'key.pem'), 'a key');
     execFileSync('sh', [join(dir, 'install.sh'), '--root', target, '--uninstall'], { encoding: 'utf8' });
     expect(existsSync(lib)).toBe(false);
+    expect(existsSync(join(target, 'usr/local/lib/gpu-bridge-peer/native'))).toBe(false);
     expect(existsSync(join(target, 'etc/systemd/system/gpu-bridge-peer.service'))).toBe(false);
     expect(readFileSync(join(target, 'var/lib/gpu-bridge-peer', 'key.pem'), 'utf8')).toBe('a key');
     execFileSync('sh', [join(dir, 'install.sh'), '--root', target, '--uninstall', '--purge'], { encoding: 'utf8' });

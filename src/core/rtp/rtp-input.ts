@@ -7,6 +7,8 @@ import type { AssembledFrame } from './frame-assembler';
 import { TsWriter } from './mpegts-writer';
 import type { RtpKeys } from './rtp-keys';
 import { RtpReceiver, type RtpSecond } from './rtp-receiver';
+import { NativeRtpReceiver } from './native-receiver';
+import { nativeRtp } from './native-rtp-lib';
 
 /** rtp has no hang-up: a host silent this long (no authenticated packet) has gone. */
 const RTP_SILENCE_MS = 10_000;
@@ -26,15 +28,23 @@ export interface RtpInputOptions {
 
 /**
  * The peer's rtp input: our own receiver (decrypt, FEC, NACK, keyframe on loss) hands whole frames to
- * the decoder as MPEG-TS on its stdin, each one as soon as it is complete.
+ * the decoder as MPEG-TS on its stdin, each one as soon as it is complete. Where the native data plane
+ * is there (native-rtp-lib.ts), it does all of that on a thread of its own and writes to the decoder
+ * itself; with lip sync (frames held in JavaScript) it hands the frames here, and with
+ * GPU_BRIDGE_RTP_TRACE (decisions traced) the JavaScript receiver runs instead.
  */
 export class RtpInput implements ReceiverInput {
   readonly name = 'rtp';
   readonly decoderInput = { kind: 'pipe' } as const;
-  private readonly rtp: RtpReceiver;
+  /** Which receiver runs: 'native', or 'javascript (why)'. */
+  readonly dataPlane: string;
+  private readonly rtp: RtpReceiver | NativeRtpReceiver;
 
   constructor(private readonly options: RtpInputOptions) {
-    this.rtp = new RtpReceiver({ listen: options.listen, port: options.port, keys: options.keys, codec: options.codec });
+    const receiverOptions = { listen: options.listen, port: options.port, keys: options.keys, codec: options.codec };
+    const native = process.env.GPU_BRIDGE_RTP_TRACE ? 'GPU_BRIDGE_RTP_TRACE is set' : nativeRtp();
+    this.rtp = typeof native === 'string' ? new RtpReceiver(receiverOptions) : new NativeRtpReceiver(native, receiverOptions);
+    this.dataPlane = typeof native === 'string' ? `javascript (${native})` : 'native';
   }
 
   open(): Promise<number> {
@@ -50,6 +60,7 @@ export class RtpInput implements ReceiverInput {
     const startedAt = preciseNow();
     const sync = this.options.sync;
     const held = new HeldFrames(stdin);
+    if (rtp instanceof NativeRtpReceiver) rtp.attach(sync ? null : decoderFd(stdin));
     rtp.on('frame', (frame: AssembledFrame) => {
       if (stdin.writableLength > MAX_DECODER_BACKLOG) return;
       const data = ts.write(frame.data, frame.firstArrival - startedAt, frame.keyframe);
@@ -68,7 +79,11 @@ export class RtpInput implements ReceiverInput {
       const now = preciseNow();
       const last = rtp.lastAuthenticAt;
       const limit = last === null ? (this.options.listenTimeoutMs ?? 10_000) : RTP_SILENCE_MS;
-      if (now - (last ?? startedAt) > limit) on.end(last === null ? 'no host sent to this receiver' : `the host went silent for ${Math.round(limit / 1000)} s`);
+      if (now - (last ?? startedAt) > limit) {
+        // the native data plane holds its own end of the decoder's pipe: closed first, so the decoder sees EOF
+        if (rtp instanceof NativeRtpReceiver) rtp.close();
+        on.end(last === null ? 'no host sent to this receiver' : `the host went silent for ${Math.round(limit / 1000)} s`);
+      }
     });
     return () => {
       held.clear();
@@ -79,4 +94,10 @@ export class RtpInput implements ReceiverInput {
   close(): void {
     this.rtp.close();
   }
+}
+
+/** The fd under a child's stdin pipe (Node's handle has no public accessor), or null. */
+function decoderFd(stdin: Writable): number | null {
+  const fd = (stdin as { _handle?: { fd?: unknown } })._handle?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : null;
 }

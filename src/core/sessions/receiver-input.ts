@@ -34,6 +34,8 @@ export interface ReceiverInput {
   /** Binds; resolves with the port the host sends to. */
   open(): Promise<number>;
   readonly decoderInput: DecoderInput;
+  /** Where the transport's receiving work runs, where it has a choice (rtp: 'native' or 'javascript (why)'). */
+  readonly dataPlane?: string;
   /** Writes the stream to the decoder's stdin (when `decoderInput` is a pipe). Returns the function that stops it. */
   feed(stdin: Writable, on: InputEvents): () => void;
   /** After the decoder started: resolves once it really listens (ffmpeg's own listener), throws when it did not. */

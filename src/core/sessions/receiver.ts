@@ -90,6 +90,11 @@ export class Receiver extends EventEmitter {
     await this.process?.stop(1000);
   }
 
+  /** The input's data plane, where it has a choice (see ReceiverInput). */
+  get dataPlane(): string | undefined {
+    return this.options.input.dataPlane;
+  }
+
   get pid(): number | undefined {
     return this.process?.child.pid;
   }

@@ -2,17 +2,21 @@
  * The encrypted RTP link end to end on loopback, with real UDP sockets: RtpPeerSender → a recording
  * forwarder → RtpReceiver (and the receiver's feedback back through the forwarder), while an attacker
  * socket throws garbage, replays, tampered copies, truncated copies and packets under another session's
- * keys at both ends. Every wait polls with a bound; nothing asserts a timing.
+ * keys at both ends. Every wait polls with a bound; nothing asserts a timing. Each case runs against the
+ * JavaScript receiver and the native data plane (native/rtp/), its frames handed back as events.
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AssembledFrame } from '../../../src/core/rtp/frame-assembler';
 import { buildNack, buildPli, buildReceiverReport, buildSenderReport, compound, parseCompound } from '../../../src/core/rtp/rtcp';
 import { FEC_PAYLOAD_TYPE, MEDIA_PAYLOAD_TYPE, newRtpKeys, type RtpKeys } from '../../../src/core/rtp/rtp-keys';
 import { isRtcp, parseRtpHeader } from '../../../src/core/rtp/rtp-packet';
 import { RtpPeerSender, type PeerFeedback } from '../../../src/core/rtp/rtp-peer-sender';
 import { RtpReceiver } from '../../../src/core/rtp/rtp-receiver';
+import { NativeRtpReceiver } from '../../../src/core/rtp/native-receiver';
+import { nativeRtp } from '../../../src/core/rtp/native-rtp-lib';
+import { nativeRtpLibrary } from '../../helpers/native-rtp';
 import { SrtpProtector, SrtpUnprotector, SRTCP_TRAILER_BYTES, TAG_BYTES } from '../../../src/core/rtp/srtp-gcm';
 import { seededRandom } from '../../../src/core/util/seeded-random';
 
@@ -150,7 +154,7 @@ interface TestFrame {
 
 interface Link {
   keys: RtpKeys;
-  receiver: RtpReceiver;
+  receiver: RtpReceiver | NativeRtpReceiver;
   sender: RtpPeerSender;
   forwarder: Forwarder;
   rng: Rng;
@@ -167,9 +171,11 @@ interface Link {
 
 async function openLink(seed: number, holdFeedbackMs?: (index: number) => number): Promise<Link> {
   const keys = newRtpKeys();
-  const receiver = new RtpReceiver({ listen: HOST, port: 0, keys, codec: 'h264' });
+  const options = { listen: HOST, port: 0, keys, codec: 'h264' } as const;
+  const receiver = receiverKind === 'native' ? new NativeRtpReceiver(nativeLibrary(), options) : new RtpReceiver(options);
   cleanups.push(() => receiver.close());
   const receiverPort = await receiver.start();
+  if (receiver instanceof NativeRtpReceiver) receiver.attach(null);
   const forwarder = new Forwarder(receiverPort);
   if (holdFeedbackMs) forwarder.holdFeedbackMs = holdFeedbackMs;
   await forwarder.start();
@@ -343,7 +349,28 @@ async function paced(datagrams: readonly Uint8Array[], send: (datagram: Uint8Arr
 
 // ---------------------------------------------------------------------------------------------------
 
-describe('rtp link on loopback under hostile traffic', () => {
+let receiverKind: 'javascript' | 'native' = 'javascript';
+
+function nativeLibrary() {
+  const lib = nativeRtp();
+  if (typeof lib === 'string') throw new Error(lib);
+  return lib;
+}
+
+const nativeBuilt = nativeRtpLibrary('rtp link on loopback, native receiver') !== null;
+
+describe.each([
+  { kind: 'javascript' as const, skip: false },
+  { kind: 'native' as const, skip: !nativeBuilt },
+])('rtp link on loopback under hostile traffic ($kind receiver)', ({ kind, skip }) => {
+  beforeAll(() => {
+    receiverKind = kind;
+  });
+  if (skip) {
+    it.skip('the native library is not built here (see the log above)', () => undefined);
+    return;
+  }
+
   it('delivers a clean stream in order with the exact Annex B bytes', async () => {
     const link = await openLink(1);
     const frames = await stream(link, 60);
@@ -599,5 +626,31 @@ describe('rtp link on loopback under hostile traffic', () => {
     const { framesLost, keyframeRequests, nackRecovered, nacksSent } = link.receiver.counters;
     const seen = { delivered: link.delivered.length, sent: frames.length, retransmitted: link.sender.counters.retransmitted, nacksSent, nackRecovered, framesLost, keyframeRequests };
     expect(repaired || reported, `frame ${lostTimestamp} skipped silently: ${JSON.stringify(seen)}`).toBe(true);
+  });
+
+  it('a flood of RTCP-shaped datagrams is refused and does not starve the stream (native: the main thread sees at most 200 a second of them)', async () => {
+    // before the receiver's bucket is filled (at its start, inside openLink): the bound below covers all of its time
+    const startedAt = performance.now();
+    const link = await openLink(7);
+    const attacker = await openAttacker();
+    const rng = new Rng(70);
+    const frames = await stream(link, 60, () => {
+      for (let i = 0; i < 300; i += 1) {
+        const packet = rng.bytes(rng.int(8, 400));
+        packet[0] = 0x80;
+        packet[1] = rng.int(192, 223);
+        attacker.send(packet, link.receiver.port);
+      }
+    });
+    await until('60 frames', () => link.delivered.length >= 60);
+    await until(`${attacker.sent} RTCP-shaped datagrams rejected`, () => link.receiver.counters.rejected >= attacker.sent);
+    const seconds = (performance.now() - startedAt) / 1000;
+    expectDelivered(link.delivered, frames);
+    expect(link.receiver.counters.framesLost).toBe(0);
+    if (link.receiver instanceof NativeRtpReceiver) {
+      // a bucket of 200, refilled at 200 a second; the genuine sender reports are among them
+      expect(link.receiver.counters.rtcpChecked).toBeLessThanOrEqual(200 + Math.ceil(200 * seconds));
+      expect(link.receiver.counters.rtcpChecked).toBeLessThan(attacker.sent / 2);
+    }
   });
 });
