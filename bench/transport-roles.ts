@@ -2,7 +2,10 @@
 // commands on stdin and answers JSON lines on stdout: first its port, then on 'begin' it marks its CPU time,
 // on 'end' it answers the CPU time and wall time since 'begin', on 'count' what it received.
 //   send-ours: the host's side, RtpOutput (the fan-out the encoder sends to) → RtpPeerSender (SRTP, FEC)
-//   recv-ours: the peer's side, RtpReceiver (SRTP, FEC, NACK, assembler) → MPEG-TS into a pipe (cat)
+//   recv-ours: the peer's side, the native data plane where it is built (else, or with
+//     GPU_BRIDGE_RTP_NATIVE=off, RtpReceiver: SRTP, FEC, NACK, assembler) → MPEG-TS into a pipe to check-ts
+//   check-ts: the decoder's stand-in, not measured: reads the MPEG-TS and counts the frames that came out
+//     byte for byte as they went in
 //   send-bare, recv-bare: the baseline, a plain Node UDP forward of the same packets and a plain receiver
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
@@ -14,6 +17,8 @@ import { RtpOutput } from '../src/core/rtp/rtp-output';
 import { keysFromWire, MEDIA_PAYLOAD_TYPE, type RtpKeysWire } from '../src/core/rtp/rtp-keys';
 import { RtpPeerSender } from '../src/core/rtp/rtp-peer-sender';
 import { RtpReceiver } from '../src/core/rtp/rtp-receiver';
+import { NativeRtpReceiver } from '../src/core/rtp/native-receiver';
+import { nativeRtp } from '../src/core/rtp/native-rtp-lib';
 import { loadFrames, streamFile } from './transport-stream';
 
 export interface RoleSetup {
@@ -48,7 +53,7 @@ function serve(count: () => unknown, close: () => void): void {
       const used = process.cpuUsage(mark.cpu);
       const end = now();
       answer({ cpuUs: used.user + used.system, systemUs: used.system, wallMs: end.at - mark.at, wakeups: end.switches - mark.switches } satisfies CpuWindow);
-    } else if (line === 'count') answer(count());
+    } else if (line === 'count') void Promise.resolve(count()).then(answer);
   });
   lines.once('close', () => {
     close();
@@ -65,6 +70,8 @@ async function setup(): Promise<RoleSetup> {
 }
 
 export async function roleMain(role: string): Promise<void> {
+  // its stdin is the MPEG-TS: its setup comes as an argument
+  if (role === 'check-ts') return checkTs(JSON.parse(process.argv[3]!) as RoleSetup);
   const config = await setup();
   if (role === 'send-ours') return sendOurs(config);
   if (role === 'recv-ours') return recvOurs(config);
@@ -86,39 +93,92 @@ async function sendOurs(config: RoleSetup): Promise<void> {
 }
 
 async function recvOurs(config: RoleSetup): Promise<void> {
-  const frames = loadFrames(streamFile(config.repo, config.mbps));
-  const receiver = new RtpReceiver({ listen: '127.0.0.1', port: 0, keys: keysFromWire(config.keys), codec: 'h264' });
+  const options = { listen: '127.0.0.1', port: 0, keys: keysFromWire(config.keys), codec: 'h264' } as const;
+  const lib = nativeRtp();
+  const receiver = typeof lib === 'string' ? new RtpReceiver(options) : new NativeRtpReceiver(lib, options);
   const port = await receiver.start();
-  // the decoder's stand-in: the MPEG-TS goes into a pipe, as into ffmpeg's stdin
-  const sink = spawn('cat', [], { stdio: ['pipe', 'ignore', 'inherit'] });
-  sink.stdin.on('error', () => undefined);
-  const ts = new TsWriter('h264');
-  const startedAt = preciseNow();
+  // the decoder's stand-in, in a process of its own (its work is not the receiver's)
+  const checker = spawn(process.execPath, [process.argv[1]!, 'check-ts', JSON.stringify(config)], { stdio: ['pipe', 'ignore', 'inherit', 'ipc'] });
+  checker.stdin!.on('error', () => undefined);
+  if (receiver instanceof NativeRtpReceiver) {
+    receiver.attach((checker.stdin as unknown as { _handle: { fd: number } })._handle.fd);
+  } else {
+    const ts = new TsWriter('h264');
+    const startedAt = preciseNow();
+    receiver.on('frame', (frame: AssembledFrame) => checker.stdin!.write(ts.write(frame.data, frame.firstArrival - startedAt, frame.keyframe)));
+  }
+  answer({ port, dataPlane: receiver instanceof NativeRtpReceiver ? 'native' : `javascript (${String(lib)})` });
+  serve(
+    () =>
+      new Promise((resolve) => {
+        checker.once('message', (checked: { intact: number; corrupt: number }) => resolve({ ...checked, ...receiver.counters }));
+        checker.send('count');
+      }),
+    () => {
+      receiver.close();
+      checker.stdin!.end();
+      checker.disconnect();
+    },
+  );
+}
+
+const TS_PACKET = 188;
+const VIDEO_PID = 0x100;
+const PADDING_STREAM_ID = 0xbe;
+
+/** Reads the MPEG-TS on stdin (TsWriter's: one PES per frame on the video PID), each frame checked against the stream's. */
+function checkTs(config: RoleSetup): void {
+  const frames = loadFrames(streamFile(config.repo, config.mbps));
   let next = 0;
   let intact = 0;
   let corrupt = 0;
-  receiver.on('frame', (frame: AssembledFrame) => {
-    sink.stdin.write(ts.write(frame.data, frame.firstArrival - startedAt, frame.keyframe));
+  const check = (data: Buffer) => {
     // the stream loops: the frame is the next expected one, or a later one after frames given up
     for (let step = 0; step < frames.length; step += 1) {
       const index = (next + step) % frames.length;
       const expected = frames[index]!.expected;
-      if (expected.length === frame.data.length && expected.equals(frame.data)) {
+      if (expected.length === data.length && expected.equals(data)) {
         intact += 1;
         next = index + 1;
         return;
       }
     }
     corrupt += 1;
+  };
+  let pes: { parts: Buffer[]; bytes: number; length: number | null } | null = null;
+  const finish = () => {
+    if (pes) check(Buffer.concat(pes.parts));
+    pes = null;
+  };
+  let pending: Buffer = Buffer.alloc(0);
+  process.stdin.on('data', (chunk: Buffer) => {
+    const data = pending.length > 0 ? Buffer.concat([pending, chunk]) : chunk;
+    let at = 0;
+    for (; at + TS_PACKET <= data.length; at += TS_PACKET) {
+      const packet = data.subarray(at, at + TS_PACKET);
+      if (((packet[1]! & 0x1f) << 8 | packet[2]!) !== VIDEO_PID) continue;
+      const payloadAt = packet[3]! & 0x20 ? 5 + packet[4]! : 4;
+      if (!(packet[3]! & 0x10) || payloadAt >= TS_PACKET) continue;
+      let payload = packet.subarray(payloadAt);
+      if (packet[1]! & 0x40) {
+        finish();
+        const pesLength = payload.readUInt16BE(4);
+        const headerBytes = 9 + payload[8]!;
+        if (payload[3] === PADDING_STREAM_ID) continue;
+        pes = { parts: [], bytes: 0, length: pesLength === 0 ? null : pesLength - 3 - payload[8]! };
+        payload = payload.subarray(headerBytes);
+      }
+      const current = pes as { parts: Buffer[]; bytes: number; length: number | null } | null;
+      if (!current) continue;
+      const take = current.length === null ? payload : payload.subarray(0, current.length - current.bytes);
+      current.parts.push(Buffer.from(take));
+      current.bytes += take.length;
+      if (current.length !== null && current.bytes >= current.length) finish();
+    }
+    pending = data.subarray(at);
   });
-  answer({ port });
-  serve(
-    () => ({ intact, corrupt, ...receiver.counters }),
-    () => {
-      receiver.close();
-      sink.stdin.end();
-    },
-  );
+  process.on('message', () => process.send!({ intact, corrupt }));
+  process.on('disconnect', () => process.exit(0));
 }
 
 async function sendBare(config: RoleSetup): Promise<void> {

@@ -36,7 +36,7 @@ interface Role {
 
 const roles = new Set<SupervisedSpawn>();
 
-async function startRole(name: string, setup: RoleSetup): Promise<{ role: Role; hello: { port: number; fromPort?: number | null } }> {
+async function startRole(name: string, setup: RoleSetup): Promise<{ role: Role; hello: { port: number; fromPort?: number | null; dataPlane?: string } }> {
   const nodeArgs = PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${name}-${setup.mbps}M-${Date.now()}.cpuprofile`] : [];
   // e.g. --perf-basic-prof for `perf record`, --trace-gc
   nodeArgs.push(...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean));
@@ -69,7 +69,7 @@ async function startRole(name: string, setup: RoleSetup): Promise<{ role: Role; 
     send: (line) => child.child.stdin!.write(`${line}\n`),
   };
   role.send(JSON.stringify(setup));
-  return { role, hello: (await role.next()) as { port: number; fromPort?: number | null } };
+  return { role, hello: (await role.next()) as { port: number; fromPort?: number | null; dataPlane?: string } };
 }
 
 async function stopRole(role: Role): Promise<void> {
@@ -168,6 +168,8 @@ interface RunFigures {
   keyframesAsked: number;
   stalls: number;
   detail: Record<string, unknown>;
+  /** The receiver's: native, or javascript and why. */
+  dataPlane: string;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -217,6 +219,7 @@ async function measure(kind: 'ours' | 'bare', mbps: number, frames: BenchFrame[]
       keyframesAsked: feeder.keyframesAsked,
       stalls: feeder.stalls,
       detail: { sender: sent, receiver: received },
+      dataPlane: recv.hello.dataPlane ?? 'javascript',
     };
   } finally {
     feeder.stop();
@@ -241,7 +244,7 @@ async function main(): Promise<void> {
         `  ${label}: ${fixed(end.cpuPercent)}% of a core, ${fixed(end.usPerPacket)} µs/packet (${Math.round(end.systemShare * 100)}% in the kernel, ${fixed(end.wakeupsPerFrame)} wakeups a frame); ` +
           `bare forward ${fixed(base.cpuPercent)}%, ${fixed(base.usPerPacket)} µs/packet (${fixed(base.wakeupsPerFrame)} wakeups); ratio ${fixed(end.usPerPacket / base.usPerPacket, 2)}`,
       );
-    console.log(`  ${Math.round(ours.packetsPerSecond)} media packets/s`);
+    console.log(`  ${Math.round(ours.packetsPerSecond)} media packets/s; the receiver's data plane: ${ours.dataPlane}`);
     row('sender  ', ours.send, bare.send);
     row('receiver', ours.recv, bare.recv);
     const receiver = ours.detail.receiver as Record<string, number>;
