@@ -14,7 +14,7 @@ const sources = readdirSync(sourceDir).filter((file) => file.endsWith('.c')).sor
 const library = join(outDir, 'libgpubridge-rtp.so');
 
 mkdirSync(outDir, { recursive: true });
-const args = ['-O2', '-g', '-std=gnu11', '-fPIC', '-shared', '-fvisibility=hidden', '-Wall', '-Wextra', '-Wno-unused-parameter', '-Werror', '-o', library, ...sources, '-ldl', '-lpthread', '-lm'];
+const args = ['-O2', '-g', '-std=gnu11', '-fPIC', '-shared', '-fvisibility=hidden', '-Wall', '-Wextra', '-Wno-unused-parameter', '-Werror', '-ffp-contract=off', '-o', library, ...sources, '-ldl', '-lpthread', '-lm'];
 const result = spawnSync('gcc', args, { encoding: 'utf8' });
 if (result.error) {
   console.error(`build-native: SKIPPED, no gcc here (${result.error.message}); the rtp transport runs in JavaScript`);
