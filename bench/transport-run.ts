@@ -21,7 +21,11 @@ import { FPS, HEIGHT, loadFrames, streamFile, WIDTH, type BenchFrame } from './t
 
 const repo = process.env.BENCH_REPO ?? process.cwd();
 const SECONDS = Math.max(2, Math.min(60, Number(process.env.BENCH_SECONDS ?? 6) || 6));
-const WARMUP_MS = 1000;
+/**
+ * Before measuring: a fresh Node process spends its first seconds in V8's memory reducer (major GCs on
+ * every thread), about 1% of a core here, which a session minutes long does not; BENCH_WARMUP_SECONDS.
+ */
+const WARMUP_MS = 1000 * Math.max(1, Math.min(60, Number(process.env.BENCH_WARMUP_SECONDS ?? 8) || 8));
 const DRAIN_MS = 600;
 const RATES = (process.env.BENCH_RATES ?? '8,25,50,100').split(',').map(Number).filter((rate) => rate > 0);
 const PROFILE_DIR = process.env.BENCH_PROF;
