@@ -1,6 +1,6 @@
 /*
- * FEC packets of the rtp video transport (fec.ts): parseFecPayload and recoverBlock. A data shard is a
- * media payload behind its length (u16 BE), zero-padded to the block's shard length.
+ * FEC packets of the rtp video transport (fec.ts): buildFecPayloads, parseFecPayload and recoverBlock. A
+ * data shard is a media payload behind its length (u16 BE), zero-padded to the block's shard length.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +12,37 @@
 #define LENGTH_PREFIX_BYTES 2
 #define ENDS_FRAME_FLAG 0x01
 #define STARTS_FRAME_FLAG 0x02
+#define MAX_SHARD_LENGTH 0xffff
+
+long gb_fec_build(uint16_t base_seq, const uint8_t *const *payloads, const size_t *lens, size_t k, size_t m, bool ends_frame, bool starts_frame, uint8_t *out, size_t cap) {
+  if (k < 1 || k > GB_RS_MAX_SHARDS || m > GB_RS_MAX_SHARDS - k || !payloads || !lens) return -1;
+  if (m == 0) return 0;
+  size_t longest = 0;
+  for (size_t i = 0; i < k; i += 1) {
+    if (lens[i] > 0 && !payloads[i]) return -1;
+    if (lens[i] > longest) longest = lens[i];
+  }
+  if (longest > MAX_SHARD_LENGTH - LENGTH_PREFIX_BYTES) return -1;
+  const size_t shard_length = LENGTH_PREFIX_BYTES + longest;
+  const size_t packet_bytes = FEC_HEADER_BYTES + shard_length;
+  if (!out || cap / packet_bytes < m) return -1;
+
+  for (size_t j = 0; j < m; j += 1) {
+    uint8_t *packet = out + j * packet_bytes;
+    const uint8_t header[FEC_HEADER_BYTES] = {base_seq >> 8, base_seq, k, m, j, (ends_frame ? ENDS_FRAME_FLAG : 0) | (starts_frame ? STARTS_FRAME_FLAG : 0), shard_length >> 8, shard_length};
+    memcpy(packet, header, FEC_HEADER_BYTES);
+    uint8_t *parity = packet + FEC_HEADER_BYTES;
+    memset(parity, 0, shard_length);
+    for (size_t i = 0; i < k; i += 1) {
+      /* data shard i: its length prefix, the payload, then zeros that add nothing (so it is never copied out) */
+      const uint8_t c = gb_rs_parity_entry((unsigned)k, (unsigned)j, (unsigned)i);
+      parity[0] ^= gb_rs_mul(c, (uint8_t)(lens[i] >> 8));
+      parity[1] ^= gb_rs_mul(c, (uint8_t)lens[i]);
+      gb_rs_mul_add(parity + LENGTH_PREFIX_BYTES, payloads[i], lens[i], c);
+    }
+  }
+  return (long)shard_length;
+}
 
 bool gb_fec_parse(const uint8_t *payload, size_t len, gb_fec_header *header, const uint8_t **shard) {
   if (len < FEC_HEADER_BYTES) return false;

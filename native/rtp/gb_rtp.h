@@ -149,6 +149,42 @@ GB_EXPORT void gb_asm_get_counters(gb_asm *a, gb_asm_counters *out);
 /* The largest cleanPictureMs recorded since the last call, or -1 where none. */
 GB_EXPORT double gb_asm_take_clean_max(gb_asm *a);
 
+/* ---- the sender's parts (for the sender's data plane, not yet wired: see README) ----------------- */
+
+/* SRTP send, RTP only (srtp_tx.c; SrtpProtector.protectRtp in srtp-gcm.ts, its ROC per SSRC). */
+typedef struct gb_srtp_tx gb_srtp_tx;
+GB_EXPORT gb_srtp_tx *gb_srtp_tx_new(const uint8_t key[32], const uint8_t salt[12]);
+GB_EXPORT void gb_srtp_tx_free(gb_srtp_tx *tx);
+/*
+ * The 12-byte header (20 with the abs-send-time extension where has_stamp, as writeRtpHeader writes it),
+ * the payload sealed, and the tag, into out; the bytes written, or -1 when cap is too small.
+ */
+GB_EXPORT long gb_srtp_tx_protect(gb_srtp_tx *tx, bool marker, uint8_t payload_type, uint16_t seq, uint32_t timestamp, uint32_t ssrc, bool has_stamp, uint32_t stamp,
+                                  const uint8_t *payload, size_t len, uint8_t *out, size_t cap);
+
+/*
+ * FEC encode (buildFecPayloads in fec.ts): the m FEC payloads (8-byte header + parity shard) of a block of
+ * k media payloads, one after another in out, each 8 + shard_length bytes; returns shard_length (0 when m
+ * is 0: nothing to write, whatever the lengths, as the TypeScript returns []), or -1 when k, m or a length
+ * is out of bounds or cap is too small.
+ */
+GB_EXPORT long gb_fec_build(uint16_t base_seq, const uint8_t *const *payloads, const size_t *lens, size_t k, size_t m, bool ends_frame, bool starts_frame, uint8_t *out, size_t cap);
+
+/* The pacer (pacer.c; Pacer in pacer.ts), with time passed in: packets are ids, sent through the callback. */
+typedef struct gb_pacer gb_pacer;
+typedef void (*gb_pacer_send)(void *ctx, uint64_t id, size_t length);
+/* link_kbps <= 0: none known (linkKbps null). */
+GB_EXPORT gb_pacer *gb_pacer_new(double target_kbps, double fps, double factor, double link_kbps, double now, gb_pacer_send send, void *ctx);
+GB_EXPORT void gb_pacer_free(gb_pacer *pacer);
+GB_EXPORT void gb_pacer_set_target(gb_pacer *pacer, double target_kbps, double fps, double factor, double link_kbps, double now);
+GB_EXPORT void gb_pacer_push(gb_pacer *pacer, uint64_t id, size_t length, bool urgent, double now);
+/* The pacer's timer came due (its setTimeout in the TypeScript): sends what may leave. */
+GB_EXPORT void gb_pacer_drain(gb_pacer *pacer, double now);
+/* When the timer is due (ms), or -1 when none is armed. */
+GB_EXPORT double gb_pacer_next_at(gb_pacer *pacer);
+GB_EXPORT size_t gb_pacer_backlog_bytes(gb_pacer *pacer);
+GB_EXPORT double gb_pacer_delayed(gb_pacer *pacer);
+
 /* ---- the receiver: socket, thread and all of the above (receiver.c; rtp-receiver.ts) -------------- */
 
 /* Records on the event pipe (gb_rx_event_fd), each a 8-byte head (u8 type, 3 zero bytes, u32 length, little-endian) and its body. */

@@ -1,11 +1,16 @@
 /*
- * Systematic Reed-Solomon erasure code over GF(2^8) (polynomial 0x11d), decoding only: reed-solomon.ts
- * encodes (and decodes), and this takes its parity, so the field, the Cauchy parity rows and the choice
- * of rows to invert are the same as there.
+ * Systematic Reed-Solomon erasure code over GF(2^8) (polynomial 0x11d), as reed-solomon.ts codes it: the
+ * same field, the same Cauchy parity rows (the encoding) and the same choice of rows to invert (the
+ * decoding), so either side takes the other's parity.
  */
 #include <string.h>
 
 #include "rs.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define HAVE_SSSE3_KERNEL 1
+#endif
 
 #define FIELD_SIZE 256
 #define POLYNOMIAL 0x11d
@@ -14,6 +19,8 @@ static uint8_t exp_table[2 * FIELD_SIZE];
 static uint8_t log_table[FIELD_SIZE];
 /* mul_table[c][a] = c·a */
 static uint8_t mul_table[FIELD_SIZE][FIELD_SIZE];
+/* nibble_table[c][0][n] = c·n, nibble_table[c][1][n] = c·(n << 4): c·a is the xor of a's two nibbles' products */
+static uint8_t nibble_table[FIELD_SIZE][2][16] __attribute__((aligned(16)));
 
 __attribute__((constructor)) static void build_tables(void) {
   for (unsigned i = 0, x = 1; i < FIELD_SIZE - 1; i += 1) {
@@ -27,6 +34,12 @@ __attribute__((constructor)) static void build_tables(void) {
   for (unsigned a = 1; a < FIELD_SIZE; a += 1) {
     for (unsigned b = 1; b < FIELD_SIZE; b += 1) mul_table[a][b] = exp_table[log_table[a] + log_table[b]];
   }
+  for (unsigned c = 0; c < FIELD_SIZE; c += 1) {
+    for (unsigned n = 0; n < 16; n += 1) {
+      nibble_table[c][0][n] = mul_table[c][n];
+      nibble_table[c][1][n] = mul_table[c][n << 4];
+    }
+  }
 }
 
 static uint8_t inverse(uint8_t a) {
@@ -37,14 +50,45 @@ uint8_t gb_rs_mul(uint8_t c, uint8_t a) {
   return mul_table[c][a];
 }
 
+uint8_t gb_rs_parity_entry(unsigned k, unsigned j, unsigned i) {
+  /* 1 / (x_j + y_i) with x_j = k + j and y_i = i, all distinct */
+  return inverse((uint8_t)((k + j) ^ i));
+}
+
+#ifdef HAVE_SSSE3_KERNEL
+/*
+ * out ^= c·src 16 bytes at a time, each byte's two nibbles looked up in c's 16-entry tables with PSHUFB
+ * (the method of ISA-L and of gf-simd.ts); returns how many bytes it did, the rest is left to the caller.
+ */
+__attribute__((target("ssse3"))) static size_t mul_add_ssse3(uint8_t *out, const uint8_t *src, size_t len, uint8_t c) {
+  const __m128i low = _mm_load_si128((const __m128i *)nibble_table[c][0]);
+  const __m128i high = _mm_load_si128((const __m128i *)nibble_table[c][1]);
+  const __m128i mask = _mm_set1_epi8(0x0f);
+  size_t i = 0;
+  for (; i + 16 <= len; i += 16) {
+    const __m128i bytes = _mm_loadu_si128((const __m128i *)(src + i));
+    const __m128i product = _mm_xor_si128(_mm_shuffle_epi8(low, _mm_and_si128(bytes, mask)), _mm_shuffle_epi8(high, _mm_and_si128(_mm_srli_epi64(bytes, 4), mask)));
+    _mm_storeu_si128((__m128i *)(out + i), _mm_xor_si128(_mm_loadu_si128((const __m128i *)(out + i)), product));
+  }
+  return i;
+}
+
+static bool have_ssse3;
+
+__attribute__((constructor)) static void detect_cpu(void) {
+  __builtin_cpu_init();
+  have_ssse3 = __builtin_cpu_supports("ssse3");
+}
+#endif
+
 void gb_rs_mul_add(uint8_t *out, const uint8_t *src, size_t len, uint8_t c) {
   if (c == 0) return;
-  if (c == 1) {
-    for (size_t i = 0; i < len; i += 1) out[i] ^= src[i];
-    return;
-  }
+  size_t done = 0;
+#ifdef HAVE_SSSE3_KERNEL
+  if (have_ssse3) done = mul_add_ssse3(out, src, len, c);
+#endif
   const uint8_t *row = mul_table[c];
-  for (size_t i = 0; i < len; i += 1) out[i] ^= row[src[i]];
+  for (size_t i = done; i < len; i += 1) out[i] ^= row[src[i]];
 }
 
 static void swap_rows(uint8_t *matrix, unsigned n, unsigned a, unsigned b) {
@@ -97,9 +141,7 @@ bool gb_rs_decode_matrix(unsigned k, unsigned m, const uint8_t *used, uint8_t *w
     if (index < k) {
       work[row * k + index] = 1;
     } else {
-      /* parity row j of the Cauchy matrix: 1 / (x_j + y_i) with x_j = k + j and y_i = i, all distinct */
-      unsigned j = index - k;
-      for (unsigned i = 0; i < k; i += 1) work[row * k + i] = inverse((uint8_t)((k + j) ^ i));
+      for (unsigned i = 0; i < k; i += 1) work[row * k + i] = gb_rs_parity_entry(k, index - k, i);
     }
   }
   return invert(work, k, decode);

@@ -1,4 +1,4 @@
-/* Reed-Solomon over GF(2^8) as reed-solomon.ts codes it (rs.c): the internals fec.c decodes with. */
+/* Reed-Solomon over GF(2^8) as reed-solomon.ts codes it (rs.c): the internals fec.c encodes and decodes with. */
 #ifndef GB_RS_H
 #define GB_RS_H
 
@@ -12,6 +12,11 @@
 void gb_rs_mul_add(uint8_t *out, const uint8_t *src, size_t len, uint8_t c);
 /* c·a. */
 uint8_t gb_rs_mul(uint8_t c, uint8_t a);
+/*
+ * Entry (j, i) of the m×k Cauchy parity rows of a k-data code (j < m, i < k, k + m <= 255): parity shard
+ * j = Σ_i entry(j, i)·data shard i. Never 0.
+ */
+uint8_t gb_rs_parity_entry(unsigned k, unsigned j, unsigned i);
 /*
  * The decoding matrix of a k-data, m-parity code for the k shards in used (indexes into data then parity,
  * ascending, as ReedSolomon.reconstruct picks them): data shard i = Σ_row decode[i·k + row]·shard(used[row]).
