@@ -19,6 +19,7 @@ import { RtpPeerSender } from '../src/core/rtp/rtp-peer-sender';
 import { RtpReceiver } from '../src/core/rtp/rtp-receiver';
 import { NativeRtpReceiver } from '../src/core/rtp/native-receiver';
 import { nativeRtp } from '../src/core/rtp/native-rtp-lib';
+import { TsDemuxer } from '../tests/helpers/ts-demux';
 import { loadFrames, streamFile } from './transport-stream';
 
 export interface RoleSetup {
@@ -122,10 +123,6 @@ async function recvOurs(config: RoleSetup): Promise<void> {
   );
 }
 
-const TS_PACKET = 188;
-const VIDEO_PID = 0x100;
-const PADDING_STREAM_ID = 0xbe;
-
 /** Reads the MPEG-TS on stdin (TsWriter's: one PES per frame on the video PID), each frame checked against the stream's. */
 function checkTs(config: RoleSetup): void {
   const frames = loadFrames(streamFile(config.repo, config.mbps));
@@ -145,37 +142,9 @@ function checkTs(config: RoleSetup): void {
     }
     corrupt += 1;
   };
-  let pes: { parts: Buffer[]; bytes: number; length: number | null } | null = null;
-  const finish = () => {
-    if (pes) check(Buffer.concat(pes.parts));
-    pes = null;
-  };
-  let pending: Buffer = Buffer.alloc(0);
+  const demuxer = new TsDemuxer();
   process.stdin.on('data', (chunk: Buffer) => {
-    const data = pending.length > 0 ? Buffer.concat([pending, chunk]) : chunk;
-    let at = 0;
-    for (; at + TS_PACKET <= data.length; at += TS_PACKET) {
-      const packet = data.subarray(at, at + TS_PACKET);
-      if (((packet[1]! & 0x1f) << 8 | packet[2]!) !== VIDEO_PID) continue;
-      const payloadAt = packet[3]! & 0x20 ? 5 + packet[4]! : 4;
-      if (!(packet[3]! & 0x10) || payloadAt >= TS_PACKET) continue;
-      let payload = packet.subarray(payloadAt);
-      if (packet[1]! & 0x40) {
-        finish();
-        const pesLength = payload.readUInt16BE(4);
-        const headerBytes = 9 + payload[8]!;
-        if (payload[3] === PADDING_STREAM_ID) continue;
-        pes = { parts: [], bytes: 0, length: pesLength === 0 ? null : pesLength - 3 - payload[8]! };
-        payload = payload.subarray(headerBytes);
-      }
-      const current = pes as { parts: Buffer[]; bytes: number; length: number | null } | null;
-      if (!current) continue;
-      const take = current.length === null ? payload : payload.subarray(0, current.length - current.bytes);
-      current.parts.push(Buffer.from(take));
-      current.bytes += take.length;
-      if (current.length !== null && current.bytes >= current.length) finish();
-    }
-    pending = data.subarray(at);
+    for (const unit of demuxer.push(chunk)) check(unit);
   });
   process.on('message', () => process.send!({ intact, corrupt }));
   process.on('disconnect', () => process.exit(0));

@@ -216,7 +216,7 @@ GB_EXPORT gb_rx *gb_rx_new(const char *listen, int port, const uint8_t key[32], 
 GB_EXPORT int gb_rx_port(gb_rx *rx);
 /* The read end of the event pipe (non-blocking). */
 GB_EXPORT int gb_rx_event_fd(gb_rx *rx);
-/* Starts the thread. decoder_fd >= 0: MPEG-TS goes to a duplicate of it (closed by gb_rx_close: the decoder's EOF); else GB_EVENT_FRAME records. 0, or -1. */
+/* Starts the thread. decoder_fd >= 0: MPEG-TS goes to a duplicate of it (closed by gb_rx_close); else GB_EVENT_FRAME records. 0, or -1. */
 GB_EXPORT int gb_rx_start(gb_rx *rx, int decoder_fd);
 GB_EXPORT double gb_rx_now(void);
 GB_EXPORT void gb_rx_set_rtt(gb_rx *rx, double rtt_ms);

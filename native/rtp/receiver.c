@@ -560,8 +560,8 @@ GB_EXPORT int gb_rx_start(gb_rx *rx, int decoder_fd) {
     return -1;
   }
   /*
-   * our own copy: Node closes its handle on the pipe when the decoder exits, and the number may be
-   * another file's by the time this thread writes again; closing ours (gb_rx_close) is the decoder's EOF
+   * our own copy: Node closes its handle on the decoder's stdin when the decoder exits, and the number
+   * may be another file's by the time this thread writes again; ours is closed by gb_rx_close
    */
   if (decoder_fd >= 0) {
     rx->decoder_fd = fcntl(decoder_fd, F_DUPFD_CLOEXEC, 0);

@@ -214,6 +214,8 @@ export class NativeRtpReceiver extends EventEmitter {
     clearInterval(this.secondTimer);
     if (!this.rx) return;
     this.lib.rxClose(this.rx);
+    // freed: every later read (counters, lastAuthenticAt) gets NO_STATS
+    this.rx = null;
     // the event pipe's read end is ours: closed with its handle (or here, where it never had one)
     if (this.events) this.events.destroy();
     else closeSync(this.eventFd);

@@ -80,7 +80,8 @@ export class RtpInput implements ReceiverInput {
       const last = rtp.lastAuthenticAt;
       const limit = last === null ? (this.options.listenTimeoutMs ?? 10_000) : RTP_SILENCE_MS;
       if (now - (last ?? startedAt) > limit) {
-        // the native data plane holds its own end of the decoder's pipe: closed first, so the decoder sees EOF
+        // the native data plane writes through its own copy of the decoder's stdin: it stops first (on a plain
+        // pipe, rather than the socket pair Node gives a child, that copy would also hold off the decoder's EOF)
         if (rtp instanceof NativeRtpReceiver) rtp.close();
         on.end(last === null ? 'no host sent to this receiver' : `the host went silent for ${Math.round(limit / 1000)} s`);
       }
