@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Runs the rtp loss tests N times in a row (default 20) and counts the runs that failed; not part of CI:
 # the two random-loss sessions (5% loss over the relay, the self-test at 1% loss), the link under hostile
-# traffic (NACK repairs, replays) and the keyframe through a bottleneck. Each run's output and rtp trace
-# (GPU_BRIDGE_RTP_TRACE) is kept in OUT (default a fresh temporary folder), with the load beside it.
-#   scripts/stress-loss-tests.sh [N] [OUT]
+# traffic (NACK repairs, replays) and the keyframe through a bottleneck. Each run's output is kept in OUT
+# (default a fresh temporary folder), with the load beside it. STRESS_RECEIVER=javascript runs the peer's
+# JavaScript receiver with its decision trace (GPU_BRIDGE_RTP_TRACE, kept in OUT); the default is the
+# native data plane where it is built, which has no trace.
+#   [STRESS_RECEIVER=native|javascript] scripts/stress-loss-tests.sh [N] [OUT]
 set -u
 cd "$(dirname "$0")/.."
 runs=${1:-20}
@@ -14,7 +16,8 @@ pattern='rtp: (over a link with 5% loss and 40 ms delay|session selftest through
 node scripts/build.mjs >/dev/null || exit 1
 failed=0
 for i in $(seq 1 "$runs"); do
-  trace="$out/trace-$i.jsonl"
+  trace=""
+  [ "${STRESS_RECEIVER:-native}" = javascript ] && trace="$out/trace-$i.jsonl"
   load=$(cut -d' ' -f1-3 /proc/loadavg)
   if GPU_BRIDGE_SKIP_BUILD=1 GPU_BRIDGE_RTP_TRACE="$trace" npx vitest run --project integration \
       tests/integration/sessions-pipeline.test.ts -t "$pattern" >"$out/run-$i.log" 2>&1 \
@@ -26,8 +29,12 @@ for i in $(seq 1 "$runs"); do
     result=FAIL
     failed=$((failed + 1))
   fi
-  lost=$(grep -c '"outcome":"\(given-up\|gap-given-up\|dropped\|undecodable\)"' "$trace" 2>/dev/null)
-  echo "run $i/$runs: $result (frames given up in the trace: ${lost:-0}; load before: $load)"
+  if [ -n "$trace" ]; then
+    lost=$(grep -c '"outcome":"\(given-up\|gap-given-up\|dropped\|undecodable\)"' "$trace" 2>/dev/null)
+    echo "run $i/$runs: $result (frames given up in the trace: ${lost:-0}; load before: $load)"
+  else
+    echo "run $i/$runs: $result (native receiver, no trace; load before: $load)"
+  fi
 done
 echo "$((runs - failed)) of $runs runs passed; logs and traces in $out; load now: $(cut -d' ' -f1-3 /proc/loadavg)"
 [ "$failed" -eq 0 ]
