@@ -6,6 +6,7 @@ import type { RtpVideoCodec } from './depacketize';
 import type { AssembledFrame } from './frame-assembler';
 import type { NativeGaugeSecond, NativeRtp, NativeRxStats } from './native-rtp-lib';
 import { RtcpFeedback } from './rtcp-feedback';
+import { ReceiverSeconds } from './receiver-seconds';
 import type { RtpReceiverOptions, RtpSecond } from './rtp-receiver';
 import { deriveSessionKeys, SrtpProtector, SrtpUnprotector } from './srtp-gcm';
 
@@ -44,7 +45,7 @@ export class NativeRtpReceiver extends EventEmitter {
   /** gb_rx_now() minus preciseNow(): the two clocks, for frames' arrival times. */
   private clockOffset = 0;
   private readonly stats: Partial<NativeRxStats> = {};
-  private base = { received: 0, lost: 0, fecRecovered: 0, nackRecovered: 0, framesLost: 0, framesSkipped: 0, keyframeRequests: 0, nacksSent: 0, rejected: 0 };
+  private readonly seconds = new ReceiverSeconds();
   private readonly reportTimer: NodeJS.Timeout;
   private readonly secondTimer: NodeJS.Timeout;
   private closed = false;
@@ -181,28 +182,16 @@ export class NativeRtpReceiver extends EventEmitter {
     const gauge: Partial<NativeGaugeSecond> = {};
     const cleanMax = new Float64Array(1);
     this.lib.rxTakeSecond(this.rx, gauge, cleanMax);
-    const lostTotal = Math.max(0, s.expected - s.originals);
-    const rejected = s.rejected + this.rtcpRejected;
-    const base = this.base;
     const second: RtpSecond = {
-      received: s.originals - base.received,
-      lost: Math.max(0, lostTotal - base.lost),
-      fecRecovered: a.fec_recovered - base.fecRecovered,
-      nackRecovered: a.nack_recovered - base.nackRecovered,
-      framesLost: a.frames_lost - base.framesLost,
-      framesSkipped: a.frames_skipped - base.framesSkipped,
-      keyframeRequests: a.keyframe_requests - base.keyframeRequests,
-      nacksSent: a.nacks_sent - base.nacksSent,
+      ...this.seconds.next({
+        received: s.originals, lost: Math.max(0, s.expected - s.originals), fecRecovered: a.fec_recovered, nackRecovered: a.nack_recovered, framesLost: a.frames_lost,
+        framesSkipped: a.frames_skipped, keyframeRequests: a.keyframe_requests, nacksSent: a.nacks_sent, rejected: s.rejected + this.rtcpRejected,
+      }),
       cleanPictureMs: cleanMax[0]! >= 0 ? Math.round(cleanMax[0]!) : null,
-      rejected: rejected - base.rejected,
       rttMs: this.feedback.rttMs,
       queueDelayMs: gauge.has_queue_delay ? gauge.queue_delay_ms! : null,
       receivedKbps: gauge.received_kbps ?? 0,
       trainKbps: gauge.has_train ? gauge.train_kbps! : null,
-    };
-    this.base = {
-      received: s.originals, lost: lostTotal, fecRecovered: a.fec_recovered, nackRecovered: a.nack_recovered, framesLost: a.frames_lost, framesSkipped: a.frames_skipped,
-      keyframeRequests: a.keyframe_requests, nacksSent: a.nacks_sent, rejected,
     };
     this.emit('second', second);
   }

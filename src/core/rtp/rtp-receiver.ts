@@ -5,6 +5,7 @@ import { preciseNow } from '../pairing/channel';
 import type { RtpVideoCodec } from './depacketize';
 import { FrameAssembler, type AssembledFrame, type AssemblerActions } from './frame-assembler';
 import { RtcpFeedback } from './rtcp-feedback';
+import { ReceiverSeconds } from './receiver-seconds';
 import { isRtcp, readAbsSendTime } from './rtp-packet';
 import { FEC_PAYLOAD_TYPE, MEDIA_PAYLOAD_TYPE, type RtpKeys } from './rtp-keys';
 import { openRtpTrace } from './rtp-trace';
@@ -70,7 +71,9 @@ export class RtpReceiver extends EventEmitter {
   private firstSeq: number | null = null;
   private originals = 0;
   private rejected = 0;
-  private secondBase = { received: 0, lost: 0, fecRecovered: 0, nackRecovered: 0, framesLost: 0, framesSkipped: 0, keyframeRequests: 0, nacksSent: 0, clean: 0, rejected: 0 };
+  private readonly seconds = new ReceiverSeconds();
+  /** Clean-picture times already reported. */
+  private cleansSeen = 0;
   private readonly reportTimer: NodeJS.Timeout;
   private readonly secondTimer: NodeJS.Timeout;
   private closed = false;
@@ -235,31 +238,18 @@ export class RtpReceiver extends EventEmitter {
 
   private emitSecond(): void {
     const c = this.assembler.counters;
-    const lostTotal = Math.max(0, this.expectedPackets() - this.originals);
-    const base = this.secondBase;
-    const cleans = c.cleanPictureMs.slice(base.clean);
+    const cleans = c.cleanPictureMs.slice(this.cleansSeen);
     const second: RtpSecond = {
-      received: this.originals - base.received,
-      lost: Math.max(0, lostTotal - base.lost),
-      fecRecovered: c.fecRecovered - base.fecRecovered,
-      nackRecovered: c.nackRecovered - base.nackRecovered,
-      framesLost: c.framesLost - base.framesLost,
-      framesSkipped: c.framesSkipped - base.framesSkipped,
-      keyframeRequests: c.keyframeRequests - base.keyframeRequests,
-      nacksSent: c.nacksSent - base.nacksSent,
+      ...this.seconds.next({
+        received: this.originals, lost: Math.max(0, this.expectedPackets() - this.originals), fecRecovered: c.fecRecovered, nackRecovered: c.nackRecovered,
+        framesLost: c.framesLost, framesSkipped: c.framesSkipped, keyframeRequests: c.keyframeRequests, nacksSent: c.nacksSent, rejected: this.rejected,
+      }),
       cleanPictureMs: cleans.length > 0 ? Math.round(Math.max(...cleans)) : null,
-      rejected: this.rejected - base.rejected,
       rttMs: this.feedback.rttMs,
       ...this.gauge.second(),
     };
-    this.secondBase = {
-      received: this.originals, lost: lostTotal, fecRecovered: c.fecRecovered, nackRecovered: c.nackRecovered, framesLost: c.framesLost,
-      framesSkipped: c.framesSkipped, keyframeRequests: c.keyframeRequests, nacksSent: c.nacksSent, clean: c.cleanPictureMs.length, rejected: this.rejected,
-    };
-    if (c.cleanPictureMs.length > 1000) {
-      c.cleanPictureMs.splice(0, c.cleanPictureMs.length - 100);
-      this.secondBase.clean = c.cleanPictureMs.length;
-    }
+    if (c.cleanPictureMs.length > 1000) c.cleanPictureMs.splice(0, c.cleanPictureMs.length - 100);
+    this.cleansSeen = c.cleanPictureMs.length;
     this.emit('second', second);
   }
 

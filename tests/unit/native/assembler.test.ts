@@ -11,6 +11,7 @@ import type { RtpVideoCodec } from '../../../src/core/rtp/depacketize';
 import { blocksForFrame, buildFecPayloads, parityCount } from '../../../src/core/rtp/fec';
 import { FrameAssembler, type AssemblerActions } from '../../../src/core/rtp/frame-assembler';
 import { nativeRtpLibrary } from '../../helpers/native-rtp';
+import { seededRandom as prng } from '../../../src/core/util/seeded-random';
 
 const libraryPath = nativeRtpLibrary('assembler.test.ts');
 if (!libraryPath) console.log('assembler.test.ts: SKIPPED, no native rtp library to test (see the line above)');
@@ -215,17 +216,6 @@ class Pair {
 }
 
 // ---- a seeded stream and link ------------------------------------------------------------------------
-
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 /** A NAL unit of this type and length (at least its header), contents from the generator. */
 function nal(codec: RtpVideoCodec, type: number, length: number, random: () => number): Buffer {

@@ -9,6 +9,7 @@ import { DelayGauge, type LinkGauge } from '../../../src/core/rtp/delay-gauge';
 import { depacketize, type RtpVideoCodec } from '../../../src/core/rtp/depacketize';
 import { TsWriter } from '../../../src/core/rtp/mpegts-writer';
 import { nativeRtpLibrary } from '../../helpers/native-rtp';
+import { seededRandom } from '../../../src/core/util/seeded-random';
 
 const libraryPath = nativeRtpLibrary('tests/unit/native/output.test.ts');
 
@@ -94,14 +95,7 @@ function loadNative(path: string): NativeOutput {
 
 /** mulberry32: the same cases on every run. */
 function random(seed: number) {
-  let state = seed >>> 0;
-  const next = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = seededRandom(seed);
   const int = (min: number, max: number) => min + Math.floor(next() * (max - min + 1));
   return {
     next,

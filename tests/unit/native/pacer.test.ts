@@ -10,6 +10,7 @@ import koffi from 'koffi';
 import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
 import { Pacer, type PacingSettings } from '../../../src/core/rtp/pacer';
 import { nativeRtpLibrary } from '../../helpers/native-rtp';
+import { seededRandom as prng } from '../../../src/core/util/seeded-random';
 
 const libraryPath = nativeRtpLibrary('pacer.test.ts');
 if (!libraryPath) console.log('pacer.test.ts: SKIPPED, no native rtp library to test (see the line above)');
@@ -207,17 +208,6 @@ class Pair {
 }
 
 // ---- a seeded encoder ------------------------------------------------------------------------------------
-
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 interface StreamScenario {
   name: string;

@@ -8,6 +8,7 @@ import { buildFecPayloads, parseFecPayload, recoverBlock } from '../../../src/co
 import { readAbsSendTime, type RtpHeader } from '../../../src/core/rtp/rtp-packet';
 import { deriveSessionKeys, newMaster, SrtpProtector, SrtpUnprotector } from '../../../src/core/rtp/srtp-gcm';
 import { nativeRtpLibrary } from '../../helpers/native-rtp';
+import { seededRandom as mulberry32 } from '../../../src/core/util/seeded-random';
 
 const libraryPath = nativeRtpLibrary('sender-parts.test.ts');
 if (!libraryPath) console.log('sender-parts.test.ts: SKIPPED, no native rtp library to test (see the line above)');
@@ -81,18 +82,6 @@ class NativeTx {
 function expectSameBytes(actual: Uint8Array | null, expected: Uint8Array, what: string): void {
   if (actual && Buffer.from(actual).equals(expected)) return;
   expect(actual && Buffer.from(actual).toString('hex'), what).toBe(Buffer.from(expected).toString('hex'));
-}
-
-/** Deterministic: a failing seed fails again. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const randomInt = (random: () => number, low: number, high: number) => low + Math.floor(random() * (high - low + 1));

@@ -8,6 +8,7 @@ import { buildFecPayloads, parseFecPayload, recoverBlock, type FecHeader } from 
 import { readAbsSendTime, type RtpHeader } from '../../../src/core/rtp/rtp-packet';
 import { deriveSessionKeys, newMaster, SrtpProtector, SrtpUnprotector } from '../../../src/core/rtp/srtp-gcm';
 import { nativeRtpLibrary } from '../../helpers/native-rtp';
+import { seededRandom as mulberry32 } from '../../../src/core/util/seeded-random';
 
 const libraryPath = nativeRtpLibrary('srtp-fec.test.ts');
 if (!libraryPath) console.log('srtp-fec.test.ts: SKIPPED, no native rtp library to test (see the line above)');
@@ -143,18 +144,6 @@ function receivers(master: Buffer) {
     },
     outcomes,
     free: () => c.free(),
-  };
-}
-
-/** Deterministic: a failing seed fails again. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 
