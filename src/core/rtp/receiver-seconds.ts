@@ -2,7 +2,7 @@
 export interface ReceiverTotals {
   /** Media packets that arrived the first time. */
   received: number;
-  /** Media packets the sender sent that never arrived the first time (expected less received). */
+  /** Media packets missing before any repair (FEC or NACK): expected less received. */
   lost: number;
   fecRecovered: number;
   nackRecovered: number;
@@ -10,6 +10,7 @@ export interface ReceiverTotals {
   framesSkipped: number;
   keyframeRequests: number;
   nacksSent: number;
+  /** Datagrams dropped unread: failed authentication, replays, malformed. */
   rejected: number;
 }
 

@@ -5,7 +5,7 @@ import { preciseNow } from '../pairing/channel';
 import type { RtpVideoCodec } from './depacketize';
 import { FrameAssembler, type AssembledFrame, type AssemblerActions } from './frame-assembler';
 import { RtcpFeedback } from './rtcp-feedback';
-import { ReceiverSeconds } from './receiver-seconds';
+import { ReceiverSeconds, type ReceiverTotals } from './receiver-seconds';
 import { isRtcp, readAbsSendTime } from './rtp-packet';
 import { FEC_PAYLOAD_TYPE, MEDIA_PAYLOAD_TYPE, type RtpKeys } from './rtp-keys';
 import { openRtpTrace } from './rtp-trace';
@@ -24,22 +24,10 @@ export interface RtpReceiverOptions {
   codec: RtpVideoCodec;
 }
 
-/** One second of the transport's figures at the receiver (sent to the host as stream.stats). */
-export interface RtpSecond extends LinkGauge {
-  /** Media packets that arrived the first time. */
-  received: number;
-  /** Media packets missing before any repair (FEC or NACK). */
-  lost: number;
-  fecRecovered: number;
-  nackRecovered: number;
-  framesLost: number;
-  framesSkipped: number;
-  keyframeRequests: number;
-  nacksSent: number;
+/** One second of the transport's figures at the receiver (sent to the host as stream.stats): the totals' share of it, and these. */
+export interface RtpSecond extends LinkGauge, ReceiverTotals {
   /** The longest end-of-loss-burst → clean-picture time that finished this second (ms), or null. */
   cleanPictureMs: number | null;
-  /** Datagrams dropped unread: failed authentication, replays, malformed. */
-  rejected: number;
   rttMs: number | null;
 }
 
