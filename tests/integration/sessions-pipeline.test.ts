@@ -231,7 +231,8 @@ describe.skipIf(!hasFfmpeg)('the streaming pipeline on loopback (real ffmpeg, re
       await sleep(14_000);
       expect(session.state).toBe('running');
       // random loss that FEC and NACK repair is not a full link (issue 18): only frames lost may step it down
-      expect(steps.filter((step) => !/frames lost/.test(step.reason)), `bitrate steps: ${JSON.stringify(steps)}`).toEqual([]);
+      // (and after such a step it may climb back)
+      expect(steps.filter((step) => step.to < step.from && !/frames lost/.test(step.reason)), `bitrate steps: ${JSON.stringify(steps)}`).toEqual([]);
       const totals = session.totals();
       const intact = totals.framesDecoded - totals.unreadable;
       expect(intact / session.framesSent, `intact ${intact} of ${session.framesSent} sent; ${JSON.stringify(totals.repairs)}`).toBeGreaterThanOrEqual(0.95);
