@@ -19,6 +19,7 @@ import { RtpPeerSender } from '../src/core/rtp/rtp-peer-sender';
 import { RtpReceiver } from '../src/core/rtp/rtp-receiver';
 import { NativeRtpReceiver } from '../src/core/rtp/native-receiver';
 import { nativeRtp } from '../src/core/rtp/native-rtp-lib';
+import { decoderFd } from '../src/core/rtp/rtp-input';
 import { TsDemuxer } from '../tests/helpers/ts-demux';
 import { loadFrames, streamFile } from './transport-stream';
 
@@ -102,7 +103,7 @@ async function recvOurs(config: RoleSetup): Promise<void> {
   const checker = spawn(process.execPath, [process.argv[1]!, 'check-ts', JSON.stringify(config)], { stdio: ['pipe', 'ignore', 'inherit', 'ipc'] });
   checker.stdin!.on('error', () => undefined);
   if (receiver instanceof NativeRtpReceiver) {
-    receiver.attach((checker.stdin as unknown as { _handle: { fd: number } })._handle.fd);
+    receiver.attach(decoderFd(checker.stdin!));
   } else {
     const ts = new TsWriter('h264');
     const startedAt = preciseNow();

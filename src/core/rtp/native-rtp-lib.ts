@@ -16,8 +16,6 @@ type Native = (...args: any[]) => any;
 interface Koffi {
   load(path: string): { func(signature: string): Native };
   struct(name: string, fields: Record<string, string | object>): object;
-  opaque(name: string): object;
-  pointer(name: string, type: object): object;
 }
 
 export interface NativeRxStats {
@@ -52,7 +50,6 @@ export interface NativeGaugeSecond {
 
 /** The receiver's functions (gb_rtp.h); `rx` is the opaque handle gb_rx_new returns. */
 export interface NativeRtp {
-  path: string;
   rxNew(listen: string, port: number, key: Buffer, salt: Buffer, codec: number, err: Buffer, errLength: number): unknown;
   rxPort(rx: unknown): number;
   rxEventFd(rx: unknown): number;
@@ -101,7 +98,6 @@ export function nativeRtp(): NativeRtp | string {
     });
     koffi.struct('gb_gauge_second', { has_queue_delay: 'bool', queue_delay_ms: 'double', received_kbps: 'double', has_train: 'bool', train_kbps: 'double' });
     loaded = {
-      path,
       rxNew: lib.func('void *gb_rx_new(const char *listen, int port, const uint8_t *key, const uint8_t *salt, int codec, _Out_ uint8_t *err, size_t errlen)'),
       rxPort: lib.func('int gb_rx_port(void *rx)'),
       rxEventFd: lib.func('int gb_rx_event_fd(void *rx)'),

@@ -98,7 +98,7 @@ export class RtpInput implements ReceiverInput {
 }
 
 /** The fd under a child's stdin pipe (Node's handle has no public accessor), or null. */
-function decoderFd(stdin: Writable): number | null {
+export function decoderFd(stdin: Writable): number | null {
   const fd = (stdin as { _handle?: { fd?: unknown } })._handle?.fd;
   return typeof fd === 'number' && fd >= 0 ? fd : null;
 }
