@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include "gb_rtp.h"
+#include "io.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -56,11 +57,6 @@
 #define NAPS_PER_BURST 4
 
 typedef struct {
-  uint8_t *data;
-  size_t len, cap;
-} byte_queue;
-
-typedef struct {
   bool known;
   int64_t highest;
 } seq_extender;
@@ -101,7 +97,7 @@ struct gb_rx {
   uint16_t feedback_nack[NACKS_PER_FEEDBACK];
 
   double rtcp_tokens, rtcp_tokens_at;
-  byte_queue events, decoder;
+  gb_byte_queue events, decoder;
   bool events_polled, decoder_polled, decoder_broken;
   uint8_t *ts_buffer;
   size_t ts_cap;
@@ -114,11 +110,7 @@ struct gb_rx {
   struct mmsghdr msgs[RECEIVE_BATCH];
 };
 
-GB_EXPORT double gb_rx_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
+GB_EXPORT double gb_rx_now(void) { return gb_monotonic_ms(); }
 
 /* ---- sequence numbers (seq.ts) ---- */
 
@@ -138,41 +130,6 @@ static int64_t seq_extend(seq_extender *s, uint16_t seq) {
   return ext;
 }
 
-/* ---- byte queues for the two non-blocking fds we write ---- */
-
-static bool queue_push(byte_queue *q, const uint8_t *data, size_t len) {
-  if (q->len + len > q->cap) {
-    size_t cap = q->cap ? q->cap : 65536;
-    while (cap < q->len + len) cap *= 2;
-    uint8_t *grown = realloc(q->data, cap);
-    if (!grown) return false;
-    q->data = grown;
-    q->cap = cap;
-  }
-  memcpy(q->data + q->len, data, len);
-  q->len += len;
-  return true;
-}
-
-/* Writes what the fd takes; -1 when it is broken for good (the reader gone). */
-static int queue_flush(byte_queue *q, int fd) {
-  size_t done = 0;
-  while (done < q->len) {
-    ssize_t n = write(fd, q->data + done, q->len - done);
-    if (n > 0) {
-      done += (size_t)n;
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-    q->len = 0;
-    return -1;
-  }
-  memmove(q->data, q->data + done, q->len - done);
-  q->len -= done;
-  return 0;
-}
-
 static void watch_writable(gb_rx *rx, int fd, bool *polled, bool want) {
   if (*polled == want) return;
   struct epoll_event ev = {.events = EPOLLOUT, .data.fd = fd};
@@ -181,27 +138,18 @@ static void watch_writable(gb_rx *rx, int fd, bool *polled, bool want) {
 }
 
 static void flush_events(gb_rx *rx) {
-  queue_flush(&rx->events, rx->event_write);
+  gb_queue_flush(&rx->events, rx->event_write);
   watch_writable(rx, rx->event_write, &rx->events_polled, rx->events.len > 0);
 }
 
 static void flush_decoder(gb_rx *rx) {
   if (rx->decoder_broken) return;
-  if (queue_flush(&rx->decoder, rx->decoder_fd) < 0) rx->decoder_broken = true;
+  if (gb_queue_flush(&rx->decoder, rx->decoder_fd) < 0) rx->decoder_broken = true;
   watch_writable(rx, rx->decoder_fd, &rx->decoder_polled, !rx->decoder_broken && rx->decoder.len > 0);
 }
 
-/* One whole record or none: JavaScript reads them back to back. */
 static void emit(gb_rx *rx, uint8_t type, const uint8_t *head, size_t head_len, const uint8_t *body, size_t body_len) {
-  size_t len = head_len + body_len;
-  if (rx->events.len + 8 + len > MAX_EVENT_BACKLOG) {
-    rx->events_dropped += 1;
-    return;
-  }
-  uint8_t record[8] = {type, 0, 0, 0, (uint8_t)len, (uint8_t)(len >> 8), (uint8_t)(len >> 16), (uint8_t)(len >> 24)};
-  size_t before = rx->events.len;
-  if (!queue_push(&rx->events, record, 8) || !queue_push(&rx->events, head, head_len) || !queue_push(&rx->events, body, body_len)) {
-    rx->events.len = before;
+  if (!gb_queue_record(&rx->events, MAX_EVENT_BACKLOG, type, head, head_len, body, body_len)) {
     rx->events_dropped += 1;
     return;
   }
@@ -235,7 +183,7 @@ static void on_frame(void *ctx, const gb_frame *frame) {
     rx->ts_cap = bound;
   }
   size_t n = gb_ts_write(&rx->ts, frame->data, frame->len, frame->first_arrival - rx->started_at, frame->keyframe, rx->ts_buffer);
-  if (!queue_push(&rx->decoder, rx->ts_buffer, n)) {
+  if (!gb_queue_push(&rx->decoder, rx->ts_buffer, n)) {
     rx->decoder_frames_dropped += 1;
     return;
   }
@@ -285,18 +233,7 @@ static void send_feedback(gb_rx *rx) {
 static void arm(gb_rx *rx, double at) {
   rx->armed = true;
   rx->armed_at = at;
-  struct itimerspec when = {0};
-  double seconds = at / 1000.0;
-  if (seconds < 0) seconds = 0;
-  when.it_value.tv_sec = (time_t)seconds;
-  /* rounded up, so the timer never fires before `at` as look() reads the clock */
-  long nanoseconds = (long)((seconds - (double)when.it_value.tv_sec) * 1e9) + 1000;
-  if (nanoseconds >= 1000000000L) {
-    when.it_value.tv_sec += 1;
-    nanoseconds -= 1000000000L;
-  }
-  when.it_value.tv_nsec = nanoseconds;
-  timerfd_settime(rx->timer, TFD_TIMER_ABSTIME, &when, NULL);
+  gb_timer_arm(rx->timer, at);
 }
 
 /* At a burst's end: the latest answer on when to look again counts (see settleWake in rtp-receiver.ts). */
@@ -306,21 +243,6 @@ static void settle(gb_rx *rx) {
 }
 
 /* ---- datagrams in ---- */
-
-static void address_bytes(const struct sockaddr_storage *from, uint8_t out[20]) {
-  memset(out, 0, 20);
-  if (from->ss_family == AF_INET) {
-    const struct sockaddr_in *in = (const struct sockaddr_in *)from;
-    out[0] = 4;
-    memcpy(out + 2, &in->sin_port, 2);
-    memcpy(out + 4, &in->sin_addr, 4);
-  } else if (from->ss_family == AF_INET6) {
-    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)from;
-    out[0] = 6;
-    memcpy(out + 2, &in6->sin6_port, 2);
-    memcpy(out + 4, &in6->sin6_addr, 16);
-  }
-}
 
 static void take_remote(gb_rx *rx, const struct sockaddr_storage *from, socklen_t len) {
   memcpy(&rx->remote, from, len);
@@ -339,7 +261,7 @@ static void on_datagram(gb_rx *rx, uint8_t *data, size_t len, const struct socka
     }
     rx->rtcp_tokens -= 1;
     uint8_t head[20];
-    address_bytes(from, head);
+    gb_sockaddr_bytes(from, head);
     emit(rx, GB_EVENT_RTCP, head, sizeof head, data, len);
     return;
   }
@@ -472,19 +394,9 @@ GB_EXPORT gb_rx *gb_rx_new(const char *listen, int port, const uint8_t key[32], 
     fail(err, errlen, "bad port or codec");
     return NULL;
   }
-  struct sockaddr_storage address = {0};
+  struct sockaddr_storage address;
   socklen_t address_len;
-  struct sockaddr_in *in = (struct sockaddr_in *)&address;
-  struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&address;
-  if (inet_pton(AF_INET, listen, &in->sin_addr) == 1) {
-    in->sin_family = AF_INET;
-    in->sin_port = htons((uint16_t)port);
-    address_len = sizeof *in;
-  } else if (inet_pton(AF_INET6, listen, &in6->sin6_addr) == 1) {
-    in6->sin6_family = AF_INET6;
-    in6->sin6_port = htons((uint16_t)port);
-    address_len = sizeof *in6;
-  } else {
+  if (!gb_sockaddr_parse(listen, port, &address, &address_len)) {
     errno = EINVAL;
     fail(err, errlen, "the listen address is not an IP literal");
     return NULL;
