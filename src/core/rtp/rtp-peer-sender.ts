@@ -2,16 +2,16 @@ import { createSocket, type Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { isIPv6 } from 'node:net';
-import { blocksForFrame, buildFecPayloads, FecOverhead, parityCount } from './fec';
-import { buildRttApp, buildSenderReport, compound, nextRttEstimate, parseCompound, rttFromReport, type RtcpPacket } from './rtcp';
-import { preciseNow } from '../pairing/channel';
-import { rtpClock, VIDEO_CLOCK_RATE } from './rtp-clock';
-import { absSendTime, ABS_SEND_TIME_BYTES, isRtcp, RTP_HEADER_BYTES } from './rtp-packet';
-import { SrtpProtector, SrtpUnprotector } from './srtp-gcm';
+import { blocksForFrame, buildFecPayloads, parityCount } from './fec';
+import { absSendTime, ABS_SEND_TIME_BYTES, RTP_HEADER_BYTES } from './rtp-packet';
+import { SenderFeedback, type FeedbackCounters } from './sender-feedback';
+import { SrtpProtector } from './srtp-gcm';
 import { FEC_PAYLOAD_TYPE, type RtpKeys } from './rtp-keys';
 import { openRtpTrace } from './rtp-trace';
 import { UdpBatchSender } from './udp-batch';
 import { Pacer, pacingFactorFromEnv, type PacingSettings } from './pacer';
+
+export type { PeerFeedback } from './sender-feedback';
 
 /** Sent packets kept for retransmission (a power of two): about a second at 720p60, 8 Mbit/s. */
 const HISTORY = 2048;
@@ -31,25 +31,13 @@ const SRTP_TAG_BYTES = 16;
 
 /** Retransmissions allowed per second (a NACK storm must not multiply the stream). */
 const RETRANSMIT_PER_SECOND = 400;
-const REPORT_INTERVAL_MS = 500;
-/** RTT samples before the estimate is sent to the receiver (see onRtcp). */
-const TRUSTED_AFTER_SAMPLES = 2;
+export const REPORT_INTERVAL_MS = 500;
 
-export interface SenderCounters {
+export interface SenderCounters extends FeedbackCounters {
   packetsSent: number;
   bytesSent: number;
   fecPacketsSent: number;
   retransmitted: number;
-  nacksReceived: number;
-  keyframeRequests: number;
-  /** Feedback packets that failed authentication or were replays (dropped). */
-  feedbackRejected: number;
-}
-
-export interface PeerFeedback {
-  rttMs: number | null;
-  /** Share of media packets lost before repair, from the receiver's last report (0..1). */
-  fractionLost: number;
 }
 
 /**
@@ -60,15 +48,12 @@ export interface PeerFeedback {
  * event, RR a 'feedback' event. The host sends first: the peer answers to the authenticated source.
  */
 export class RtpPeerSender extends EventEmitter {
-  readonly counters: SenderCounters = { packetsSent: 0, bytesSent: 0, fecPacketsSent: 0, retransmitted: 0, nacksReceived: 0, keyframeRequests: 0, feedbackRejected: 0 };
-  readonly fec = new FecOverhead();
-  rttMs: number | null = null;
-  private rttSamples = 0;
+  private readonly sent = { packetsSent: 0, bytesSent: 0, fecPacketsSent: 0, retransmitted: 0 };
+  private readonly feedback: SenderFeedback;
   private readonly socket: Socket;
   /** What one turn of the event loop sends leaves in one system call where it can. */
   private readonly out: UdpBatchSender;
   private readonly protector: SrtpProtector;
-  private readonly unprotector: SrtpUnprotector;
   private readonly ssrc = randomBytes(4).readUInt32BE(0);
   private readonly fecSsrc = (this.ssrc ^ 0x5a5a5a5a) >>> 0;
   private seq = randomBytes(2).readUInt16BE(0) & 0x7fff;
@@ -99,13 +84,32 @@ export class RtpPeerSender extends EventEmitter {
         ? new Pacer<Buffer | FrameStart>((packet) => this.out.send(packet instanceof Uint8Array ? packet : this.sealFrameStart(packet)), { ...pacing, factor: this.pacingFactor })
         : null;
     this.protector = new SrtpProtector(keys.media);
-    this.unprotector = new SrtpUnprotector(keys.feedback);
+    this.feedback = new SenderFeedback(keys.feedback, this.ssrc, {
+      resend: (seqs) => {
+        for (const seq of seqs) this.retransmit(seq);
+      },
+      keyframe: () => this.emit('keyframe'),
+      feedback: (feedback) => this.emit('feedback', feedback),
+      reportNow: () => this.report(),
+    });
     this.socket = createSocket(isIPv6(target.host) ? 'udp6' : 'udp4');
     this.socket.on('error', () => undefined);
-    this.socket.on('message', (data) => this.onFeedback(data));
+    this.socket.on('message', (data) => this.feedback.heard(data));
     this.out = new UdpBatchSender(this.socket);
     this.timer = setInterval(() => this.report(), REPORT_INTERVAL_MS);
     this.timer.unref();
+  }
+
+  get counters(): SenderCounters {
+    return { ...this.sent, ...this.feedback.counters };
+  }
+
+  get rttMs(): number | null {
+    return this.feedback.rttMs;
+  }
+
+  get fec() {
+    return this.feedback.fec;
   }
 
   async start(): Promise<void> {
@@ -131,11 +135,11 @@ export class RtpPeerSender extends EventEmitter {
     const seq = this.seq;
     this.seq = (this.seq + 1) & 0xffff;
     this.frame.payloads.push(payload);
-    this.counters.packetsSent += 1;
+    this.sent.packetsSent += 1;
     if (frameStart && this.pacer) {
       // sealed as it leaves, with the time it left
       const start: FrameStart = { length: RTP_HEADER_BYTES + ABS_SEND_TIME_BYTES + payload.length + SRTP_TAG_BYTES, payload, seq, marker, timestamp: this.frame.timestamp };
-      this.counters.bytesSent += start.length;
+      this.sent.bytesSent += start.length;
       this.pacer.push(start);
     } else {
       const packet = this.protector.protectRtp({ marker, payloadType: this.payloadType, seq, timestamp: this.frame.timestamp, ssrc: this.ssrc }, payload, frameStart ? absSendTime(performance.now()) : null);
@@ -153,7 +157,7 @@ export class RtpPeerSender extends EventEmitter {
     const blocks = blocksForFrame(frame.payloads.length);
     for (let index = 0; index < blocks.length; index += 1) {
       const block = blocks[index]!;
-      const m = parityCount(block.k, this.fec.ratio);
+      const m = parityCount(block.k, this.feedback.fec.ratio);
       if (m === 0) continue;
       // one block (the usual frame): the frame's own list, no copy of it
       const payloads = blocks.length === 1 ? frame.payloads : frame.payloads.slice(block.start, block.start + block.k);
@@ -162,7 +166,7 @@ export class RtpPeerSender extends EventEmitter {
         const seq = this.fecSeq;
         this.fecSeq = (this.fecSeq + 1) & 0xffff;
         this.send(this.protector.protectRtp({ marker: false, payloadType: FEC_PAYLOAD_TYPE, seq, timestamp: frame.timestamp, ssrc: this.fecSsrc }, payload));
-        this.counters.fecPacketsSent += 1;
+        this.sent.fecPacketsSent += 1;
       }
     }
   }
@@ -183,55 +187,9 @@ export class RtpPeerSender extends EventEmitter {
   /** Paced, unless `now` (RTCP: small, and its timing matters); `urgent` goes ahead of the paced queue. */
   private send(packet: Buffer, how: 'paced' | 'urgent' | 'now' = 'paced'): void {
     if (this.closed) return;
-    this.counters.bytesSent += packet.length;
+    this.sent.bytesSent += packet.length;
     if (this.pacer && how !== 'now') this.pacer.push(packet, how === 'urgent');
     else this.out.send(packet);
-  }
-
-  private onFeedback(data: Buffer): void {
-    if (!isRtcp(data)) return;
-    const opened = this.unprotector.unprotectRtcp(data);
-    if ('error' in opened) {
-      this.counters.feedbackRejected += 1;
-      return;
-    }
-    const packets = parseCompound(opened.compound);
-    if (!packets) return;
-    for (const packet of packets) this.onRtcp(packet);
-  }
-
-  private onRtcp(packet: RtcpPacket): void {
-    switch (packet.type) {
-      case 'rr': {
-        if (!packet.block) return;
-        const rtt = rttFromReport(preciseNow(), packet.block.lsr, packet.block.dlsr);
-        const before = this.rttMs;
-        const sampled = rtt !== null && rtt >= 0 && rtt < 10_000;
-        if (sampled) {
-          this.rttMs = nextRttEstimate(this.rttMs, rtt);
-          this.rttSamples += 1;
-        }
-        // The receiver times its NACKs by our RTT, and gives a frame up at once when it thinks a resend
-        // cannot arrive in time. The first sample, taken while both ends start, can read many times the
-        // path (266 ms on loopback under load), so it is not sent: its report asks for a second sample now,
-        // which goes out; after that, one well below the last goes out at once.
-        if (sampled && (this.rttSamples <= TRUSTED_AFTER_SAMPLES || this.rttMs! < 0.8 * before!)) this.report();
-        const fractionLost = packet.block.fractionLost / 256;
-        this.fec.observe(fractionLost);
-        this.emit('feedback', { rttMs: this.rttMs, fractionLost } satisfies PeerFeedback);
-        return;
-      }
-      case 'nack':
-        this.counters.nacksReceived += 1;
-        for (const seq of packet.seqs) this.retransmit(seq);
-        return;
-      case 'pli':
-        this.counters.keyframeRequests += 1;
-        this.emit('keyframe');
-        return;
-      default:
-        return;
-    }
   }
 
   private retransmit(seq: number): void {
@@ -245,20 +203,13 @@ export class RtpPeerSender extends EventEmitter {
     this.retransmitTokens -= 1;
     // the same bytes again: the receiver never accepted this index, so its replay window lets it in once
     this.send(kept, 'urgent');
-    this.counters.retransmitted += 1;
+    this.sent.retransmitted += 1;
   }
 
   /** Sender report (for the receiver's RTT report) and our measured RTT; also the NAT keepalive. */
   private report(): void {
     if (this.closed) return;
-    // now on both clocks (the one the frames' timestamps come from, see RtpOutput), not the last frame's time
-    const now = preciseNow();
-    const reports = [
-      buildSenderReport({ ssrc: this.ssrc, ntpMs: now, rtpTimestamp: rtpClock(now, VIDEO_CLOCK_RATE), packetCount: this.counters.packetsSent, octetCount: this.counters.bytesSent }),
-      // 0: not known yet (the receiver then asks for resends until a frame is due)
-      buildRttApp({ ssrc: this.ssrc, rttUs: this.rttSamples >= TRUSTED_AFTER_SAMPLES ? Math.round((this.rttMs ?? 0) * 1000) : 0 }),
-    ];
-    this.send(this.protector.protectRtcp(compound(reports)), 'now');
+    this.send(this.protector.protectRtcp(this.feedback.report({ packetCount: this.sent.packetsSent, octetCount: this.sent.bytesSent })), 'now');
   }
 
   close(): void {
