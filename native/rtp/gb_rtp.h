@@ -149,7 +149,7 @@ GB_EXPORT void gb_asm_get_counters(gb_asm *a, gb_asm_counters *out);
 /* The largest cleanPictureMs recorded since the last call, or -1 where none. */
 GB_EXPORT double gb_asm_take_clean_max(gb_asm *a);
 
-/* ---- the sender's parts (for the sender's data plane, not yet wired: see README) ----------------- */
+/* ---- the sender's parts (sender.c puts them together) --------------------------------------------- */
 
 /* SRTP send, RTP only (srtp_tx.c; SrtpProtector.protectRtp in srtp-gcm.ts, its ROC per SSRC). */
 typedef struct gb_srtp_tx gb_srtp_tx;
@@ -228,5 +228,71 @@ GB_EXPORT void gb_rx_get_stats(gb_rx *rx, gb_rx_stats *out);
 GB_EXPORT void gb_rx_take_second(gb_rx *rx, gb_gauge_second *gauge, double *clean_max);
 /* Stops the thread and frees everything; rx is gone after. */
 GB_EXPORT void gb_rx_close(gb_rx *rx);
+
+/* ---- the sender: the fan-out's sources, each viewer's stream, and a thread (sender.c; rtp-output.ts, rtp-peer-sender.ts) ---- */
+
+/* Records on the event pipe (gb_tx_event_fd), headed as the receiver's are. */
+enum {
+  /* An RTCP datagram from a viewer, as it came (JavaScript authenticates it): u32 viewer id (LE), then the datagram. */
+  GB_TX_EVENT_RTCP = 1,
+  /* A source took over: i32 id of the one it replaced (LE), -1 where none ran. */
+  GB_TX_EVENT_SWITCHED = 2,
+  /* A payload for the viewers JavaScript sends to (gb_tx_set_js_viewers): u8 marker, u8 frame start, 2 zero bytes, u32 timestamp (LE), then the payload. */
+  GB_TX_EVENT_PAYLOAD = 3,
+};
+
+typedef struct {
+  double frames;       /* frames that began going out to the viewers */
+  double source_lost;  /* encoder packets lost on the loopback hop */
+  double frames_cut;   /* frames cut short for it */
+  double oversized;    /* encoder payloads longer than any of ours (cut short as lost) */
+  double events_dropped;
+} gb_tx_stats;
+
+typedef struct {
+  double packets_sent, bytes_sent, fec_packets_sent, retransmitted;
+  double resend_refused; /* NACKed packets no longer kept, not yet sent, or over the resend rate */
+  double send_failed;    /* packets the socket would not take */
+  double rtcp_dropped;   /* RTCP-shaped datagrams over RTCP_PER_SECOND */
+  double pacer_delayed, backlog_bytes;
+} gb_tx_viewer_stats;
+
+typedef struct {
+  const char *host; /* an IP literal */
+  int port;
+  const uint8_t *key;  /* 32 bytes: the session key (derived in JavaScript) */
+  const uint8_t *salt; /* 12 bytes */
+  uint32_t ssrc, fec_ssrc;
+  uint16_t seq, fec_seq;
+  uint8_t payload_type;
+  double fec_ratio;
+  double pacing_factor; /* <= 0: no pacing */
+  double target_kbps, fps, link_kbps; /* link_kbps <= 0: none known */
+} gb_tx_viewer_setup;
+
+typedef struct gb_tx gb_tx;
+/* Starts the thread. clock_offset_ms: added to CLOCK_MONOTONIC ms for the frames' timestamps (preciseNow's clock). NULL with a message in err. */
+GB_EXPORT gb_tx *gb_tx_new(double clock_offset_ms, char *err, size_t errlen);
+GB_EXPORT int gb_tx_event_fd(gb_tx *tx);
+/* A loopback source for an encoder run sending from from_port; its id (> 0) and *port, or -1. armed: RtpOutput.arm at once. */
+GB_EXPORT int gb_tx_open_source(gb_tx *tx, int from_port, bool armed, int *port);
+GB_EXPORT void gb_tx_arm(gb_tx *tx, int id);
+GB_EXPORT void gb_tx_drop_source(gb_tx *tx, int id);
+GB_EXPORT bool gb_tx_is_active(gb_tx *tx, int id);
+GB_EXPORT bool gb_tx_switching(gb_tx *tx);
+/* How many viewers JavaScript sends to: while any, every payload also goes out as a GB_TX_EVENT_PAYLOAD record. */
+GB_EXPORT void gb_tx_set_js_viewers(gb_tx *tx, int count);
+/* A viewer's stream (its socket connected to host:port); its id (> 0), or -1 with a message in err. */
+GB_EXPORT int gb_tx_add_viewer(gb_tx *tx, const gb_tx_viewer_setup *setup, char *err, size_t errlen);
+GB_EXPORT void gb_tx_remove_viewer(gb_tx *tx, int id);
+GB_EXPORT void gb_tx_set_fec_ratio(gb_tx *tx, int id, double ratio);
+GB_EXPORT void gb_tx_set_pacing(gb_tx *tx, int id, double target_kbps, double fps, double link_kbps);
+GB_EXPORT void gb_tx_resend(gb_tx *tx, int id, const uint16_t *seqs, size_t count);
+/* A sealed RTCP datagram to the viewer at once; 0, or -1. */
+GB_EXPORT int gb_tx_send_now(gb_tx *tx, int id, const uint8_t *data, size_t len);
+GB_EXPORT int gb_tx_get_viewer_stats(gb_tx *tx, int id, gb_tx_viewer_stats *out);
+GB_EXPORT void gb_tx_get_stats(gb_tx *tx, gb_tx_stats *out);
+/* Stops the thread, closes every socket and frees everything; tx is gone after. */
+GB_EXPORT void gb_tx_close(gb_tx *tx);
 
 #endif

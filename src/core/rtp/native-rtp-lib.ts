@@ -1,7 +1,7 @@
 /**
  * The native rtp data plane (native/rtp/, built into libgpubridge-rtp.so by scripts/build-native.mjs,
  * shipped beside the peer's executable in its tarball), bound through koffi. Where it is missing, cannot
- * load, or GPU_BRIDGE_RTP_NATIVE=off, the reason says why and the JavaScript receiver does the work.
+ * load, or GPU_BRIDGE_RTP_NATIVE=off, the reason says why and the JavaScript sender and receiver do the work.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -48,7 +48,46 @@ export interface NativeGaugeSecond {
   train_kbps: number;
 }
 
-/** The receiver's functions (gb_rtp.h); `rx` is the opaque handle gb_rx_new returns. */
+export interface NativeTxStats {
+  frames: number;
+  source_lost: number;
+  frames_cut: number;
+  oversized: number;
+  events_dropped: number;
+}
+
+export interface NativeTxViewerStats {
+  packets_sent: number;
+  bytes_sent: number;
+  fec_packets_sent: number;
+  retransmitted: number;
+  resend_refused: number;
+  send_failed: number;
+  rtcp_dropped: number;
+  pacer_delayed: number;
+  backlog_bytes: number;
+}
+
+export interface NativeTxViewerSetup {
+  host: string;
+  port: number;
+  key: Buffer;
+  salt: Buffer;
+  ssrc: number;
+  fec_ssrc: number;
+  seq: number;
+  fec_seq: number;
+  payload_type: number;
+  fec_ratio: number;
+  /** <= 0: no pacing. */
+  pacing_factor: number;
+  target_kbps: number;
+  fps: number;
+  /** <= 0: none known. */
+  link_kbps: number;
+}
+
+/** The data plane's functions (gb_rtp.h); `rx` and `tx` are the opaque handles gb_rx_new and gb_tx_new return. */
 export interface NativeRtp {
   rxNew(listen: string, port: number, key: Buffer, salt: Buffer, codec: number, err: Buffer, errLength: number): unknown;
   rxPort(rx: unknown): number;
@@ -61,6 +100,23 @@ export interface NativeRtp {
   rxStats(rx: unknown, out: Partial<NativeRxStats>): void;
   rxTakeSecond(rx: unknown, gauge: Partial<NativeGaugeSecond>, cleanMax: Float64Array): void;
   rxClose(rx: unknown): void;
+  txNew(clockOffsetMs: number, err: Buffer, errLength: number): unknown;
+  txEventFd(tx: unknown): number;
+  txOpenSource(tx: unknown, fromPort: number, armed: boolean, port: Int32Array): number;
+  txArm(tx: unknown, id: number): void;
+  txDropSource(tx: unknown, id: number): void;
+  txIsActive(tx: unknown, id: number): boolean;
+  txSwitching(tx: unknown): boolean;
+  txSetJsViewers(tx: unknown, count: number): void;
+  txAddViewer(tx: unknown, setup: NativeTxViewerSetup, err: Buffer, errLength: number): number;
+  txRemoveViewer(tx: unknown, id: number): void;
+  txSetFecRatio(tx: unknown, id: number, ratio: number): void;
+  txSetPacing(tx: unknown, id: number, targetKbps: number, fps: number, linkKbps: number): void;
+  txResend(tx: unknown, id: number, seqs: Uint16Array, count: number): void;
+  txSendNow(tx: unknown, id: number, data: Buffer, length: number): number;
+  txViewerStats(tx: unknown, id: number, out: Partial<NativeTxViewerStats>): number;
+  txStats(tx: unknown, out: Partial<NativeTxStats>): void;
+  txClose(tx: unknown): void;
 }
 
 let loaded: NativeRtp | string | undefined;
@@ -97,6 +153,14 @@ export function nativeRtp(): NativeRtp | string {
       assembler: 'gb_asm_counters',
     });
     koffi.struct('gb_gauge_second', { has_queue_delay: 'bool', queue_delay_ms: 'double', received_kbps: 'double', has_train: 'bool', train_kbps: 'double' });
+    koffi.struct('gb_tx_stats', { frames: 'double', source_lost: 'double', frames_cut: 'double', oversized: 'double', events_dropped: 'double' });
+    koffi.struct('gb_tx_viewer_stats', {
+      packets_sent: 'double', bytes_sent: 'double', fec_packets_sent: 'double', retransmitted: 'double', resend_refused: 'double', send_failed: 'double', rtcp_dropped: 'double', pacer_delayed: 'double', backlog_bytes: 'double',
+    });
+    koffi.struct('gb_tx_viewer_setup', {
+      host: 'const char *', port: 'int', key: 'const uint8_t *', salt: 'const uint8_t *', ssrc: 'uint32_t', fec_ssrc: 'uint32_t', seq: 'uint16_t', fec_seq: 'uint16_t', payload_type: 'uint8_t',
+      fec_ratio: 'double', pacing_factor: 'double', target_kbps: 'double', fps: 'double', link_kbps: 'double',
+    });
     loaded = {
       rxNew: lib.func('void *gb_rx_new(const char *listen, int port, const uint8_t *key, const uint8_t *salt, int codec, _Out_ uint8_t *err, size_t errlen)'),
       rxPort: lib.func('int gb_rx_port(void *rx)'),
@@ -109,6 +173,23 @@ export function nativeRtp(): NativeRtp | string {
       rxStats: lib.func('void gb_rx_get_stats(void *rx, _Out_ gb_rx_stats *out)'),
       rxTakeSecond: lib.func('void gb_rx_take_second(void *rx, _Out_ gb_gauge_second *gauge, _Out_ double *clean_max)'),
       rxClose: lib.func('void gb_rx_close(void *rx)'),
+      txNew: lib.func('void *gb_tx_new(double clock_offset_ms, _Out_ uint8_t *err, size_t errlen)'),
+      txEventFd: lib.func('int gb_tx_event_fd(void *tx)'),
+      txOpenSource: lib.func('int gb_tx_open_source(void *tx, int from_port, bool armed, _Out_ int *port)'),
+      txArm: lib.func('void gb_tx_arm(void *tx, int id)'),
+      txDropSource: lib.func('void gb_tx_drop_source(void *tx, int id)'),
+      txIsActive: lib.func('bool gb_tx_is_active(void *tx, int id)'),
+      txSwitching: lib.func('bool gb_tx_switching(void *tx)'),
+      txSetJsViewers: lib.func('void gb_tx_set_js_viewers(void *tx, int count)'),
+      txAddViewer: lib.func('int gb_tx_add_viewer(void *tx, const gb_tx_viewer_setup *setup, _Out_ uint8_t *err, size_t errlen)'),
+      txRemoveViewer: lib.func('void gb_tx_remove_viewer(void *tx, int id)'),
+      txSetFecRatio: lib.func('void gb_tx_set_fec_ratio(void *tx, int id, double ratio)'),
+      txSetPacing: lib.func('void gb_tx_set_pacing(void *tx, int id, double target_kbps, double fps, double link_kbps)'),
+      txResend: lib.func('void gb_tx_resend(void *tx, int id, const uint16_t *seqs, size_t count)'),
+      txSendNow: lib.func('int gb_tx_send_now(void *tx, int id, const uint8_t *data, size_t len)'),
+      txViewerStats: lib.func('int gb_tx_get_viewer_stats(void *tx, int id, _Out_ gb_tx_viewer_stats *out)'),
+      txStats: lib.func('void gb_tx_get_stats(void *tx, _Out_ gb_tx_stats *out)'),
+      txClose: lib.func('void gb_tx_close(void *tx)'),
     };
   } catch (error) {
     loaded = `${path} does not load (${error instanceof Error ? error.message : String(error)})`;

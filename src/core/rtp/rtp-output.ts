@@ -4,6 +4,9 @@ import { freeUdpPort } from '../net/free-udp-port';
 import { preciseNow } from '../pairing/channel';
 import { rtpClock, VIDEO_CLOCK_RATE } from './rtp-clock';
 import { isRtcp, parseRtpHeader } from './rtp-packet';
+import type { PacingSettings } from './pacer';
+import type { RtpKeys } from './rtp-keys';
+import { RtpPeerSender } from './rtp-peer-sender';
 import { UdpBatchReceiver } from './udp-batch';
 
 /**
@@ -18,6 +21,23 @@ export interface RtpViewerSender {
   readonly fec?: { readonly ratio: number; hold(randomLoss: number): void; release(): void };
   /** Our own sender's pace follows bitrate steps (absent where the viewer's transport paces itself). */
   setPacingTarget?(settings: { targetKbps: number; fps: number; linkKbps?: number | null }): void;
+}
+
+/** The host's fan-out, in JavaScript (RtpOutput) or on the sender's native data plane (NativeRtpOutput). */
+export interface RtpFanOut extends EventEmitter {
+  readonly counters: { sourceLost: number; framesCut: number };
+  /** Our encrypted sender to a peer's receiver, of the kind this fan-out feeds (start it, then addViewer). */
+  peerSender(target: { host: string; port: number }, keys: RtpKeys, payloadType: number, pacing?: PacingSettings | null): RtpViewerSender & EventEmitter & { start(): Promise<void> };
+  addViewer(name: string, sender: RtpViewerSender): void;
+  removeViewer(name: string): RtpViewerSender | undefined;
+  viewer(name: string): RtpViewerSender | undefined;
+  setTargetKbps(targetKbps: number, fps: number, linkKbps?: number | null): void;
+  openSource(armed?: boolean): Promise<{ id: number; port: number; fromPort: number }>;
+  arm(id: number): void;
+  dropSource(id: number): void;
+  isActive(id: number): boolean;
+  readonly switching: boolean;
+  close(): void;
 }
 
 interface Source {
@@ -53,9 +73,9 @@ const MAX_QUEUED = 4096;
  * RtpPeerSender under one continuous sequence and our own timestamps, so a new encoder run (a
  * keyframe on request, a bitrate step) needs no new receiver at the viewer. Make before break: a new
  * run takes over at its first frame, once the running one has finished the frame it is in.
- * Events: 'switched' (id of the source replaced, or null), 'frame' (first packet of a frame, ms).
+ * Events: 'switched' (id of the source replaced, or null), 'frame' (a count of frames that went out: 1, at each one's first packet).
  */
-export class RtpOutput extends EventEmitter {
+export class RtpOutput extends EventEmitter implements RtpFanOut {
   /** Encoder packets lost on the loopback hop (a process too busy to read them in time), and the frames cut short for it. */
   readonly counters = { sourceLost: 0, framesCut: 0 };
   private readonly viewers = new Map<string, RtpViewerSender>();
@@ -65,6 +85,10 @@ export class RtpOutput extends EventEmitter {
   private nextId = 1;
   private frameTimestamp = 0;
   private lastMarker = true;
+
+  peerSender(target: { host: string; port: number }, keys: RtpKeys, payloadType: number, pacing: PacingSettings | null = null): RtpPeerSender {
+    return new RtpPeerSender(target, keys, payloadType, pacing);
+  }
 
   addViewer(name: string, sender: RtpViewerSender): void {
     this.viewers.set(name, sender);
@@ -205,10 +229,9 @@ export class RtpOutput extends EventEmitter {
     const frameStart = this.lastMarker;
     if (frameStart) {
       // our own 90 kHz clock: continuous across encoder runs (each ffmpeg starts its own at random)
-      const now = preciseNow();
-      const timestamp = rtpClock(now, VIDEO_CLOCK_RATE);
+      const timestamp = rtpClock(preciseNow(), VIDEO_CLOCK_RATE);
       this.frameTimestamp = timestamp === this.frameTimestamp ? (timestamp + 1) >>> 0 : timestamp;
-      this.emit('frame', now);
+      this.emit('frame', 1);
     }
     this.lastMarker = marker;
     for (const sender of this.viewers.values()) sender.packet(payload, marker, frameStart, this.frameTimestamp);

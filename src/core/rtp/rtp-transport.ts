@@ -7,8 +7,20 @@ import type { SupervisedSpawn } from '../sessions/child-process';
 import type { EncoderRuns, SenderTransport, ViewerChange } from '../sessions/sender-transport';
 import type { ViewerLink } from '../sessions/viewer-link';
 import { keysToWire, MEDIA_PAYLOAD_TYPE, newRtpKeys } from './rtp-keys';
-import { RtpOutput } from './rtp-output';
-import { RtpPeerSender } from './rtp-peer-sender';
+import { nativeRtp } from './native-rtp-lib';
+import { NativeRtpOutput } from './native-sender';
+import { RtpOutput, type RtpFanOut, type RtpViewerSender } from './rtp-output';
+
+/**
+ * The fan-out on the sender's native data plane where it is built and loads (native-rtp-lib.ts), else in
+ * JavaScript; GPU_BRIDGE_RTP_TRACE (the per-packet decision trace, written by the JavaScript sender) and
+ * GPU_BRIDGE_RTP_NATIVE=off choose the JavaScript one.
+ */
+function openFanOut(env: NodeJS.ProcessEnv = process.env): RtpFanOut {
+  const lib = env.GPU_BRIDGE_RTP_TRACE ? null : nativeRtp();
+  if (lib && typeof lib !== 'string') return new NativeRtpOutput(lib);
+  return new RtpOutput();
+}
 
 /**
  * A run still at its gate blocks reading fd 3, where ffmpeg restarts the read after SIGTERM (it would
@@ -27,7 +39,7 @@ export class RtpTransport extends EventEmitter implements SenderTransport {
   readonly name = 'rtp';
   readonly caps = TRANSPORTS.rtp;
   readonly countsFrames = true;
-  private readonly output = new RtpOutput();
+  private readonly output: RtpFanOut;
   /** Each viewer's stream id for the whole session (its receiver stays across encoder runs). */
   private readonly streamIds = new Map<string, string>();
   /** Encoder runs by their RtpOutput source; the newest takes over at its first frame. */
@@ -40,7 +52,8 @@ export class RtpTransport extends EventEmitter implements SenderTransport {
 
   constructor(private readonly audio: SessionAudio | null = null) {
     super();
-    this.output.on('frame', () => this.emit('frame'));
+    this.output = openFanOut();
+    this.output.on('frame', (count: number) => this.emit('frame', count));
     this.output.on('switched', (oldId: number | null) => {
       const old = oldId === null ? undefined : this.runs.get(oldId);
       if (oldId !== null) this.runs.delete(oldId);
@@ -76,14 +89,14 @@ export class RtpTransport extends EventEmitter implements SenderTransport {
   }
 
   /** Our encrypted sender to a peer's receiver, opened with fresh keys. */
-  private async peerSender(link: ViewerLink, streamId: string, runs: EncoderRuns, stale: () => boolean): Promise<RtpPeerSender> {
+  private async peerSender(link: ViewerLink, streamId: string, runs: EncoderRuns, stale: () => boolean): Promise<RtpViewerSender & EventEmitter> {
     const { codec, width, height, fps } = runs.shape;
     if (codec === 'av1') throw new Error('the rtp transport does not carry AV1: use srt');
     const keys = newRtpKeys();
     const audio = this.audio;
     const where = await openAskingSound(link, { streamId, transport: 'rtp', rtpKeys: keysToWire(keys), latencyMs: 0, codec, width, height, fps, ...(audio?.on ? { audio: true } : {}) });
     if (stale()) throw new Error('the session ended while the receiver opened');
-    const sender = new RtpPeerSender({ host: where.host, port: where.port }, keys, MEDIA_PAYLOAD_TYPE[codec], { targetKbps: runs.targetKbps, fps });
+    const sender = this.output.peerSender({ host: where.host, port: where.port }, keys, MEDIA_PAYLOAD_TYPE[codec], { targetKbps: runs.targetKbps, fps });
     await sender.start();
     // a stale viewer's sender is closed by the caller, its sound (none opened yet) needs nothing
     if (!stale()) await audio?.addViewer(link.name, where, keys);

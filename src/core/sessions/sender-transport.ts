@@ -55,8 +55,8 @@ export type ViewerChange = 'nothing' | 'keyframe' | 'launch';
 /**
  * The host's side of one transport for one session (src/core/<transport>/): the session hands it its
  * encoder runs and viewers and asks it for keyframes and link figures; it knows no transport itself.
- * Events: 'frame' (one encoded frame left for the viewers; only where `countsFrames`), 'keyframe' (a
- * viewer needs one to recover).
+ * Events: 'frame' (a count of encoded frames that left for the viewers; only where `countsFrames`),
+ * 'keyframe' (a viewer needs one to recover).
  */
 export interface SenderTransport extends EventEmitter {
   readonly name: TransportName;

@@ -153,7 +153,7 @@ export class StreamSession extends EventEmitter {
     this.out = senderTransport(this.transport, settings, this.audio);
     this.bitrate = new BitrateController(settings.bitrateKbps, undefined, undefined, this.out.caps.capacityFigures);
     // where runs overlap while one takes over from another, a frame counts as sent when the transport sends it
-    this.out.on('frame', () => (this.framesSent += 1));
+    this.out.on('frame', (count: number) => (this.framesSent += count));
     this.out.on('keyframe', () => this.requestKeyframe(false));
     this.runs = this.encoderRuns();
     settings.feed?.once('ended', (reason: string) => {
