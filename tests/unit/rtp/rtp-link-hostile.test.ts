@@ -17,6 +17,7 @@ import { RtpReceiver } from '../../../src/core/rtp/rtp-receiver';
 import { NativeRtpReceiver } from '../../../src/core/rtp/native-receiver';
 import { nativeRtp } from '../../../src/core/rtp/native-rtp-lib';
 import { nativeRtpLibrary } from '../../helpers/native-rtp';
+import { Forwarder } from '../../helpers/rtp-forwarder';
 import { SrtpProtector, SrtpUnprotector, SRTCP_TRAILER_BYTES, TAG_BYTES } from '../../../src/core/rtp/srtp-gcm';
 import { seededRandom } from '../../../src/core/util/seeded-random';
 
@@ -90,60 +91,6 @@ async function bindSocket(onMessage: (data: Buffer, from: RemoteInfo) => void): 
 // ---------------------------------------------------------------------------------------------------
 // the link: sender → forwarder → receiver, feedback back the same way
 
-/**
- * Sits between the sender and the receiver and records every datagram it forwards, both ways. Only the
- * sender sends to it from anywhere but the receiver's port, so the first such source is the sender's
- * (its feedback port).
- */
-class Forwarder {
-  port = 0;
-  sender: { address: string; port: number } | null = null;
-  /** Forwarded sender → receiver (SRTP media and FEC, SRTCP sender reports), in order. */
-  readonly toReceiver: Buffer[] = [];
-  /** Forwarded receiver → sender (SRTCP feedback), in order. */
-  readonly toSender: Buffer[] = [];
-  readonly dropped: Buffer[] = [];
-  /** Sender → receiver datagrams for which this says true are dropped (and kept in `dropped`). */
-  drop: (packet: Buffer) => boolean = () => false;
-  /** How long to hold the n-th receiver → sender datagram (0: pass it on at once). */
-  holdFeedbackMs: (index: number) => number = () => 0;
-  private socket: Socket | null = null;
-
-  constructor(private readonly receiverPort: number) {}
-
-  async start(): Promise<void> {
-    this.socket = await bindSocket((data, from) => this.onMessage(data, from));
-    this.port = this.socket.address().port;
-  }
-
-  /**
-   * Sends to the sender from this forwarder's address, the only one its connected socket accepts: what an
-   * attacker on the path (able to spoof the peer's address) could deliver.
-   */
-  injectToSender(data: Uint8Array): void {
-    if (this.sender) this.socket!.send(data, this.sender.port, this.sender.address);
-  }
-
-  private onMessage(data: Buffer, from: RemoteInfo): void {
-    if (from.port === this.receiverPort) {
-      if (!this.sender) return;
-      const hold = this.holdFeedbackMs(this.toSender.length);
-      this.toSender.push(data);
-      const sender = this.sender;
-      if (hold > 0) setTimeout(() => this.socket?.send(data, sender.port, sender.address), hold);
-      else this.socket!.send(data, sender.port, sender.address);
-      return;
-    }
-    this.sender ??= { address: from.address, port: from.port };
-    if (this.drop(data)) {
-      this.dropped.push(data);
-      return;
-    }
-    this.toReceiver.push(data);
-    this.socket!.send(data, this.receiverPort, HOST);
-  }
-}
-
 interface TestFrame {
   timestamp: number;
   payloads: Buffer[];
@@ -176,7 +123,8 @@ async function openLink(seed: number, holdFeedbackMs?: (index: number) => number
   cleanups.push(() => receiver.close());
   const receiverPort = await receiver.start();
   if (receiver instanceof NativeRtpReceiver) receiver.attach(null);
-  const forwarder = new Forwarder(receiverPort);
+  const forwarder = new Forwarder(receiverPort, HOST);
+  cleanups.push(() => forwarder.close());
   if (holdFeedbackMs) forwarder.holdFeedbackMs = holdFeedbackMs;
   await forwarder.start();
   const sender = new RtpPeerSender({ host: HOST, port: forwarder.port }, keys, MEDIA_PT);

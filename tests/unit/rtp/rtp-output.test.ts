@@ -1,8 +1,11 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { RtpOutput } from '../../../src/core/rtp/rtp-output';
+import { nativeRtp } from '../../../src/core/rtp/native-rtp-lib';
+import { NativeRtpOutput } from '../../../src/core/rtp/native-sender';
+import { RtpOutput, type RtpFanOut } from '../../../src/core/rtp/rtp-output';
 import type { RtpPeerSender } from '../../../src/core/rtp/rtp-peer-sender';
 import { writeRtpHeader } from '../../../src/core/rtp/rtp-packet';
+import { nativeRtpLibrary } from '../../helpers/native-rtp';
 
 interface Sent {
   payload: string;
@@ -22,7 +25,21 @@ function recordingViewer(): { viewer: RtpPeerSender; sent: Sent[] } {
 }
 
 const sockets: Socket[] = [];
-let output: RtpOutput | null = null;
+let output: RtpFanOut | null = null;
+
+const nativeBuilt = nativeRtpLibrary('the rtp fan-out on the native data plane') !== null;
+
+function nativeOutput(): NativeRtpOutput {
+  const lib = nativeRtp();
+  if (typeof lib === 'string') throw new Error(lib);
+  return new NativeRtpOutput(lib);
+}
+
+/** Both fan-outs: a viewer in JavaScript (here, a recording one; a browser's, in the product) gets the same payloads from each. */
+const fanOuts: Array<[string, () => RtpFanOut, boolean]> = [
+  ['in JavaScript', () => new RtpOutput(), true],
+  ['on the native data plane', nativeOutput, nativeBuilt],
+];
 
 afterEach(() => {
   output?.close();
@@ -49,9 +66,9 @@ async function send(socket: Socket, port: number, packets: Buffer[]): Promise<vo
   await new Promise((resolve) => setTimeout(resolve, 50));
 }
 
-describe('the rtp fan-out from encoder runs to viewers', () => {
-  it('cuts a frame short when encoder packets were lost on the way to it, and starts clean at the next frame', async () => {
-    output = new RtpOutput();
+describe.each(fanOuts)('the rtp fan-out from encoder runs to viewers, %s', (_name, open, runs) => {
+  it.runIf(runs)('cuts a frame short when encoder packets were lost on the way to it, and starts clean at the next frame', async () => {
+    output = open();
     const { viewer, sent } = recordingViewer();
     output.addViewer('a', viewer);
     const source = await output.openSource();
@@ -64,8 +81,8 @@ describe('the rtp fan-out from encoder runs to viewers', () => {
     expect(output.counters).toEqual({ sourceLost: 1, framesCut: 1 });
   });
 
-  it('takes packets only from the port its encoder sends from, and skips the encoder\'s own RTCP', async () => {
-    output = new RtpOutput();
+  it.runIf(runs)('takes packets only from the port its encoder sends from, and skips the encoder\'s own RTCP', async () => {
+    output = open();
     const { viewer, sent } = recordingViewer();
     output.addViewer('a', viewer);
     const source = await output.openSource();
@@ -79,12 +96,14 @@ describe('the rtp fan-out from encoder runs to viewers', () => {
     expect(sent[0]!.timestamp).toBe(sent[1]!.timestamp);
   });
 
-  it('makes before it breaks: a new run takes over at its first frame once the running one ends its frame', async () => {
-    output = new RtpOutput();
+  it.runIf(runs)('makes before it breaks: a new run takes over at its first frame once the running one ends its frame', async () => {
+    output = open();
     const { viewer, sent } = recordingViewer();
     output.addViewer('a', viewer);
     const switched: Array<number | null> = [];
     output.on('switched', (id: number | null) => switched.push(id));
+    let frames = 0;
+    output.on('frame', (count: number) => (frames += count));
     const first = await output.openSource();
     const old = await encoderSocket(first.fromPort);
     await send(old, first.port, [rtp('old-1a', false, 1), rtp('old-1b', true, 2), rtp('old-2a', false, 3)]);
@@ -105,10 +124,13 @@ describe('the rtp fan-out from encoder runs to viewers', () => {
     // the old run's socket is closed: nothing more of it
     await send(old, first.port, [rtp('old-3b', true, 6)]);
     expect(sent.at(-1)!.payload).toBe('new-1b');
+    // counted as they go out (in batches on the native data plane: all of them by its close)
+    output.close();
+    expect(frames).toBe(3);
   });
 
-  it('a run reserved ahead (not armed) is ignored until it is armed', async () => {
-    output = new RtpOutput();
+  it.runIf(runs)('a run reserved ahead (not armed) is ignored until it is armed', async () => {
+    output = open();
     const { viewer, sent } = recordingViewer();
     output.addViewer('a', viewer);
     const running = await output.openSource();
@@ -127,8 +149,8 @@ describe('the rtp fan-out from encoder runs to viewers', () => {
     expect(output.isActive(running.id)).toBe(false);
   });
 
-  it('a run that has sent nothing yet has its keyframe on the way: a request then is redundant, until its first packet goes out', async () => {
-    output = new RtpOutput();
+  it.runIf(runs)('a run that has sent nothing yet has its keyframe on the way: a request then is redundant, until its first packet goes out', async () => {
+    output = open();
     const { viewer, sent } = recordingViewer();
     output.addViewer('a', viewer);
     expect(output.switching).toBe(false);
@@ -142,9 +164,15 @@ describe('the rtp fan-out from encoder runs to viewers', () => {
     expect(output.switching).toBe(false);
   });
 
-  it('a run that has sent nothing 3 s after it was let go may be stuck: a request goes through again', async () => {
-    output = new RtpOutput();
+  it.runIf(runs)('a run that has sent nothing 3 s after it was let go may be stuck: a request goes through again', async () => {
+    output = open();
     await output.openSource();
+    if (output instanceof NativeRtpOutput) {
+      // its clock is the data plane's own: the real 3 s
+      await new Promise((resolve) => setTimeout(resolve, 3050));
+      expect(output.switching).toBe(false);
+      return;
+    }
     expect(output.switching).toBe(true);
     const now = performance.now();
     const clock = vi.spyOn(performance, 'now').mockReturnValue(now + 3001);
