@@ -1,7 +1,8 @@
 // bench/transport: the measured processes, each the bench's bundle started with a role. Each reads JSON
 // commands on stdin and answers JSON lines on stdout: first its port, then on 'begin' it marks its CPU time,
 // on 'end' it answers the CPU time and wall time since 'begin', on 'count' what it received.
-//   send-ours: the host's side, RtpOutput (the fan-out the encoder sends to) → RtpPeerSender (SRTP, FEC)
+//   send-ours: the host's side, the native data plane where it is built (NativeRtpOutput; else, or with
+//     GPU_BRIDGE_RTP_NATIVE=off, RtpOutput, the fan-out the encoder sends to → RtpPeerSender: SRTP, FEC)
 //   recv-ours: the peer's side, the native data plane where it is built (else, or with
 //     GPU_BRIDGE_RTP_NATIVE=off, RtpReceiver: SRTP, FEC, NACK, assembler) → MPEG-TS into a pipe to check-ts
 //   check-ts: the decoder's stand-in, not measured: reads the MPEG-TS and counts the frames that came out
@@ -15,7 +16,8 @@ import type { AssembledFrame } from '../src/core/rtp/frame-assembler';
 import { TsWriter } from '../src/core/rtp/mpegts-writer';
 import { RtpOutput } from '../src/core/rtp/rtp-output';
 import { keysFromWire, MEDIA_PAYLOAD_TYPE, type RtpKeysWire } from '../src/core/rtp/rtp-keys';
-import { RtpPeerSender } from '../src/core/rtp/rtp-peer-sender';
+import type { RtpPeerSender } from '../src/core/rtp/rtp-peer-sender';
+import { NativeRtpOutput, type NativeRtpPeerSender } from '../src/core/rtp/native-sender';
 import { RtpReceiver } from '../src/core/rtp/rtp-receiver';
 import { NativeRtpReceiver } from '../src/core/rtp/native-receiver';
 import { nativeRtp } from '../src/core/rtp/native-rtp-lib';
@@ -83,15 +85,16 @@ export async function roleMain(role: string): Promise<void> {
 }
 
 async function sendOurs(config: RoleSetup): Promise<void> {
-  const output = new RtpOutput();
-  const sender = new RtpPeerSender({ host: '127.0.0.1', port: config.target! }, keysFromWire(config.keys), MEDIA_PAYLOAD_TYPE.h264);
+  const lib = nativeRtp();
+  const output = typeof lib === 'string' ? new RtpOutput() : new NativeRtpOutput(lib);
+  const sender = output.peerSender({ host: '127.0.0.1', port: config.target! }, keysFromWire(config.keys), MEDIA_PAYLOAD_TYPE.h264);
   await sender.start();
   output.addViewer('bench', sender);
   const source = await output.openSource();
   // the viewer's keyframe request goes to the encoder's stand-in, as the session restarts its encoder
   sender.on('keyframe', () => answer({ event: 'keyframe' }));
-  answer({ port: source.port, fromPort: source.fromPort });
-  serve(() => ({ ...sender.counters, ...output.counters }), () => output.close());
+  answer({ port: source.port, fromPort: source.fromPort, dataPlane: output instanceof NativeRtpOutput ? 'native' : `javascript (${String(lib)})` });
+  serve(() => ({ ...(sender as RtpPeerSender | NativeRtpPeerSender).counters, ...output.counters }), () => output.close());
 }
 
 async function recvOurs(config: RoleSetup): Promise<void> {

@@ -172,8 +172,8 @@ interface RunFigures {
   keyframesAsked: number;
   stalls: number;
   detail: Record<string, unknown>;
-  /** The receiver's: native, or javascript and why. */
-  dataPlane: string;
+  /** Each end's: native, or javascript and why. */
+  dataPlane: { send: string; recv: string };
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -223,7 +223,7 @@ async function measure(kind: 'ours' | 'bare', mbps: number, frames: BenchFrame[]
       keyframesAsked: feeder.keyframesAsked,
       stalls: feeder.stalls,
       detail: { sender: sent, receiver: received },
-      dataPlane: recv.hello.dataPlane ?? 'javascript',
+      dataPlane: { send: send.hello.dataPlane ?? 'javascript', recv: recv.hello.dataPlane ?? 'javascript' },
     };
   } finally {
     feeder.stop();
@@ -248,7 +248,7 @@ async function main(): Promise<void> {
         `  ${label}: ${fixed(end.cpuPercent)}% of a core, ${fixed(end.usPerPacket)} µs/packet (${Math.round(end.systemShare * 100)}% in the kernel, ${fixed(end.wakeupsPerFrame)} wakeups a frame); ` +
           `bare forward ${fixed(base.cpuPercent)}%, ${fixed(base.usPerPacket)} µs/packet (${fixed(base.wakeupsPerFrame)} wakeups); ratio ${fixed(end.usPerPacket / base.usPerPacket, 2)}`,
       );
-    console.log(`  ${Math.round(ours.packetsPerSecond)} media packets/s; the receiver's data plane: ${ours.dataPlane}`);
+    console.log(`  ${Math.round(ours.packetsPerSecond)} media packets/s; data planes: sender ${ours.dataPlane.send}, receiver ${ours.dataPlane.recv}`);
     row('sender  ', ours.send, bare.send);
     row('receiver', ours.recv, bare.recv);
     const receiver = ours.detail.receiver as Record<string, number>;
