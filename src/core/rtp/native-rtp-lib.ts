@@ -127,8 +127,10 @@ function candidates(): string[] {
   const paths = [join(dirname(process.execPath), 'native', LIBRARY)];
   try {
     const here = dirname(fileURLToPath(import.meta.url));
-    // out/cli/index.mjs → out/native; src/core/rtp/ (tests) → out/native
-    paths.push(join(here, '..', 'native', LIBRARY), join(here, '..', '..', '..', 'out', 'native', LIBRARY));
+    // out/cli/index.mjs (or out/main) → out/native; src/core/rtp/ (tests) → out/native; in the packaged
+    // desktop app, out/ is inside app.asar and the library unpacked beside it (electron-builder.yml)
+    const beside = join(here, '..', 'native', LIBRARY);
+    paths.push(beside.replace(/([/\\])app\.asar([/\\])/, '$1app.asar.unpacked$2'), beside, join(here, '..', '..', '..', 'out', 'native', LIBRARY));
   } catch {
     // no module URL (the peer's single executable): its own folder is the place
   }
