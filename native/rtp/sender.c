@@ -1,17 +1,18 @@
 /*
  * The host's end of the rtp transport on a thread of its own (the sender's native data plane): the
  * fan-out of rtp-output.ts (the encoder runs' loopback sources, make before break, a damaged frame cut
- * short, our own timestamps) and, for each viewer, what rtp-peer-sender.ts does per packet (SRTP, FEC,
- * the pacer, the resend history and its rate). Those two TypeScript files stay the reference and the
- * fallback. JavaScript keeps what is rare: RTCP from the viewers (it authenticates and parses it, and
- * answers NACKs with gb_tx_resend), sender reports (sealed there, sent with gb_tx_send_now), the FEC share
- * and the pacing target (pushed here when they change), and the encoder runs themselves. It hears of
- * RTCP, a source taking over, and (for a viewer whose transport is in JavaScript, a browser's) the
- * payloads, through records on a pipe.
+ * short, our own timestamps) and, for each viewer, its stream (viewer_stream.c: what rtp-peer-sender.ts
+ * does per packet, SRTP, FEC, the pacer, the resend history and its rate), all on one epoll. Those two
+ * TypeScript files stay the reference and the fallback. JavaScript keeps what is rare: RTCP from the
+ * viewers (it authenticates and parses it, and answers NACKs with gb_tx_resend), sender reports (sealed
+ * there, sent with gb_tx_send_now), the FEC share and the pacing target (pushed here when they change),
+ * and the encoder runs themselves. It hears of RTCP, a source taking over, and (for a viewer whose
+ * transport is in JavaScript, a browser's) the payloads, through records on a pipe.
  */
 #define _GNU_SOURCE
 #include "gb_rtp.h"
 #include "io.h"
+#include "viewer_stream.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,7 +25,6 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 #define MAX_SOURCES 8
@@ -32,48 +32,16 @@
 #define RECEIVE_BATCH 64
 #define DATAGRAM_BYTES 4096
 #define BATCHES_PER_TURN 16
-/* The encoder packetizes to 1200 bytes (pipeline.ts); a longer payload is not one of its packets. */
-#define MAX_PAYLOAD_BYTES 1400
 #define RTP_HEADER_BYTES 12
-#define ABS_SEND_TIME_BYTES 8
-#define TAG_BYTES 16
-#define FEC_HEADER_BYTES 8
-/* a sealed packet: header, abs-send-time, payload (or an FEC header and a shard of the longest payload plus its 2-byte length), tag */
-#define SLOT_BYTES 1448
-/*
- * Sent packets kept for resends, and the pacer's store of those waiting to leave (a power of two). The
- * pacer lets nothing wait past 200 ms: at 100 Mbit/s that is about 2 100 packets.
- */
-#define HISTORY 4096
-#define FEC_RING 2048
-#define MAX_BLOCK_PACKETS 48
-#define MAX_SHARDS 255
-#define FEC_PAYLOAD_TYPE 100
 /* A frame's payloads kept for its FEC; a frame longer than this (19 MB) is sent without FEC. */
 #define MAX_FRAME_PACKETS 16384
+/* Packets a waiting source may queue while the old one finishes its frame. */
 #define MAX_QUEUED 4096
 #define FIRST_FRAME_WAIT_MS 3000.0
-#define RETRANSMIT_PER_SECOND 400.0
-#define RTCP_PER_SECOND 200.0
 #define MAX_EVENT_BACKLOG (32u << 20)
 #define SOURCE_RECEIVE_BUFFER (8 << 20)
-#define VIEWER_SEND_BUFFER (4 << 20)
-#define VIEWER_RECEIVE_BUFFER (1 << 20)
-#define OUT_BATCH 64
-#define ABS_SEND_TIME_PER_MS 262.144
 
-enum { KIND_MEDIA = 1, KIND_FEC = 2 };
 enum { TAG_WAKE = 1, TAG_EVENTS = 2, TAG_SOURCE = 3, TAG_VIEWER = 4, TAG_TIMER = 5 };
-
-typedef struct {
-  int32_t seq; /* -1: empty */
-  uint16_t len;
-  /* a frame's first packet waiting for its turn: its plain payload at data + 20, sealed as it leaves */
-  bool pending;
-  bool marker;
-  uint32_t timestamp;
-  uint8_t data[SLOT_BYTES];
-} slot;
 
 typedef struct {
   bool used;
@@ -88,31 +56,9 @@ typedef struct {
   bool queued_marker[MAX_QUEUED];
 } source;
 
-typedef struct gb_tx gb_tx;
-
 typedef struct {
-  bool used;
-  int id, sock, timer;
-  gb_tx *tx;
-  gb_srtp_tx *srtp;
-  uint8_t payload_type;
-  uint32_t ssrc, fec_ssrc;
-  uint16_t seq, fec_seq;
-  slot *history, *fec_ring;
-  gb_pacer *pacer;
-  double pacing_factor;
-  bool armed;
-  double armed_at;
-  bool synced, in_frame;
-  uint16_t frame_first_seq;
-  double fec_ratio;
-  double tokens, tokens_at;
-  double rtcp_tokens, rtcp_tokens_at;
-  gb_tx_viewer_stats stats;
-  int out_count;
-  struct iovec out_iov[OUT_BATCH];
-  struct mmsghdr out[OUT_BATCH];
-  uint8_t scratch[SLOT_BYTES];
+  int id;
+  gb_viewer_stream *stream;
 } viewer;
 
 struct gb_tx {
@@ -122,7 +68,7 @@ struct gb_tx {
   bool started, closing;
   double clock_offset;
   source sources[MAX_SOURCES];
-  viewer *viewers[MAX_VIEWERS];
+  viewer viewers[MAX_VIEWERS]; /* id 0: a free slot */
   int next_id;
   int active, pending; /* source slots, -1: none */
   bool last_marker;
@@ -135,7 +81,7 @@ struct gb_tx {
   uint32_t frame_len[MAX_FRAME_PACKETS];
   const uint8_t *frame_payloads[MAX_FRAME_PACKETS];
   size_t frame_lens[MAX_FRAME_PACKETS];
-  uint8_t fec_out[MAX_SHARDS * (FEC_HEADER_BYTES + 2 + MAX_PAYLOAD_BYTES)];
+  uint8_t fec_out[GB_FEC_OUT_BYTES];
   gb_byte_queue events;
   bool events_polled;
   gb_tx_stats stats;
@@ -162,166 +108,6 @@ static void flush_events(gb_tx *tx) {
 
 static void emit(gb_tx *tx, uint8_t type, const uint8_t *head, size_t head_len, const uint8_t *body, size_t body_len) {
   if (!gb_queue_record(&tx->events, MAX_EVENT_BACKLOG, type, head, head_len, body, body_len)) tx->stats.events_dropped += 1;
-}
-
-/* ---- a viewer's packets out ---- */
-
-static void flush_out(viewer *v) {
-  int done = 0;
-  while (done < v->out_count) {
-    int n = sendmmsg(v->sock, v->out + done, (unsigned)(v->out_count - done), MSG_DONTWAIT);
-    if (n > 0) {
-      done += n;
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    /* the socket's buffer is full or the path refused it: these are lost, as on the wire */
-    v->stats.send_failed += v->out_count - done;
-    break;
-  }
-  v->out_count = 0;
-}
-
-static void queue_out(viewer *v, const uint8_t *data, size_t len) {
-  if (v->out_count == OUT_BATCH) flush_out(v);
-  struct iovec *iov = &v->out_iov[v->out_count];
-  iov->iov_base = (void *)data;
-  iov->iov_len = len;
-  struct mmsghdr *m = &v->out[v->out_count];
-  memset(m, 0, sizeof *m);
-  m->msg_hdr.msg_iov = iov;
-  m->msg_hdr.msg_iovlen = 1;
-  v->out_count += 1;
-}
-
-static uint32_t abs_send_time(double ms) { return (uint32_t)(int64_t)floor(ms * ABS_SEND_TIME_PER_MS) & 0xffffff; }
-
-/* The pacer's turn for a packet (or, without a pacer, at once). */
-static void on_turn(void *ctx, uint64_t id, size_t length) {
-  viewer *v = ctx;
-  uint16_t seq = (uint16_t)id;
-  slot *s = (id >> 32) == KIND_FEC ? &v->fec_ring[seq & (FEC_RING - 1)] : &v->history[seq & (HISTORY - 1)];
-  /* overwritten while it waited (more than the store holds was queued): it is lost */
-  if (s->seq != seq) {
-    v->stats.send_failed += 1;
-    return;
-  }
-  if (s->pending) {
-    /* a frame's first packet: sealed with the time it leaves (sealFrameStart) */
-    size_t payload_len = s->len;
-    memcpy(v->scratch, s->data + RTP_HEADER_BYTES + ABS_SEND_TIME_BYTES, payload_len);
-    long n = gb_srtp_tx_protect(v->srtp, s->marker, v->payload_type, seq, s->timestamp, v->ssrc, true, abs_send_time(gb_monotonic_ms()), v->scratch, payload_len, s->data, SLOT_BYTES);
-    s->pending = false;
-    if (n < 0) {
-      s->seq = -1;
-      v->stats.send_failed += 1;
-      return;
-    }
-    s->len = (uint16_t)n;
-  }
-  (void)length;
-  queue_out(v, s->data, s->len);
-}
-
-static void rearm(viewer *v) {
-  double next = v->pacer ? gb_pacer_next_at(v->pacer) : -1;
-  if (next < 0) {
-    if (v->armed) gb_timer_disarm(v->timer);
-    v->armed = false;
-    return;
-  }
-  if (v->armed && v->armed_at == next) return;
-  v->armed = true;
-  v->armed_at = next;
-  gb_timer_arm(v->timer, next);
-}
-
-/* send(): paced (urgent: ahead of the queue), or at once without a pacer. */
-static void send_packet(viewer *v, uint64_t id, size_t length, bool urgent) {
-  v->stats.bytes_sent += (double)length;
-  if (v->pacer) {
-    gb_pacer_push(v->pacer, id, length, urgent, gb_monotonic_ms());
-    rearm(v);
-  } else {
-    on_turn(v, id, length);
-  }
-}
-
-/* ---- FEC (fec.ts: blocksForFrame, parityCount) ---- */
-
-static size_t parity_count(size_t k, double ratio) {
-  double cap = fmax(0, fmin((double)(MAX_SHARDS - (int)k), (double)k));
-  double clamped = isfinite(ratio) ? fmin(1, fmax(0, ratio)) : 0;
-  double wanted = fmax(fmax(ceil((double)k * clamped - 1e-9), 1), clamped > 0 ? 1 : 0);
-  return (size_t)fmin(cap, wanted);
-}
-
-static void send_fec(gb_tx *tx, viewer *v) {
-  if (tx->frame_overflow || tx->frame_count == 0) return;
-  size_t count = tx->frame_count;
-  size_t block_count = (count + MAX_BLOCK_PACKETS - 1) / MAX_BLOCK_PACKETS;
-  size_t start = 0;
-  for (size_t b = 0; b < block_count; b += 1) {
-    size_t k = count / block_count + (b < count % block_count ? 1 : 0);
-    size_t m = parity_count(k, v->fec_ratio);
-    if (m > 0) {
-      long shard = gb_fec_build((uint16_t)(v->frame_first_seq + start), tx->frame_payloads + start, tx->frame_lens + start, k, m, b == block_count - 1, b == 0, tx->fec_out, sizeof tx->fec_out);
-      if (shard > 0) {
-        size_t each = FEC_HEADER_BYTES + (size_t)shard;
-        for (size_t j = 0; j < m; j += 1) {
-          uint16_t seq = v->fec_seq++;
-          slot *s = &v->fec_ring[seq & (FEC_RING - 1)];
-          long n = gb_srtp_tx_protect(v->srtp, false, FEC_PAYLOAD_TYPE, seq, tx->frame_timestamp, v->fec_ssrc, false, 0, tx->fec_out + j * each, each, s->data, SLOT_BYTES);
-          if (n < 0) {
-            s->seq = -1;
-            continue;
-          }
-          s->seq = seq;
-          s->len = (uint16_t)n;
-          s->pending = false;
-          v->stats.fec_packets_sent += 1;
-          send_packet(v, (uint64_t)KIND_FEC << 32 | seq, (size_t)n, false);
-        }
-      }
-    }
-    start += k;
-  }
-}
-
-/* RtpPeerSender.packet */
-static void viewer_packet(gb_tx *tx, viewer *v, const uint8_t *payload, size_t len, bool marker, bool frame_start) {
-  if (frame_start) {
-    v->synced = true;
-    v->in_frame = true;
-    v->frame_first_seq = v->seq;
-  }
-  if (!v->synced || !v->in_frame) return;
-  uint16_t seq = v->seq++;
-  v->stats.packets_sent += 1;
-  slot *s = &v->history[seq & (HISTORY - 1)];
-  s->seq = seq;
-  s->marker = marker;
-  s->timestamp = tx->frame_timestamp;
-  if (frame_start && v->pacer) {
-    s->pending = true;
-    s->len = (uint16_t)len;
-    memcpy(s->data + RTP_HEADER_BYTES + ABS_SEND_TIME_BYTES, payload, len);
-    send_packet(v, (uint64_t)KIND_MEDIA << 32 | seq, RTP_HEADER_BYTES + ABS_SEND_TIME_BYTES + len + TAG_BYTES, false);
-  } else {
-    s->pending = false;
-    long n = gb_srtp_tx_protect(v->srtp, marker, v->payload_type, seq, tx->frame_timestamp, v->ssrc, frame_start, frame_start ? abs_send_time(gb_monotonic_ms()) : 0, payload, len, s->data, SLOT_BYTES);
-    if (n < 0) {
-      s->seq = -1;
-      v->stats.send_failed += 1;
-    } else {
-      s->len = (uint16_t)n;
-      send_packet(v, (uint64_t)KIND_MEDIA << 32 | seq, (size_t)n, false);
-    }
-  }
-  if (marker) {
-    send_fec(tx, v);
-    v->in_frame = false;
-  }
 }
 
 /* ---- the fan-out (rtp-output.ts) ---- */
@@ -354,8 +140,12 @@ static void forward(gb_tx *tx, const uint8_t *payload, size_t len, bool marker) 
       at += tx->frame_len[i];
     }
   }
+  const gb_frame_payloads frame = {
+    .payloads = tx->frame_payloads, .lens = tx->frame_lens, .count = tx->frame_count, .usable = !tx->frame_overflow,
+    .timestamp = tx->frame_timestamp, .fec_out = tx->fec_out, .fec_cap = sizeof tx->fec_out,
+  };
   for (int i = 0; i < MAX_VIEWERS; i += 1)
-    if (tx->viewers[i]) viewer_packet(tx, tx->viewers[i], payload, len, marker, frame_start);
+    if (tx->viewers[i].id) gb_viewer_stream_packet(tx->viewers[i].stream, &frame, payload, len, marker, frame_start);
   if (tx->js_viewers > 0) {
     uint8_t head[8] = {marker ? 1 : 0, frame_start ? 1 : 0, 0, 0};
     memcpy(head + 4, &tx->frame_timestamp, 4);
@@ -419,7 +209,7 @@ static void on_source_packet(gb_tx *tx, int index, const uint8_t *data, size_t l
     bool cut = lost > 0 && lost < 0x8000;
     if (cut) tx->stats.source_lost += lost;
     /* a payload no encoder of ours sends: cut short as a lost one would be */
-    if (payload_len > MAX_PAYLOAD_BYTES) {
+    if (payload_len > GB_MAX_PAYLOAD_BYTES) {
       tx->stats.oversized += 1;
       cut = true;
     }
@@ -442,7 +232,7 @@ static void on_source_packet(gb_tx *tx, int index, const uint8_t *data, size_t l
     return;
   }
   if (index != tx->pending) return;
-  if (payload_len > MAX_PAYLOAD_BYTES) {
+  if (payload_len > GB_MAX_PAYLOAD_BYTES) {
     tx->stats.oversized += 1;
     return;
   }
@@ -476,40 +266,18 @@ static void read_source(gb_tx *tx, int index) {
   }
 }
 
-/* ---- RTCP from a viewer: to JavaScript, at most RTCP_PER_SECOND ---- */
-
-static void read_viewer(gb_tx *tx, viewer *v) {
-  for (int turn = 0; turn < BATCHES_PER_TURN; turn += 1) {
-    ssize_t n = recv(v->sock, tx->buffers[0], DATAGRAM_BYTES, MSG_DONTWAIT | MSG_TRUNC);
-    if (n < 0) return;
-    if (n > DATAGRAM_BYTES || n < 2 || tx->buffers[0][1] < 192 || tx->buffers[0][1] > 223) continue;
-    double now = gb_monotonic_ms();
-    v->rtcp_tokens = fmin(RTCP_PER_SECOND, v->rtcp_tokens + (now - v->rtcp_tokens_at) / 1000.0 * RTCP_PER_SECOND);
-    v->rtcp_tokens_at = now;
-    if (v->rtcp_tokens < 1) {
-      v->stats.rtcp_dropped += 1;
-      continue;
-    }
-    v->rtcp_tokens -= 1;
+/* RTCP from a viewer: to JavaScript (its stream passes at most RTCP_PER_SECOND up). */
+static void read_viewer(gb_tx *tx, const viewer *v) {
+  size_t n;
+  while ((n = gb_viewer_stream_take_rtcp(v->stream, tx->buffers[0], DATAGRAM_BYTES)) > 0) {
     uint32_t id = (uint32_t)v->id;
-    emit(tx, GB_TX_EVENT_RTCP, (const uint8_t *)&id, 4, tx->buffers[0], (size_t)n);
+    emit(tx, GB_TX_EVENT_RTCP, (const uint8_t *)&id, 4, tx->buffers[0], n);
   }
-}
-
-static void on_timer(viewer *v) {
-  uint64_t expirations;
-  (void)!read(v->timer, &expirations, sizeof expirations);
-  if (!v->armed || !v->pacer) return;
-  double now = gb_monotonic_ms();
-  if (now + 0.001 < v->armed_at) return;
-  v->armed = false;
-  gb_pacer_drain(v->pacer, now);
-  rearm(v);
 }
 
 static void flush_all(gb_tx *tx) {
   for (int i = 0; i < MAX_VIEWERS; i += 1)
-    if (tx->viewers[i] && tx->viewers[i]->out_count > 0) flush_out(tx->viewers[i]);
+    if (tx->viewers[i].id) gb_viewer_stream_flush(tx->viewers[i].stream);
   if (tx->events.len > 0) flush_events(tx);
 }
 
@@ -534,10 +302,10 @@ static void *run(void *arg) {
         flush_events(tx);
       } else if (kind == TAG_SOURCE && index < MAX_SOURCES && tx->sources[index].used) {
         read_source(tx, index);
-      } else if (kind == TAG_VIEWER && index < MAX_VIEWERS && tx->viewers[index]) {
-        read_viewer(tx, tx->viewers[index]);
-      } else if (kind == TAG_TIMER && index < MAX_VIEWERS && tx->viewers[index]) {
-        on_timer(tx->viewers[index]);
+      } else if (kind == TAG_VIEWER && index < MAX_VIEWERS && tx->viewers[index].id) {
+        read_viewer(tx, &tx->viewers[index]);
+      } else if (kind == TAG_TIMER && index < MAX_VIEWERS && tx->viewers[index].id) {
+        gb_viewer_stream_timer_due(tx->viewers[index].stream);
       }
     }
     flush_all(tx);
@@ -696,188 +464,92 @@ GB_EXPORT void gb_tx_set_js_viewers(gb_tx *tx, int count) {
   pthread_mutex_unlock(&tx->lock);
 }
 
-static void free_viewer(gb_tx *tx, viewer *v) {
-  if (!v) return;
-  if (v->sock >= 0) {
-    if (tx) epoll_ctl(tx->epoll, EPOLL_CTL_DEL, v->sock, NULL);
-    close(v->sock);
-  }
-  if (v->timer >= 0) {
-    if (tx) epoll_ctl(tx->epoll, EPOLL_CTL_DEL, v->timer, NULL);
-    close(v->timer);
-  }
-  gb_pacer_free(v->pacer);
-  gb_srtp_tx_free(v->srtp);
-  free(v->history);
-  free(v->fec_ring);
-  free(v);
+static void remove_viewer(gb_tx *tx, viewer *v) {
+  epoll_ctl(tx->epoll, EPOLL_CTL_DEL, gb_viewer_stream_socket(v->stream), NULL);
+  epoll_ctl(tx->epoll, EPOLL_CTL_DEL, gb_viewer_stream_timer(v->stream), NULL);
+  gb_viewer_stream_free(v->stream);
+  *v = (viewer){0};
 }
 
 GB_EXPORT int gb_tx_add_viewer(gb_tx *tx, const gb_tx_viewer_setup *setup, char *err, size_t errlen) {
-  struct sockaddr_storage to;
-  socklen_t to_len;
-  if (setup->port <= 0 || setup->port > 65535 || !gb_sockaddr_parse(setup->host, setup->port, &to, &to_len)) {
-    errno = EINVAL;
-    fail(err, errlen, "the viewer's address is not an IP literal and port");
-    return -1;
-  }
-  viewer *v = calloc(1, sizeof *v);
-  if (!v) {
-    errno = ENOMEM;
-    fail(err, errlen, "out of memory");
-    return -1;
-  }
-  v->sock = v->timer = -1;
-  v->tx = tx;
-  v->payload_type = setup->payload_type & 0x7f;
-  v->ssrc = setup->ssrc;
-  v->fec_ssrc = setup->fec_ssrc;
-  v->seq = setup->seq;
-  v->fec_seq = setup->fec_seq;
-  v->fec_ratio = setup->fec_ratio;
-  v->pacing_factor = setup->pacing_factor;
-  v->tokens = RETRANSMIT_PER_SECOND;
-  v->rtcp_tokens = RTCP_PER_SECOND;
-  v->tokens_at = v->rtcp_tokens_at = gb_monotonic_ms();
-  const char *step = "the viewer's parts";
-  errno = ENOMEM;
-  v->history = malloc(HISTORY * sizeof *v->history);
-  v->fec_ring = malloc(FEC_RING * sizeof *v->fec_ring);
-  v->srtp = gb_srtp_tx_new(setup->key, setup->salt);
-  if (!v->history || !v->fec_ring || !v->srtp) goto failed;
-  for (size_t i = 0; i < HISTORY; i += 1) v->history[i].seq = -1;
-  for (size_t i = 0; i < FEC_RING; i += 1) v->fec_ring[i].seq = -1;
-  if (setup->pacing_factor > 0) {
-    v->pacer = gb_pacer_new(setup->target_kbps, setup->fps, setup->pacing_factor, setup->link_kbps, gb_monotonic_ms(), on_turn, v);
-    if (!v->pacer) goto failed;
-  }
-  step = "socket";
-  v->sock = socket(to.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (v->sock < 0) goto failed;
-  int send_buffer = VIEWER_SEND_BUFFER, receive_buffer = VIEWER_RECEIVE_BUFFER;
-  setsockopt(v->sock, SOL_SOCKET, SO_SNDBUF, &send_buffer, sizeof send_buffer);
-  setsockopt(v->sock, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
-  /* connected: each send skips the address lookup, and only the viewer's datagrams come back here */
-  step = "connect";
-  if (connect(v->sock, (struct sockaddr *)&to, to_len) != 0) goto failed;
-  step = "timerfd";
-  v->timer = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-  if (v->timer < 0) goto failed;
-
+  gb_viewer_stream *stream = gb_viewer_stream_new(setup, err, errlen);
+  if (!stream) return -1;
   pthread_mutex_lock(&tx->lock);
   int index = -1;
   for (int i = 0; i < MAX_VIEWERS && index < 0; i += 1)
-    if (!tx->viewers[i]) index = i;
-  if (index < 0) {
-    pthread_mutex_unlock(&tx->lock);
-    errno = EMFILE;
-    step = "too many viewers";
-    goto failed;
+    if (!tx->viewers[i].id) index = i;
+  struct epoll_event on_socket = {.events = EPOLLIN, .data.u64 = tag(TAG_VIEWER, index)};
+  struct epoll_event on_timer = {.events = EPOLLIN, .data.u64 = tag(TAG_TIMER, index)};
+  const char *refused = index < 0 ? "more viewers than one session takes (16)" : NULL;
+  if (!refused && epoll_ctl(tx->epoll, EPOLL_CTL_ADD, gb_viewer_stream_socket(stream), &on_socket) != 0) refused = "epoll";
+  if (!refused && epoll_ctl(tx->epoll, EPOLL_CTL_ADD, gb_viewer_stream_timer(stream), &on_timer) != 0) {
+    epoll_ctl(tx->epoll, EPOLL_CTL_DEL, gb_viewer_stream_socket(stream), NULL);
+    refused = "epoll";
   }
-  v->id = tx->next_id++;
-  struct epoll_event on_sock = {.events = EPOLLIN, .data.u64 = tag(TAG_VIEWER, index)};
-  struct epoll_event on_timer_ev = {.events = EPOLLIN, .data.u64 = tag(TAG_TIMER, index)};
-  if (epoll_ctl(tx->epoll, EPOLL_CTL_ADD, v->sock, &on_sock) != 0 || epoll_ctl(tx->epoll, EPOLL_CTL_ADD, v->timer, &on_timer_ev) != 0) {
-    epoll_ctl(tx->epoll, EPOLL_CTL_DEL, v->sock, NULL);
+  if (refused) {
     pthread_mutex_unlock(&tx->lock);
-    step = "epoll";
-    goto failed;
+    if (err && errlen > 0) snprintf(err, errlen, "%s", refused);
+    gb_viewer_stream_free(stream);
+    return -1;
   }
-  tx->viewers[index] = v;
-  int id = v->id;
+  int id = tx->next_id++;
+  tx->viewers[index] = (viewer){.id = id, .stream = stream};
   pthread_mutex_unlock(&tx->lock);
   return id;
-
-failed:
-  fail(err, errlen, step);
-  free_viewer(NULL, v);
-  return -1;
 }
 
-static viewer *find_viewer(gb_tx *tx, int id, int *index) {
+static viewer *find_viewer(gb_tx *tx, int id) {
   for (int i = 0; i < MAX_VIEWERS; i += 1)
-    if (tx->viewers[i] && tx->viewers[i]->id == id) {
-      if (index) *index = i;
-      return tx->viewers[i];
-    }
+    if (id > 0 && tx->viewers[i].id == id) return &tx->viewers[i];
   return NULL;
 }
 
 GB_EXPORT void gb_tx_remove_viewer(gb_tx *tx, int id) {
   pthread_mutex_lock(&tx->lock);
-  int index;
-  viewer *v = find_viewer(tx, id, &index);
-  if (v) {
-    tx->viewers[index] = NULL;
-    free_viewer(tx, v);
-  }
+  viewer *v = find_viewer(tx, id);
+  if (v) remove_viewer(tx, v);
   pthread_mutex_unlock(&tx->lock);
 }
 
 GB_EXPORT void gb_tx_set_fec_ratio(gb_tx *tx, int id, double ratio) {
   pthread_mutex_lock(&tx->lock);
-  viewer *v = find_viewer(tx, id, NULL);
-  if (v) v->fec_ratio = ratio;
+  viewer *v = find_viewer(tx, id);
+  if (v) gb_viewer_stream_set_fec_ratio(v->stream, ratio);
   pthread_mutex_unlock(&tx->lock);
 }
 
 GB_EXPORT void gb_tx_set_pacing(gb_tx *tx, int id, double target_kbps, double fps, double link_kbps) {
   pthread_mutex_lock(&tx->lock);
-  viewer *v = find_viewer(tx, id, NULL);
-  if (v && v->pacer) {
-    gb_pacer_set_target(v->pacer, target_kbps, fps, v->pacing_factor, link_kbps, gb_monotonic_ms());
-    rearm(v);
-    flush_out(v);
+  viewer *v = find_viewer(tx, id);
+  if (v) {
+    gb_viewer_stream_set_pacing(v->stream, target_kbps, fps, link_kbps);
+    gb_viewer_stream_flush(v->stream);
   }
   pthread_mutex_unlock(&tx->lock);
 }
 
-/* RtpPeerSender.retransmit, for each sequence number NACKed. */
 GB_EXPORT void gb_tx_resend(gb_tx *tx, int id, const uint16_t *seqs, size_t count) {
   pthread_mutex_lock(&tx->lock);
-  viewer *v = find_viewer(tx, id, NULL);
-  for (size_t i = 0; v && i < count; i += 1) {
-    double now = gb_monotonic_ms();
-    v->tokens = fmin(RETRANSMIT_PER_SECOND, v->tokens + (now - v->tokens_at) / 1000.0 * RETRANSMIT_PER_SECOND);
-    v->tokens_at = now;
-    uint16_t seq = seqs[i];
-    const slot *s = &v->history[seq & (HISTORY - 1)];
-    /* a frame start still waiting for its turn has not left yet: nothing to resend */
-    if (s->seq != seq || s->pending) {
-      v->stats.resend_refused += 1;
-      continue;
-    }
-    if (v->tokens < 1) {
-      v->stats.resend_refused += 1;
-      continue;
-    }
-    v->tokens -= 1;
-    v->stats.retransmitted += 1;
-    /* the same bytes again: the receiver never accepted this index, so its replay window lets it in once */
-    send_packet(v, (uint64_t)KIND_MEDIA << 32 | seq, s->len, true);
+  viewer *v = find_viewer(tx, id);
+  if (v) {
+    gb_viewer_stream_resend(v->stream, seqs, count);
+    gb_viewer_stream_flush(v->stream);
   }
-  if (v) flush_out(v);
   pthread_mutex_unlock(&tx->lock);
 }
 
 GB_EXPORT int gb_tx_send_now(gb_tx *tx, int id, const uint8_t *data, size_t len) {
   pthread_mutex_lock(&tx->lock);
-  viewer *v = find_viewer(tx, id, NULL);
-  int sock = v ? v->sock : -1;
-  if (v) v->stats.bytes_sent += (double)len;
-  int result = sock >= 0 && send(sock, data, len, MSG_DONTWAIT) == (ssize_t)len ? 0 : -1;
+  viewer *v = find_viewer(tx, id);
+  int result = v ? gb_viewer_stream_send_now(v->stream, data, len) : -1;
   pthread_mutex_unlock(&tx->lock);
   return result;
 }
 
 GB_EXPORT int gb_tx_get_viewer_stats(gb_tx *tx, int id, gb_tx_viewer_stats *out) {
   pthread_mutex_lock(&tx->lock);
-  viewer *v = find_viewer(tx, id, NULL);
-  if (v) {
-    *out = v->stats;
-    out->pacer_delayed = v->pacer ? gb_pacer_delayed(v->pacer) : 0;
-    out->backlog_bytes = v->pacer ? (double)gb_pacer_backlog_bytes(v->pacer) : 0;
-  }
+  viewer *v = find_viewer(tx, id);
+  if (v) gb_viewer_stream_stats(v->stream, out);
   pthread_mutex_unlock(&tx->lock);
   return v ? 0 : -1;
 }
@@ -901,7 +573,8 @@ GB_EXPORT void gb_tx_close(gb_tx *tx) {
   }
   for (int i = 0; i < MAX_SOURCES; i += 1)
     if (tx->sources[i].used) close_source(tx, &tx->sources[i]);
-  for (int i = 0; i < MAX_VIEWERS; i += 1) free_viewer(tx, tx->viewers[i]);
+  for (int i = 0; i < MAX_VIEWERS; i += 1)
+    if (tx->viewers[i].id) remove_viewer(tx, &tx->viewers[i]);
   /* the event pipe's read end is the caller's (JavaScript reads it through its own handle) */
   int fds[] = {tx->event_write, tx->epoll, tx->wake};
   for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i += 1)
