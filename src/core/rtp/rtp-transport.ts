@@ -18,7 +18,13 @@ import { RtpOutput, type RtpFanOut, type RtpViewerSender } from './rtp-output';
  */
 function openFanOut(env: NodeJS.ProcessEnv = process.env): RtpFanOut {
   const lib = env.GPU_BRIDGE_RTP_TRACE ? null : nativeRtp();
-  if (lib && typeof lib !== 'string') return new NativeRtpOutput(lib);
+  if (lib && typeof lib !== 'string') {
+    try {
+      return new NativeRtpOutput(lib);
+    } catch {
+      // no thread, pipe or epoll to be had: the JavaScript fan-out does the same work
+    }
+  }
   return new RtpOutput();
 }
 
@@ -53,12 +59,15 @@ export class RtpTransport extends EventEmitter implements SenderTransport {
   constructor(private readonly audio: SessionAudio | null = null) {
     super();
     this.output = openFanOut();
-    this.output.on('frame', (count: number) => this.emit('frame', count));
     this.output.on('switched', (oldId: number | null) => {
       const old = oldId === null ? undefined : this.runs.get(oldId);
       if (oldId !== null) this.runs.delete(oldId);
       if (old) this.runsFor?.retire(old);
     });
+  }
+
+  framesSent(): number {
+    return this.output.framesSent;
   }
 
   get switching(): boolean {
