@@ -16,8 +16,6 @@ const EVENT_SWITCHED = 2;
 const EVENT_PAYLOAD = 3;
 const EVENT_HEAD_BYTES = 8;
 const PAYLOAD_HEAD_BYTES = 8;
-/** How often the frames sent are read (the session counts them each second, and once more at its end). */
-const FRAME_COUNT_MS = 250;
 
 /**
  * The host's fan-out on the sender's native data plane (native/rtp/sender.c): the same as RtpOutput with
@@ -25,8 +23,7 @@ const FRAME_COUNT_MS = 250;
  * SRTP, FEC, pacing and resends run on a thread of its own, so a busy event loop here cannot stall a
  * frame half sent. This process keeps the encoder runs, each viewer's RTCP (NativeRtpPeerSender), and
  * the viewers that carry RTP themselves (a browser's WebRTC track), which get every payload from the
- * thread as an event. Events as RtpOutput's: 'switched' (id of the source replaced, or null) and
- * 'frame' (a count of frames that went out).
+ * thread as an event. Events as RtpOutput's: 'switched' (id of the source replaced, or null).
  */
 export class NativeRtpOutput extends EventEmitter implements RtpFanOut {
   private tx: unknown;
@@ -37,8 +34,6 @@ export class NativeRtpOutput extends EventEmitter implements RtpFanOut {
   private readonly events: Socket;
   private pending: Buffer = Buffer.alloc(0);
   private readonly stats: Partial<NativeTxStats> = {};
-  private framesCounted = 0;
-  private readonly frameTimer: NodeJS.Timeout;
   private closed = false;
 
   constructor(private readonly lib: NativeRtp) {
@@ -51,8 +46,10 @@ export class NativeRtpOutput extends EventEmitter implements RtpFanOut {
     this.events = new Socket({ fd: lib.txEventFd(tx), readable: true, writable: false });
     this.events.on('data', (chunk: Buffer) => this.onEvents(chunk));
     this.events.on('error', () => undefined);
-    this.frameTimer = setInterval(() => this.countFrames(), FRAME_COUNT_MS);
-    this.frameTimer.unref();
+  }
+
+  get framesSent(): number {
+    return this.readStats().frames;
   }
 
   get counters(): { sourceLost: number; framesCut: number } {
@@ -126,18 +123,10 @@ export class NativeRtpOutput extends EventEmitter implements RtpFanOut {
     if (!this.closed) this.lib.txSetJsViewers(this.tx, this.jsViewers);
   }
 
+  /** The data plane's counters now (after its close, as they were then). */
   private readStats(): NativeTxStats {
     if (!this.closed) this.lib.txStats(this.tx, this.stats);
     return { frames: 0, source_lost: 0, frames_cut: 0, oversized: 0, events_dropped: 0, ...this.stats };
-  }
-
-  private countFrames(): void {
-    const frames = this.readStats().frames;
-    if (frames > this.framesCounted) {
-      const count = frames - this.framesCounted;
-      this.framesCounted = frames;
-      this.emit('frame', count);
-    }
   }
 
   private onEvents(chunk: Buffer): void {
@@ -170,12 +159,11 @@ export class NativeRtpOutput extends EventEmitter implements RtpFanOut {
 
   close(): void {
     if (this.closed) return;
-    this.countFrames();
+    this.readStats();
     for (const sender of this.viewers.values()) sender.close();
     this.viewers.clear();
     for (const sender of [...this.byId.values()]) sender.close();
     this.closed = true;
-    clearInterval(this.frameTimer);
     this.lib.txClose(this.tx);
     this.tx = null;
     this.events.destroy();

@@ -26,6 +26,8 @@ export interface RtpViewerSender {
 /** The host's fan-out, in JavaScript (RtpOutput) or on the sender's native data plane (NativeRtpOutput). */
 export interface RtpFanOut extends EventEmitter {
   readonly counters: { sourceLost: number; framesCut: number };
+  /** Frames that began going out to the viewers. */
+  readonly framesSent: number;
   /** Our encrypted sender to a peer's receiver, of the kind this fan-out feeds (start it, then addViewer). */
   peerSender(target: { host: string; port: number }, keys: RtpKeys, payloadType: number, pacing?: PacingSettings | null): RtpViewerSender & EventEmitter & { start(): Promise<void> };
   addViewer(name: string, sender: RtpViewerSender): void;
@@ -73,11 +75,12 @@ const MAX_QUEUED = 4096;
  * RtpPeerSender under one continuous sequence and our own timestamps, so a new encoder run (a
  * keyframe on request, a bitrate step) needs no new receiver at the viewer. Make before break: a new
  * run takes over at its first frame, once the running one has finished the frame it is in.
- * Events: 'switched' (id of the source replaced, or null), 'frame' (a count of frames that went out: 1, at each one's first packet).
+ * Events: 'switched' (id of the source replaced, or null).
  */
 export class RtpOutput extends EventEmitter implements RtpFanOut {
   /** Encoder packets lost on the loopback hop (a process too busy to read them in time), and the frames cut short for it. */
   readonly counters = { sourceLost: 0, framesCut: 0 };
+  framesSent = 0;
   private readonly viewers = new Map<string, RtpViewerSender>();
   private readonly sources = new Map<number, Source>();
   private active: Source | null = null;
@@ -231,7 +234,7 @@ export class RtpOutput extends EventEmitter implements RtpFanOut {
       // our own 90 kHz clock: continuous across encoder runs (each ffmpeg starts its own at random)
       const timestamp = rtpClock(preciseNow(), VIDEO_CLOCK_RATE);
       this.frameTimestamp = timestamp === this.frameTimestamp ? (timestamp + 1) >>> 0 : timestamp;
-      this.emit('frame', 1);
+      this.framesSent += 1;
     }
     this.lastMarker = marker;
     for (const sender of this.viewers.values()) sender.packet(payload, marker, frameStart, this.frameTimestamp);

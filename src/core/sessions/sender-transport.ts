@@ -55,18 +55,19 @@ export type ViewerChange = 'nothing' | 'keyframe' | 'launch';
 /**
  * The host's side of one transport for one session (src/core/<transport>/): the session hands it its
  * encoder runs and viewers and asks it for keyframes and link figures; it knows no transport itself.
- * Events: 'frame' (a count of encoded frames that left for the viewers; only where `countsFrames`),
- * 'keyframe' (a viewer needs one to recover).
+ * Events: 'keyframe' (a viewer needs one to recover).
  */
 export interface SenderTransport extends EventEmitter {
   readonly name: TransportName;
   readonly caps: TransportCapabilities;
   /**
-   * Frames sent are counted by the transport ('frame' events), not from the encoder's progress (runs
+   * Frames sent are counted by the transport (`framesSent`), not from the encoder's progress (runs
    * overlap): its viewers' streams run on across encoder runs, so the bitrate adapts from the first frames
    * sent (before any picture, on a link too narrow for the first keyframe) rather than per run.
    */
   readonly countsFrames: boolean;
+  /** Frames that have left for the viewers so far, where `countsFrames` (read when asked: no event per frame). */
+  framesSent(): number;
   /** A new run is already on its way to replace the running one: a keyframe request now would be redundant. */
   readonly switching: boolean;
   /** A viewer joins: opens what must be open before it gets frames (throws when its receiver cannot open). */

@@ -116,7 +116,8 @@ export class StreamSession extends EventEmitter {
   readonly startedAt = Date.now();
   firstFrameMs: number | null = null;
   restarts = 0;
-  framesSent = 0;
+  /** Frames sent as the encoder's progress counts them (where the transport does not count them itself). */
+  private framesFromProgress = 0;
   private readonly viewers = new Map<string, Viewer>();
   private sender: SupervisedSpawn | null = null;
   private senderStartedAt = 0;
@@ -143,6 +144,10 @@ export class StreamSession extends EventEmitter {
   /** The host's sound (src/core/audio), when asked for; `audio.why` says why a session asked for it has none. */
   readonly audio: SessionAudio | null;
 
+  get framesSent(): number {
+    return this.out.countsFrames ? this.out.framesSent() : this.framesFromProgress;
+  }
+
   constructor(readonly settings: StreamSettings) {
     super();
     this.encoder = settings.encoder;
@@ -153,7 +158,6 @@ export class StreamSession extends EventEmitter {
     this.out = senderTransport(this.transport, settings, this.audio);
     this.bitrate = new BitrateController(settings.bitrateKbps, undefined, undefined, this.out.caps.capacityFigures);
     // where runs overlap while one takes over from another, a frame counts as sent when the transport sends it
-    this.out.on('frame', (count: number) => (this.framesSent += count));
     this.out.on('keyframe', () => this.requestKeyframe(false));
     this.runs = this.encoderRuns();
     settings.feed?.once('ended', (reason: string) => {
@@ -448,7 +452,7 @@ export class StreamSession extends EventEmitter {
     // ffmpeg's frame counter restarts with each encoder process
     const delta = progress.frame >= this.lastProgressFrame ? progress.frame - this.lastProgressFrame : progress.frame;
     this.lastProgressFrame = progress.frame;
-    if (!this.out.countsFrames) this.framesSent += delta;
+    if (!this.out.countsFrames) this.framesFromProgress += delta;
     this.progress = progress;
   }
 

@@ -20,6 +20,10 @@ export class SrtTransport extends EventEmitter implements SenderTransport {
   readonly name = 'srt';
   readonly caps = TRANSPORTS.srt;
   readonly countsFrames = false;
+
+  framesSent(): number {
+    return 0;
+  }
   readonly switching = false;
   /** The current encoder run's stream id (viewers' listeners are opened per run). */
   private currentStreamId: string = randomUUID();
