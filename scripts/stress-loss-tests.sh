@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Runs the rtp loss tests N times in a row (default 20) and counts the runs that failed; not part of CI:
 # the two random-loss sessions (5% loss over the relay, the self-test at 1% loss), the link under hostile
-# traffic (NACK repairs, replays) and the keyframe through a bottleneck. Each run's output is kept in OUT
-# (default a fresh temporary folder), with the load beside it. STRESS_RECEIVER=javascript runs the peer's
-# JavaScript receiver with its decision trace (GPU_BRIDGE_RTP_TRACE, kept in OUT); the default is the
-# native data plane where it is built, which has no trace.
+# traffic (NACK repairs, replays), the native sender's link under loss and the keyframe through a
+# bottleneck. Each run's output is kept in OUT (default a fresh temporary folder), with the load beside it.
+# STRESS_RECEIVER=javascript runs both ends of the sessions in JavaScript, the peer's receiver with its
+# decision trace (GPU_BRIDGE_RTP_TRACE, kept in OUT); the default is the native data plane at both ends
+# where it is built, which has no trace.
 #   [STRESS_RECEIVER=native|javascript] scripts/stress-loss-tests.sh [N] [OUT]
 set -u
 cd "$(dirname "$0")/.."
@@ -23,7 +24,7 @@ for i in $(seq 1 "$runs"); do
       tests/integration/sessions-pipeline.test.ts -t "$pattern" >"$out/run-$i.log" 2>&1 \
       && grep -q 'Tests .*2 passed' "$out/run-$i.log" \
       && GPU_BRIDGE_RTP_TRACE="$trace" npx vitest run --project unit \
-      tests/unit/rtp/rtp-link-hostile.test.ts tests/unit/rtp/pacing-bottleneck.test.ts >>"$out/run-$i.log" 2>&1; then
+      tests/unit/rtp/rtp-link-hostile.test.ts tests/unit/rtp/rtp-sender-native.test.ts tests/unit/rtp/pacing-bottleneck.test.ts >>"$out/run-$i.log" 2>&1; then
     result=pass
   else
     result=FAIL
