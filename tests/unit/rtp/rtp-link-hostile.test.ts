@@ -18,6 +18,7 @@ import { NativeRtpReceiver } from '../../../src/core/rtp/native-receiver';
 import { nativeRtp } from '../../../src/core/rtp/native-rtp-lib';
 import { nativeRtpLibrary } from '../../helpers/native-rtp';
 import { Forwarder } from '../../helpers/rtp-forwarder';
+import { until as waitUntil } from '../../helpers/until';
 import { SrtpProtector, SrtpUnprotector, SRTCP_TRAILER_BYTES, TAG_BYTES } from '../../../src/core/rtp/srtp-gcm';
 import { seededRandom } from '../../../src/core/util/seeded-random';
 
@@ -32,13 +33,7 @@ const MEDIA_PT = MEDIA_PAYLOAD_TYPE.h264;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls every 10 ms until `probe` is truthy; fails naming `what` after `timeoutMs`. */
-async function until(what: string, probe: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
+const until = (what: string, probe: () => boolean, timeoutMs = 5000): Promise<true> => waitUntil(what, () => probe(), timeoutMs, 10);
 
 /** A seeded generator (mulberry32): the same run every time. */
 class Rng {

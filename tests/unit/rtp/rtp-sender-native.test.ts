@@ -17,18 +17,13 @@ import { RtpReceiver } from '../../../src/core/rtp/rtp-receiver';
 import { seededRandom } from '../../../src/core/util/seeded-random';
 import { nativeRtpLibrary } from '../../helpers/native-rtp';
 import { Forwarder } from '../../helpers/rtp-forwarder';
+import { until as waitUntil } from '../../helpers/until';
 
 const HOST = '127.0.0.1';
 const START_CODE = Buffer.from([0, 0, 0, 1]);
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(what: string, probe: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
+/** Polls every 10 ms: the link's events come within a few. */
+const until = (what: string, probe: () => boolean, timeoutMs = 5000): Promise<true> => waitUntil(what, () => probe(), timeoutMs, 10);
 
 const built = nativeRtpLibrary('the native rtp sender') !== null;
 const cleanups: (() => void)[] = [];
