@@ -34,7 +34,7 @@ for i in $(seq 1 "$runs"); do
     lost=$(grep -c '"outcome":"\(given-up\|gap-given-up\|dropped\|undecodable\)"' "$trace" 2>/dev/null)
     echo "run $i/$runs: $result (frames given up in the trace: ${lost:-0}; load before: $load)"
   else
-    echo "run $i/$runs: $result (native receiver, no trace; load before: $load)"
+    echo "run $i/$runs: $result (native data plane at both ends, no trace; load before: $load)"
   fi
 done
 echo "$((runs - failed)) of $runs runs passed; logs and traces in $out; load now: $(cut -d' ' -f1-3 /proc/loadavg)"
