@@ -1,9 +1,10 @@
 import { EventEmitter } from 'node:events';
 import { closeSync } from 'node:fs';
-import { Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { preciseNow } from '../pairing/channel';
 import type { RtpVideoCodec } from './depacketize';
 import type { AssembledFrame } from './frame-assembler';
+import { readNativeEvents } from './native-events';
 import type { NativeGaugeSecond, NativeRtp, NativeRxStats } from './native-rtp-lib';
 import { RtcpFeedback } from './rtcp-feedback';
 import { ReceiverSeconds } from './receiver-seconds';
@@ -14,7 +15,6 @@ const REPORT_INTERVAL_MS = 500;
 const EVENT_RTCP = 1;
 const EVENT_FEEDBACK = 2;
 const EVENT_FRAME = 3;
-const EVENT_HEAD_BYTES = 8;
 const RTCP_ADDRESS_BYTES = 20;
 const FRAME_HEAD_BYTES = 16;
 const NO_STATS: NativeRxStats = {
@@ -37,7 +37,6 @@ export class NativeRtpReceiver extends EventEmitter {
   private readonly feedback: RtcpFeedback;
   private eventFd = -1;
   private events: Socket | null = null;
-  private pending: Buffer = Buffer.alloc(0);
   private rttSent: number | null = null;
   private rtcpRejected = 0;
   /** RTCP datagrams this thread authenticated (the data plane passes at most 200 a second). */
@@ -93,10 +92,7 @@ export class NativeRtpReceiver extends EventEmitter {
   attach(decoderFd: number | null): void {
     if (!this.rx || this.events) throw new Error('the native rtp receiver is not started, or attached already');
     this.clockOffset = this.lib.now() - preciseNow();
-    const events = new Socket({ fd: this.eventFd, readable: true, writable: false });
-    events.on('data', (chunk: Buffer) => this.onEvents(chunk));
-    events.on('error', () => undefined);
-    this.events = events;
+    this.events = readNativeEvents(this.eventFd, (type, body) => this.onEvent(type, body));
     if (this.lib.rxStart(this.rx, decoderFd ?? -1) !== 0) throw new Error('the native rtp receiver thread could not start');
   }
 
@@ -126,18 +122,6 @@ export class NativeRtpReceiver extends EventEmitter {
     if (!this.rx) return NO_STATS;
     this.lib.rxStats(this.rx, this.stats);
     return this.stats as NativeRxStats;
-  }
-
-  private onEvents(chunk: Buffer): void {
-    let data = this.pending.length > 0 ? Buffer.concat([this.pending, chunk]) : chunk;
-    while (data.length >= EVENT_HEAD_BYTES) {
-      const length = data.readUInt32LE(4);
-      if (data.length < EVENT_HEAD_BYTES + length) break;
-      const body = data.subarray(EVENT_HEAD_BYTES, EVENT_HEAD_BYTES + length);
-      this.onEvent(data[0]!, body);
-      data = data.subarray(EVENT_HEAD_BYTES + length);
-    }
-    this.pending = data;
   }
 
   private onEvent(type: number, body: Buffer): void {

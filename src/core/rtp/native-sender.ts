@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { freeUdpPort } from '../net/free-udp-port';
 import { preciseNow } from '../pairing/channel';
+import { readNativeEvents } from './native-events';
 import type { NativeRtp, NativeTxStats, NativeTxViewerStats } from './native-rtp-lib';
 import { pacingFactorFromEnv, type PacingSettings } from './pacer';
 import type { RtpFanOut, RtpViewerSender } from './rtp-output';
@@ -14,7 +15,6 @@ import { deriveSessionKeys, SrtpProtector } from './srtp-gcm';
 const EVENT_RTCP = 1;
 const EVENT_SWITCHED = 2;
 const EVENT_PAYLOAD = 3;
-const EVENT_HEAD_BYTES = 8;
 const PAYLOAD_HEAD_BYTES = 8;
 
 /**
@@ -32,7 +32,6 @@ export class NativeRtpOutput extends EventEmitter implements RtpFanOut {
   private readonly byId = new Map<number, NativeRtpPeerSender>();
   private jsViewers = 0;
   private readonly events: Socket;
-  private pending: Buffer = Buffer.alloc(0);
   private readonly stats: Partial<NativeTxStats> = {};
   private closed = false;
 
@@ -43,9 +42,7 @@ export class NativeRtpOutput extends EventEmitter implements RtpFanOut {
     const tx = lib.txNew(preciseNow() - lib.now(), err, err.length);
     if (!tx) throw new Error(`the native rtp sender could not start: ${err.toString('utf8', 0, Math.max(0, err.indexOf(0)))}`);
     this.tx = tx;
-    this.events = new Socket({ fd: lib.txEventFd(tx), readable: true, writable: false });
-    this.events.on('data', (chunk: Buffer) => this.onEvents(chunk));
-    this.events.on('error', () => undefined);
+    this.events = readNativeEvents(lib.txEventFd(tx), (type, body) => this.onEvent(type, body));
   }
 
   get framesSent(): number {
@@ -127,18 +124,6 @@ export class NativeRtpOutput extends EventEmitter implements RtpFanOut {
   private readStats(): NativeTxStats {
     if (!this.closed) this.lib.txStats(this.tx, this.stats);
     return { frames: 0, source_lost: 0, frames_cut: 0, oversized: 0, events_dropped: 0, ...this.stats };
-  }
-
-  private onEvents(chunk: Buffer): void {
-    let data = this.pending.length > 0 ? Buffer.concat([this.pending, chunk]) : chunk;
-    while (data.length >= EVENT_HEAD_BYTES) {
-      const length = data.readUInt32LE(4);
-      if (data.length < EVENT_HEAD_BYTES + length) break;
-      this.onEvent(data[0]!, data.subarray(EVENT_HEAD_BYTES, EVENT_HEAD_BYTES + length));
-      data = data.subarray(EVENT_HEAD_BYTES + length);
-    }
-    // what is left may be the start of the next record: its own copy, not a view of a chunk kept whole
-    this.pending = data.length > 0 ? Buffer.from(data) : Buffer.alloc(0);
   }
 
   private onEvent(type: number, body: Buffer): void {
