@@ -165,6 +165,8 @@ export class NativeRtpPeerSender extends EventEmitter implements RtpViewerSender
   private id = -1;
   private readonly ssrc = randomBytes(4).readUInt32BE(0);
   private readonly feedback: SenderFeedback;
+  /** The FEC share, held to the link's random loss while its queue is full (FecOverhead), pushed down as it changes. */
+  readonly fec: { readonly ratio: number; hold(randomLoss: number): void; release(): void };
   private readonly protector: SrtpProtector;
   private readonly pacingFactor: number | null;
   private readonly stats: Partial<NativeTxViewerStats> = {};
@@ -196,6 +198,20 @@ export class NativeRtpPeerSender extends EventEmitter implements RtpViewerSender
       },
       reportNow: () => this.report(),
     });
+    const overhead = this.feedback.fec;
+    this.fec = {
+      get ratio() {
+        return overhead.ratio;
+      },
+      hold: (randomLoss) => {
+        overhead.hold(randomLoss);
+        this.pushFecRatio();
+      },
+      release: () => {
+        overhead.release();
+        this.pushFecRatio();
+      },
+    };
   }
 
   /** Opens its socket (connected to the peer's receiver) in the data plane, and sends the first report. */
@@ -228,24 +244,6 @@ export class NativeRtpPeerSender extends EventEmitter implements RtpViewerSender
     return {
       packetsSent: s.packets_sent ?? 0, bytesSent: s.bytes_sent ?? 0, fecPacketsSent: s.fec_packets_sent ?? 0, retransmitted: s.retransmitted ?? 0,
       ...this.feedback.counters,
-    };
-  }
-
-  /** The FEC share, held to the link's random loss while its queue is full (FecOverhead), pushed down as it changes. */
-  get fec(): { readonly ratio: number; hold(randomLoss: number): void; release(): void } {
-    const overhead = this.feedback.fec;
-    return {
-      get ratio() {
-        return overhead.ratio;
-      },
-      hold: (randomLoss) => {
-        overhead.hold(randomLoss);
-        this.pushFecRatio();
-      },
-      release: () => {
-        overhead.release();
-        this.pushFecRatio();
-      },
     };
   }
 
