@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/timerfd.h>
@@ -86,6 +87,10 @@ void gb_sockaddr_bytes(const struct sockaddr_storage *from, uint8_t out[20]) {
     memcpy(out + 2, &in6->sin6_port, 2);
     memcpy(out + 4, &in6->sin6_addr, 16);
   }
+}
+
+void gb_fail(char *err, size_t errlen, const char *what) {
+  if (err && errlen > 0) snprintf(err, errlen, "%s: %s", what, strerror(errno));
 }
 
 double gb_monotonic_ms(void) {

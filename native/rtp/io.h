@@ -32,6 +32,9 @@ bool gb_sockaddr_parse(const char *host, int port, struct sockaddr_storage *out,
 /* 20 bytes: u8 family (4 or 6), u8 0, u16 port (big-endian), 16 bytes of address. */
 void gb_sockaddr_bytes(const struct sockaddr_storage *from, uint8_t out[20]);
 
+/* `what: strerror(errno)` into err (errlen bytes), where there is room for a message. */
+void gb_fail(char *err, size_t errlen, const char *what);
+
 /* CLOCK_MONOTONIC, ms. */
 double gb_monotonic_ms(void);
 /* Arms a timerfd (CLOCK_MONOTONIC, absolute) for `at` ms, rounded up so it never fires before `at`. */

@@ -383,28 +383,24 @@ static void *run(void *arg) {
 
 /* ---- the API ---- */
 
-static void fail(char *err, size_t errlen, const char *what) {
-  if (err && errlen > 0) snprintf(err, errlen, "%s: %s", what, strerror(errno));
-}
-
 GB_EXPORT gb_rx *gb_rx_new(const char *listen, int port, const uint8_t key[32], const uint8_t salt[12], gb_codec codec, char *err, size_t errlen) {
   if (gb_gcm_init(err, errlen) != 0) return NULL;
   if (port < 0 || port > 65535 || (codec != GB_CODEC_H264 && codec != GB_CODEC_HEVC)) {
     errno = EINVAL;
-    fail(err, errlen, "bad port or codec");
+    gb_fail(err, errlen, "bad port or codec");
     return NULL;
   }
   struct sockaddr_storage address;
   socklen_t address_len;
   if (!gb_sockaddr_parse(listen, port, &address, &address_len)) {
     errno = EINVAL;
-    fail(err, errlen, "the listen address is not an IP literal");
+    gb_fail(err, errlen, "the listen address is not an IP literal");
     return NULL;
   }
 
   gb_rx *rx = calloc(1, sizeof *rx);
   if (!rx) {
-    fail(err, errlen, "out of memory");
+    gb_fail(err, errlen, "out of memory");
     return NULL;
   }
   rx->sock = rx->event_read = rx->event_write = rx->epoll = rx->timer = rx->wake = rx->decoder_fd = -1;
@@ -454,7 +450,7 @@ GB_EXPORT gb_rx *gb_rx_new(const char *listen, int port, const uint8_t key[32], 
   return rx;
 
 failed:
-  fail(err, errlen, step);
+  gb_fail(err, errlen, step);
   if (rx->event_read >= 0) close(rx->event_read);
   rx->event_read = -1;
   gb_rx_close(rx);

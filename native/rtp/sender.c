@@ -316,16 +316,12 @@ static void *run(void *arg) {
 
 /* ---- the API ---- */
 
-static void fail(char *err, size_t errlen, const char *what) {
-  if (err && errlen > 0) snprintf(err, errlen, "%s: %s", what, strerror(errno));
-}
-
 GB_EXPORT gb_tx *gb_tx_new(double clock_offset_ms, char *err, size_t errlen) {
   if (gb_gcm_init(err, errlen) != 0) return NULL;
   gb_tx *tx = calloc(1, sizeof *tx);
   if (!tx) {
     errno = ENOMEM;
-    fail(err, errlen, "out of memory");
+    gb_fail(err, errlen, "out of memory");
     return NULL;
   }
   tx->epoll = tx->wake = tx->event_read = tx->event_write = -1;
@@ -352,7 +348,7 @@ GB_EXPORT gb_tx *gb_tx_new(double clock_offset_ms, char *err, size_t errlen) {
   return tx;
 
 failed:
-  fail(err, errlen, step);
+  gb_fail(err, errlen, step);
   if (tx->event_read >= 0) close(tx->event_read);
   tx->event_read = -1;
   gb_tx_close(tx);

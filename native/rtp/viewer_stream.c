@@ -79,22 +79,18 @@ struct gb_viewer_stream {
 
 static void on_turn(void *ctx, uint64_t id, size_t length);
 
-static void fail(char *err, size_t errlen, const char *what) {
-  if (err && errlen > 0) snprintf(err, errlen, "%s: %s", what, strerror(errno));
-}
-
 gb_viewer_stream *gb_viewer_stream_new(const gb_tx_viewer_setup *setup, char *err, size_t errlen) {
   struct sockaddr_storage to;
   socklen_t to_len;
   if (!setup->host || setup->port <= 0 || setup->port > 65535 || !gb_sockaddr_parse(setup->host, setup->port, &to, &to_len)) {
     errno = EINVAL;
-    fail(err, errlen, "the viewer's address is not an IP literal and port");
+    gb_fail(err, errlen, "the viewer's address is not an IP literal and port");
     return NULL;
   }
   gb_viewer_stream *s = calloc(1, sizeof *s);
   if (!s) {
     errno = ENOMEM;
-    fail(err, errlen, "out of memory");
+    gb_fail(err, errlen, "out of memory");
     return NULL;
   }
   s->sock = s->timer = -1;
@@ -135,7 +131,7 @@ gb_viewer_stream *gb_viewer_stream_new(const gb_tx_viewer_setup *setup, char *er
   return s;
 
 failed:
-  fail(err, errlen, step);
+  gb_fail(err, errlen, step);
   gb_viewer_stream_free(s);
   return NULL;
 }
